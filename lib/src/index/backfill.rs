@@ -1,0 +1,379 @@
+//! Backfill: find transcripts under a root, decide per file what must be read (nothing, only
+//! the bytes past the recorded offset, or everything), parse on all cores, and write from one
+//! thread in batched transactions.
+//!
+//! Decision per file, from the remembered size, mtime, parsed offset and prefix fingerprint:
+//! same size and mtime → unchanged (one stat); prefix fingerprint still matches → resume at
+//! the offset; anything else → the file was rewritten and is re-indexed whole.
+
+use super::ingest::{self, SourceState};
+use crate::archive::{self, Caps, Parsed, Request, Stat};
+use crate::error::{Error, Result};
+use crate::timefmt;
+use crate::wire::Agent;
+use rusqlite::Connection;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use walkdir::WalkDir;
+
+#[derive(Debug, Clone)]
+pub struct BackfillOptions {
+    pub agent: Agent,
+    pub root: PathBuf,
+    /// Only files modified within this many days; `None` is all history.
+    pub since_days: Option<u64>,
+    /// Only the newest N files.
+    pub limit_files: Option<usize>,
+    pub caps: Caps,
+    /// Parser threads; 0 means one per core.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileError {
+    pub path: String,
+    pub message: String,
+}
+
+/// The one JSON object `csep-index` prints.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub mode: String,
+    pub processed_files: u64,
+    pub new_sessions: u64,
+    pub updated_sessions: u64,
+    pub unchanged_sessions: u64,
+    pub error_count: u64,
+    pub messages: u64,
+    pub elapsed_ms: u64,
+    pub files_seen: u64,
+    pub bytes_read: u64,
+    pub skipped_lines: u64,
+    pub run_id: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FileError>,
+}
+
+/// Progress for a terminal bar; the library never prints it.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub messages: u64,
+}
+
+/// How much of a file to read.
+#[derive(Debug, Clone)]
+enum Plan {
+    Full,
+    Resume(SourceState),
+}
+
+struct Job {
+    path: PathBuf,
+    stat: Stat,
+    plan: Plan,
+    agent: Option<Agent>,
+}
+
+enum Outcome {
+    Parsed { parsed: Box<Parsed>, bytes: u64 },
+    Failed { path: PathBuf, stat: Option<Stat>, message: String },
+}
+
+/// Errors shown in the summary; the rest are counted and kept in the database.
+const MAX_LISTED_ERRORS: usize = 50;
+
+fn is_candidate(agent: Agent, name: &str) -> bool {
+    match agent {
+        Agent::Codex => {
+            name.starts_with("rollout-") && (name.ends_with(".jsonl") || name.ends_with(".json"))
+        }
+        Agent::Claude => name.ends_with(".jsonl"),
+    }
+}
+
+/// Walks `root` for transcripts of `agent`, newest first. Entries that look like transcripts
+/// but are not files (a directory named `x.jsonl`) come back as errors.
+fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<FileError>)> {
+    if !root.is_dir() {
+        return Err(Error::usage(format!("transcript root {} does not exist or is not a directory", root.display())));
+    }
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for entry in WalkDir::new(root).follow_links(false) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| root.display().to_string());
+                errors.push(FileError { path, message: format!("cannot read: {e}") });
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy();
+        if !is_candidate(agent, &name) {
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            errors.push(FileError {
+                path: entry.path().display().to_string(),
+                message: "is a directory, not a transcript".into(),
+            });
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        match archive::stat(entry.path()) {
+            Ok(st) => files.push((entry.into_path(), st)),
+            Err(e) => errors.push(FileError { path: entry.path().display().to_string(), message: e.message }),
+        }
+    }
+    files.sort_by(|a, b| b.1.mtime_ms.cmp(&a.1.mtime_ms).then_with(|| a.0.cmp(&b.0)));
+    Ok((files, errors))
+}
+
+fn plan_for(stat: Stat, state: Option<&SourceState>) -> Option<Plan> {
+    match state {
+        Some(s) if s.size == stat.size && s.mtime_ms == stat.mtime_ms => None,
+        Some(s) if s.error.is_none() && s.end_offset > 0 && stat.size >= s.end_offset => Some(Plan::Resume(s.clone())),
+        _ => Some(Plan::Full),
+    }
+}
+
+fn run_job(job: &Job, caps: Caps) -> Outcome {
+    let mut req = Request { agent: job.agent, caps, ..Default::default() };
+    if let Plan::Resume(state) = &job.plan {
+        let same_prefix = File::open(&job.path)
+            .and_then(|f| archive::fingerprint(&f, state.end_offset))
+            .map(|fp| fp == state.fingerprint)
+            .unwrap_or(false);
+        if same_prefix {
+            req.start_offset = state.end_offset;
+            req.pending_calls = state.pending_calls.clone();
+        }
+    }
+    match archive::parse_file(&job.path, &req) {
+        Ok(parsed) => {
+            let bytes = parsed.source.end_offset.saturating_sub(parsed.source.start_offset);
+            Outcome::Parsed { parsed: Box::new(parsed), bytes }
+        }
+        Err(e) => Outcome::Failed { path: job.path.clone(), stat: Some(job.stat), message: e.message },
+    }
+}
+
+/// Runs `jobs` on parser threads and applies results from this thread.
+fn run_pipeline(
+    conn: &Connection,
+    jobs: Vec<Job>,
+    caps: Caps,
+    threads: usize,
+    summary: &mut Summary,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let total = jobs.len() as u64 + summary.unchanged_sessions;
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        threads
+    }
+    .clamp(1, 16)
+    .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Outcome>(threads * 4);
+    let run_id = summary.run_id;
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let jobs = &jobs;
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                if tx.send(run_job(job, caps)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut done = summary.unchanged_sessions;
+        let mut batch = Batch::new(conn)?;
+        for outcome in rx {
+            done += 1;
+            match outcome {
+                Outcome::Parsed { parsed, bytes, .. } => {
+                    let applied = ingest::apply(batch.conn, &parsed)?;
+                    summary.processed_files += 1;
+                    summary.messages += applied.messages;
+                    summary.bytes_read += bytes;
+                    summary.skipped_lines += parsed.source.skipped.total();
+                    if applied.new_session {
+                        summary.new_sessions += 1;
+                    } else if applied.updated_session {
+                        summary.updated_sessions += 1;
+                    } else {
+                        summary.unchanged_sessions += 1;
+                    }
+                    batch.count(parsed.messages.len());
+                }
+                Outcome::Failed { path, stat, message } => {
+                    let p = path.display().to_string();
+                    ingest::record_error(batch.conn, Some(run_id), &p, stat, &message)?;
+                    summary.error_count += 1;
+                    if summary.errors.len() < MAX_LISTED_ERRORS {
+                        summary.errors.push(FileError { path: p, message });
+                    }
+                    batch.count(0);
+                }
+            }
+            if batch.full() {
+                batch.renew()?;
+            }
+            progress(Progress { done, total, messages: summary.messages });
+        }
+        batch.commit()?;
+        Ok(())
+    })
+}
+
+/// A write transaction that commits every few thousand messages or second and a half, so a
+/// crash loses little work and readers see progress. Rolls back if dropped while open.
+struct Batch<'c> {
+    conn: &'c Connection,
+    files: usize,
+    messages: usize,
+    since: Instant,
+    open: bool,
+}
+
+impl<'c> Batch<'c> {
+    fn new(conn: &'c Connection) -> Result<Self> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Batch { conn, files: 0, messages: 0, since: Instant::now(), open: true })
+    }
+    fn count(&mut self, messages: usize) {
+        self.files += 1;
+        self.messages += messages;
+    }
+    fn full(&self) -> bool {
+        self.messages >= 20_000 || self.files >= 500 || self.since.elapsed() > Duration::from_millis(1500)
+    }
+    fn renew(&mut self) -> Result<()> {
+        self.commit()?;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.open = true;
+        (self.files, self.messages, self.since) = (0, 0, Instant::now());
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Backfills one agent's transcripts under `opts.root`.
+pub fn backfill(conn: &mut Connection, opts: &BackfillOptions, progress: &mut dyn FnMut(Progress)) -> Result<Summary> {
+    let started = Instant::now();
+    let (mut files, walk_errors) = discover(opts.agent, &opts.root)?;
+    if let Some(days) = opts.since_days {
+        let cutoff = timefmt::now_ms() - days as i64 * 86_400_000;
+        files.retain(|(_, st)| st.mtime_ms >= cutoff);
+    }
+    if let Some(n) = opts.limit_files {
+        files.truncate(n);
+    }
+    let mode = format!("backfill-{}", opts.agent.as_str());
+    let run_id = ingest::start_run(conn, &mode, Some(&opts.root.to_string_lossy()))?;
+    let mut summary = Summary { kind: "index_summary", mode, run_id, ..Default::default() };
+    summary.files_seen = files.len() as u64 + walk_errors.len() as u64;
+    let states = ingest::load_source_states(conn)?;
+    let jobs = plan_jobs(files, &states, Some(opts.agent), &mut summary);
+    {
+        let tx = conn.transaction()?;
+        for e in &walk_errors {
+            ingest::record_error(&tx, Some(run_id), &e.path, None, &e.message)?;
+        }
+        tx.commit()?;
+    }
+    summary.error_count += walk_errors.len() as u64;
+    summary.errors.extend(walk_errors.into_iter().take(MAX_LISTED_ERRORS));
+    run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    Ok(summary)
+}
+
+fn plan_jobs(
+    files: Vec<(PathBuf, Stat)>,
+    states: &HashMap<String, SourceState>,
+    agent: Option<Agent>,
+    summary: &mut Summary,
+) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(files.len());
+    for (path, stat) in files {
+        match plan_for(stat, states.get(path.to_string_lossy().as_ref())) {
+            None => summary.unchanged_sessions += 1,
+            Some(plan) => jobs.push(Job { path, stat, plan, agent }),
+        }
+    }
+    jobs
+}
+
+/// Indexes the given files incrementally (the hook and `session-archive` path).
+pub fn index_paths(
+    conn: &mut Connection,
+    paths: &[PathBuf],
+    agent: Option<Agent>,
+    caps: Caps,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary> {
+    let started = Instant::now();
+    let run_id = ingest::start_run(conn, "files", None)?;
+    let mut summary = Summary { kind: "index_summary", mode: "files".into(), run_id, ..Default::default() };
+    summary.files_seen = paths.len() as u64;
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    for p in paths {
+        match archive::stat(p) {
+            Ok(st) => files.push((p.clone(), st)),
+            Err(e) => failed.push(FileError { path: p.display().to_string(), message: e.message }),
+        }
+    }
+    let mut states = HashMap::new();
+    for (p, _) in &files {
+        let key = p.to_string_lossy().into_owned();
+        if let Some(s) = ingest::source_state(conn, &key)? {
+            states.insert(key, s);
+        }
+    }
+    let jobs = plan_jobs(files, &states, agent, &mut summary);
+    if !failed.is_empty() {
+        let tx = conn.transaction()?;
+        for e in &failed {
+            ingest::record_error(&tx, Some(run_id), &e.path, None, &e.message)?;
+        }
+        tx.commit()?;
+        summary.error_count += failed.len() as u64;
+        summary.errors.extend(failed);
+    }
+    run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    Ok(summary)
+}

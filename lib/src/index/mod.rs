@@ -1,0 +1,10 @@
+//! `csep-index`: records → SQLite. `db` owns the schema, `ingest` applies one file's records
+//! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
+//! `spool` drains queued hook payloads.
+
+pub mod backfill;
+pub mod db;
+pub mod ingest;
+pub mod spool;
+
+pub use backfill::{backfill, index_paths, BackfillOptions, FileError, Progress, Summary};

@@ -1,0 +1,115 @@
+//! The archive spool: hook payloads queued maildir-style under `spool/archive/`
+//! (`tmp/` → `new/` → `cur/` → `done/` | `failed/`). One drainer at a time holds
+//! `spool/archive/.lock` (try-lock: a second drainer is told "busy" and consumes nothing).
+//! Anything left in `cur/` belongs to a drainer that died, and is retried first.
+
+use crate::archive::Caps;
+use crate::error::{Error, Result};
+use crate::wire::Agent;
+use fs2::FileExt;
+use rusqlite::Connection;
+use serde::Serialize;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "done", "failed"];
+
+/// The queue directory for `name` under the state dir.
+pub fn queue_dir(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("spool").join(name)
+}
+
+/// Holds the queue's lock until dropped. The lock file itself is never deleted.
+pub struct QueueLock {
+    _file: File,
+}
+
+pub fn try_lock(queue: &Path) -> Result<QueueLock> {
+    for d in QUEUE_DIRS {
+        fs::create_dir_all(queue.join(d)).map_err(|e| Error::io(queue.join(d).display(), e))?;
+    }
+    let path = queue.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(path.display(), e))?;
+    file.try_lock_exclusive()
+        .map_err(|_| Error::busy(format!("{} is held by another drainer", path.display())))?;
+    Ok(QueueLock { _file: file })
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DrainSummary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub items: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub messages: u64,
+    pub new_sessions: u64,
+    pub updated_sessions: u64,
+}
+
+fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>) {
+    let inner = payload.get("payload").unwrap_or(payload);
+    let path = inner.get("transcript_path").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(PathBuf::from);
+    let agent = payload.get("agent").and_then(|a| a.as_str()).and_then(Agent::parse);
+    (path, agent)
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Drains `spool/archive`: each payload's transcript is indexed incrementally.
+pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Result<DrainSummary> {
+    let queue = queue_dir(state_dir, "archive");
+    let _lock = try_lock(&queue)?;
+    let mut summary = DrainSummary { kind: "drain_summary", ..Default::default() };
+    let mut items = sorted_entries(&queue.join("cur"));
+    for p in sorted_entries(&queue.join("new")) {
+        let Some(name) = p.file_name() else { continue };
+        let claimed = queue.join("cur").join(name);
+        if fs::rename(&p, &claimed).is_ok() {
+            items.push(claimed);
+        }
+    }
+    for item in items {
+        summary.items += 1;
+        let outcome = fs::read(&item)
+            .map_err(|e| Error::io(item.display(), e))
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| Error::input(format!("{}: {e}", item.display()))))
+            .and_then(|payload| match transcript_of(&payload) {
+                (None, _) => Ok(None),
+                (Some(path), agent) => {
+                    super::index_paths(conn, &[path], agent, caps, &mut |_| {}).map(Some)
+                }
+            });
+        let ok = match outcome {
+            Ok(Some(s)) => {
+                summary.messages += s.messages;
+                summary.new_sessions += s.new_sessions;
+                summary.updated_sessions += s.updated_sessions;
+                s.error_count == 0
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        let dest = queue.join(if ok { "done" } else { "failed" });
+        if let Some(name) = item.file_name() {
+            let _ = fs::rename(&item, dest.join(name));
+        }
+        if ok {
+            summary.done += 1;
+        } else {
+            summary.failed += 1;
+        }
+    }
+    Ok(summary)
+}

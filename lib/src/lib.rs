@@ -1,0 +1,17 @@
+//! csep's library: everything the binaries do, with no printing, no exiting and no argv.
+//!
+//! Data flows `archive` (transcript → records) → `index` (records → SQLite) → `search`
+//! (query → ranked sessions with windows). `wire` holds the JSON Lines record types that
+//! pass between the tools; `paths`, `repo`, `redact` and `timefmt` are shared helpers.
+
+pub mod archive;
+pub mod error;
+pub mod index;
+pub mod paths;
+pub mod redact;
+pub mod repo;
+pub mod search;
+pub mod timefmt;
+pub mod wire;
+
+pub use error::{Error, ErrorKind, Result};

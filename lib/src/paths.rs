@@ -1,0 +1,43 @@
+//! Where things live: the state directory (csep 1.3.10's resolution order), the recall
+//! database inside it, and the hosts' transcript roots.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+fn home() -> PathBuf {
+    env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn non_empty_var(name: &str) -> Option<PathBuf> {
+    env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// `--state-dir`, else `$CSEP_HOME`, else `$CODEX_SELF_EVOLUTION_HOME`, else
+/// `~/.codex-self-evolution`.
+pub fn state_dir(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| non_empty_var("CSEP_HOME"))
+        .or_else(|| non_empty_var("CODEX_SELF_EVOLUTION_HOME"))
+        .unwrap_or_else(|| home().join(".codex-self-evolution"))
+}
+
+/// The recall database. Its own file name, so a 1.3.10 database beside it is never touched.
+pub fn index_db(state_dir: &Path) -> PathBuf {
+    state_dir.join("index").join("recall.sqlite3")
+}
+
+/// `$CODEX_HOME`, else `~/.codex`.
+pub fn codex_home() -> PathBuf {
+    non_empty_var("CODEX_HOME").unwrap_or_else(|| home().join(".codex"))
+}
+
+/// Where Codex keeps rollouts.
+pub fn codex_sessions_root() -> PathBuf {
+    codex_home().join("sessions")
+}
+
+/// `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
+pub fn claude_projects_root() -> PathBuf {
+    non_empty_var("CLAUDE_CONFIG_DIR").unwrap_or_else(|| home().join(".claude")).join("projects")
+}
