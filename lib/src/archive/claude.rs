@@ -156,6 +156,7 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
             return;
         }
     };
+    out.valid_lines += 1;
     session_facts(out, &l);
     let ts = l.timestamp.as_deref();
     let Some(kind) = l.kind.as_deref() else {

@@ -176,6 +176,7 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
             return;
         }
     };
+    out.valid_lines += 1;
     let ts = l.timestamp.as_deref();
     match (l.kind.as_deref(), l.payload) {
         (Some("session_meta"), Some(p)) => {
@@ -452,6 +453,7 @@ fn parse_ts_document(out: &mut Builder, _head: &[u8], data: &[u8], start: u64) {
         }
     }
     out.end_offset = data.len() as u64;
+    out.valid_lines += 1;
     if out.session.session_id.is_empty() {
         out.session.session_id = id_from_file_name(Path::new(&out.session.source)).unwrap_or_default();
     }

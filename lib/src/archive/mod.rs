@@ -100,6 +100,9 @@ pub fn stat(path: &Path) -> Result<Stat> {
 /// Parses `path` from `req.start_offset`.
 pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     let st = stat(path)?;
+    if st.size == 0 {
+        return Err(Error::input(format!("{}: empty file", path.display())));
+    }
     let mut file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let start = req.start_offset.min(st.size);
     let mut head = vec![0u8; st.size.min(64 * 1024) as usize];
@@ -118,6 +121,17 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     match agent {
         Agent::Codex => codex::parse(&mut out, &head, &data, start),
         Agent::Claude => claude::parse(&mut out, &head, &data, start),
+    }
+    if start == 0 && out.valid_lines == 0 {
+        return Err(Error::input(format!(
+            "{}: no usable records ({} line(s) skipped: {} invalid UTF-8, {} bad JSON, {} not objects, {} torn)",
+            path.display(),
+            out.skipped.total(),
+            out.skipped.invalid_utf8,
+            out.skipped.bad_json,
+            out.skipped.non_object,
+            out.skipped.torn_lines
+        )));
     }
     if out.session.session_id.is_empty() {
         return Err(Error::input(format!("{}: no session id found in the transcript", path.display())));
@@ -190,6 +204,8 @@ pub(crate) struct Builder {
     pub pending: BTreeMap<String, String>,
     pub end_offset: u64,
     pub format: &'static str,
+    /// Lines that parsed as JSON objects; a file with none is not a transcript.
+    pub valid_lines: u64,
     caps: Caps,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -211,6 +227,7 @@ impl Builder {
             pending: req.pending_calls.clone(),
             end_offset: start,
             format: "",
+            valid_lines: 0,
             caps: req.caps,
             start_ms: None,
             end_ms: None,

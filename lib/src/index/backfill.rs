@@ -57,8 +57,28 @@ pub struct Summary {
     pub bytes_read: u64,
     pub skipped_lines: u64,
     pub run_id: i64,
+    /// csep 1.3.10's names for the same counts, kept for its users' scripts.
+    pub processed_successfully: u64,
+    pub archived_sessions: u64,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_days: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_files: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FileError>,
+}
+
+impl Summary {
+    fn new(mode: String, run_id: i64) -> Self {
+        Summary { kind: "index_summary", mode, run_id, status: "completed", ..Default::default() }
+    }
+    fn finish(&mut self, started: Instant) {
+        self.elapsed_ms = started.elapsed().as_millis() as u64;
+        self.archived_sessions = self.new_sessions + self.updated_sessions;
+    }
 }
 
 /// Progress for a terminal bar; the library never prints it.
@@ -211,6 +231,7 @@ fn run_pipeline(
                 Outcome::Parsed { parsed, bytes, .. } => {
                     let applied = ingest::apply(batch.conn, &parsed)?;
                     summary.processed_files += 1;
+                    summary.processed_successfully += 1;
                     summary.messages += applied.messages;
                     summary.bytes_read += bytes;
                     summary.skipped_lines += parsed.source.skipped.total();
@@ -226,6 +247,7 @@ fn run_pipeline(
                 Outcome::Failed { path, stat, message } => {
                     let p = path.display().to_string();
                     ingest::record_error(batch.conn, Some(run_id), &p, stat, &message)?;
+                    summary.processed_files += 1;
                     summary.error_count += 1;
                     if summary.errors.len() < MAX_LISTED_ERRORS {
                         summary.errors.push(FileError { path: p, message });
@@ -300,7 +322,10 @@ pub fn backfill(conn: &mut Connection, opts: &BackfillOptions, progress: &mut dy
     }
     let mode = format!("backfill-{}", opts.agent.as_str());
     let run_id = ingest::start_run(conn, &mode, Some(&opts.root.to_string_lossy()))?;
-    let mut summary = Summary { kind: "index_summary", mode, run_id, ..Default::default() };
+    let mut summary = Summary::new(mode, run_id);
+    summary.root = Some(opts.root.display().to_string());
+    summary.since_days = opts.since_days;
+    summary.limit_files = opts.limit_files;
     summary.files_seen = files.len() as u64 + walk_errors.len() as u64;
     let states = ingest::load_source_states(conn)?;
     let jobs = plan_jobs(files, &states, Some(opts.agent), &mut summary);
@@ -314,7 +339,7 @@ pub fn backfill(conn: &mut Connection, opts: &BackfillOptions, progress: &mut dy
     summary.error_count += walk_errors.len() as u64;
     summary.errors.extend(walk_errors.into_iter().take(MAX_LISTED_ERRORS));
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    summary.finish(started);
     ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
     Ok(summary)
 }
@@ -345,7 +370,7 @@ pub fn index_paths(
 ) -> Result<Summary> {
     let started = Instant::now();
     let run_id = ingest::start_run(conn, "files", None)?;
-    let mut summary = Summary { kind: "index_summary", mode: "files".into(), run_id, ..Default::default() };
+    let mut summary = Summary::new("files".into(), run_id);
     summary.files_seen = paths.len() as u64;
     let mut files = Vec::new();
     let mut failed = Vec::new();
@@ -373,7 +398,94 @@ pub fn index_paths(
         summary.errors.extend(failed);
     }
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    summary.finish(started);
+    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    Ok(summary)
+}
+
+/// Indexes records from a `csep-archive` stream: each `session`, its `message`s and the
+/// closing `source` record are applied together in one transaction. A bad line or an
+/// incomplete group is reported through `on_error` and skipped; the rest still lands.
+pub fn index_records(
+    conn: &mut Connection,
+    reader: impl std::io::BufRead,
+    on_error: &mut dyn FnMut(&str),
+) -> Result<Summary> {
+    use crate::wire::{MessageRecord, Record, SessionRecord};
+    let started = Instant::now();
+    let run_id = ingest::start_run(conn, "stdin", None)?;
+    let mut summary = Summary::new("stdin".into(), run_id);
+    let mut session: Option<SessionRecord> = None;
+    let mut messages: Vec<MessageRecord> = Vec::new();
+    let mut batch = Batch::new(conn)?;
+    let fail = |summary: &mut Summary, msg: String, on_error: &mut dyn FnMut(&str)| {
+        on_error(&msg);
+        summary.error_count += 1;
+        if summary.errors.len() < MAX_LISTED_ERRORS {
+            summary.errors.push(FileError { path: "-".into(), message: msg });
+        }
+    };
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::io("reading stdin", e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(&line) {
+            Ok(Record::Session(s)) => {
+                if session.is_some() {
+                    fail(&mut summary, format!("line {}: session record before the previous group's source record; previous group dropped", n + 1), on_error);
+                }
+                messages.clear();
+                session = Some(s);
+            }
+            Ok(Record::Message(m)) => match &session {
+                Some(s) if s.session_id == m.session_id => messages.push(m),
+                _ => fail(&mut summary, format!("line {}: message for a session that has no session record", n + 1), on_error),
+            },
+            Ok(Record::Source(src)) => {
+                let Some(s) = session.take() else {
+                    fail(&mut summary, format!("line {}: source record without a session record", n + 1), on_error);
+                    continue;
+                };
+                let applied = ingest::apply_parts(batch.conn, &s, &messages, &src)?;
+                summary.processed_files += 1;
+                summary.processed_successfully += 1;
+                summary.messages += applied.messages;
+                summary.skipped_lines += src.skipped.total();
+                if applied.new_session {
+                    summary.new_sessions += 1;
+                } else if applied.updated_session {
+                    summary.updated_sessions += 1;
+                } else {
+                    summary.unchanged_sessions += 1;
+                }
+                batch.count(messages.len());
+                messages.clear();
+                if batch.full() {
+                    batch.renew()?;
+                }
+            }
+            Err(e) => {
+                // Unknown record types are skipped quietly: newer writers may add some.
+                let known = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string));
+                match known.as_deref() {
+                    Some("session" | "message" | "source") | None => {
+                        fail(&mut summary, format!("line {}: {e}", n + 1), on_error)
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    if session.is_some() {
+        fail(&mut summary, "input ended inside a group (no source record); that group was not indexed".into(), on_error);
+    }
+    batch.commit()?;
+    drop(batch);
+    summary.files_seen = summary.processed_files;
+    summary.finish(started);
     ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
     Ok(summary)
 }

@@ -1,1 +1,8 @@
-//! stub
+//! `csep-recall`: query → ranked sessions, each with its best window(s) of messages.
+//! `query` parses the syntax, `recall` runs it against the index, `render` prints it.
+
+pub mod query;
+pub mod recall;
+pub mod render;
+
+pub use recall::{recall, RecallOptions, RecallOutput, Scope};

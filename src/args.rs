@@ -1,0 +1,68 @@
+//! Argument groups shared by several binaries, so a flag means the same thing everywhere.
+
+use clap::Args;
+use csep_lib::archive::Caps;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// State directory [default: $CSEP_HOME, else $CODEX_SELF_EVOLUTION_HOME, else ~/.codex-self-evolution]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    pub fn dir(&self) -> PathBuf {
+        csep_lib::paths::state_dir(self.state_dir.as_deref())
+    }
+    pub fn db(&self) -> PathBuf {
+        csep_lib::paths::index_db(&self.dir())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CapsArgs {
+    /// Bytes kept from the start of a long tool output
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub tool_head_bytes: usize,
+    /// Bytes kept from the end of a long tool output (where errors usually are)
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub tool_tail_bytes: usize,
+    /// Bytes kept from the start of a long user or assistant message
+    #[arg(long, value_name = "BYTES", default_value_t = 32768)]
+    pub text_head_bytes: usize,
+    /// Bytes kept from the end of a long user or assistant message
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub text_tail_bytes: usize,
+}
+
+impl CapsArgs {
+    pub fn caps(&self) -> Caps {
+        Caps {
+            tool_head: self.tool_head_bytes,
+            tool_tail: self.tool_tail_bytes,
+            text_head: self.text_head_bytes,
+            text_tail: self.text_tail_bytes,
+        }
+    }
+}
+
+/// How far back a backfill looks.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only transcripts modified in the last N days
+    #[arg(long, value_name = "N", default_value_t = 30, conflicts_with = "all_history")]
+    pub since_days: u64,
+    /// Every transcript, however old
+    #[arg(long)]
+    pub all_history: bool,
+    /// Only the newest N transcripts
+    #[arg(long, value_name = "N")]
+    pub limit_files: Option<usize>,
+}
+
+impl HistoryArgs {
+    pub fn since(&self) -> Option<u64> {
+        (!self.all_history).then_some(self.since_days)
+    }
+}

@@ -1,0 +1,108 @@
+//! `csep-index`: records from stdin, a backfill of a transcript root, specific files, or the
+//! archive spool → the recall database. Prints one JSON summary.
+
+use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::exit::Exit;
+use crate::out::{warn, Failure, Out, ProgressLine};
+use clap::Args;
+use csep_lib::index::{self, db, BackfillOptions, Summary};
+use csep_lib::wire::Agent;
+use csep_lib::Error;
+use std::path::PathBuf;
+
+pub const TOOL: &str = "csep-index";
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Walk a transcript root instead of reading records from stdin
+    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"], conflicts_with_all = ["file", "spool"])]
+    pub backfill: Option<String>,
+    /// The root to walk [default: $CODEX_HOME/sessions, or $CLAUDE_CONFIG_DIR/projects]
+    #[arg(long, value_name = "DIR", requires = "backfill")]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Parser threads [default: one per core]
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Index these transcript files incrementally
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "spool")]
+    pub file: Vec<PathBuf>,
+    /// Drain queued hook payloads from spool/archive/
+    #[arg(long)]
+    pub spool: bool,
+    #[command(flatten)]
+    pub caps: CapsArgs,
+}
+
+/// The backfill half, shared with `csep recall bootstrap` and `csep session-ingest`.
+pub fn backfill(
+    state: &StateArgs,
+    agent: Agent,
+    root: Option<PathBuf>,
+    history: &HistoryArgs,
+    threads: usize,
+    caps: &CapsArgs,
+) -> Result<Summary, Error> {
+    let root = root.unwrap_or_else(|| match agent {
+        Agent::Codex => csep_lib::paths::codex_sessions_root(),
+        Agent::Claude => csep_lib::paths::claude_projects_root(),
+    });
+    let mut conn = db::open_rw(&state.db())?;
+    let opts = BackfillOptions {
+        agent,
+        root,
+        since_days: history.since(),
+        limit_files: history.limit_files,
+        caps: caps.caps(),
+        threads,
+    };
+    let mut bar = ProgressLine::new(TOOL);
+    let summary = index::backfill(&mut conn, &opts, &mut |p| bar.update(p));
+    bar.finish();
+    summary
+}
+
+/// Reports per-file errors on stderr and picks the exit code for a summary.
+pub fn report(tool: &str, summary: &Summary) -> Exit {
+    for e in &summary.errors {
+        warn(tool, format_args!("{}: {}", e.path, e.message));
+    }
+    let unlisted = summary.error_count as usize - summary.errors.len().min(summary.error_count as usize);
+    if unlisted > 0 {
+        warn(tool, format_args!("… and {unlisted} more error(s), recorded in the index's ingest_errors table"));
+    }
+    if summary.error_count > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    }
+}
+
+pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
+    let summary = if let Some(agent) = &args.backfill {
+        let agent = Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;
+        backfill(&args.state, agent, args.root.clone(), &args.history, args.threads, &args.caps)?
+    } else if !args.file.is_empty() {
+        let mut conn = db::open_rw(&args.state.db())?;
+        index::index_paths(&mut conn, &args.file, None, args.caps.caps(), &mut |_| {})?
+    } else if args.spool {
+        let mut conn = db::open_rw(&args.state.db())?;
+        let s = index::spool::drain_archive(&mut conn, &args.state.dir(), args.caps.caps())?;
+        let mut out = Out::new();
+        out.json(&s)?;
+        out.flush()?;
+        return Ok(if s.failed > 0 { Exit::Error } else { Exit::Ok });
+    } else {
+        let mut conn = db::open_rw(&args.state.db())?;
+        let stdin = std::io::stdin();
+        index::index_records(&mut conn, stdin.lock(), &mut |m| warn(TOOL, m))?
+    };
+    let exit = report(TOOL, &summary);
+    let mut out = Out::new();
+    out.json(&summary)?;
+    out.flush()?;
+    Ok(exit)
+}

@@ -1,0 +1,7 @@
+//! The commands, each a function from parsed arguments to output and an exit code. The small
+//! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them.
+
+pub mod archive;
+pub mod index;
+pub mod recall;
+pub mod umbrella;

@@ -1,0 +1,248 @@
+//! The `csep` umbrella: csep 1.3.10's command names and flags, mapped onto the same command
+//! functions the small tools run (`csep recall` is `csep-recall`, `csep recall bootstrap`
+//! is `csep-index --backfill codex`, …), so users of 1.3.10 switch without relearning.
+
+use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::cmd::index::{self, report};
+use crate::cmd::recall::{self, RecallArgs};
+use crate::exit::Exit;
+use crate::out::{warn, Failure, Out};
+use clap::{Args, Subcommand};
+use csep_lib::index::{db, Summary};
+use csep_lib::wire::Agent;
+use csep_lib::Error;
+use std::path::PathBuf;
+
+pub const TOOL: &str = "csep";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index
+    Recall(UmbrellaRecall),
+    /// Archive one session's transcript into the index (what the Stop hook does)
+    SessionArchive(SessionArchive),
+    /// Backfill Codex sessions into the index (all history unless --since-days)
+    SessionIngest(SessionIngest),
+    /// Transcripts → JSON Lines records (same as csep-archive)
+    Archive(crate::cmd::archive::ArchiveArgs),
+    /// Records, a backfill, files or the spool → the index (same as csep-index)
+    Index(index::IndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UmbrellaRecall {
+    #[command(flatten)]
+    pub recall: RecallArgs,
+    /// Backfill Codex sessions (same as the query word `bootstrap`)
+    #[arg(long)]
+    pub bootstrap: bool,
+    /// Backfill Claude Code sessions (same as the query word `sync-claude`)
+    #[arg(long)]
+    pub sync_claude: bool,
+    /// Transcript root for a backfill [default: $CODEX_HOME/sessions or $CLAUDE_CONFIG_DIR/projects]
+    #[arg(long, visible_alias = "bootstrap-root", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    #[command(flatten)]
+    pub caps: CapsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArchive {
+    /// A hook payload file (JSON with transcript_path, session_id, cwd)
+    #[arg(long, value_name = "FILE")]
+    pub from_hook_payload: Option<PathBuf>,
+    /// Delete the payload file once archived
+    #[arg(long, requires = "from_hook_payload")]
+    pub cleanup_payload: bool,
+    /// The transcript to archive
+    #[arg(long, value_name = "PATH", required_unless_present = "from_hook_payload")]
+    pub transcript_path: Option<PathBuf>,
+    /// The session's working directory (the transcript's own cwd wins)
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The session id (the transcript's own id wins)
+    #[arg(long, value_name = "ID")]
+    pub session_id: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub caps: CapsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionIngest {
+    /// Backfill (required, as in 1.3.10)
+    #[arg(long, required = true)]
+    pub backfill: bool,
+    /// Codex sessions root [default: $CODEX_HOME/sessions]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Accepted for compatibility; each transcript's own cwd is used
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Only transcripts modified in the last N days [default: all history]
+    #[arg(long, value_name = "N")]
+    pub since_days: Option<u64>,
+    /// Only the newest N transcripts
+    #[arg(long, value_name = "N")]
+    pub limit_files: Option<usize>,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub caps: CapsArgs,
+}
+
+fn backfill_markdown(title: &str, s: &Summary, db: &std::path::Path) -> String {
+    let none = || "none".to_string();
+    format!(
+        "## {title}\n\nStatus: {}\nRoot: {}\nSince days: {}\nLimit files: {}\nProcessed files: {}\nProcessed successfully: {}\n\
+         New sessions: {}\nUpdated sessions: {}\nUnchanged sessions: {}\nMessages: {}\nErrors: {}\nElapsed: {} ms\nDB: {}\n",
+        s.status,
+        s.root.clone().unwrap_or_else(none),
+        s.since_days.map(|d| d.to_string()).unwrap_or_else(|| "all history".into()),
+        s.limit_files.map(|d| d.to_string()).unwrap_or_else(none),
+        s.processed_files,
+        s.processed_successfully,
+        s.new_sessions,
+        s.updated_sessions,
+        s.unchanged_sessions,
+        s.messages,
+        s.error_count,
+        s.elapsed_ms,
+        db.display()
+    )
+}
+
+fn print_summary(s: &Summary, command: &str, extra: &[(&str, serde_json::Value)], db: &std::path::Path) -> Result<(), Failure> {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("command".into(), command.into());
+        o.insert("db_path".into(), db.display().to_string().into());
+        for (k, val) in extra {
+            o.insert((*k).into(), val.clone());
+        }
+    }
+    let mut out = Out::new();
+    out.json(&v)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
+    let q = a.recall.query_text();
+    let word = q.as_deref().filter(|_| !a.recall.recent);
+    let backfill_agent = if a.bootstrap || word == Some("bootstrap") {
+        Some(Agent::Codex)
+    } else if a.sync_claude || word == Some("sync-claude") {
+        Some(Agent::Claude)
+    } else {
+        None
+    };
+    if a.recall.recent && (a.bootstrap || a.sync_claude) {
+        return Err(Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into());
+    }
+    let Some(agent) = backfill_agent else {
+        // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.
+        recall::search_and_print(&a.recall)?;
+        return Ok(Exit::Ok);
+    };
+    let s = index::backfill(&a.recall.state, agent, a.root.clone(), &a.history, 0, &a.caps)?;
+    let exit = report(TOOL, &s);
+    let (command, title, source) = match agent {
+        Agent::Codex => ("recall bootstrap", "Recall bootstrap", "codex"),
+        Agent::Claude => ("recall sync-claude", "Claude Code recall sync", "claude_code"),
+    };
+    let db = a.recall.state.db();
+    if a.recall.format == "markdown" {
+        let mut out = Out::new();
+        out.text(&backfill_markdown(title, &s, &db))?;
+        out.flush()?;
+    } else {
+        print_summary(&s, command, &[("source", source.into())], &db)?;
+    }
+    Ok(exit)
+}
+
+fn payload_fields(path: &std::path::Path) -> Result<(Option<PathBuf>, Option<String>), Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::input(format!("{}: not a JSON hook payload: {e}", path.display())))?;
+    let v = v.get("payload").cloned().unwrap_or(v);
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty()).map(str::to_string);
+    let transcript = s("transcript_path").or_else(|| s("codex_transcript_path")).map(PathBuf::from);
+    Ok((transcript, s("session_id").or_else(|| s("thread_id"))))
+}
+
+fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
+    let (transcript, hinted_id) = match &a.from_hook_payload {
+        Some(p) => payload_fields(p)?,
+        None => (a.transcript_path.clone(), a.session_id.clone()),
+    };
+    let db = a.state.db();
+    let mut out = Out::new();
+    let Some(transcript) = transcript else {
+        out.json(&serde_json::json!({
+            "status": "skipped", "reason": "no_transcript_path", "session_id": hinted_id,
+            "detail": "the hook payload names no transcript (an ephemeral session?)", "db_path": db.display().to_string(),
+        }))?;
+        out.flush()?;
+        return Ok(Exit::Ok);
+    };
+    let mut conn = db::open_rw(&db)?;
+    let s = csep_lib::index::index_paths(&mut conn, &[transcript.clone()], None, a.caps.caps(), &mut |_| {})?;
+    let session_id: Option<String> = conn
+        .query_row(
+            "SELECT s.session_id FROM sources src JOIN sessions s ON s.id = src.session_rowid WHERE src.path = ?1",
+            [transcript.to_string_lossy()],
+            |r| r.get(0),
+        )
+        .ok()
+        .or(hinted_id);
+    let count: i64 = match &session_id {
+        Some(id) => conn.query_row("SELECT message_count FROM sessions WHERE session_id = ?1", [id], |r| r.get(0)).unwrap_or(0),
+        None => 0,
+    };
+    let ok = s.error_count == 0;
+    let mut v = serde_json::json!({
+        "status": if ok { "archived" } else { "error" },
+        "session_id": session_id,
+        "message_count": count,
+        "inserted_messages": s.messages,
+        "new_session": s.new_sessions > 0,
+        "updated_session": s.updated_sessions > 0,
+        "unchanged_session": ok && s.new_sessions == 0 && s.updated_sessions == 0,
+        "db_path": db.display().to_string(),
+    });
+    if let Some(e) = s.errors.first() {
+        v["error"] = e.message.clone().into();
+        warn(TOOL, format_args!("{}: {}", e.path, e.message));
+    }
+    out.json(&v)?;
+    out.flush()?;
+    if ok && a.cleanup_payload {
+        if let Some(p) = &a.from_hook_payload {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(if ok { Exit::Ok } else { Exit::Error })
+}
+
+fn session_ingest(a: &SessionIngest) -> Result<Exit, Failure> {
+    let history = HistoryArgs { since_days: a.since_days.unwrap_or(0), all_history: a.since_days.is_none(), limit_files: a.limit_files };
+    let s = index::backfill(&a.state, Agent::Codex, a.root.clone(), &history, 0, &a.caps)?;
+    let exit = report(TOOL, &s);
+    print_summary(&s, "session-ingest", &[], &a.state.db())?;
+    Ok(exit)
+}
+
+pub fn run(cmd: &Command) -> Result<Exit, Failure> {
+    match cmd {
+        Command::Recall(a) => recall_cmd(a),
+        Command::SessionArchive(a) => session_archive(a),
+        Command::SessionIngest(a) => session_ingest(a),
+        Command::Archive(a) => crate::cmd::archive::run(a),
+        Command::Index(a) => index::run(a),
+    }
+}
