@@ -51,7 +51,12 @@ impl CapsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {
     /// Only transcripts modified in the last N days
-    #[arg(long, value_name = "N", default_value_t = 30, conflicts_with = "all_history")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 30,
+        conflicts_with = "all_history"
+    )]
     pub since_days: u64,
     /// Every transcript, however old
     #[arg(long)]

@@ -19,9 +19,18 @@ pub enum Exit {
 /// Every code with its meaning, as the man pages print it.
 pub const TABLE: &[(Exit, &str)] = &[
     (Exit::Ok, "success, including nothing to do"),
-    (Exit::Negative, "a negative answer where documented (no match)"),
-    (Exit::Error, "bad usage, bad input, or at least one failed item"),
-    (Exit::Busy, "busy: a lock is held elsewhere; nothing was consumed, retry later"),
+    (
+        Exit::Negative,
+        "a negative answer where documented (no match)",
+    ),
+    (
+        Exit::Error,
+        "bad usage, bad input, or at least one failed item",
+    ),
+    (
+        Exit::Busy,
+        "busy: a lock is held elsewhere; nothing was consumed, retry later",
+    ),
 ];
 
 impl Exit {
@@ -45,7 +54,10 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(TABLE.iter().map(|(e, _)| e.code()).collect::<Vec<_>>(), vec![0, 1, 2, 75]);
+        assert_eq!(
+            TABLE.iter().map(|(e, _)| e.code()).collect::<Vec<_>>(),
+            vec![0, 1, 2, 75]
+        );
         assert_eq!(Exit::from(&Error::busy("x")), Exit::Busy);
         assert_eq!(Exit::from(&Error::input("x")), Exit::Error);
     }

@@ -19,12 +19,16 @@ impl Default for Out {
 
 impl Out {
     pub fn new() -> Self {
-        Out { inner: io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()) }
+        Out {
+            inner: io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        }
     }
     /// Writes one JSON value and a newline.
     pub fn json<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.inner, value).map_err(io::Error::other)?;
-        self.inner.write_all(b"\n")
+        // Serialize first: serde_json would wrap a write error and hide a broken pipe.
+        let mut bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        self.inner.write_all(&bytes)
     }
     pub fn text(&mut self, s: &str) -> io::Result<()> {
         self.inner.write_all(s.as_bytes())
@@ -84,7 +88,12 @@ pub struct ProgressLine {
 
 impl ProgressLine {
     pub fn new(tool: &'static str) -> Self {
-        ProgressLine { tool, enabled: io::stderr().is_terminal(), last: std::time::Instant::now(), shown: false }
+        ProgressLine {
+            tool,
+            enabled: io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+            shown: false,
+        }
     }
     pub fn update(&mut self, p: csep_lib::index::Progress) {
         if !self.enabled || (self.last.elapsed().as_millis() < 100 && p.done < p.total) {
@@ -93,7 +102,11 @@ impl ProgressLine {
         self.last = std::time::Instant::now();
         self.shown = true;
         let width = 30usize;
-        let filled = if p.total == 0 { width } else { (p.done as usize * width) / p.total as usize };
+        let filled = if p.total == 0 {
+            width
+        } else {
+            (p.done as usize * width) / p.total as usize
+        };
         let _ = write!(
             io::stderr().lock(),
             "\r{}: [{}{}] {}/{} files, {} messages",

@@ -5,11 +5,15 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 fn home() -> PathBuf {
-    env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn non_empty_var(name: &str) -> Option<PathBuf> {
-    env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// `--state-dir`, else `$CSEP_HOME`, else `$CODEX_SELF_EVOLUTION_HOME`, else
@@ -39,5 +43,7 @@ pub fn codex_sessions_root() -> PathBuf {
 
 /// `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
 pub fn claude_projects_root() -> PathBuf {
-    non_empty_var("CLAUDE_CONFIG_DIR").unwrap_or_else(|| home().join(".claude")).join("projects")
+    non_empty_var("CLAUDE_CONFIG_DIR")
+        .unwrap_or_else(|| home().join(".claude"))
+        .join("projects")
 }

@@ -17,35 +17,125 @@ struct Rule {
 const RULES: &[(&str, Rule)] = &[
     (
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z)",
-        Rule { kind: "private_key", group: 0 },
+        Rule {
+            kind: "private_key",
+            group: 0,
+        },
     ),
-    (r"\bsk-ant-[A-Za-z0-9_\-]{8,}", Rule { kind: "anthropic_key", group: 0 }),
-    (r"\bsk-[A-Za-z0-9_\-]{16,}", Rule { kind: "api_key", group: 0 }),
-    (r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}", Rule { kind: "api_key", group: 0 }),
-    (r"\bgithub_pat_[A-Za-z0-9_]{20,}", Rule { kind: "github_token", group: 0 }),
-    (r"\bgh[pousr]_[A-Za-z0-9]{20,}", Rule { kind: "github_token", group: 0 }),
-    (r"\bglpat-[A-Za-z0-9_\-]{16,}", Rule { kind: "gitlab_token", group: 0 }),
-    (r"\bxox[abposre]-[A-Za-z0-9\-]{10,}", Rule { kind: "slack_token", group: 0 }),
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", Rule { kind: "aws_access_key", group: 0 }),
-    (r"\bAIza[0-9A-Za-z_\-]{35}", Rule { kind: "google_api_key", group: 0 }),
-    (r"\bnpm_[A-Za-z0-9]{36}\b", Rule { kind: "npm_token", group: 0 }),
+    (
+        r"\bsk-ant-[A-Za-z0-9_\-]{8,}",
+        Rule {
+            kind: "anthropic_key",
+            group: 0,
+        },
+    ),
+    (
+        r"\bsk-[A-Za-z0-9_\-]{16,}",
+        Rule {
+            kind: "api_key",
+            group: 0,
+        },
+    ),
+    (
+        r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}",
+        Rule {
+            kind: "api_key",
+            group: 0,
+        },
+    ),
+    (
+        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+        Rule {
+            kind: "github_token",
+            group: 0,
+        },
+    ),
+    (
+        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+        Rule {
+            kind: "github_token",
+            group: 0,
+        },
+    ),
+    (
+        r"\bglpat-[A-Za-z0-9_\-]{16,}",
+        Rule {
+            kind: "gitlab_token",
+            group: 0,
+        },
+    ),
+    (
+        r"\bxox[abposre]-[A-Za-z0-9\-]{10,}",
+        Rule {
+            kind: "slack_token",
+            group: 0,
+        },
+    ),
+    (
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        Rule {
+            kind: "aws_access_key",
+            group: 0,
+        },
+    ),
+    (
+        r"\bAIza[0-9A-Za-z_\-]{35}",
+        Rule {
+            kind: "google_api_key",
+            group: 0,
+        },
+    ),
+    (
+        r"\bnpm_[A-Za-z0-9]{36}\b",
+        Rule {
+            kind: "npm_token",
+            group: 0,
+        },
+    ),
     (
         r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{0,512}",
-        Rule { kind: "jwt", group: 0 },
+        Rule {
+            kind: "jwt",
+            group: 0,
+        },
     ),
     (
         r"(?i)\b(?:authorization|proxy-authorization)\s*[:=]\s*(?:bearer|basic|token|bot)?\s*([^\s\x22']{8,})",
-        Rule { kind: "authorization", group: 1 },
+        Rule {
+            kind: "authorization",
+            group: 1,
+        },
     ),
-    (r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{12,}=*)", Rule { kind: "bearer_token", group: 1 }),
-    (r"(?i)\b(?:set-)?cookie\s*:\s*([^\r\n]+)", Rule { kind: "cookie", group: 1 }),
+    (
+        r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{12,}=*)",
+        Rule {
+            kind: "bearer_token",
+            group: 1,
+        },
+    ),
+    (
+        r"(?i)\b(?:set-)?cookie\s*:\s*([^\r\n]+)",
+        Rule {
+            kind: "cookie",
+            group: 1,
+        },
+    ),
     (
         // key=value and "key": "value" forms. The key may have a prefix (`db_password`,
         // `AWS_SECRET_ACCESS_KEY`); the value needs four or more characters.
         r#"(?i)\b[a-z0-9_\-.]*(?:password|passwd|passphrase|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|client[_\-]?secret)\b["']?\s*[:=]\s*["']?([^\s"'&,;<>]{4,})"#,
-        Rule { kind: "secret", group: 1 },
+        Rule {
+            kind: "secret",
+            group: 1,
+        },
     ),
-    (r"://[^/\s:@]{1,64}:([^/\s@]{3,128})@", Rule { kind: "url_password", group: 1 }),
+    (
+        r"://[^/\s:@]{1,64}:([^/\s@]{3,128})@",
+        Rule {
+            kind: "url_password",
+            group: 1,
+        },
+    ),
 ];
 
 fn compiled() -> &'static [(Regex, &'static Rule)] {
@@ -64,7 +154,11 @@ fn may_hold_secret(text: &str) -> bool {
     let b = text.as_bytes();
     b.windows(3).any(|w| {
         matches!(
-            [w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()],
+            [
+                w[0].to_ascii_lowercase(),
+                w[1].to_ascii_lowercase(),
+                w[2].to_ascii_lowercase()
+            ],
             [b's', b'k', b'-']
                 | [b'_', b'l', b'i']
                 | [b'_', b't', b'e']
@@ -105,7 +199,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         let mut s = String::with_capacity(out.len());
         let mut last = 0;
         for caps in re.captures_iter(&out) {
-            let Some(m) = caps.get(rule.group) else { continue };
+            let Some(m) = caps.get(rule.group) else {
+                continue;
+            };
             if m.as_str().starts_with("[REDACTED") {
                 continue;
             }

@@ -56,7 +56,12 @@ pub fn identify(cwd: &str) -> RepoIdentity {
         dir = d.parent();
     }
     let root = start.to_string_lossy().into_owned();
-    RepoIdentity { fingerprint: fingerprint(&root), worktree_root: root.clone(), repo_root: root, branch: None }
+    RepoIdentity {
+        fingerprint: fingerprint(&root),
+        worktree_root: root.clone(),
+        repo_root: root,
+        branch: None,
+    }
 }
 
 /// A linked worktree (or submodule) has a `.git` file: `gitdir: <path>`. For worktrees that
@@ -64,7 +69,11 @@ pub fn identify(cwd: &str) -> RepoIdentity {
 fn linked_worktree(worktree: &Path, dot_git: &Path) -> Option<RepoIdentity> {
     let content = read_trimmed(dot_git)?;
     let gitdir = PathBuf::from(content.strip_prefix("gitdir:")?.trim());
-    let gitdir = if gitdir.is_absolute() { gitdir } else { worktree.join(gitdir) };
+    let gitdir = if gitdir.is_absolute() {
+        gitdir
+    } else {
+        worktree.join(gitdir)
+    };
     let common = match read_trimmed(&gitdir.join("commondir")) {
         Some(rel) => {
             let p = PathBuf::from(rel);
@@ -97,15 +106,26 @@ mod tests {
         let main = tmp.path().join("repo");
         fs::create_dir_all(main.join(".git/worktrees/wt")).unwrap();
         fs::write(main.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-        fs::write(main.join(".git/worktrees/wt/HEAD"), "ref: refs/heads/feature\n").unwrap();
+        fs::write(
+            main.join(".git/worktrees/wt/HEAD"),
+            "ref: refs/heads/feature\n",
+        )
+        .unwrap();
         fs::write(main.join(".git/worktrees/wt/commondir"), "../..\n").unwrap();
         let wt = tmp.path().join("wt");
         fs::create_dir_all(wt.join("sub")).unwrap();
-        fs::write(wt.join(".git"), format!("gitdir: {}\n", main.join(".git/worktrees/wt").display())).unwrap();
+        fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", main.join(".git/worktrees/wt").display()),
+        )
+        .unwrap();
 
         let a = identify(main.to_str().unwrap());
         let b = identify(wt.join("sub").to_str().unwrap());
-        assert_eq!(a.repo_root, fs::canonicalize(&main).unwrap().to_string_lossy());
+        assert_eq!(
+            a.repo_root,
+            fs::canonicalize(&main).unwrap().to_string_lossy()
+        );
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_eq!(b.worktree_root, wt.to_string_lossy());
         assert_eq!(a.branch.as_deref(), Some("main"));

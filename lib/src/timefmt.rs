@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -54,7 +57,8 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
     if rest.is_empty() {
         return Some(ms);
     }
-    if !(rest[0] == b'T' || rest[0] == b't' || rest[0] == b' ') || rest.len() < 6 || rest[3] != b':' {
+    if !(rest[0] == b'T' || rest[0] == b't' || rest[0] == b' ') || rest.len() < 6 || rest[3] != b':'
+    {
         return None;
     }
     let (h, mi) = (digits(&rest[1..3])?, digits(&rest[4..6])?);
@@ -93,7 +97,12 @@ pub fn format_iso_ms(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    let (h, mi, s, f) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, mi, s, f) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}Z")
 }
 
@@ -130,14 +139,23 @@ mod tests {
     fn applies_offsets_and_short_forms() {
         let z = parse_iso_ms("2026-02-23T12:19:38Z").unwrap();
         assert_eq!(parse_iso_ms("2026-02-23T13:19:38+01:00"), Some(z));
-        assert_eq!(parse_iso_ms("2026-02-23"), Some(z - (12 * 3600 + 19 * 60 + 38) * 1000));
+        assert_eq!(
+            parse_iso_ms("2026-02-23"),
+            Some(z - (12 * 3600 + 19 * 60 + 38) * 1000)
+        );
         assert_eq!(parse_iso_ms("2026-02-23T12:19:38.5Z"), Some(z + 500));
         assert_eq!(parse_iso_ms("2026-02-23T12:19:38.123456Z"), Some(z + 123));
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "yesterday", "2026-13-01", "2026-02-23T1", "2026-02-23T12:19:38Q"] {
+        for s in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-02-23T1",
+            "2026-02-23T12:19:38Q",
+        ] {
             assert_eq!(parse_iso_ms(s), None, "{s}");
         }
     }

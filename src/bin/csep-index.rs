@@ -10,7 +10,8 @@ struct Cli {
     args: index::IndexArgs,
 }
 
-const ABOUT: &str = "Index transcript records into the local recall database (stdin, backfill, files, spool)";
+const ABOUT: &str =
+    "Index transcript records into the local recall database (stdin, backfill, files, spool)";
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

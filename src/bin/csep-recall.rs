@@ -10,7 +10,8 @@ struct Cli {
     args: recall::RecallArgs,
 }
 
-const ABOUT: &str = "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts";
+const ABOUT: &str =
+    "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts";
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

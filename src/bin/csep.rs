@@ -4,7 +4,11 @@ use clap::Parser;
 use csep::cmd::umbrella::{self, Command};
 
 #[derive(Parser)]
-#[command(name = "csep", version, about = "Local memory and session recall for coding agents (Codex CLI, Claude Code)")]
+#[command(
+    name = "csep",
+    version,
+    about = "Local memory and session recall for coding agents (Codex CLI, Claude Code)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

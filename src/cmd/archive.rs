@@ -43,7 +43,10 @@ pub fn run(args: &ArchiveArgs) -> Result<Exit, Failure> {
                 }
                 let skipped = parsed.source.skipped.total();
                 if skipped > 0 {
-                    warn(TOOL, format_args!("{}: skipped {skipped} unusable line(s)", file.display()));
+                    warn(
+                        TOOL,
+                        format_args!("{}: skipped {skipped} unusable line(s)", file.display()),
+                    );
                 }
                 out.json(&Record::Source(parsed.source))?;
             }

@@ -70,9 +70,15 @@ pub fn report(tool: &str, summary: &Summary) -> Exit {
     for e in &summary.errors {
         warn(tool, format_args!("{}: {}", e.path, e.message));
     }
-    let unlisted = summary.error_count as usize - summary.errors.len().min(summary.error_count as usize);
+    let unlisted =
+        summary.error_count as usize - summary.errors.len().min(summary.error_count as usize);
     if unlisted > 0 {
-        warn(tool, format_args!("… and {unlisted} more error(s), recorded in the index's ingest_errors table"));
+        warn(
+            tool,
+            format_args!(
+                "… and {unlisted} more error(s), recorded in the index's ingest_errors table"
+            ),
+        );
     }
     if summary.error_count > 0 {
         Exit::Error
@@ -83,8 +89,16 @@ pub fn report(tool: &str, summary: &Summary) -> Exit {
 
 pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     let summary = if let Some(agent) = &args.backfill {
-        let agent = Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;
-        backfill(&args.state, agent, args.root.clone(), &args.history, args.threads, &args.caps)?
+        let agent =
+            Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;
+        backfill(
+            &args.state,
+            agent,
+            args.root.clone(),
+            &args.history,
+            args.threads,
+            &args.caps,
+        )?
     } else if !args.file.is_empty() {
         let mut conn = db::open_rw(&args.state.db())?;
         index::index_paths(&mut conn, &args.file, None, args.caps.caps(), &mut |_| {})?

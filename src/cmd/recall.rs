@@ -96,7 +96,10 @@ impl RecallArgs {
             };
             let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
             let id = csep_lib::repo::identify(&cwd.to_string_lossy());
-            Scope::Repo { fingerprint: id.fingerprint, root: id.repo_root }
+            Scope::Repo {
+                fingerprint: id.fingerprint,
+                root: id.repo_root,
+            }
         };
         let when = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Error> {
             v.as_deref()
@@ -109,7 +112,13 @@ impl RecallArgs {
         let roles = self
             .role
             .iter()
-            .map(|r| Role::parse(r.trim()).ok_or_else(|| Error::usage(format!("--role {r:?}: expected user, assistant, tool, developer or system"))))
+            .map(|r| {
+                Role::parse(r.trim()).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--role {r:?}: expected user, assistant, tool, developer or system"
+                    ))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if self.limit == 0 {
             return Err(Error::usage("--limit must be at least 1"));

@@ -57,7 +57,11 @@ pub struct SessionArchive {
     #[arg(long, requires = "from_hook_payload")]
     pub cleanup_payload: bool,
     /// The transcript to archive
-    #[arg(long, value_name = "PATH", required_unless_present = "from_hook_payload")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "from_hook_payload"
+    )]
     pub transcript_path: Option<PathBuf>,
     /// The session's working directory (the transcript's own cwd wins)
     #[arg(long, value_name = "DIR")]
@@ -115,7 +119,12 @@ fn backfill_markdown(title: &str, s: &Summary, db: &std::path::Path) -> String {
     )
 }
 
-fn print_summary(s: &Summary, command: &str, extra: &[(&str, serde_json::Value)], db: &std::path::Path) -> Result<(), Failure> {
+fn print_summary(
+    s: &Summary,
+    command: &str,
+    extra: &[(&str, serde_json::Value)],
+    db: &std::path::Path,
+) -> Result<(), Failure> {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert("command".into(), command.into());
@@ -141,18 +150,31 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         None
     };
     if a.recall.recent && (a.bootstrap || a.sync_claude) {
-        return Err(Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into());
+        return Err(
+            Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into(),
+        );
     }
     let Some(agent) = backfill_agent else {
         // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.
         recall::search_and_print(&a.recall)?;
         return Ok(Exit::Ok);
     };
-    let s = index::backfill(&a.recall.state, agent, a.root.clone(), &a.history, 0, &a.caps)?;
+    let s = index::backfill(
+        &a.recall.state,
+        agent,
+        a.root.clone(),
+        &a.history,
+        0,
+        &a.caps,
+    )?;
     let exit = report(TOOL, &s);
     let (command, title, source) = match agent {
         Agent::Codex => ("recall bootstrap", "Recall bootstrap", "codex"),
-        Agent::Claude => ("recall sync-claude", "Claude Code recall sync", "claude_code"),
+        Agent::Claude => (
+            "recall sync-claude",
+            "Claude Code recall sync",
+            "claude_code",
+        ),
     };
     let db = a.recall.state.db();
     if a.recall.format == "markdown" {
@@ -167,11 +189,18 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
 
 fn payload_fields(path: &std::path::Path) -> Result<(Option<PathBuf>, Option<String>), Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Error::input(format!("{}: not a JSON hook payload: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::input(format!("{}: not a JSON hook payload: {e}", path.display())))?;
     let v = v.get("payload").cloned().unwrap_or(v);
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty()).map(str::to_string);
-    let transcript = s("transcript_path").or_else(|| s("codex_transcript_path")).map(PathBuf::from);
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+    };
+    let transcript = s("transcript_path")
+        .or_else(|| s("codex_transcript_path"))
+        .map(PathBuf::from);
     Ok((transcript, s("session_id").or_else(|| s("thread_id"))))
 }
 
@@ -191,7 +220,13 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
         return Ok(Exit::Ok);
     };
     let mut conn = db::open_rw(&db)?;
-    let s = csep_lib::index::index_paths(&mut conn, &[transcript.clone()], None, a.caps.caps(), &mut |_| {})?;
+    let s = csep_lib::index::index_paths(
+        &mut conn,
+        &[transcript.clone()],
+        None,
+        a.caps.caps(),
+        &mut |_| {},
+    )?;
     let session_id: Option<String> = conn
         .query_row(
             "SELECT s.session_id FROM sources src JOIN sessions s ON s.id = src.session_rowid WHERE src.path = ?1",
@@ -201,7 +236,13 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
         .ok()
         .or(hinted_id);
     let count: i64 = match &session_id {
-        Some(id) => conn.query_row("SELECT message_count FROM sessions WHERE session_id = ?1", [id], |r| r.get(0)).unwrap_or(0),
+        Some(id) => conn
+            .query_row(
+                "SELECT message_count FROM sessions WHERE session_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap_or(0),
         None => 0,
     };
     let ok = s.error_count == 0;
@@ -230,7 +271,11 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
 }
 
 fn session_ingest(a: &SessionIngest) -> Result<Exit, Failure> {
-    let history = HistoryArgs { since_days: a.since_days.unwrap_or(0), all_history: a.since_days.is_none(), limit_files: a.limit_files };
+    let history = HistoryArgs {
+        since_days: a.since_days.unwrap_or(0),
+        all_history: a.since_days.is_none(),
+        limit_files: a.limit_files,
+    };
     let s = index::backfill(&a.state, Agent::Codex, a.root.clone(), &history, 0, &a.caps)?;
     let exit = report(TOOL, &s);
     print_summary(&s, "session-ingest", &[], &a.state.db())?;

@@ -107,13 +107,18 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
         });
     }
     let mut skipped = std::mem::take(&mut out.skipped);
-    let end = for_each_line(data, start, &mut skipped, |offset, line| handle_line(out, offset, line));
+    let end = for_each_line(data, start, &mut skipped, |offset, line| {
+        handle_line(out, offset, line)
+    });
     out.skipped.add(&skipped);
     out.end_offset = end;
     if out.session.session_id.is_empty() {
         // No line named the session: the file name (or the subagent's parent dir) does.
         let stem = match out.session.subagent {
-            Some(_) => path.parent().and_then(Path::parent).and_then(|p| p.file_name()),
+            Some(_) => path
+                .parent()
+                .and_then(Path::parent)
+                .and_then(|p| p.file_name()),
             None => path.file_stem(),
         };
         if let Some(s) = stem.and_then(|s| s.to_str()) {
@@ -195,7 +200,10 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
         }
         "attachment" => {
             out.see_time(ts);
-            if let Some(a) = l.attachment.and_then(|a| serde_json::from_str::<Value>(a.get()).ok()) {
+            if let Some(a) = l
+                .attachment
+                .and_then(|a| serde_json::from_str::<Value>(a.get()).ok())
+            {
                 if a.get("type").and_then(Value::as_str) == Some("hook_additional_context") {
                     let text = a.get("content").map(content_text).unwrap_or_default();
                     out.push(Role::Developer, None, &text, ts, offset, true);
@@ -227,7 +235,13 @@ fn blocks(raw: &RawValue) -> Result<Vec<Block<'_>>, String> {
     }
 }
 
-fn user_content(out: &mut Builder, content: Option<&RawValue>, meta: bool, ts: Option<&str>, offset: u64) {
+fn user_content(
+    out: &mut Builder,
+    content: Option<&RawValue>,
+    meta: bool,
+    ts: Option<&str>,
+    offset: u64,
+) {
     let Some(raw) = content else { return };
     match blocks(raw) {
         Err(text) => {
@@ -243,13 +257,23 @@ fn user_content(out: &mut Builder, content: Option<&RawValue>, meta: bool, ts: O
                         out.push(Role::User, None, text, ts, offset, bg);
                     }
                     "tool_result" => {
-                        let name = b.tool_use_id.as_deref().and_then(|id| out.pending.remove(id));
+                        let name = b
+                            .tool_use_id
+                            .as_deref()
+                            .and_then(|id| out.pending.remove(id));
                         let text = b
                             .content
                             .and_then(|c| serde_json::from_str::<Value>(c.get()).ok())
                             .map(|v| content_text(&v))
                             .unwrap_or_default();
-                        out.push(Role::Tool, Some(name.as_deref().unwrap_or("tool")), &text, ts, offset, false);
+                        out.push(
+                            Role::Tool,
+                            Some(name.as_deref().unwrap_or("tool")),
+                            &text,
+                            ts,
+                            offset,
+                            false,
+                        );
                     }
                     _ => {}
                 }
@@ -265,7 +289,14 @@ fn assistant_content(out: &mut Builder, content: Option<&RawValue>, ts: Option<&
         Ok(list) => {
             for b in list {
                 match b.kind.as_ref() {
-                    "text" => out.push(Role::Assistant, None, b.text.as_deref().unwrap_or(""), ts, offset, false),
+                    "text" => out.push(
+                        Role::Assistant,
+                        None,
+                        b.text.as_deref().unwrap_or(""),
+                        ts,
+                        offset,
+                        false,
+                    ),
                     "tool_use" | "server_tool_use" => {
                         let name = b.name.as_deref().unwrap_or("tool").to_string();
                         if let Some(id) = &b.id {
@@ -284,10 +315,23 @@ fn assistant_content(out: &mut Builder, content: Option<&RawValue>, ts: Option<&
 /// A tool call's input as a person would recognise it: the Bash command, the file path, the
 /// search pattern; otherwise the input JSON.
 fn render_input(raw: &RawValue) -> String {
-    let Ok(v) = serde_json::from_str::<Value>(raw.get()) else { return String::new() };
-    let Value::Object(o) = &v else { return v.to_string() };
+    let Ok(v) = serde_json::from_str::<Value>(raw.get()) else {
+        return String::new();
+    };
+    let Value::Object(o) = &v else {
+        return v.to_string();
+    };
     let mut parts = Vec::new();
-    for key in ["command", "file_path", "path", "pattern", "url", "query", "description", "prompt"] {
+    for key in [
+        "command",
+        "file_path",
+        "path",
+        "pattern",
+        "url",
+        "query",
+        "description",
+        "prompt",
+    ] {
         if let Some(Value::String(s)) = o.get(key) {
             parts.push(s.as_str());
         }
@@ -312,7 +356,9 @@ mod tests {
 
     #[test]
     fn bash_input_shows_the_command() {
-        let raw = RawValue::from_string(r#"{"command":"cargo test","description":"run tests"}"#.into()).unwrap();
+        let raw =
+            RawValue::from_string(r#"{"command":"cargo test","description":"run tests"}"#.into())
+                .unwrap();
         assert_eq!(render_input(&raw), "cargo test\nrun tests");
     }
 }

@@ -155,7 +155,9 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
 }
 
 fn header_line(out: &mut Builder, line: &[u8]) {
-    let Ok(l) = serde_json::from_slice::<Line>(line) else { return };
+    let Ok(l) = serde_json::from_slice::<Line>(line) else {
+        return;
+    };
     match (l.kind.as_deref(), l.payload) {
         (Some("session_meta"), Some(p)) => session_meta(out, p.get(), true),
         (None, _) if l.id.is_some() && l.record_type.is_none() => {
@@ -221,7 +223,9 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
 }
 
 fn session_meta(out: &mut Builder, json: &str, primary: bool) {
-    let Ok(m) = serde_json::from_str::<Meta>(json) else { return };
+    let Ok(m) = serde_json::from_str::<Meta>(json) else {
+        return;
+    };
     if !primary && !out.session.session_id.is_empty() {
         return;
     }
@@ -242,7 +246,12 @@ fn session_meta(out: &mut Builder, json: &str, primary: bool) {
     };
     if let Some(Value::Object(o)) = &m.source {
         if o.contains_key("subagent") {
-            out.session.subagent = Some(m.agent_nickname.as_deref().unwrap_or("subagent").to_string());
+            out.session.subagent = Some(
+                m.agent_nickname
+                    .as_deref()
+                    .unwrap_or("subagent")
+                    .to_string(),
+            );
         }
     }
     out.session.thread_source = match (source, m.originator.as_deref()) {
@@ -251,7 +260,8 @@ fn session_meta(out: &mut Builder, json: &str, primary: bool) {
         (None, Some(o)) => Some(o.to_string()),
         (None, None) => None,
     };
-    if let Some(title) = super::codex_title(&out.session.session_id, Path::new(&out.session.source)) {
+    if let Some(title) = super::codex_title(&out.session.session_id, Path::new(&out.session.source))
+    {
         out.set_title(&title, 2);
     }
 }
@@ -281,7 +291,14 @@ fn response_item(out: &mut Builder, item: &Item, ts: Option<&str>, offset: u64) 
             if let Some(id) = &item.call_id {
                 out.pending.insert(id.to_string(), name.clone());
             }
-            out.push(Role::Assistant, Some(&name), item.input.as_deref().unwrap_or(""), ts, offset, false);
+            out.push(
+                Role::Assistant,
+                Some(&name),
+                item.input.as_deref().unwrap_or(""),
+                ts,
+                offset,
+                false,
+            );
         }
         "local_shell_call" => {
             let cmd = item
@@ -292,7 +309,14 @@ fn response_item(out: &mut Builder, item: &Item, ts: Option<&str>, offset: u64) 
             if let Some(id) = &item.call_id {
                 out.pending.insert(id.to_string(), "local_shell".into());
             }
-            out.push(Role::Assistant, Some("local_shell"), &cmd, ts, offset, false);
+            out.push(
+                Role::Assistant,
+                Some("local_shell"),
+                &cmd,
+                ts,
+                offset,
+                false,
+            );
         }
         "function_call_output" | "custom_tool_call_output" => {
             let name = item
@@ -301,13 +325,26 @@ fn response_item(out: &mut Builder, item: &Item, ts: Option<&str>, offset: u64) 
                 .and_then(|id| out.pending.remove(id))
                 .or_else(|| item.name.as_deref().map(str::to_string));
             let text = item.output.map(render_output).unwrap_or_default();
-            out.push(Role::Tool, name.as_deref().or(Some("tool")), &text, ts, offset, false);
+            out.push(
+                Role::Tool,
+                name.as_deref().or(Some("tool")),
+                &text,
+                ts,
+                offset,
+                false,
+            );
         }
         "web_search_call" => {
-            let action = item.action.and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
+            let action = item
+                .action
+                .and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
             let text = action
                 .as_ref()
-                .and_then(|a| a.get("query").or_else(|| a.get("url")).or_else(|| a.get("pattern")))
+                .and_then(|a| {
+                    a.get("query")
+                        .or_else(|| a.get("url"))
+                        .or_else(|| a.get("pattern"))
+                })
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if !text.is_empty() {
@@ -316,11 +353,25 @@ fn response_item(out: &mut Builder, item: &Item, ts: Option<&str>, offset: u64) 
         }
         "tool_search_call" => {
             let args = item.arguments.map(render_arguments).unwrap_or_default();
-            out.push(Role::Assistant, Some("tool_search"), &args, ts, offset, false);
+            out.push(
+                Role::Assistant,
+                Some("tool_search"),
+                &args,
+                ts,
+                offset,
+                false,
+            );
         }
         "image_generation_call" => {
             if let Some(p) = &item.revised_prompt {
-                out.push(Role::Assistant, Some("image_generation"), p, ts, offset, false);
+                out.push(
+                    Role::Assistant,
+                    Some("image_generation"),
+                    p,
+                    ts,
+                    offset,
+                    false,
+                );
             }
         }
         k if ITEM_TYPES.contains(&k) => {}
@@ -342,7 +393,9 @@ fn is_injected(text: &str) -> bool {
 }
 
 fn raw_text(raw: &RawValue) -> String {
-    serde_json::from_str::<Value>(raw.get()).map(|v| content_text(&v)).unwrap_or_default()
+    serde_json::from_str::<Value>(raw.get())
+        .map(|v| content_text(&v))
+        .unwrap_or_default()
 }
 
 /// A shell command as the user would type it: argv `["bash","-lc","cargo test"]` → `cargo test`.
@@ -352,7 +405,9 @@ fn command_text(cmd: &Value) -> String {
         Value::Array(argv) => {
             let parts: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
             match parts.as_slice() {
-                [sh, flag, script] if sh.ends_with("sh") && flag.starts_with('-') && flag.contains('c') => {
+                [sh, flag, script]
+                    if sh.ends_with("sh") && flag.starts_with('-') && flag.contains('c') =>
+                {
                     script.to_string()
                 }
                 _ => parts.join(" "),
@@ -403,7 +458,10 @@ fn render_output(raw: &RawValue) -> String {
         if s.starts_with("{\"output\"") {
             if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(s) {
                 let body = o.get("output").map(content_text).unwrap_or_default();
-                let code = o.get("metadata").and_then(|m| m.get("exit_code")).and_then(Value::as_i64);
+                let code = o
+                    .get("metadata")
+                    .and_then(|m| m.get("exit_code"))
+                    .and_then(Value::as_i64);
                 return match code {
                     Some(c) => format!("Exit code: {c}\n{body}"),
                     None => body,
@@ -419,7 +477,12 @@ fn render_output(raw: &RawValue) -> String {
 fn is_ts_document(head: &[u8]) -> bool {
     let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = first.trim_ascii();
-    first == b"{" || (first.starts_with(b"{") && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_err() && head.windows(10).any(|w| w == b"\"session\":" || w == b"\"items\": ["))
+    first == b"{"
+        || (first.starts_with(b"{")
+            && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_err()
+            && head
+                .windows(10)
+                .any(|w| w == b"\"session\":" || w == b"\"items\": ["))
 }
 
 fn parse_ts_document(out: &mut Builder, _head: &[u8], data: &[u8], start: u64) {
@@ -455,16 +518,23 @@ fn parse_ts_document(out: &mut Builder, _head: &[u8], data: &[u8], start: u64) {
     out.end_offset = data.len() as u64;
     out.valid_lines += 1;
     if out.session.session_id.is_empty() {
-        out.session.session_id = id_from_file_name(Path::new(&out.session.source)).unwrap_or_default();
+        out.session.session_id =
+            id_from_file_name(Path::new(&out.session.source)).unwrap_or_default();
     }
 }
 
 /// `rollout-2026-02-23T13-19-38-<id>.jsonl` → `<id>`; TS era `rollout-2025-05-01-<id>.json`.
 pub(super) fn id_from_file_name(path: &Path) -> Option<String> {
     let stem = path.file_name()?.to_str()?;
-    let stem = stem.strip_suffix(".jsonl").or_else(|| stem.strip_suffix(".json"))?;
+    let stem = stem
+        .strip_suffix(".jsonl")
+        .or_else(|| stem.strip_suffix(".json"))?;
     let rest = stem.strip_prefix("rollout-")?;
-    let id = if rest.len() > 20 && rest.as_bytes()[10] == b'T' { &rest[20..] } else { rest.get(11..)? };
+    let id = if rest.len() > 20 && rest.as_bytes()[10] == b'T' {
+        &rest[20..]
+    } else {
+        rest.get(11..)?
+    };
     (!id.is_empty()).then(|| id.to_string())
 }
 
@@ -474,8 +544,12 @@ mod tests {
 
     #[test]
     fn ids_come_from_file_names_of_every_era() {
-        let p = Path::new("/x/rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl");
-        assert_eq!(id_from_file_name(p).as_deref(), Some("019c8a70-dda7-7f33-98ea-f30553347322"));
+        let p =
+            Path::new("/x/rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl");
+        assert_eq!(
+            id_from_file_name(p).as_deref(),
+            Some("019c8a70-dda7-7f33-98ea-f30553347322")
+        );
         let p = Path::new("/x/rollout-2025-05-01-abc123.json");
         assert_eq!(id_from_file_name(p).as_deref(), Some("abc123"));
     }
@@ -484,18 +558,25 @@ mod tests {
     fn shell_argv_becomes_the_command() {
         let v: Value = serde_json::json!(["bash", "-lc", "cargo test -p x"]);
         assert_eq!(command_text(&v), "cargo test -p x");
-        let raw = RawValue::from_string(r#""{\"cmd\":\"rg -n foo\",\"workdir\":\"/r\"}""#.into()).unwrap();
+        let raw = RawValue::from_string(r#""{\"cmd\":\"rg -n foo\",\"workdir\":\"/r\"}""#.into())
+            .unwrap();
         assert_eq!(render_arguments(&raw), "rg -n foo");
     }
 
     #[test]
     fn old_json_encoded_output_is_unwrapped() {
         let raw = RawValue::from_string(
-            serde_json::to_string(r#"{"output":"boom\n","metadata":{"exit_code":1,"duration_seconds":0.1}}"#).unwrap(),
+            serde_json::to_string(
+                r#"{"output":"boom\n","metadata":{"exit_code":1,"duration_seconds":0.1}}"#,
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(render_output(&raw), "Exit code: 1\nboom\n");
-        let list = RawValue::from_string(r#"[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]"#.into()).unwrap();
+        let list = RawValue::from_string(
+            r#"[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]"#.into(),
+        )
+        .unwrap();
         assert_eq!(render_output(&list), "a\nb");
     }
 }

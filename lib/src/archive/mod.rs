@@ -34,7 +34,12 @@ pub struct Caps {
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps { tool_head: 8 * 1024, tool_tail: 8 * 1024, text_head: 32 * 1024, text_tail: 8 * 1024 }
+        Caps {
+            tool_head: 8 * 1024,
+            tool_tail: 8 * 1024,
+            text_head: 32 * 1024,
+            text_tail: 8 * 1024,
+        }
     }
 }
 
@@ -73,7 +78,10 @@ pub fn fingerprint(file: &File, end: u64) -> std::io::Result<String> {
     file.read_exact_at(&mut tail, tail_start)?;
     h.update(&tail);
     h.update(end.to_le_bytes());
-    Ok(h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect())
+    Ok(h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// File facts the indexer compares to decide whether a file needs parsing.
@@ -86,7 +94,10 @@ pub struct Stat {
 pub fn stat(path: &Path) -> Result<Stat> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
     if meta.is_dir() {
-        return Err(Error::input(format!("{}: is a directory, not a transcript", path.display())));
+        return Err(Error::input(format!(
+            "{}: is a directory, not a transcript",
+            path.display()
+        )));
     }
     let mtime_ms = meta
         .modified()
@@ -94,7 +105,10 @@ pub fn stat(path: &Path) -> Result<Stat> {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    Ok(Stat { size: meta.len(), mtime_ms })
+    Ok(Stat {
+        size: meta.len(),
+        mtime_ms,
+    })
 }
 
 /// Parses `path` from `req.start_offset`.
@@ -106,16 +120,24 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     let mut file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let start = req.start_offset.min(st.size);
     let mut head = vec![0u8; st.size.min(64 * 1024) as usize];
-    file.read_exact_at(&mut head, 0).map_err(|e| Error::io(path.display(), e))?;
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| Error::io(path.display(), e))?;
     let agent = match req.agent {
         Some(a) => a,
         None => sniff_agent(path, &head).ok_or_else(|| {
-            Error::input(format!("{}: not a Codex or Claude Code transcript", path.display()))
+            Error::input(format!(
+                "{}: not a Codex or Claude Code transcript",
+                path.display()
+            ))
         })?,
     };
     let mut data = Vec::with_capacity((st.size - start) as usize);
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).map_err(|e| Error::io(path.display(), e))?;
-    (&mut file).take(st.size - start).read_to_end(&mut data).map_err(|e| Error::io(path.display(), e))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start))
+        .map_err(|e| Error::io(path.display(), e))?;
+    (&mut file)
+        .take(st.size - start)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io(path.display(), e))?;
 
     let mut out = Builder::new(path, agent, req, start);
     match agent {
@@ -134,7 +156,10 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
         )));
     }
     if out.session.session_id.is_empty() {
-        return Err(Error::input(format!("{}: no session id found in the transcript", path.display())));
+        return Err(Error::input(format!(
+            "{}: no session id found in the transcript",
+            path.display()
+        )));
     }
     let end = out.end_offset.max(start);
     let fp = fingerprint(&file, end).map_err(|e| Error::io(path.display(), e))?;
@@ -147,10 +172,16 @@ fn sniff_agent(path: &Path, head: &[u8]) -> Option<Agent> {
         return Some(Agent::Codex);
     }
     let text = String::from_utf8_lossy(&head[..head.len().min(16 * 1024)]);
-    if text.contains("\"sessionId\"") || text.contains("\"parentUuid\"") || text.contains("\"leafUuid\"") {
+    if text.contains("\"sessionId\"")
+        || text.contains("\"parentUuid\"")
+        || text.contains("\"leafUuid\"")
+    {
         return Some(Agent::Claude);
     }
-    if text.contains("\"session_meta\"") || text.contains("\"record_type\"") || text.contains("\"instructions\"") {
+    if text.contains("\"session_meta\"")
+        || text.contains("\"record_type\"")
+        || text.contains("\"instructions\"")
+    {
         return Some(Agent::Codex);
     }
     None
@@ -256,7 +287,15 @@ impl Builder {
     }
 
     /// Adds one message; the text is capped, redacted and dropped when empty.
-    pub fn push(&mut self, role: Role, tool: Option<&str>, text: &str, ts: Option<&str>, offset: u64, background: bool) {
+    pub fn push(
+        &mut self,
+        role: Role,
+        tool: Option<&str>,
+        text: &str,
+        ts: Option<&str>,
+        offset: u64,
+        background: bool,
+    ) {
         let text = text.trim();
         if text.is_empty() && tool.is_none() {
             return;
@@ -268,7 +307,9 @@ impl Builder {
         };
         let (mut text, truncated) = cap_text(text, head, tail);
         redact_string(&mut text);
-        let timestamp = ts.and_then(|t| timefmt::parse_iso_ms(t)).map(timefmt::format_iso_ms);
+        let timestamp = ts
+            .and_then(|t| timefmt::parse_iso_ms(t))
+            .map(timefmt::format_iso_ms);
         let ordinal = self.messages.len() as u64;
         self.messages.push(MessageRecord {
             session_id: String::new(),
@@ -293,7 +334,10 @@ impl Builder {
         self.session.repo_root = Some(id.repo_root);
         self.session.worktree_root = Some(id.worktree_root);
         self.session.repo_fingerprint = Some(id.fingerprint);
-        let branch = branch.filter(|b| !b.is_empty()).map(str::to_string).or(id.branch);
+        let branch = branch
+            .filter(|b| !b.is_empty())
+            .map(str::to_string)
+            .or(id.branch);
         self.session.branch = branch;
     }
 
@@ -318,7 +362,11 @@ impl Builder {
             skipped: self.skipped.clone(),
             pending_calls: std::mem::take(&mut self.pending),
         };
-        Ok(Parsed { session: self.session, messages: self.messages, source })
+        Ok(Parsed {
+            session: self.session,
+            messages: self.messages,
+            source,
+        })
     }
 
     fn first_offset(&self) -> u64 {
@@ -345,7 +393,14 @@ pub fn cap_text(text: &str, head: usize, tail: usize) -> (String, bool) {
         t += 1;
     }
     let omitted = t - h;
-    (format!("{}\n[… {omitted} bytes omitted …]\n{}", &text[..h], &text[t..]), true)
+    (
+        format!(
+            "{}\n[… {omitted} bytes omitted …]\n{}",
+            &text[..h],
+            &text[t..]
+        ),
+        true,
+    )
 }
 
 fn identify_cached(cwd: &str) -> repo::RepoIdentity {
@@ -368,7 +423,10 @@ pub(crate) fn codex_title(session_id: &str, rollout: &Path) -> Option<String> {
     static CACHE: OnceLock<Mutex<HashMap<std::path::PathBuf, Titles>>> = OnceLock::new();
     let home = rollout
         .ancestors()
-        .find(|a| a.file_name().is_some_and(|n| n == "sessions" || n == "archived_sessions"))?
+        .find(|a| {
+            a.file_name()
+                .is_some_and(|n| n == "sessions" || n == "archived_sessions")
+        })?
         .parent()?;
     let index = home.join("session_index.jsonl");
     let cache = CACHE.get_or_init(Default::default);
@@ -381,9 +439,10 @@ pub(crate) fn codex_title(session_id: &str, rollout: &Path) -> Option<String> {
                 if let Ok(text) = fs::read_to_string(&index) {
                     for line in text.lines() {
                         if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                            if let (Some(id), Some(name)) =
-                                (v.get("id").and_then(|x| x.as_str()), v.get("thread_name").and_then(|x| x.as_str()))
-                            {
+                            if let (Some(id), Some(name)) = (
+                                v.get("id").and_then(|x| x.as_str()),
+                                v.get("thread_name").and_then(|x| x.as_str()),
+                            ) {
                                 map.insert(id.to_string(), name.to_string());
                             }
                         }

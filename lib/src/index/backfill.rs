@@ -73,7 +73,13 @@ pub struct Summary {
 
 impl Summary {
     fn new(mode: String, run_id: i64) -> Self {
-        Summary { kind: "index_summary", mode, run_id, status: "completed", ..Default::default() }
+        Summary {
+            kind: "index_summary",
+            mode,
+            run_id,
+            status: "completed",
+            ..Default::default()
+        }
     }
     fn finish(&mut self, started: Instant) {
         self.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -104,8 +110,15 @@ struct Job {
 }
 
 enum Outcome {
-    Parsed { parsed: Box<Parsed>, bytes: u64 },
-    Failed { path: PathBuf, stat: Option<Stat>, message: String },
+    Parsed {
+        parsed: Box<Parsed>,
+        bytes: u64,
+    },
+    Failed {
+        path: PathBuf,
+        stat: Option<Stat>,
+        message: String,
+    },
 }
 
 /// Errors shown in the summary; the rest are counted and kept in the database.
@@ -124,7 +137,10 @@ fn is_candidate(agent: Agent, name: &str) -> bool {
 /// but are not files (a directory named `x.jsonl`) come back as errors.
 fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<FileError>)> {
     if !root.is_dir() {
-        return Err(Error::usage(format!("transcript root {} does not exist or is not a directory", root.display())));
+        return Err(Error::usage(format!(
+            "transcript root {} does not exist or is not a directory",
+            root.display()
+        )));
     }
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -132,8 +148,14 @@ fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<File
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| root.display().to_string());
-                errors.push(FileError { path, message: format!("cannot read: {e}") });
+                let path = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| root.display().to_string());
+                errors.push(FileError {
+                    path,
+                    message: format!("cannot read: {e}"),
+                });
                 continue;
             }
         };
@@ -153,7 +175,10 @@ fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<File
         }
         match archive::stat(entry.path()) {
             Ok(st) => files.push((entry.into_path(), st)),
-            Err(e) => errors.push(FileError { path: entry.path().display().to_string(), message: e.message }),
+            Err(e) => errors.push(FileError {
+                path: entry.path().display().to_string(),
+                message: e.message,
+            }),
         }
     }
     files.sort_by(|a, b| b.1.mtime_ms.cmp(&a.1.mtime_ms).then_with(|| a.0.cmp(&b.0)));
@@ -163,13 +188,19 @@ fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<File
 fn plan_for(stat: Stat, state: Option<&SourceState>) -> Option<Plan> {
     match state {
         Some(s) if s.size == stat.size && s.mtime_ms == stat.mtime_ms => None,
-        Some(s) if s.error.is_none() && s.end_offset > 0 && stat.size >= s.end_offset => Some(Plan::Resume(s.clone())),
+        Some(s) if s.error.is_none() && s.end_offset > 0 && stat.size >= s.end_offset => {
+            Some(Plan::Resume(s.clone()))
+        }
         _ => Some(Plan::Full),
     }
 }
 
 fn run_job(job: &Job, caps: Caps) -> Outcome {
-    let mut req = Request { agent: job.agent, caps, ..Default::default() };
+    let mut req = Request {
+        agent: job.agent,
+        caps,
+        ..Default::default()
+    };
     if let Plan::Resume(state) = &job.plan {
         let same_prefix = File::open(&job.path)
             .and_then(|f| archive::fingerprint(&f, state.end_offset))
@@ -182,10 +213,20 @@ fn run_job(job: &Job, caps: Caps) -> Outcome {
     }
     match archive::parse_file(&job.path, &req) {
         Ok(parsed) => {
-            let bytes = parsed.source.end_offset.saturating_sub(parsed.source.start_offset);
-            Outcome::Parsed { parsed: Box::new(parsed), bytes }
+            let bytes = parsed
+                .source
+                .end_offset
+                .saturating_sub(parsed.source.start_offset);
+            Outcome::Parsed {
+                parsed: Box::new(parsed),
+                bytes,
+            }
         }
-        Err(e) => Outcome::Failed { path: job.path.clone(), stat: Some(job.stat), message: e.message },
+        Err(e) => Outcome::Failed {
+            path: job.path.clone(),
+            stat: Some(job.stat),
+            message: e.message,
+        },
     }
 }
 
@@ -200,7 +241,9 @@ fn run_pipeline(
 ) -> Result<()> {
     let total = jobs.len() as u64 + summary.unchanged_sessions;
     let threads = if threads == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
     } else {
         threads
     }
@@ -244,7 +287,11 @@ fn run_pipeline(
                     }
                     batch.count(parsed.messages.len());
                 }
-                Outcome::Failed { path, stat, message } => {
+                Outcome::Failed {
+                    path,
+                    stat,
+                    message,
+                } => {
                     let p = path.display().to_string();
                     ingest::record_error(batch.conn, Some(run_id), &p, stat, &message)?;
                     summary.processed_files += 1;
@@ -258,7 +305,11 @@ fn run_pipeline(
             if batch.full() {
                 batch.renew()?;
             }
-            progress(Progress { done, total, messages: summary.messages });
+            progress(Progress {
+                done,
+                total,
+                messages: summary.messages,
+            });
         }
         batch.commit()?;
         Ok(())
@@ -278,14 +329,22 @@ struct Batch<'c> {
 impl<'c> Batch<'c> {
     fn new(conn: &'c Connection) -> Result<Self> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Batch { conn, files: 0, messages: 0, since: Instant::now(), open: true })
+        Ok(Batch {
+            conn,
+            files: 0,
+            messages: 0,
+            since: Instant::now(),
+            open: true,
+        })
     }
     fn count(&mut self, messages: usize) {
         self.files += 1;
         self.messages += messages;
     }
     fn full(&self) -> bool {
-        self.messages >= 20_000 || self.files >= 500 || self.since.elapsed() > Duration::from_millis(1500)
+        self.messages >= 20_000
+            || self.files >= 500
+            || self.since.elapsed() > Duration::from_millis(1500)
     }
     fn renew(&mut self) -> Result<()> {
         self.commit()?;
@@ -310,7 +369,11 @@ impl Drop for Batch<'_> {
 }
 
 /// Backfills one agent's transcripts under `opts.root`.
-pub fn backfill(conn: &mut Connection, opts: &BackfillOptions, progress: &mut dyn FnMut(Progress)) -> Result<Summary> {
+pub fn backfill(
+    conn: &mut Connection,
+    opts: &BackfillOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary> {
     let started = Instant::now();
     let (mut files, walk_errors) = discover(opts.agent, &opts.root)?;
     if let Some(days) = opts.since_days {
@@ -337,10 +400,16 @@ pub fn backfill(conn: &mut Connection, opts: &BackfillOptions, progress: &mut dy
         tx.commit()?;
     }
     summary.error_count += walk_errors.len() as u64;
-    summary.errors.extend(walk_errors.into_iter().take(MAX_LISTED_ERRORS));
+    summary
+        .errors
+        .extend(walk_errors.into_iter().take(MAX_LISTED_ERRORS));
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
     summary.finish(started);
-    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    ingest::finish_run(
+        conn,
+        run_id,
+        &serde_json::to_value(&summary).unwrap_or_default(),
+    )?;
     Ok(summary)
 }
 
@@ -354,7 +423,12 @@ fn plan_jobs(
     for (path, stat) in files {
         match plan_for(stat, states.get(path.to_string_lossy().as_ref())) {
             None => summary.unchanged_sessions += 1,
-            Some(plan) => jobs.push(Job { path, stat, plan, agent }),
+            Some(plan) => jobs.push(Job {
+                path,
+                stat,
+                plan,
+                agent,
+            }),
         }
     }
     jobs
@@ -377,7 +451,10 @@ pub fn index_paths(
     for p in paths {
         match archive::stat(p) {
             Ok(st) => files.push((p.clone(), st)),
-            Err(e) => failed.push(FileError { path: p.display().to_string(), message: e.message }),
+            Err(e) => failed.push(FileError {
+                path: p.display().to_string(),
+                message: e.message,
+            }),
         }
     }
     let mut states = HashMap::new();
@@ -399,7 +476,11 @@ pub fn index_paths(
     }
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
     summary.finish(started);
-    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    ingest::finish_run(
+        conn,
+        run_id,
+        &serde_json::to_value(&summary).unwrap_or_default(),
+    )?;
     Ok(summary)
 }
 
@@ -422,7 +503,10 @@ pub fn index_records(
         on_error(&msg);
         summary.error_count += 1;
         if summary.errors.len() < MAX_LISTED_ERRORS {
-            summary.errors.push(FileError { path: "-".into(), message: msg });
+            summary.errors.push(FileError {
+                path: "-".into(),
+                message: msg,
+            });
         }
     };
     for (n, line) in reader.lines().enumerate() {
@@ -440,11 +524,22 @@ pub fn index_records(
             }
             Ok(Record::Message(m)) => match &session {
                 Some(s) if s.session_id == m.session_id => messages.push(m),
-                _ => fail(&mut summary, format!("line {}: message for a session that has no session record", n + 1), on_error),
+                _ => fail(
+                    &mut summary,
+                    format!(
+                        "line {}: message for a session that has no session record",
+                        n + 1
+                    ),
+                    on_error,
+                ),
             },
             Ok(Record::Source(src)) => {
                 let Some(s) = session.take() else {
-                    fail(&mut summary, format!("line {}: source record without a session record", n + 1), on_error);
+                    fail(
+                        &mut summary,
+                        format!("line {}: source record without a session record", n + 1),
+                        on_error,
+                    );
                     continue;
                 };
                 let applied = ingest::apply_parts(batch.conn, &s, &messages, &src)?;
@@ -480,12 +575,20 @@ pub fn index_records(
         }
     }
     if session.is_some() {
-        fail(&mut summary, "input ended inside a group (no source record); that group was not indexed".into(), on_error);
+        fail(
+            &mut summary,
+            "input ended inside a group (no source record); that group was not indexed".into(),
+            on_error,
+        );
     }
     batch.commit()?;
     drop(batch);
     summary.files_seen = summary.processed_files;
     summary.finish(started);
-    ingest::finish_run(conn, run_id, &serde_json::to_value(&summary).unwrap_or_default())?;
+    ingest::finish_run(
+        conn,
+        run_id,
+        &serde_json::to_value(&summary).unwrap_or_default(),
+    )?;
     Ok(summary)
 }

@@ -24,8 +24,9 @@ pub struct SourceState {
 
 /// Every known source file's state, for deciding what a backfill must read.
 pub fn load_source_states(conn: &Connection) -> Result<HashMap<String, SourceState>> {
-    let mut stmt =
-        conn.prepare("SELECT path, size, mtime_ms, end_offset, fingerprint, pending_calls, error FROM sources")?;
+    let mut stmt = conn.prepare(
+        "SELECT path, size, mtime_ms, end_offset, fingerprint, pending_calls, error FROM sources",
+    )?;
     let rows = stmt.query_map([], |r| {
         let pending: Option<String> = r.get(5)?;
         Ok((
@@ -35,7 +36,9 @@ pub fn load_source_states(conn: &Connection) -> Result<HashMap<String, SourceSta
                 mtime_ms: r.get(2)?,
                 end_offset: r.get::<_, i64>(3)? as u64,
                 fingerprint: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                pending_calls: pending.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default(),
+                pending_calls: pending
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_default(),
                 error: r.get(6)?,
             },
         ))
@@ -61,7 +64,9 @@ pub fn source_state(conn: &Connection, path: &str) -> Result<Option<SourceState>
                 mtime_ms: r.get(1)?,
                 end_offset: r.get::<_, i64>(2)? as u64,
                 fingerprint: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                pending_calls: pending.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default(),
+                pending_calls: pending
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_default(),
                 error: r.get(5)?,
             })
         })
@@ -145,11 +150,17 @@ fn upsert_session(tx: &Connection, s: &SessionRecord, primary: bool) -> Result<(
 }
 
 fn delete_source_messages(tx: &Connection, source_rowid: i64) -> Result<u64> {
-    tx.prepare_cached("DELETE FROM fts_words WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)")?
+    tx.prepare_cached(
+        "DELETE FROM fts_words WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)",
+    )?
+    .execute([source_rowid])?;
+    tx.prepare_cached(
+        "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)",
+    )?
+    .execute([source_rowid])?;
+    let n = tx
+        .prepare_cached("DELETE FROM messages WHERE source_rowid = ?1")?
         .execute([source_rowid])?;
-    tx.prepare_cached("DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)")?
-        .execute([source_rowid])?;
-    let n = tx.prepare_cached("DELETE FROM messages WHERE source_rowid = ?1")?.execute([source_rowid])?;
     Ok(n as u64)
 }
 
@@ -199,16 +210,20 @@ pub fn apply_parts(
             "INSERT INTO messages (session_rowid, source_rowid, ordinal, role, tool, ts_ms, byte_offset, flags, text)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
         )?;
-        let mut ins_words = tx.prepare_cached("INSERT INTO fts_words (rowid, text) VALUES (?1, ?2)")?;
+        let mut ins_words =
+            tx.prepare_cached("INSERT INTO fts_words (rowid, text) VALUES (?1, ?2)")?;
         let mut ins_tri = tx.prepare_cached("INSERT INTO fts_tri (rowid, text) VALUES (?1, ?2)")?;
         for m in messages {
             if m.offset < keep_from {
                 continue;
             }
-            let flags = if m.background { FLAG_BACKGROUND } else { 0 } | if m.truncated { FLAG_TRUNCATED } else { 0 };
+            let flags = if m.background { FLAG_BACKGROUND } else { 0 }
+                | if m.truncated { FLAG_TRUNCATED } else { 0 };
             let ts = m.timestamp.as_deref().and_then(timefmt::parse_iso_ms);
             let indexed = match &m.tool {
-                Some(tool) if m.role == crate::wire::Role::Assistant => format!("{tool} {}", m.text),
+                Some(tool) if m.role == crate::wire::Role::Assistant => {
+                    format!("{tool} {}", m.text)
+                }
                 _ => m.text.clone(),
             };
             ins_msg.execute(params![
@@ -254,9 +269,15 @@ pub fn apply_parts(
         source.skipped.total() as i64,
         timefmt::now_ms()
     ])?;
-    tx.prepare_cached("UPDATE sessions SET message_count = MAX(0, message_count + ?2 - ?3) WHERE id = ?1")?
-        .execute(params![session_rowid, added as i64, removed as i64])?;
-    Ok(Applied { new_session: created, updated_session: !created && (added > 0 || removed > 0), messages: added })
+    tx.prepare_cached(
+        "UPDATE sessions SET message_count = MAX(0, message_count + ?2 - ?3) WHERE id = ?1",
+    )?
+    .execute(params![session_rowid, added as i64, removed as i64])?;
+    Ok(Applied {
+        new_session: created,
+        updated_session: !created && (added > 0 || removed > 0),
+        messages: added,
+    })
 }
 
 /// Remembers a file that could not be indexed, so an unchanged bad file is not re-read (or
@@ -269,8 +290,10 @@ pub fn record_error(
     message: &str,
 ) -> Result<()> {
     let now = timefmt::now_ms();
-    tx.prepare_cached("INSERT INTO ingest_errors (run_id, path, message, at_ms) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![run_id, path, message, now])?;
+    tx.prepare_cached(
+        "INSERT INTO ingest_errors (run_id, path, message, at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![run_id, path, message, now])?;
     if let Some(st) = stat {
         tx.prepare_cached(
             "INSERT INTO sources (path, size, mtime_ms, end_offset, error, indexed_ms) VALUES (?1, ?2, ?3, 0, ?4, ?5)

@@ -7,4 +7,6 @@ pub mod db;
 pub mod ingest;
 pub mod spool;
 
-pub use backfill::{backfill, index_paths, index_records, BackfillOptions, FileError, Progress, Summary};
+pub use backfill::{
+    backfill, index_paths, index_records, BackfillOptions, FileError, Progress, Summary,
+};

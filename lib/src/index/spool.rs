@@ -1,5 +1,5 @@
 //! The archive spool: hook payloads queued maildir-style under `spool/archive/`
-//! (`tmp/` → `new/` → `cur/` → `done/` | `failed/`). One drainer at a time holds
+//! (`tmp/` → `new/` → `cur/` → deleted once indexed, or `failed/`). One drainer at a time holds
 //! `spool/archive/.lock` (try-lock: a second drainer is told "busy" and consumes nothing).
 //! Anything left in `cur/` belongs to a drainer that died, and is retried first.
 
@@ -54,14 +54,25 @@ pub struct DrainSummary {
 
 fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>) {
     let inner = payload.get("payload").unwrap_or(payload);
-    let path = inner.get("transcript_path").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(PathBuf::from);
-    let agent = payload.get("agent").and_then(|a| a.as_str()).and_then(Agent::parse);
+    let path = inner
+        .get("transcript_path")
+        .and_then(|p| p.as_str())
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let agent = payload
+        .get("agent")
+        .and_then(|a| a.as_str())
+        .and_then(Agent::parse);
     (path, agent)
 }
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -71,7 +82,10 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Result<DrainSummary> {
     let queue = queue_dir(state_dir, "archive");
     let _lock = try_lock(&queue)?;
-    let mut summary = DrainSummary { kind: "drain_summary", ..Default::default() };
+    let mut summary = DrainSummary {
+        kind: "drain_summary",
+        ..Default::default()
+    };
     let mut items = sorted_entries(&queue.join("cur"));
     for p in sorted_entries(&queue.join("new")) {
         let Some(name) = p.file_name() else { continue };
@@ -84,7 +98,10 @@ pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Res
         summary.items += 1;
         let outcome = fs::read(&item)
             .map_err(|e| Error::io(item.display(), e))
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| Error::input(format!("{}: {e}", item.display()))))
+            .and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b)
+                    .map_err(|e| Error::input(format!("{}: {e}", item.display())))
+            })
             .and_then(|payload| match transcript_of(&payload) {
                 (None, _) => Ok(None),
                 (Some(path), agent) => {
@@ -101,9 +118,12 @@ pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Res
             Ok(None) => true,
             Err(_) => false,
         };
-        let dest = queue.join(if ok { "done" } else { "failed" });
-        if let Some(name) = item.file_name() {
-            let _ = fs::rename(&item, dest.join(name));
+        // A payload can quote the conversation (`last_assistant_message`), so a processed one
+        // is deleted rather than kept; a failed one stays in failed/ for a person to look at.
+        if ok {
+            let _ = fs::remove_file(&item);
+        } else if let Some(name) = item.file_name() {
+            let _ = fs::rename(&item, queue.join("failed").join(name));
         }
         if ok {
             summary.done += 1;

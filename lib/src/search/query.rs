@@ -34,7 +34,10 @@ pub fn is_unspaced_script(c: char) -> bool {
 
 /// Splits text the way the `unicode61` tokenizer does: runs of letters and digits.
 pub fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).collect()
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn split_alternatives(q: &str) -> Vec<String> {
@@ -49,7 +52,10 @@ fn split_alternatives(q: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 pub fn parse(q: &str) -> Result<Query> {
@@ -62,15 +68,25 @@ pub fn parse(q: &str) -> Result<Query> {
         if toks.is_empty() && body.chars().count() < 3 {
             continue;
         }
-        let term = Term { raw: body, tokens: toks, prefix, substring_first };
+        let term = Term {
+            raw: body,
+            tokens: toks,
+            prefix,
+            substring_first,
+        };
         if !terms.contains(&term) {
             terms.push(term);
         }
     }
     if terms.is_empty() {
-        return Err(Error::usage(format!("query {q:?} has nothing to search for (no words, no 3+ character text)")));
+        return Err(Error::usage(format!(
+            "query {q:?} has nothing to search for (no words, no 3+ character text)"
+        )));
     }
-    Ok(Query { raw: q.to_string(), terms })
+    Ok(Query {
+        raw: q.to_string(),
+        terms,
+    })
 }
 
 fn quote(s: &str) -> String {
@@ -100,18 +116,28 @@ impl Term {
             .tokens
             .iter()
             .enumerate()
-            .map(|(i, t)| if self.prefix && i + 1 == n { format!("{} *", quote(t)) } else { quote(t) })
+            .map(|(i, t)| {
+                if self.prefix && i + 1 == n {
+                    format!("{} *", quote(t))
+                } else {
+                    quote(t)
+                }
+            })
             .collect();
         Some(parts.join(" AND "))
     }
 
-    /// Any of the tokens: the loosest form, ranked by BM25.
+    /// Any of the whitespace-separated words (each still a phrase of its parts): the
+    /// loosest form, ranked by BM25. A single word (`foo_bar_baz`) has no looser form.
     pub fn any_word_match(&self) -> Option<String> {
-        if self.tokens.len() < 2 {
-            return None;
-        }
-        let parts: Vec<String> = self.tokens.iter().map(|t| quote(t)).collect();
-        Some(parts.join(" OR "))
+        let words: Vec<String> = self
+            .raw
+            .split_whitespace()
+            .map(tokens)
+            .filter(|t| !t.is_empty())
+            .map(|t| quote(&t.join(" ")))
+            .collect();
+        (words.len() >= 2).then(|| words.join(" OR "))
     }
 
     /// The lowercased needle for a substring match, when it is long enough for trigrams.
@@ -132,7 +158,10 @@ pub fn trigram_match(needle: &str) -> Option<String> {
     if *starts.last()? != chars.len() - 3 {
         starts.push(chars.len() - 3);
     }
-    let grams: Vec<String> = starts.iter().map(|&i| quote(&chars[i..i + 3].iter().collect::<String>())).collect();
+    let grams: Vec<String> = starts
+        .iter()
+        .map(|&i| quote(&chars[i..i + 3].iter().collect::<String>()))
+        .collect();
     Some(grams.join(" AND "))
 }
 
@@ -169,7 +198,10 @@ mod tests {
     fn cjk_is_a_substring_term() {
         let t = &parse("鲲鹏麒麟数据库").unwrap().terms[0];
         assert!(t.substring_first);
-        assert_eq!(trigram_match("鲲鹏麒麟数据库").unwrap(), "\"鲲鹏麒\" AND \"麟数据\" AND \"数据库\"");
+        assert_eq!(
+            trigram_match("鲲鹏麒麟数据库").unwrap(),
+            "\"鲲鹏麒\" AND \"麟数据\" AND \"数据库\""
+        );
     }
 
     #[test]

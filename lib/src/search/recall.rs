@@ -20,7 +20,10 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Sessions of one repo (all its worktrees): the fingerprint and the root, for display.
-    Repo { fingerprint: String, root: String },
+    Repo {
+        fingerprint: String,
+        root: String,
+    },
     Global,
 }
 
@@ -205,46 +208,86 @@ fn filters(opts: &RecallOptions, first_param: usize) -> Filters {
         sql.push_str(&clause.replace("?", &format!("?{}", first_param + params.len() - 1)));
     };
     if let Scope::Repo { fingerprint, .. } = &opts.scope {
-        p(" AND s.repo_fp = ?", SqlValue::Text(fingerprint.clone()), &mut sql);
+        p(
+            " AND s.repo_fp = ?",
+            SqlValue::Text(fingerprint.clone()),
+            &mut sql,
+        );
     }
     if let Some(a) = opts.agent {
-        p(" AND s.agent = ?", SqlValue::Text(a.as_str().into()), &mut sql);
+        p(
+            " AND s.agent = ?",
+            SqlValue::Text(a.as_str().into()),
+            &mut sql,
+        );
     }
     if let Some(since) = opts.since_ms {
-        p(" AND COALESCE(s.updated_ms, 0) >= ?", SqlValue::Integer(since), &mut sql);
+        p(
+            " AND COALESCE(s.updated_ms, 0) >= ?",
+            SqlValue::Integer(since),
+            &mut sql,
+        );
     }
     if let Some(until) = opts.until_ms {
-        p(" AND COALESCE(s.started_ms, 0) <= ?", SqlValue::Integer(until), &mut sql);
+        p(
+            " AND COALESCE(s.started_ms, 0) <= ?",
+            SqlValue::Integer(until),
+            &mut sql,
+        );
     }
     if let Some(cur) = &opts.current_session_id {
-        p(" AND s.session_id <> ?", SqlValue::Text(cur.clone()), &mut sql);
-        p(" AND s.session_id <> ?", SqlValue::Text(format!("claude:{cur}")), &mut sql);
+        p(
+            " AND s.session_id <> ?",
+            SqlValue::Text(cur.clone()),
+            &mut sql,
+        );
+        p(
+            " AND s.session_id <> ?",
+            SqlValue::Text(format!("claude:{cur}")),
+            &mut sql,
+        );
     }
     if !opts.include_background {
         sql.push_str(&format!(" AND (m.flags & {FLAG_BACKGROUND}) = 0"));
     }
     if !opts.roles.is_empty() {
-        let list: Vec<String> = opts.roles.iter().map(|r| format!("'{}'", r.as_str())).collect();
+        let list: Vec<String> = opts
+            .roles
+            .iter()
+            .map(|r| format!("'{}'", r.as_str()))
+            .collect();
         sql.push_str(&format!(" AND m.role IN ({})", list.join(",")));
     }
     Filters { sql, params }
 }
 
-fn word_hits(conn: &Connection, m: &str, mode: &'static str, f: &Filters, term: usize, now: i64) -> Result<Vec<Hit>> {
+fn word_hits(
+    conn: &Connection,
+    m: &str,
+    mode: &'static str,
+    f: &Filters,
+    term: usize,
+    now: i64,
+) -> Result<Vec<Hit>> {
     let sql = format!(
         "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, bm25(fts_words)
          FROM fts_words JOIN messages m ON m.id = fts_words.rowid JOIN sessions s ON s.id = m.session_rowid
-         WHERE fts_words MATCH ?1{} ORDER BY bm25(fts_words) LIMIT {CANDIDATES_PER_TERM}",
+         WHERE fts_words MATCH ?1 AND ?2 IS NULL{} ORDER BY bm25(fts_words) LIMIT {CANDIDATES_PER_TERM}",
         f.sql
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut params: Vec<SqlValue> = vec![SqlValue::Text(m.to_string())];
+    // ?2 is the substring query's parameter; filters are numbered from ?3 for both.
+    let mut params: Vec<SqlValue> = vec![SqlValue::Text(m.to_string()), SqlValue::Null];
     params.extend(f.params.iter().cloned());
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
         let role: String = r.get(4)?;
         let flags: i64 = r.get(6)?;
         let bm: f64 = r.get(7)?;
-        let bg = if flags & FLAG_BACKGROUND != 0 { 0.5 } else { 1.0 };
+        let bg = if flags & FLAG_BACKGROUND != 0 {
+            0.5
+        } else {
+            1.0
+        };
         Ok(Hit {
             mode,
             msg_id: r.get(0)?,
@@ -258,8 +301,16 @@ fn word_hits(conn: &Connection, m: &str, mode: &'static str, f: &Filters, term: 
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn substring_hits(conn: &Connection, needle: &str, f: &Filters, term: usize, now: i64) -> Result<Vec<Hit>> {
-    let Some(m) = query::trigram_match(needle) else { return Ok(Vec::new()) };
+fn substring_hits(
+    conn: &Connection,
+    needle: &str,
+    f: &Filters,
+    term: usize,
+    now: i64,
+) -> Result<Vec<Hit>> {
+    let Some(m) = query::trigram_match(needle) else {
+        return Ok(Vec::new());
+    };
     let sql = format!(
         "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags,
                 (CASE WHEN m.tool IS NOT NULL AND m.role = 'assistant' THEN instr(lower(m.tool || ' ' || m.text), ?2)
@@ -274,7 +325,11 @@ fn substring_hits(conn: &Connection, needle: &str, f: &Filters, term: usize, now
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
         let role: String = r.get(4)?;
         let flags: i64 = r.get(6)?;
-        let bg = if flags & FLAG_BACKGROUND != 0 { 0.5 } else { 1.0 };
+        let bg = if flags & FLAG_BACKGROUND != 0 {
+            0.5
+        } else {
+            1.0
+        };
         // No BM25 here: a confirmed substring of a rare needle is a strong match.
         Ok(Hit {
             mode: "substring",
@@ -290,7 +345,14 @@ fn substring_hits(conn: &Connection, needle: &str, f: &Filters, term: usize, now
 }
 
 /// Finds one term's hits, trying the precise forms first; `strict` stops after all-words.
-fn term_hits(conn: &Connection, t: &Term, f: &Filters, idx: usize, now: i64, strict: bool) -> Result<Vec<Hit>> {
+fn term_hits(
+    conn: &Connection,
+    t: &Term,
+    f: &Filters,
+    idx: usize,
+    now: i64,
+    strict: bool,
+) -> Result<Vec<Hit>> {
     if t.substring_first {
         if let Some(needle) = t.substring_needle() {
             let hits = substring_hits(conn, &needle, f, idx, now)?;
@@ -360,11 +422,18 @@ fn empty_output(opts: &RecallOptions, status: &'static str) -> RecallOutput {
 
 /// Runs a recall. `conn` is `None` when no index exists yet.
 pub fn recall(conn: Option<&Connection>, opts: &RecallOptions) -> Result<RecallOutput> {
-    let parsed = match opts.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    let parsed = match opts
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+    {
         Some(q) => Some(query::parse(q)?),
         None => None,
     };
-    let Some(conn) = conn else { return Ok(empty_output(opts, "no_index")) };
+    let Some(conn) = conn else {
+        return Ok(empty_output(opts, "no_index"));
+    };
     let now = timefmt::now_ms();
     let mut ranked: Vec<(i64, SessionHits)> = match &parsed {
         Some(q) => rank_sessions(conn, q, opts, now)?,
@@ -375,11 +444,26 @@ pub fn recall(conn: Option<&Connection>, opts: &RecallOptions) -> Result<RecallO
         ranked.sort_by(|a, b| updated.get(&b.0).cmp(&updated.get(&a.0)));
     }
     ranked.truncate(opts.limit);
-    let mut out = empty_output(opts, if ranked.is_empty() { "no_match" } else { "matched" });
+    let mut out = empty_output(
+        opts,
+        if ranked.is_empty() {
+            "no_match"
+        } else {
+            "matched"
+        },
+    );
     let terms: Vec<Term> = parsed.as_ref().map(|q| q.terms.clone()).unwrap_or_default();
     let mut used = 0usize;
     for (session_rowid, sh) in ranked {
-        let result = build_result(conn, session_rowid, &sh, &terms, opts, &mut used, &mut out.budget.truncated)?;
+        let result = build_result(
+            conn,
+            session_rowid,
+            &sh,
+            &terms,
+            opts,
+            &mut used,
+            &mut out.budget.truncated,
+        )?;
         out.results.push(result);
     }
     out.count = out.results.len();
@@ -390,16 +474,23 @@ pub fn recall(conn: Option<&Connection>, opts: &RecallOptions) -> Result<RecallO
     Ok(out)
 }
 
-fn rank_sessions(conn: &Connection, q: &Query, opts: &RecallOptions, now: i64) -> Result<Vec<(i64, SessionHits)>> {
+fn rank_sessions(
+    conn: &Connection,
+    q: &Query,
+    opts: &RecallOptions,
+    now: i64,
+) -> Result<Vec<(i64, SessionHits)>> {
     let f = filters(opts, 3);
     let mut by_session: HashMap<i64, SessionHits> = HashMap::new();
     for (i, t) in q.terms.iter().enumerate() {
         // Parameters ?1 (and ?2 for substrings) belong to the term; filters start at ?3.
         let hits = term_hits(conn, t, &f, i, now, opts.all_terms)?;
         for h in hits {
-            let e = by_session
-                .entry(h.session)
-                .or_insert_with(|| SessionHits { score: 0.0, hits: Vec::new(), terms: vec![false; q.terms.len()] });
+            let e = by_session.entry(h.session).or_insert_with(|| SessionHits {
+                score: 0.0,
+                hits: Vec::new(),
+                terms: vec![false; q.terms.len()],
+            });
             e.terms[h.term] = true;
             e.hits.push(h);
         }
@@ -412,7 +503,8 @@ fn rank_sessions(conn: &Connection, q: &Query, opts: &RecallOptions, now: i64) -
             let best = sh.hits.first().map_or(0.0, |h| h.score);
             let matched = sh.terms.iter().filter(|&&b| b).count();
             let hits = sh.hits.len() as f64;
-            sh.score = best * (1.0 + 0.05 * (hits - 1.0).min(10.0)) * (1.0 + 0.5 * (matched as f64 - 1.0));
+            sh.score =
+                best * (1.0 + 0.05 * (hits - 1.0).min(10.0)) * (1.0 + 0.5 * (matched as f64 - 1.0));
             (id, sh)
         })
         .collect();
@@ -421,7 +513,8 @@ fn rank_sessions(conn: &Connection, q: &Query, opts: &RecallOptions, now: i64) -
 }
 
 fn session_updated(conn: &Connection, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, i64>> {
-    let mut stmt = conn.prepare_cached("SELECT COALESCE(updated_ms, 0) FROM sessions WHERE id = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT COALESCE(updated_ms, 0) FROM sessions WHERE id = ?1")?;
     let mut map = HashMap::new();
     for id in ids {
         let v: i64 = stmt.query_row([id], |r| r.get(0))?;
@@ -456,10 +549,25 @@ fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, 
         if let Some(last) = last {
             let v: Vec<i64> = last.split(',').filter_map(|x| x.parse().ok()).collect();
             if let [msg_id, source, ordinal] = v[..] {
-                hits.push(Hit { mode: "recent", msg_id, session: id, source, ordinal, score: 0.0, term: 0 });
+                hits.push(Hit {
+                    mode: "recent",
+                    msg_id,
+                    session: id,
+                    source,
+                    ordinal,
+                    score: 0.0,
+                    term: 0,
+                });
             }
         }
-        out.push((id, SessionHits { score: 0.0, hits, terms: Vec::new() }));
+        out.push((
+            id,
+            SessionHits {
+                score: 0.0,
+                hits,
+                terms: Vec::new(),
+            },
+        ));
     }
     Ok(out)
 }
@@ -511,7 +619,10 @@ pub fn find_match(text: &str, term: &Term) -> Option<(usize, usize)> {
     let last = term.tokens.last()?;
     let Some(start) = lower.find(first.as_str()) else {
         // Matched loosely (any word): mark the first word that occurs.
-        return term.tokens.iter().find_map(|t| lower.find(t.as_str()).map(|i| (i, i + t.len())));
+        return term
+            .tokens
+            .iter()
+            .find_map(|t| lower.find(t.as_str()).map(|i| (i, i + t.len())));
     };
     let span_limit = start + needle.len() * 3 + 16;
     let end = lower[start..]
@@ -532,7 +643,12 @@ fn floor_boundary(s: &str, mut i: usize) -> usize {
 
 /// Cuts `text` to about `max` characters, centred on `focus` when given, marking the focus
 /// with `>>>…<<<`.
-pub fn excerpt(text: &str, focus: Option<(usize, usize)>, max: usize, mark: bool) -> (String, bool) {
+pub fn excerpt(
+    text: &str,
+    focus: Option<(usize, usize)>,
+    max: usize,
+    mark: bool,
+) -> (String, bool) {
     let max_bytes = max.max(40);
     match focus {
         Some((s, e)) => {
@@ -621,7 +737,10 @@ fn build_result(
         if anchors.len() >= opts.windows_per_session.max(1) {
             break;
         }
-        if anchors.iter().any(|a| a.source == h.source && (a.ordinal - h.ordinal).abs() < span) {
+        if anchors
+            .iter()
+            .any(|a| a.source == h.source && (a.ordinal - h.ordinal).abs() < span)
+        {
             continue;
         }
         anchors.push(h);
@@ -633,18 +752,36 @@ fn build_result(
     ordered.sort_by_key(|a| (a.source, a.ordinal));
     for a in ordered {
         let term = terms.get(a.term);
-        let rows = window_rows(conn, a.source, a.ordinal - opts.before as i64, a.ordinal + opts.after as i64)?;
+        let rows = window_rows(
+            conn,
+            a.source,
+            a.ordinal - opts.before as i64,
+            a.ordinal + opts.after as i64,
+        )?;
         let mut messages = Vec::new();
         let mut window_matched = String::new();
-        let mut anchor = Anchor { message_index: a.ordinal, role: String::new(), tool_name: None, matched_by: "fts" };
+        let mut anchor = Anchor {
+            message_index: a.ordinal,
+            role: String::new(),
+            tool_name: None,
+            matched_by: "fts",
+        };
         for m in rows {
             let is_anchor = m.id == a.msg_id;
             if !is_anchor && !opts.include_background && m.flags & FLAG_BACKGROUND != 0 {
                 continue;
             }
             let text = redact(&m.text);
-            let limit = if m.role == "tool" { opts.tool_message_chars } else { opts.message_chars };
-            let focus = if is_anchor { term.and_then(|t| find_match(&text, t)) } else { None };
+            let limit = if m.role == "tool" {
+                opts.tool_message_chars
+            } else {
+                opts.message_chars
+            };
+            let focus = if is_anchor {
+                term.and_then(|t| find_match(&text, t))
+            } else {
+                None
+            };
             if is_anchor {
                 window_matched = excerpt(&text, focus, 240, focus.is_some()).0;
                 if std::ptr::eq(a, anchors[0]) {
@@ -652,7 +789,11 @@ fn build_result(
                 }
                 anchor.role.clone_from(&m.role);
                 anchor.tool_name.clone_from(&m.tool);
-                anchor.matched_by = if a.mode == "substring" { "trigram" } else { "fts" };
+                anchor.matched_by = if a.mode == "substring" {
+                    "trigram"
+                } else {
+                    "fts"
+                };
             }
             let (shown, cut) = excerpt(&text, focus, limit, is_anchor && focus.is_some());
             let cost = shown.len() + m.role.len() + 8;
@@ -672,7 +813,12 @@ fn build_result(
                 truncated: cut || m.flags & FLAG_TRUNCATED != 0,
             });
         }
-        windows.push(Window { matched: window_matched, anchor, source: source_path(conn, a.source)?, messages });
+        windows.push(Window {
+            matched: window_matched,
+            anchor,
+            source: source_path(conn, a.source)?,
+            messages,
+        });
     }
     let other_hits = sh
         .hits
@@ -712,8 +858,13 @@ fn build_result(
 
 fn other_hit(conn: &Connection, h: &Hit, terms: &[Term]) -> Result<OtherHit> {
     let mut stmt = conn.prepare_cached("SELECT role, text FROM messages WHERE id = ?1")?;
-    let (role, text): (String, String) = stmt.query_row([h.msg_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (role, text): (String, String) =
+        stmt.query_row([h.msg_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let text = redact(&text);
     let focus = terms.get(h.term).and_then(|t| find_match(&text, t));
-    Ok(OtherHit { message_index: h.ordinal, role, snippet: excerpt(&text, focus, 160, focus.is_some()).0 })
+    Ok(OtherHit {
+        message_index: h.ordinal,
+        role,
+        snippet: excerpt(&text, focus, 160, focus.is_some()).0,
+    })
 }

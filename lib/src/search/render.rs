@@ -59,7 +59,11 @@ fn markdown(out: &RecallOutput) -> String {
         }
     }
     let _ = writeln!(s, "Results: {}", out.count);
-    let _ = writeln!(s, "Budget: {}/{} chars", out.budget.used_chars, out.budget.budget_chars);
+    let _ = writeln!(
+        s,
+        "Budget: {}/{} chars",
+        out.budget.used_chars, out.budget.budget_chars
+    );
     if !out.query.is_empty() {
         let _ = writeln!(s, "Query: {}", out.query);
     }
@@ -68,16 +72,31 @@ fn markdown(out: &RecallOutput) -> String {
         let _ = writeln!(s, "No sessions are indexed yet. Run `csep recall bootstrap --all-history` to index past sessions.");
     }
     for (i, r) in out.results.iter().enumerate() {
-        let when = r.updated_at.as_deref().or(r.started_at.as_deref()).unwrap_or("unknown time");
+        let when = r
+            .updated_at
+            .as_deref()
+            .or(r.started_at.as_deref())
+            .unwrap_or("unknown time");
         let _ = writeln!(s);
-        let _ = writeln!(s, "### {}. {when} session {} ({})", i + 1, r.session_id, r.agent);
+        let _ = writeln!(
+            s,
+            "### {}. {when} session {} ({})",
+            i + 1,
+            r.session_id,
+            r.agent
+        );
         if let Some(t) = &r.title {
             let _ = writeln!(s, "Title: {}", one_line(t));
         }
         if !r.matched.is_empty() {
             let _ = writeln!(s, "Matched: {}", one_line(&r.matched));
         }
-        for (label, v) in [("Source", &r.source), ("Repo", &r.repo), ("Worktree", &r.worktree), ("Branch", &r.branch)] {
+        for (label, v) in [
+            ("Source", &r.source),
+            ("Repo", &r.repo),
+            ("Worktree", &r.worktree),
+            ("Branch", &r.branch),
+        ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 if label != "Worktree" || r.worktree != r.repo {
                     let _ = writeln!(s, "{label}: {v}");
@@ -103,7 +122,11 @@ fn markdown(out: &RecallOutput) -> String {
     }
     if out.budget.truncated {
         let _ = writeln!(s);
-        let _ = writeln!(s, "(Some messages were left out to stay within {} chars.)", out.budget.budget_chars);
+        let _ = writeln!(
+            s,
+            "(Some messages were left out to stay within {} chars.)",
+            out.budget.budget_chars
+        );
     }
     s
 }

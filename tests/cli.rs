@@ -1,0 +1,1157 @@
+//! Black-box tests of the csep binaries: archive → index → recall over real fixtures, bad
+//! input, crash safety, secret redaction, scope, and the 1.3.10 umbrella surface.
+//!
+//! Each test gets its own state dir and transcript roots (`Env`); nothing touches $HOME.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
+
+/// A hermetic environment: a temp dir holding the state dir and transcript roots.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+    fn db(&self) -> PathBuf {
+        self.state().join("index/recall.sqlite3")
+    }
+    fn cmd(&self, bin: &str) -> Command {
+        let mut c = Command::cargo_bin(bin).unwrap();
+        c.env("CSEP_HOME", self.state())
+            .env("HOME", self.path("home"))
+            .env("CODEX_HOME", self.path("home/.codex"))
+            .env("CLAUDE_CONFIG_DIR", self.path("home/.claude"))
+            .env_remove("CODEX_SELF_EVOLUTION_HOME")
+            .current_dir(self.dir.path());
+        c
+    }
+    fn backfill(&self, agent: &str, root: &Path) -> Value {
+        let out = self
+            .cmd("csep-index")
+            .args(["--backfill", agent, "--all-history", "--root"])
+            .arg(root)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
+    fn recall_json(&self, args: &[&str]) -> Value {
+        let out = self
+            .cmd("csep-recall")
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code() == Some(0) || out.status.code() == Some(1),
+            "{out:?}"
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+    fn sql_count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn top_session(v: &Value) -> String {
+    v["results"][0]["session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn write_lines(path: &Path, lines: &[Value]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// A small Codex rollout: meta, then a user message, a shell call and its output, a reply.
+fn codex_rollout(id: &str, cwd: &str, user: &str, output: &str, reply: &str) -> Vec<Value> {
+    let ts = "2026-11-01T10:00:00.000Z";
+    vec![
+        json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": cwd, "originator": "codex_cli_rs", "cli_version": "0.169.0", "source": "cli"}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"}]}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
+        json!({"timestamp": ts, "type": "event_msg", "payload": {"type": "user_message", "message": user}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"cargo test\"}", "call_id": "c1"}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "function_call_output", "call_id": "c1", "output": output}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}}),
+        json!({"timestamp": ts, "type": "event_msg", "payload": {"type": "agent_message", "message": reply}}),
+    ]
+}
+
+fn codex_path(root: &Path, id: &str) -> PathBuf {
+    root.join(format!("2026/11/01/rollout-2026-11-01T10-00-00-{id}.jsonl"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: every real transcript indexes, and needles in each kind of place come first.
+
+#[test]
+fn every_fixture_transcript_indexes_without_error() {
+    let env = Env::new();
+    let codex = env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    let claude = env.backfill("claude", &Path::new(FIXTURES).join("claude"));
+    assert_eq!(codex["error_count"], 0);
+    assert_eq!(claude["error_count"], 0);
+    assert_eq!(codex["processed_files"], 6);
+    assert_eq!(claude["processed_files"], 6);
+    assert!(codex["messages"].as_u64().unwrap() > 1000);
+    // Unchanged files cost a stat: nothing is re-read.
+    let again = env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    assert_eq!(again["unchanged_sessions"], 6);
+    assert_eq!(again["bytes_read"], 0);
+}
+
+#[test]
+fn needles_in_tool_output_tool_results_and_subagents_rank_first() {
+    let env = Env::new();
+    env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    env.backfill("claude", &Path::new(FIXTURES).join("claude"));
+    let cases = [
+        // Only in a Codex function_call_output (shell output, JSON-encoded era).
+        ("toAIStreamResponse", "019a93b9-f380-7600-98ff-940e6b99603c"),
+        // Only in a Claude tool_result.
+        (
+            "_unsupported_iterable_to_array",
+            "claude:fe5e1c67-53e7-4862-81ae-d0e013e3270b",
+        ),
+        // Only in a v2 subagent file: it joins its parent session.
+        ("teleporting", "claude:258c7280-ae70-4798-800f-63464d01a85d"),
+    ];
+    for (needle, session) in cases {
+        let v = env.recall_json(&["--global", "--", needle]);
+        assert_eq!(top_session(&v), session, "{needle}: {v}");
+    }
+    // The tool output keeps its tool name and role.
+    let v = env.recall_json(&["--global", "toAIStreamResponse"]);
+    let anchor = &v["results"][0]["windows"][0]["anchor"];
+    assert_eq!(anchor["role"], "tool");
+    assert_eq!(anchor["tool_name"], "shell");
+}
+
+#[test]
+fn a_chinese_substring_inside_an_unspaced_run_matches_and_ranks_first() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let filler = "我们先看一下这个仓库的测试命令然后再决定怎么改代码这里的缓存逻辑有点问题";
+    for (i, planted) in [(1, "鲲鹏麒麟数据库"), (2, ""), (3, "")].iter() {
+        let id = format!("00000000-0000-4000-8000-00000000000{i}");
+        let user = format!("{filler}{planted}{filler}");
+        write_lines(
+            &codex_path(&root, &id),
+            &codex_rollout(&id, "/nonexistent/repo", &user, "ok", "好的"),
+        );
+    }
+    env.backfill("codex", &root);
+    let v = env.recall_json(&["--global", "麒麟数据"]);
+    assert_eq!(
+        top_session(&v),
+        "00000000-0000-4000-8000-000000000001",
+        "{v}"
+    );
+    assert_eq!(v["count"], 1);
+    assert!(v["results"][0]["matched"]
+        .as_str()
+        .unwrap()
+        .contains(">>>麒麟数据<<<"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Incremental indexing.
+
+#[test]
+fn a_torn_last_line_waits_and_an_appended_tail_costs_only_its_bytes() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "11111111-0000-4000-8000-000000000001";
+    let path = codex_path(&root, id);
+    let lines = codex_rollout(
+        id,
+        "/nonexistent/repo",
+        "first question",
+        "first output",
+        "first answer",
+    );
+    write_lines(&path, &lines);
+    // A torn write: half a line, no newline.
+    let extra = json!({"timestamp": "2026-11-01T10:05:00.000Z", "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "zanzibar_followup_question"}]}}).to_string();
+    let (half, rest) = extra.split_at(extra.len() / 2);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(half.as_bytes())
+        .unwrap();
+    let first = env.backfill("codex", &root);
+    assert_eq!(first["skipped_lines"], 1, "{first}");
+    let before = env.sql_count("SELECT COUNT(*) FROM messages");
+    let end: i64 = env.sql_count("SELECT end_offset FROM sources");
+    let size_before = fs::metadata(&path).unwrap().len() as i64;
+    assert!(end < size_before, "the torn line is not consumed");
+
+    // The writer finishes the line and appends more.
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    writeln!(f, "{rest}").unwrap();
+    drop(f);
+    let second = env.backfill("codex", &root);
+    assert_eq!(second["updated_sessions"], 1, "{second}");
+    assert_eq!(second["messages"], 1);
+    let size_after = fs::metadata(&path).unwrap().len() as i64;
+    assert_eq!(
+        second["bytes_read"].as_i64().unwrap(),
+        size_after - end,
+        "only the new bytes were read"
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 1);
+    let v = env.recall_json(&["--global", "zanzibar_followup_question"]);
+    assert_eq!(top_session(&v), id);
+}
+
+#[test]
+fn a_rewritten_file_is_reindexed_whole_without_duplicates() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "11111111-0000-4000-8000-000000000002";
+    let path = codex_path(&root, id);
+    write_lines(
+        &path,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "original wording kestrel",
+            "out",
+            "answer",
+        ),
+    );
+    env.backfill("codex", &root);
+    let n = env.sql_count("SELECT COUNT(*) FROM messages");
+    write_lines(
+        &path,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "rewritten wording osprey!",
+            "out",
+            "answer",
+        ),
+    );
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["updated_sessions"], 1, "{s}");
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), n);
+    assert_eq!(env.recall_json(&["--global", "kestrel"])["count"], 0);
+    assert_eq!(env.recall_json(&["--global", "osprey"])["count"], 1);
+}
+
+#[test]
+fn a_session_whose_transcript_is_deleted_stays_searchable() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "11111111-0000-4000-8000-000000000003";
+    let path = codex_path(&root, id);
+    write_lines(
+        &path,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "remember the albatross flag",
+            "o",
+            "a",
+        ),
+    );
+    env.backfill("codex", &root);
+    fs::remove_file(&path).unwrap();
+    env.backfill("codex", &root);
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "albatross"])),
+        id
+    );
+}
+
+#[test]
+fn archive_piped_into_index_equals_a_backfill_and_resumes_from_an_offset() {
+    let env = Env::new();
+    let file = Path::new(FIXTURES)
+        .join("claude/projects/-path-to-Demo/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
+    let records = env
+        .cmd("csep-archive")
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<Value> = records
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "session");
+    assert_eq!(lines.last().unwrap()["type"], "source");
+    assert!(lines[1..lines.len() - 1]
+        .iter()
+        .all(|l| l["type"] == "message"));
+    let out = env
+        .cmd("csep-index")
+        .write_stdin(records.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(s["new_sessions"], 1);
+    let n = s["messages"].as_i64().unwrap();
+    assert_eq!(n as usize, lines.len() - 2);
+    // Piping the same records again adds nothing.
+    env.cmd("csep-index")
+        .write_stdin(records)
+        .assert()
+        .success();
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), n);
+    // --from-offset at the end yields no messages, and a backfill then sees the file unchanged.
+    let end = lines.last().unwrap()["end_offset"].as_u64().unwrap();
+    let tail = env
+        .cmd("csep-archive")
+        .arg(&file)
+        .args(["--from-offset", &end.to_string()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        String::from_utf8_lossy(&tail)
+            .matches("\"type\":\"message\"")
+            .count(),
+        0
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input.
+
+#[test]
+fn a_missing_root_is_a_clear_usage_error() {
+    let env = Env::new();
+    env.cmd("csep-index")
+        .args(["--backfill", "codex", "--root", "/nonexistent/csep-root"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::starts_with("csep-index: ")
+                .and(predicate::str::contains("/nonexistent/csep-root")),
+        );
+}
+
+#[test]
+fn bad_files_are_recorded_and_good_sessions_still_index() {
+    let env = Env::new();
+    let root = env.path("claude");
+    let proj = root.join("-work-app");
+    fs::create_dir_all(proj.join("x.jsonl")).unwrap();
+    fs::write(proj.join("empty.jsonl"), b"").unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(proj.join("garbage.jsonl"), garbage).unwrap();
+    fs::write(proj.join("nonobject.jsonl"), "[1,2]\n\"str\"\n42\n").unwrap();
+    let good = json!({"type": "user", "sessionId": "aaaaaaaa-0000-4000-8000-000000000001", "uuid": "u1", "parentUuid": null, "cwd": "/nonexistent/app", "timestamp": "2026-11-01T10:00:00.000Z", "message": {"role": "user", "content": "the good session mentions quokka_migration"}});
+    fs::write(
+        proj.join("aaaaaaaa-0000-4000-8000-000000000001.jsonl"),
+        format!("[1]\n{good}\nnot json\n"),
+    )
+    .unwrap();
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "claude", "--all-history", "--root"])
+        .arg(&root)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("x.jsonl: is a directory"))
+        .stderr(predicate::str::contains("empty.jsonl: empty file"))
+        .stderr(predicate::str::contains("garbage.jsonl: no usable records"))
+        .stderr(predicate::str::contains(
+            "nonobject.jsonl: no usable records",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(s["error_count"], 4, "{s}");
+    assert_eq!(s["new_sessions"], 1);
+    assert_eq!(s["skipped_lines"], 2);
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM ingest_errors"), 4);
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "quokka_migration"])),
+        "claude:aaaaaaaa-0000-4000-8000-000000000001"
+    );
+    // An unchanged bad file is not re-read or re-reported; the directory still is.
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "claude", "--all-history", "--root"])
+        .arg(&root)
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let again: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(again["error_count"].as_u64().unwrap(), 1, "{again}");
+}
+
+#[test]
+fn csep_archive_reports_a_bad_file_and_still_emits_the_good_one() {
+    let env = Env::new();
+    let bad = env.path("rollout-2026-01-01T00-00-00-bad.jsonl");
+    fs::write(&bad, b"\xff\xfe\x00garbage\n").unwrap();
+    let good = Path::new(FIXTURES).join("codex/sessions/2026/02/23/rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl");
+    env.cmd("csep-archive")
+        .arg(&bad)
+        .arg(&good)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("csep-archive: ")
+                .and(predicate::str::contains("invalid UTF-8")),
+        )
+        .stdout(predicate::str::contains(
+            "\"session_id\":\"019c8a70-dda7-7f33-98ea-f30553347322\"",
+        ));
+}
+
+#[test]
+fn a_30_mb_single_line_is_indexed_within_the_caps() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "22222222-0000-4000-8000-000000000001";
+    let mut big = String::with_capacity(31 << 20);
+    while big.len() < 30 << 20 {
+        big.push_str("compiling crate number 0042 ok\n");
+    }
+    big.push_str("error[E0499]: cannot borrow `walrus_buffer` as mutable more than once");
+    write_lines(
+        &codex_path(&root, id),
+        &codex_rollout(id, "/nonexistent/repo", "build it", &big, "done"),
+    );
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["error_count"], 0);
+    let longest = env.sql_count("SELECT MAX(LENGTH(text)) FROM messages");
+    assert!(longest < 20_000, "stored {longest} chars");
+    let v = env.recall_json(&["--global", "walrus_buffer"]);
+    assert_eq!(top_session(&v), id);
+    assert!(v["results"][0]["matched"]
+        .as_str()
+        .unwrap()
+        .contains(">>>walrus_buffer<<<"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Crash safety.
+
+fn many_sessions(root: &Path, n: usize) {
+    for i in 0..n {
+        let id = format!("33333333-0000-4000-8000-{i:012}");
+        let mut lines = codex_rollout(
+            &id,
+            "/nonexistent/repo",
+            &format!("question {i} about the pelican_{i} module"),
+            "output",
+            "answer",
+        );
+        for k in 0..40 {
+            lines.push(json!({"timestamp": "2026-11-01T10:00:00.000Z", "type": "response_item", "payload": {"type": "function_call_output", "call_id": format!("x{k}"), "output": format!("line {k} of session {i}: {}", "test result ok; ".repeat(40))}}));
+        }
+        write_lines(&codex_path(root, &id), &lines);
+    }
+}
+
+#[test]
+fn kill_9_during_a_backfill_never_corrupts_or_duplicates() {
+    let env = Env::new();
+    let root = env.path("codex");
+    many_sessions(&root, 300);
+    // The reference: an uninterrupted run in a separate state dir.
+    let clean = env.path("clean");
+    let t0 = std::time::Instant::now();
+    let reference: Value = serde_json::from_slice(
+        &env.cmd("csep-index")
+            .env("CSEP_HOME", &clean)
+            .args(["--backfill", "codex", "--all-history", "--root"])
+            .arg(&root)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let full = t0.elapsed();
+    let count = |db: &Path, sql: &str| -> i64 {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    let clean_db = clean.join("index/recall.sqlite3");
+    let want_msgs = count(&clean_db, "SELECT COUNT(*) FROM messages");
+    assert_eq!(want_msgs as u64, reference["messages"].as_u64().unwrap());
+
+    let bin = assert_cmd::cargo::cargo_bin("csep-index");
+    for round in 1..=10u32 {
+        let mut child = std::process::Command::new(&bin)
+            .env("CSEP_HOME", env.state())
+            .args(["--backfill", "codex", "--all-history", "--root"])
+            .arg(&root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run, round by round.
+        std::thread::sleep(full.mul_f64(f64::from(round) / 12.0));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if env.db().exists() {
+            let conn = rusqlite::Connection::open(env.db()).unwrap();
+            let ok: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(ok, "ok", "round {round}");
+        }
+    }
+    env.backfill("codex", &root);
+    let db = env.db();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM messages"), want_msgs);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM sessions"),
+        count(&clean_db, "SELECT COUNT(*) FROM sessions")
+    );
+    assert_eq!(
+        count(&db, "SELECT SUM(message_count) FROM sessions"),
+        want_msgs
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM (SELECT source_rowid, byte_offset FROM messages GROUP BY 1, 2 HAVING COUNT(*) > 1 AND MIN(ordinal) = MAX(ordinal))"), 0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    // The full-text index agrees with the messages table.
+    let fts: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM fts_words WHERE fts_words MATCH 'pelican'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let fts_clean = count(
+        &clean_db,
+        "SELECT COUNT(*) FROM fts_words WHERE fts_words MATCH 'pelican'",
+    );
+    assert_eq!(fts, fts_clean);
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets.
+
+const SECRETS: &[&str] = &[
+    "sk-proj-Zx81QmV0aLpW3nR7tY5uB2cD4eF6gH8j",
+    "sk-ant-api03-Qw3rTy7uI9oP1aS5dF2gH4jK6lZ8xC0v",
+    "ghp_9aB8cD7eF6gH5iJ4kL3mN2oP1qR0sT9uV8w",
+    "github_pat_11AAAAAAA0123456789_abcdefghijklmnopqrstuvwxyzABCDEF",
+    "xoxb-2468135790-1357924680-AbCdEfGhIjKlMnOp",
+    "AKIAQ3EGUQ7ZEXAMPLE1",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0",
+    "Bearer-token-value-9f8e7d6c5b4a39281706",
+    "hunter2-Correct-Horse-Battery",
+];
+
+fn secret_text() -> String {
+    format!(
+        "pelican secrets: key {} and {} ; token {} ; pat {} ; slack {} ; aws {} aws_secret_access_key = {} ; jwt {} ;\n\
+         -----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n\
+         curl -H 'Authorization: Bearer {}' https://api.example ; mysql password={}",
+        SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3], SECRETS[4], SECRETS[5], SECRETS[6], SECRETS[7], SECRETS[8], SECRETS[9], SECRETS[10]
+    )
+}
+
+fn assert_no_secrets(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for s in SECRETS {
+        assert!(!text.contains(s), "{what} holds {s}");
+    }
+}
+
+#[test]
+fn planted_secrets_never_reach_recall_output_or_disk() {
+    let env = Env::new();
+    let codex = env.path("codex");
+    let id = "44444444-0000-4000-8000-000000000001";
+    write_lines(
+        &codex_path(&codex, id),
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            &secret_text(),
+            &secret_text(),
+            &secret_text(),
+        ),
+    );
+    let claude = env.path("claude/-work");
+    let sid = "55555555-0000-4000-8000-000000000001";
+    let base = json!({"sessionId": sid, "cwd": "/nonexistent/repo", "timestamp": "2026-11-01T10:00:00.000Z", "parentUuid": null});
+    let mut lines = Vec::new();
+    for (kind, content) in [
+        ("user", json!(secret_text())),
+        (
+            "assistant",
+            json!([{"type": "text", "text": secret_text()}, {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": secret_text()}}]),
+        ),
+        (
+            "user",
+            json!([{"type": "tool_result", "tool_use_id": "t1", "content": secret_text()}]),
+        ),
+    ] {
+        let mut l = base.clone();
+        l["type"] = json!(kind);
+        l["uuid"] = json!(format!("u-{}", lines.len()));
+        l["message"] = json!({"role": kind, "content": content});
+        lines.push(l);
+    }
+    write_lines(&claude.join(format!("{sid}.jsonl")), &lines);
+    env.backfill("codex", &codex);
+    env.backfill("claude", &env.path("claude"));
+    for format in ["markdown", "json", "jsonl"] {
+        let out = env
+            .cmd("csep-recall")
+            .args([
+                "--global",
+                "--format",
+                format,
+                "--limit",
+                "5",
+                "pelican|curl|mysql",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("[REDACTED:"),
+            "{format}"
+        );
+        assert_no_secrets(format, &out.stdout);
+    }
+    // The archive stream is redacted too.
+    let out = env
+        .cmd("csep-archive")
+        .arg(codex_path(&codex, id))
+        .output()
+        .unwrap();
+    assert_no_secrets("csep-archive output", &out.stdout);
+    // Nothing kept on disk holds a secret: database, WAL, anything under the state dir.
+    for entry in walk(&env.state()) {
+        assert_no_secrets(&entry.display().to_string(), &fs::read(&entry).unwrap());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Scope, query syntax and output formats.
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@localhost",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "git {args:?}: {ok:?}");
+}
+
+#[test]
+fn repo_scope_covers_every_worktree_and_nothing_else() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    let wt = env.path("repo-wt");
+    let other = env.path("other");
+    fs::create_dir_all(&repo).unwrap();
+    fs::create_dir_all(&other).unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feature",
+            wt.to_str().unwrap(),
+        ],
+    );
+    let root = env.path("codex");
+    for (i, cwd) in [(1, &repo), (2, &wt), (3, &other)] {
+        let id = format!("66666666-0000-4000-8000-00000000000{i}");
+        write_lines(
+            &codex_path(&root, &id),
+            &codex_rollout(
+                &id,
+                cwd.to_str().unwrap(),
+                "shared needle_flamingo here",
+                "o",
+                "a",
+            ),
+        );
+    }
+    env.backfill("codex", &root);
+    let v = env.recall_json(&[
+        "--cwd",
+        wt.to_str().unwrap(),
+        "--limit",
+        "10",
+        "needle_flamingo",
+    ]);
+    let mut ids: Vec<String> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["session_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![
+            "66666666-0000-4000-8000-000000000001",
+            "66666666-0000-4000-8000-000000000002"
+        ]
+    );
+    assert_eq!(v["scope"], "repo");
+    let wt_result = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["session_id"] == "66666666-0000-4000-8000-000000000002")
+        .unwrap();
+    assert_eq!(wt_result["branch"], "feature");
+    assert_eq!(
+        wt_result["repo"].as_str().unwrap(),
+        fs::canonicalize(&repo).unwrap().to_str().unwrap()
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--limit", "10", "needle_flamingo"])["count"],
+        3
+    );
+}
+
+#[test]
+fn code_needles_flags_alternatives_and_phrases() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let texts = [
+        "run it with --kqzt42-frobnicate to skip the cache",
+        "the bug is in src/kqzt/spool_kqzt.rs near reindex_kqzt_segments",
+        "cargo said error[E0382]: borrow of moved value: `buf` again",
+        "we should quarantine the vexl shard before lunch today",
+        "use serde_json::value::RawValue for the payload",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let id = format!("77777777-0000-4000-8000-00000000000{i}");
+        write_lines(
+            &codex_path(&root, &id),
+            &codex_rollout(&id, "/nonexistent/repo", t, "o", "a"),
+        );
+    }
+    env.backfill("codex", &root);
+    let id = |i: usize| format!("77777777-0000-4000-8000-00000000000{i}");
+    for (q, want) in [
+        ("--kqzt42-frobnicate", 0),
+        ("src/kqzt/spool_kqzt.rs", 1),
+        ("reindex_kqzt_segments", 1),
+        ("error[E0382]", 2),
+        ("\"quarantine the vexl shard\"", 3),
+        ("serde_json::value::RawValue", 4),
+        ("value::RawVal", 4),
+        ("frobnic", 0),
+    ] {
+        let v = env.recall_json(&["--global", "--", q]);
+        assert_eq!(top_session(&v), id(want), "{q}: {v}");
+    }
+    // `a|b` is any of them; --all-terms needs all of them in a session.
+    assert_eq!(
+        env.recall_json(&["--global", "--limit", "9", "frobnicate|quarantine"])["count"],
+        2
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--all-terms", "frobnicate|quarantine"])["count"],
+        0
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--all-terms", "frobnicate|cache"])["count"],
+        1
+    );
+    // Injected context does not anchor by default.
+    assert_eq!(
+        env.recall_json(&["--global", "environment_context"])["count"],
+        0
+    );
+    assert!(
+        env.recall_json(&["--global", "--include-background", "environment_context"])["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // Filters.
+    assert_eq!(
+        env.recall_json(&["--global", "--agent", "claude", "frobnicate"])["count"],
+        0
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--role", "assistant", "frobnicate"])["count"],
+        0
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--current-session-id", &id(0), "frobnicate"])["count"],
+        0
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "--since", "2099-01-01", "frobnicate"])["count"],
+        0
+    );
+}
+
+#[test]
+fn output_formats_and_exit_codes() {
+    let env = Env::new();
+    env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    let md = env
+        .cmd("csep-recall")
+        .args(["--global", "toAIStreamResponse"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(md).unwrap();
+    for want in [
+        "Status: matched",
+        "Scope: global",
+        "Results: 1",
+        "session 019a93b9-f380-7600-98ff-940e6b99603c",
+        ">>>toAIStreamResponse<<<",
+        "[tool:shell]",
+        "Source: ",
+    ] {
+        assert!(md.contains(want), "markdown lacks {want:?}:\n{md}");
+    }
+    let jsonl = env
+        .cmd("csep-recall")
+        .args([
+            "--global",
+            "--format",
+            "jsonl",
+            "--limit",
+            "3",
+            "exec_command|shell",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let rows: Vec<Value> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty() && rows.len() <= 3);
+    for r in &rows {
+        for k in [
+            "session_id",
+            "agent",
+            "score",
+            "matched",
+            "source",
+            "repo",
+            "cwd",
+            "branch",
+            "started_at",
+            "updated_at",
+            "hit_count",
+            "windows",
+        ] {
+            assert!(r.get(k).is_some(), "jsonl row lacks {k}");
+        }
+    }
+    // No match: csep-recall exits 1 (like grep); the 1.3.10-compatible `csep recall` exits 0.
+    env.cmd("csep-recall")
+        .args(["--global", "zzqxj_nothing_here"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Status: no_match"));
+    env.cmd("csep")
+        .args(["recall", "--global", "zzqxj_nothing_here"])
+        .assert()
+        .success();
+    // No query and no --recent is a usage error; --recent lists sessions.
+    env.cmd("csep-recall")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("csep-recall: "));
+    let recent = env.recall_json(&["--global", "--recent", "--limit", "2"]);
+    assert_eq!(recent["count"], 2);
+}
+
+#[test]
+fn no_index_yet_is_a_clear_answer_not_an_error() {
+    let env = Env::new();
+    env.cmd("csep-recall")
+        .args(["--global", "anything"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Status: no_index"));
+    assert!(!env.db().exists(), "recall never creates the database");
+}
+
+#[test]
+fn a_closed_stdout_is_success() {
+    let env = Env::new();
+    let file = Path::new(FIXTURES).join("codex/sessions/2026/02/23/rollout-2026-02-23T12-54-34-019c8a59-e9dd-71f0-9ae3-4079fe9726a9.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("csep-archive"))
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = env;
+}
+
+// ---------------------------------------------------------------------------------------
+// The 1.3.10 umbrella surface.
+
+#[test]
+fn umbrella_bootstrap_sync_claude_ingest_and_session_archive() {
+    let env = Env::new();
+    let codex_home = env.path("home/.codex/sessions");
+    fs::create_dir_all(codex_home.parent().unwrap()).unwrap();
+    copy_dir(&Path::new(FIXTURES).join("codex/sessions"), &codex_home);
+    let out = env
+        .cmd("csep")
+        .args(["recall", "bootstrap", "--all-history", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(s["command"], "recall bootstrap");
+    assert_eq!(s["new_sessions"], 6);
+    assert!(s["db_path"]
+        .as_str()
+        .unwrap()
+        .ends_with("index/recall.sqlite3"));
+    env.cmd("csep")
+        .args(["recall", "sync-claude", "--all-history", "--root"])
+        .arg(Path::new(FIXTURES).join("claude"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("New sessions: 6"));
+    let out = env
+        .cmd("csep")
+        .args(["session-ingest", "--backfill"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(s["unchanged_sessions"], 6);
+
+    // session-archive from a hook payload, and one whose transcript is null (ephemeral).
+    let id = "88888888-0000-4000-8000-000000000001";
+    let t = codex_path(&env.path("elsewhere"), id);
+    write_lines(
+        &t,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "archived by the hook: heron_check",
+            "o",
+            "a",
+        ),
+    );
+    let payload = env.path("payload.json");
+    fs::write(&payload, json!({"session_id": id, "transcript_path": t, "cwd": "/nonexistent/repo", "hook_event_name": "Stop"}).to_string()).unwrap();
+    let out = env
+        .cmd("csep")
+        .args(["session-archive", "--from-hook-payload"])
+        .arg(&payload)
+        .arg("--cleanup-payload")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let a: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(a["status"], "archived");
+    assert_eq!(a["session_id"], id);
+    assert_eq!(a["new_session"], true);
+    assert!(!payload.exists(), "--cleanup-payload removes the payload");
+    fs::write(
+        &payload,
+        json!({"session_id": "x", "transcript_path": null}).to_string(),
+    )
+    .unwrap();
+    env.cmd("csep")
+        .args(["session-archive", "--from-hook-payload"])
+        .arg(&payload)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"skipped\""));
+    env.cmd("csep")
+        .args(["session-archive", "--transcript-path"])
+        .arg(&t)
+        .args(["--cwd", "/x", "--session-id", id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"unchanged_session\":true"));
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "heron_check"])),
+        id
+    );
+}
+
+#[test]
+fn the_spool_drains_once_and_a_second_drainer_is_busy() {
+    let env = Env::new();
+    let id = "99999999-0000-4000-8000-000000000001";
+    let t = codex_path(&env.path("codex"), id);
+    write_lines(
+        &t,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "spooled session mentions ibis_gate",
+            "o",
+            "a",
+        ),
+    );
+    let new = env.state().join("spool/archive/new");
+    fs::create_dir_all(&new).unwrap();
+    fs::write(
+        new.join("0001.json"),
+        json!({"agent": "codex", "payload": {"session_id": id, "transcript_path": t}}).to_string(),
+    )
+    .unwrap();
+    fs::write(new.join("0002.json"), b"{not json").unwrap();
+    // Hold the queue lock as another drainer would: this one must not consume anything.
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.state().join("spool/archive/.lock"))
+        .unwrap();
+    fs2::FileExt::try_lock_exclusive(&lock).unwrap();
+    env.cmd("csep-index")
+        .arg("--spool")
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("csep-index: "));
+    assert!(new.join("0001.json").exists());
+    fs2::FileExt::unlock(&lock).unwrap();
+    let out = env
+        .cmd("csep-index")
+        .arg("--spool")
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (s["done"].as_u64(), s["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(env.state().join("spool/archive/failed/0002.json").exists());
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "ibis_gate"])),
+        id
+    );
+}
+
+#[test]
+fn placeholders_for_later_issues_say_so_and_exit_2() {
+    for (bin, issue) in [
+        ("csep-trigger", "#3"),
+        ("csep-reflect", "#4"),
+        ("csep-verify", "#4"),
+    ] {
+        Command::cargo_bin(bin).unwrap().assert().code(2).stderr(
+            predicate::str::contains(issue).and(predicate::str::starts_with(format!("{bin}: "))),
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
