@@ -1155,3 +1155,60 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The README's examples use flags that exist.
+
+#[test]
+fn readme_examples_use_real_commands_and_flags() {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut in_block = false;
+    let mut checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        // Each command of a pipeline, up to a comment.
+        let code = line.split("  #").next().unwrap();
+        for part in code.split('|') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let Some(&bin) = words.first() else { continue };
+            if !bin.starts_with("csep") {
+                continue;
+            }
+            let mut help_args: Vec<&str> = Vec::new();
+            if bin == "csep" {
+                help_args.push(words[1]);
+            }
+            help_args.push("--help");
+            let help = Command::cargo_bin(bin)
+                .unwrap()
+                .args(&help_args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone();
+            let help = String::from_utf8(help).unwrap();
+            let mut after_dashdash = false;
+            for w in &words {
+                if *w == "--" || w.starts_with('"') {
+                    after_dashdash |= *w == "--";
+                    continue;
+                }
+                if !after_dashdash && w.starts_with("--") {
+                    assert!(
+                        help.contains(w),
+                        "README uses {w} with {bin} {help_args:?}, which its --help does not list"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} flags checked");
+}

@@ -222,7 +222,7 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
     let mut conn = db::open_rw(&db)?;
     let s = csep_lib::index::index_paths(
         &mut conn,
-        &[transcript.clone()],
+        std::slice::from_ref(&transcript),
         None,
         a.caps.caps(),
         &mut |_| {},

@@ -308,7 +308,7 @@ impl Builder {
         let (mut text, truncated) = cap_text(text, head, tail);
         redact_string(&mut text);
         let timestamp = ts
-            .and_then(|t| timefmt::parse_iso_ms(t))
+            .and_then(timefmt::parse_iso_ms)
             .map(timefmt::format_iso_ms);
         let ordinal = self.messages.len() as u64;
         self.messages.push(MessageRecord {

@@ -135,7 +135,10 @@ fn is_candidate(agent: Agent, name: &str) -> bool {
 
 /// Walks `root` for transcripts of `agent`, newest first. Entries that look like transcripts
 /// but are not files (a directory named `x.jsonl`) come back as errors.
-fn discover(agent: Agent, root: &Path) -> Result<(Vec<(PathBuf, Stat)>, Vec<FileError>)> {
+/// Transcript files found by a walk, with their stats.
+type Found = Vec<(PathBuf, Stat)>;
+
+fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
     if !root.is_dir() {
         return Err(Error::usage(format!(
             "transcript root {} does not exist or is not a directory",
@@ -266,10 +269,8 @@ fn run_pipeline(
             });
         }
         drop(tx);
-        let mut done = summary.unchanged_sessions;
         let mut batch = Batch::new(conn)?;
-        for outcome in rx {
-            done += 1;
+        for (done, outcome) in (summary.unchanged_sessions + 1..).zip(rx) {
             match outcome {
                 Outcome::Parsed { parsed, bytes, .. } => {
                     let applied = ingest::apply(batch.conn, &parsed)?;
