@@ -1212,3 +1212,40 @@ fn readme_examples_use_real_commands_and_flags() {
     }
     assert!(checked > 10, "only {checked} flags checked");
 }
+
+#[test]
+fn a_root_spelled_differently_or_a_moved_transcript_never_duplicates() {
+    let env = Env::new();
+    let root = env.path("home/.codex/sessions");
+    let id = "12121212-0000-4000-8000-000000000001";
+    write_lines(
+        &codex_path(&root, id),
+        &codex_rollout(id, "/nonexistent/repo", "moving target cormorant", "o", "a"),
+    );
+    env.backfill("codex", &root);
+    let n = env.sql_count("SELECT COUNT(*) FROM messages");
+    // A relative spelling of the same root.
+    env.cmd("csep-index")
+        .args([
+            "--backfill",
+            "codex",
+            "--all-history",
+            "--root",
+            "home/.codex/../.codex/sessions",
+        ])
+        .assert()
+        .success();
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), n);
+    // Codex moves an archived thread to archived_sessions/: same file, new path.
+    let archived = env.path("home/.codex/archived_sessions");
+    fs::create_dir_all(codex_path(&archived, id).parent().unwrap()).unwrap();
+    fs::rename(codex_path(&root, id), codex_path(&archived, id)).unwrap();
+    env.backfill("codex", &archived);
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), n);
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sources"), 1);
+    assert_eq!(env.sql_count("SELECT SUM(message_count) FROM sessions"), n);
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "cormorant"])),
+        id
+    );
+}

@@ -376,7 +376,9 @@ pub fn backfill(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Summary> {
     let started = Instant::now();
-    let (mut files, walk_errors) = discover(opts.agent, &opts.root)?;
+    // One spelling per file, whatever root spelling the caller used (relative, symlinked).
+    let root = std::fs::canonicalize(&opts.root).unwrap_or_else(|_| opts.root.clone());
+    let (mut files, walk_errors) = discover(opts.agent, &root)?;
     if let Some(days) = opts.since_days {
         let cutoff = timefmt::now_ms() - days as i64 * 86_400_000;
         files.retain(|(_, st)| st.mtime_ms >= cutoff);
@@ -385,9 +387,9 @@ pub fn backfill(
         files.truncate(n);
     }
     let mode = format!("backfill-{}", opts.agent.as_str());
-    let run_id = ingest::start_run(conn, &mode, Some(&opts.root.to_string_lossy()))?;
+    let run_id = ingest::start_run(conn, &mode, Some(&root.to_string_lossy()))?;
     let mut summary = Summary::new(mode, run_id);
-    summary.root = Some(opts.root.display().to_string());
+    summary.root = Some(root.display().to_string());
     summary.since_days = opts.since_days;
     summary.limit_files = opts.limit_files;
     summary.files_seen = files.len() as u64 + walk_errors.len() as u64;
@@ -450,8 +452,9 @@ pub fn index_paths(
     let mut files = Vec::new();
     let mut failed = Vec::new();
     for p in paths {
-        match archive::stat(p) {
-            Ok(st) => files.push((p.clone(), st)),
+        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        match archive::stat(&p) {
+            Ok(st) => files.push((p, st)),
             Err(e) => failed.push(FileError {
                 path: p.display().to_string(),
                 message: e.message,

@@ -178,10 +178,21 @@ pub fn apply_parts(
 ) -> Result<Applied> {
     let primary = session.subagent.is_none();
     let (session_rowid, created) = upsert_session(tx, session, primary)?;
-    let existing: Option<(i64, i64, i64, i64)> = tx
+    let mut existing: Option<(i64, i64, i64, i64)> = tx
         .prepare_cached("SELECT id, end_offset, next_ordinal, COALESCE(session_rowid, 0) FROM sources WHERE path = ?1")?
         .query_row([&source.path], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
+    if existing.is_none() {
+        // A transcript's file name is unique within its session (`rollout-<ts>-<id>.jsonl`,
+        // `<uuid>.jsonl`, `agent-<id>.jsonl`): the same name under another path is the same
+        // file moved (Codex's archived_sessions/, a relocated home), not a second copy.
+        if let Some(moved) = moved_source(tx, session_rowid, &source.path)? {
+            tx.prepare_cached("UPDATE sources SET path = ?2 WHERE id = ?1")?
+                .execute(params![moved.0, source.path])?;
+            existing = Some(moved);
+        }
+    }
+
     let mut removed = 0u64;
     let (source_rowid, mut next_ordinal, keep_from) = match existing {
         None => {
@@ -278,6 +289,35 @@ pub fn apply_parts(
         updated_session: !created && (added > 0 || removed > 0),
         messages: added,
     })
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Another source of the same session with the same file name.
+fn moved_source(
+    tx: &Connection,
+    session_rowid: i64,
+    path: &str,
+) -> Result<Option<(i64, i64, i64, i64)>> {
+    let name = file_name(path);
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, end_offset, next_ordinal, COALESCE(session_rowid, 0), path FROM sources WHERE session_rowid = ?1",
+    )?;
+    let rows = stmt.query_map([session_rowid], |r| {
+        Ok((
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (found, p) = row?;
+        if file_name(&p) == name {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// Remembers a file that could not be indexed, so an unchanged bad file is not re-read (or
