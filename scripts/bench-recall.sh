@@ -209,8 +209,12 @@ score() {
 }
 
 score_all() {
-    score ours "$BIN/csep-recall --state-dir $WORK/our-state --format json --limit 3 --cwd {cwd} -- {query}"
-    score ref "$REF_VENV/bin/csep recall --format json --limit 3 --cwd {cwd} -- {query}"
+    local recall state csep
+    printf -v recall '%q' "$BIN/csep-recall"
+    printf -v state '%q' "$WORK/our-state"
+    printf -v csep '%q' "$REF_VENV/bin/csep"
+    score ours "$recall --state-dir $state --format json --limit 3 --cwd {cwd} -- {query}"
+    score ref "$csep recall --format json --limit 3 --cwd {cwd} -- {query}"
 }
 
 # Append a user and an assistant message (copies of existing response_item lines with new text)

@@ -1249,3 +1249,226 @@ fn a_root_spelled_differently_or_a_moved_transcript_never_duplicates() {
         id
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Codex eras no fixture shows.
+
+#[test]
+fn legacy_rollouts_with_bare_meta_and_record_type_lines_index() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "0197a000-0000-7000-8000-000000000001";
+    let path = root.join(format!("2025/08/06/rollout-2025-08-06T10-00-00-{id}.jsonl"));
+    write_lines(
+        &path,
+        &[
+            json!({"id": id, "timestamp": "2025-08-06T10:00:00.000Z", "instructions": null, "git": {"commit_hash": "abc", "branch": "legacy-branch", "repository_url": "git@example:x.git"}}),
+            json!({"record_type": "state"}),
+            json!({"type": "message", "id": null, "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n<cwd>/nonexistent/legacy</cwd>\n</environment_context>"}]}),
+            json!({"type": "message", "id": null, "role": "user", "content": [{"type": "input_text", "text": "list the gannet files"}]}),
+            json!({"type": "reasoning", "id": "r1", "summary": [{"type": "summary_text", "text": "thinking about skua"}], "encrypted_content": "gAAAA"}),
+            json!({"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"bash\",\"-lc\",\"ls gannet\"]}", "call_id": "call_1"}),
+            json!({"record_type": "state"}),
+            json!({"type": "function_call_output", "call_id": "call_1", "output": "{\"output\":\"gannet_nest.rs\\n\",\"metadata\":{\"exit_code\":0,\"duration_seconds\":0.1}}"}),
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "found one gannet file"}]}),
+        ],
+    );
+    let out = env
+        .cmd("csep-archive")
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recs: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs[0]["session_id"], id);
+    assert_eq!(recs[0]["cwd"], "/nonexistent/legacy");
+    assert_eq!(recs[0]["branch"], "legacy-branch");
+    assert_eq!(recs.last().unwrap()["format"], "codex-legacy");
+    let msgs: Vec<&Value> = recs.iter().filter(|r| r["type"] == "message").collect();
+    let shapes: Vec<(String, String)> = msgs
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().into(),
+                m["tool"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shapes,
+        vec![
+            ("user".into(), "".into()),
+            ("user".into(), "".into()),
+            ("assistant".into(), "shell".into()),
+            ("tool".into(), "shell".into()),
+            ("assistant".into(), "".into())
+        ]
+    );
+    assert_eq!(msgs[0]["background"], true);
+    assert_eq!(msgs[2]["text"], "ls gannet");
+    assert_eq!(msgs[3]["text"], "Exit code: 0\ngannet_nest.rs");
+    assert!(!String::from_utf8_lossy(&fs::read(&path).unwrap()).is_empty());
+    env.backfill("codex", &root);
+    assert_eq!(
+        env.recall_json(&["--global", "skua"])["count"],
+        0,
+        "reasoning is not indexed"
+    );
+    let v = env.recall_json(&["--cwd", "/nonexistent/legacy", "gannet_nest"]);
+    assert_eq!(top_session(&v), id);
+}
+
+#[test]
+fn ts_era_single_json_documents_index() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let doc = json!({
+        "session": {"timestamp": "2025-05-01T09:00:00.000Z", "id": "ts-era-0001", "instructions": "be brief"},
+        "items": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "why does the puffin job fail"}]},
+            {"type": "function_call", "name": "shell", "arguments": "{\"command\":[\"make\",\"puffin\"]}", "call_id": "c1"},
+            {"type": "function_call_output", "call_id": "c1", "output": "{\"output\":\"make: *** [puffin] Error 2\",\"metadata\":{\"exit_code\":2}}"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "the puffin target is missing a dependency"}]}
+        ]
+    });
+    let path = root.join("rollout-2025-05-01-ts-era-0001.json");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let out = env
+        .cmd("csep-archive")
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\"format\":\"codex-ts\""));
+    assert_eq!(text.matches("\"type\":\"message\"").count(), 4);
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["new_sessions"], 1, "{s}");
+    let v = env.recall_json(&["--global", "[puffin] Error 2"]);
+    assert_eq!(top_session(&v), "ts-era-0001");
+    assert_eq!(v["results"][0]["windows"][0]["anchor"]["role"], "tool");
+}
+
+#[test]
+fn user_and_assistant_text_is_indexed_once() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "13131313-0000-4000-8000-000000000001";
+    write_lines(
+        &codex_path(&root, id),
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "only once please: merganser",
+            "o",
+            "reply about shearwater",
+        ),
+    );
+    env.backfill("codex", &root);
+    assert_eq!(
+        env.recall_json(&["--global", "merganser"])["results"][0]["hit_count"],
+        1
+    );
+    assert_eq!(
+        env.recall_json(&["--global", "shearwater"])["results"][0]["hit_count"],
+        1
+    );
+}
+
+#[test]
+fn since_days_and_limit_files_pick_the_newest_files() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let now = std::time::SystemTime::now();
+    for (i, age_days) in [(1, 0u64), (2, 3), (3, 40)] {
+        let id = format!("14141414-0000-4000-8000-00000000000{i}");
+        let p = codex_path(&root, &id);
+        write_lines(
+            &p,
+            &codex_rollout(
+                &id,
+                "/nonexistent/repo",
+                &format!("aged file {i}"),
+                "o",
+                "a",
+            ),
+        );
+        let t = now - std::time::Duration::from_secs(age_days * 86_400);
+        fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "codex", "--limit-files", "1", "--root"])
+        .arg(&root)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(s["new_sessions"], 1);
+    assert_eq!(
+        top_session(&env.recall_json(&["--global", "aged file"])),
+        "14141414-0000-4000-8000-000000000001"
+    );
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "codex", "--since-days", "30", "--root"])
+        .arg(&root)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (s["new_sessions"].as_u64(), s["unchanged_sessions"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 2);
+    env.cmd("csep-index")
+        .args(["--backfill", "codex", "--since-days", "3", "--all-history"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn the_1_3_10_state_dir_variable_is_honoured() {
+    let env = Env::new();
+    let legacy = env.path("legacy-home");
+    let root = Path::new(FIXTURES).join("codex");
+    env.cmd("csep-index")
+        .env_remove("CSEP_HOME")
+        .env("CODEX_SELF_EVOLUTION_HOME", &legacy)
+        .args(["--backfill", "codex", "--all-history", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(legacy.join("index/recall.sqlite3").exists());
+    // --state-dir beats both variables.
+    let explicit = env.path("explicit");
+    env.cmd("csep-index")
+        .arg("--state-dir")
+        .arg(&explicit)
+        .args(["--backfill", "codex", "--all-history", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(explicit.join("index/recall.sqlite3").exists());
+    assert!(!env.db().exists());
+}

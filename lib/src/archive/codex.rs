@@ -199,6 +199,16 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
                 out.push(Role::System, None, text, ts, offset, true);
             }
         }
+        (Some("turn_context"), Some(p)) => {
+            out.see_time(ts);
+            if out.session.cwd.is_none() {
+                if let Ok(v) = serde_json::from_str::<Value>(p.get()) {
+                    if let Some(cwd) = v.get("cwd").and_then(Value::as_str) {
+                        out.set_cwd(cwd, None);
+                    }
+                }
+            }
+        }
         (Some(k), Some(_)) if ENVELOPE_TYPES.contains(&k) => {
             out.see_time(ts);
         }
@@ -236,8 +246,9 @@ fn session_meta(out: &mut Builder, json: &str, primary: bool) {
     }
     out.see_time(m.timestamp.as_deref());
     let branch = m.git.as_ref().and_then(|g| g.branch.clone());
-    if let Some(cwd) = m.cwd.as_deref() {
-        out.set_cwd(cwd, branch.as_deref());
+    match m.cwd.as_deref() {
+        Some(cwd) => out.set_cwd(cwd, branch.as_deref()),
+        None => out.branch_hint = branch.filter(|b| !b.is_empty()),
     }
     let source = match &m.source {
         Some(Value::String(s)) => Some(s.clone()),
@@ -276,6 +287,16 @@ fn response_item(out: &mut Builder, item: &Item, ts: Option<&str>, offset: u64) 
                 Some("system") => (Role::System, true),
                 Some(_) => (Role::User, is_injected(&text)),
             };
+            if out.session.cwd.is_none() && text.trim_start().starts_with("<environment_context>") {
+                // Old rollouts name the cwd only here.
+                if let Some(cwd) = text
+                    .split("<cwd>")
+                    .nth(1)
+                    .and_then(|r| r.split("</cwd>").next())
+                {
+                    out.set_cwd(cwd.trim(), None);
+                }
+            }
             out.push(role, None, &text, ts, offset, background);
         }
         "function_call" => {

@@ -237,6 +237,8 @@ pub(crate) struct Builder {
     pub format: &'static str,
     /// Lines that parsed as JSON objects; a file with none is not a transcript.
     pub valid_lines: u64,
+    /// A branch named before the cwd is known (legacy Codex meta has git but no cwd).
+    pub branch_hint: Option<String>,
     caps: Caps,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -259,6 +261,7 @@ impl Builder {
             end_offset: start,
             format: "",
             valid_lines: 0,
+            branch_hint: None,
             caps: req.caps,
             start_ms: None,
             end_ms: None,
@@ -345,6 +348,9 @@ impl Builder {
         let sid = self.session.session_id.clone();
         for m in &mut self.messages {
             m.session_id.clone_from(&sid);
+        }
+        if self.session.branch.is_none() {
+            self.session.branch = self.branch_hint.take();
         }
         self.session.started_at = self.start_ms.map(timefmt::format_iso_ms);
         self.session.updated_at = self.end_ms.map(timefmt::format_iso_ms);
