@@ -124,6 +124,17 @@ pub fn parse_when(s: &str, now: i64) -> Option<i64> {
     Some(now - n * unit_ms)
 }
 
+/// Like [`parse_when`], but a bare date means the end of that day: `--until 2026-02-23`
+/// includes sessions of the 23rd.
+pub fn parse_until(s: &str, now: i64) -> Option<i64> {
+    let v = parse_when(s, now)?;
+    Some(if s.trim().len() == 10 {
+        v + 86_400_000 - 1
+    } else {
+        v
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +169,16 @@ mod tests {
         ] {
             assert_eq!(parse_iso_ms(s), None, "{s}");
         }
+    }
+
+    #[test]
+    fn until_a_date_is_the_end_of_that_day() {
+        let day = parse_iso_ms("2026-02-23").unwrap();
+        assert_eq!(parse_until("2026-02-23", 0), Some(day + 86_400_000 - 1));
+        assert_eq!(
+            parse_until("2026-02-23T10:00:00Z", 0),
+            parse_iso_ms("2026-02-23T10:00:00Z")
+        );
     }
 
     #[test]

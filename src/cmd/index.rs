@@ -24,7 +24,7 @@ pub struct IndexArgs {
     pub root: Option<PathBuf>,
     #[command(flatten)]
     pub history: HistoryArgs,
-    /// Parser threads [default: one per core]
+    /// Parser threads; 0 means one per core
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// Index these transcript files incrementally
@@ -105,6 +105,9 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     } else if args.spool {
         let mut conn = db::open_rw(&args.state.db())?;
         let s = index::spool::drain_archive(&mut conn, &args.state.dir(), args.caps.caps())?;
+        for e in &s.errors {
+            warn(TOOL, format_args!("{}: {}", e.path, e.message));
+        }
         let mut out = Out::new();
         out.json(&s)?;
         out.flush()?;

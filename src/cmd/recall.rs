@@ -102,9 +102,14 @@ impl RecallArgs {
             }
         };
         let when = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Error> {
+            let parse = if flag == "--until" {
+                timefmt::parse_until
+            } else {
+                timefmt::parse_when
+            };
             v.as_deref()
                 .map(|s| {
-                    timefmt::parse_when(s, now)
+                    parse(s, now)
                         .ok_or_else(|| Error::usage(format!("{flag} {s:?}: expected YYYY-MM-DD, an RFC 3339 time, or an age like 7d")))
                 })
                 .transpose()

@@ -63,10 +63,10 @@ pub struct SessionArchive {
         required_unless_present = "from_hook_payload"
     )]
     pub transcript_path: Option<PathBuf>,
-    /// The session's working directory (the transcript's own cwd wins)
+    /// Accepted for compatibility with 1.3.10; the transcript names its own cwd
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// The session id (the transcript's own id wins)
+    /// Accepted for compatibility with 1.3.10; the transcript names its own id
     #[arg(long, value_name = "ID")]
     pub session_id: Option<String>,
     #[command(flatten)]
@@ -126,6 +126,7 @@ fn print_summary(
     db: &std::path::Path,
 ) -> Result<(), Failure> {
     let mut v = serde_json::to_value(s).unwrap_or_default();
+    // `type` stays first (preserve_order); the 1.3.10 fields follow.
     if let Some(o) = v.as_object_mut() {
         o.insert("command".into(), command.into());
         o.insert("db_path".into(), db.display().to_string().into());
@@ -149,6 +150,9 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     } else {
         None
     };
+    if (a.bootstrap || a.sync_claude) && q.is_some() {
+        return Err(Error::usage("--bootstrap and --sync-claude take no query").into());
+    }
     if a.recall.recent && (a.bootstrap || a.sync_claude) {
         return Err(
             Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into(),
@@ -212,7 +216,13 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
     let db = a.state.db();
     let mut out = Out::new();
     let Some(transcript) = transcript else {
+        if a.cleanup_payload {
+            if let Some(p) = &a.from_hook_payload {
+                let _ = std::fs::remove_file(p);
+            }
+        }
         out.json(&serde_json::json!({
+            "type": "session_archive",
             "status": "skipped", "reason": "no_transcript_path", "session_id": hinted_id,
             "detail": "the hook payload names no transcript (an ephemeral session?)", "db_path": db.display().to_string(),
         }))?;
@@ -247,6 +257,7 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
     };
     let ok = s.error_count == 0;
     let mut v = serde_json::json!({
+        "type": "session_archive",
         "status": if ok { "archived" } else { "error" },
         "session_id": session_id,
         "message_count": count,

@@ -113,6 +113,9 @@ pub fn stat(path: &Path) -> Result<Stat> {
 
 /// Parses `path` from `req.start_offset`.
 pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
+    // Records name the file by one canonical path, however the caller spelled it.
+    let canonical = fs::canonicalize(path).ok();
+    let path = canonical.as_deref().unwrap_or(path);
     let st = stat(path)?;
     if st.size == 0 {
         return Err(Error::input(format!("{}: empty file", path.display())));

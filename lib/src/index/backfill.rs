@@ -40,6 +40,18 @@ pub struct FileError {
     pub message: String,
 }
 
+impl FileError {
+    /// Library errors name their file; the record names it once, in `path`.
+    pub fn new(path: &Path, message: &str) -> Self {
+        let path = path.display().to_string();
+        let message = message
+            .strip_prefix(&format!("{path}: "))
+            .unwrap_or(message)
+            .to_string();
+        FileError { path, message }
+    }
+}
+
 /// The one JSON object `csep-index` prints.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -83,6 +95,9 @@ impl Summary {
     }
     fn finish(&mut self, started: Instant) {
         self.elapsed_ms = started.elapsed().as_millis() as u64;
+        if self.error_count > 0 {
+            self.status = "completed_with_errors";
+        }
         self.archived_sessions = self.new_sessions + self.updated_sessions;
     }
 }
@@ -178,10 +193,7 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
         }
         match archive::stat(entry.path()) {
             Ok(st) => files.push((entry.into_path(), st)),
-            Err(e) => errors.push(FileError {
-                path: entry.path().display().to_string(),
-                message: e.message,
-            }),
+            Err(e) => errors.push(FileError::new(entry.path(), &e.message)),
         }
     }
     files.sort_by(|a, b| b.1.mtime_ms.cmp(&a.1.mtime_ms).then_with(|| a.0.cmp(&b.0)));
@@ -226,9 +238,9 @@ fn run_job(job: &Job, caps: Caps) -> Outcome {
             }
         }
         Err(e) => Outcome::Failed {
-            path: job.path.clone(),
             stat: Some(job.stat),
-            message: e.message,
+            message: FileError::new(&job.path, &e.message).message,
+            path: job.path.clone(),
         },
     }
 }
@@ -455,10 +467,7 @@ pub fn index_paths(
         let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
         match archive::stat(&p) {
             Ok(st) => files.push((p, st)),
-            Err(e) => failed.push(FileError {
-                path: p.display().to_string(),
-                message: e.message,
-            }),
+            Err(e) => failed.push(FileError::new(&p, &e.message)),
         }
     }
     let mut states = HashMap::new();

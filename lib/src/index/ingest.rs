@@ -178,6 +178,25 @@ pub fn apply_parts(
 ) -> Result<Applied> {
     let primary = session.subagent.is_none();
     let (session_rowid, created) = upsert_session(tx, session, primary)?;
+    let same: Option<bool> = tx
+        .prepare_cached("SELECT end_offset = ?2 AND fingerprint = ?3 AND error IS NULL FROM sources WHERE path = ?1")?
+        .query_row(params![source.path, source.end_offset as i64, source.fingerprint], |r| r.get(0))
+        .optional()?;
+    if source.start_offset == 0 && same == Some(true) {
+        // The same bytes again (a re-piped archive, a touched file): nothing changes but
+        // the remembered stat.
+        tx.prepare_cached("UPDATE sources SET size = ?2, mtime_ms = ?3 WHERE path = ?1")?
+            .execute(params![
+                source.path,
+                source.size_bytes as i64,
+                source.mtime_ms
+            ])?;
+        return Ok(Applied {
+            new_session: created,
+            updated_session: false,
+            messages: 0,
+        });
+    }
     let mut existing: Option<(i64, i64, i64, i64)> = tx
         .prepare_cached("SELECT id, end_offset, next_ordinal, COALESCE(session_rowid, 0) FROM sources WHERE path = ?1")?
         .query_row([&source.path], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))

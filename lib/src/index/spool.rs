@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "done", "failed"];
+pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "failed"];
 
 /// The queue directory for `name` under the state dir.
 pub fn queue_dir(state_dir: &Path, name: &str) -> PathBuf {
@@ -50,6 +50,9 @@ pub struct DrainSummary {
     pub messages: u64,
     pub new_sessions: u64,
     pub updated_sessions: u64,
+    /// Why each failed item failed (it stays in `failed/`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<super::FileError>,
 }
 
 fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>) {
@@ -108,16 +111,22 @@ pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Res
                     super::index_paths(conn, &[path], agent, caps, &mut |_| {}).map(Some)
                 }
             });
-        let ok = match outcome {
+        let failure = match outcome {
             Ok(Some(s)) => {
                 summary.messages += s.messages;
                 summary.new_sessions += s.new_sessions;
                 summary.updated_sessions += s.updated_sessions;
-                s.error_count == 0
+                s.errors
+                    .first()
+                    .map(|e| format!("{}: {}", e.path, e.message))
             }
-            Ok(None) => true,
-            Err(_) => false,
+            Ok(None) => None,
+            Err(e) => Some(e.message),
         };
+        let ok = failure.is_none();
+        if let Some(message) = failure {
+            summary.errors.push(super::FileError::new(&item, &message));
+        }
         // A payload can quote the conversation (`last_assistant_message`), so a processed one
         // is deleted rather than kept; a failed one stays in failed/ for a person to look at.
         if ok {

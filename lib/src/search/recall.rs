@@ -119,7 +119,8 @@ pub struct RecallResult {
     pub session_id: String,
     pub agent: String,
     pub score: f64,
-    /// How the best hit matched: `phrase`, `all_words`, `any_word` or `substring`.
+    /// How the best hit matched: `phrase`, `all_words`, `any_word` or `substring`
+    /// (`recent` for a listing without a query).
     pub query_mode: &'static str,
     /// The best match, with the matched text marked `>>>…<<<`.
     pub matched: String,

@@ -1,0 +1,894 @@
+//! The documentation checked against the code: the man pages in `man/` against each binary's
+//! `--help` and the exit-code table in `src/exit.rs`, and `docs/WIRE.md` against the wire
+//! types and against what the tools really print.
+//!
+//! Needs `groff` (Debian/Ubuntu package `groff-base`) for the rendering check; without it that
+//! one check is skipped with a note.
+
+use assert_cmd::Command;
+use csep_lib::wire::Record;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+/// The tools with full man pages, and the placeholders that only say "not yet implemented".
+const REAL_TOOLS: &[&str] = &["csep", "csep-archive", "csep-index", "csep-recall"];
+const PLACEHOLDERS: &[&str] = &["csep-trigger", "csep-reflect", "csep-verify"];
+
+const REQUIRED_SECTIONS: &[&str] = &[
+    "NAME",
+    "SYNOPSIS",
+    "DESCRIPTION",
+    "OPTIONS",
+    "EXIT STATUS",
+    "FILES",
+    "ENVIRONMENT",
+    "EXAMPLES",
+];
+
+/// `--flag`-shaped words in the man pages that are not csep flags (a query in an example).
+const NOT_FLAGS: &[&str] = &["--no-verify"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn man_source(tool: &str) -> String {
+    read(&format!("man/{tool}.1"))
+}
+
+fn stdout_of(bin: &str, args: &[&str]) -> String {
+    let out = Command::cargo_bin(bin)
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading man pages.
+
+/// Man page source reduced to plain text: font and character escapes resolved, and macro
+/// names and quotes dropped from macro lines, so `.BI \-\-limit " N"` reads `--limit  N`.
+fn plain(line: &str) -> String {
+    let mut s = line
+        .replace("\\-", "-")
+        .replace("\\(dq", "\"")
+        .replace("\\(aq", "'")
+        .replace("\\(lq", "\"")
+        .replace("\\(rq", "\"")
+        .replace("\\(em", "-")
+        .replace("\\&", "")
+        .replace("\\e", "\\");
+    for font in ["\\fB", "\\fI", "\\fR", "\\fP"] {
+        s = s.replace(font, "");
+    }
+    if let Some(rest) = s.strip_prefix('.') {
+        let rest = rest.split_once(' ').map_or("", |(_, r)| r);
+        return rest.replace('"', "");
+    }
+    s
+}
+
+/// The page's `.SH` sections, in order, each with its source lines.
+fn sections(src: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in src.lines() {
+        if let Some(name) = line.strip_prefix(".SH ") {
+            out.push((name.trim().trim_matches('"').to_string(), Vec::new()));
+        } else if let Some((_, body)) = out.last_mut() {
+            body.push(line.to_string());
+        }
+    }
+    out
+}
+
+fn section<'a>(secs: &'a [(String, Vec<String>)], name: &str) -> Option<&'a [String]> {
+    secs.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, b)| b.as_slice())
+}
+
+/// Every `--long-flag` in `text`.
+fn long_flags(text: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    while i + 2 < chars.len() {
+        let starts = chars[i] == '-'
+            && chars[i + 1] == '-'
+            && chars[i + 2].is_ascii_lowercase()
+            && (i == 0 || !is_word(chars[i - 1]));
+        if starts {
+            let mut j = i + 2;
+            while j < chars.len() && is_word(chars[j]) {
+                j += 1;
+            }
+            let flag: String = chars[i..j].iter().collect();
+            out.insert(flag.trim_end_matches('-').to_string());
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether `flag` occurs in `text` as a whole word (`--since` is not found in `--since-days`).
+fn mentions(text: &str, flag: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-');
+    text.match_indices(flag).any(|(i, _)| {
+        !is_word(text[..i].chars().next_back()) && !is_word(text[i + flag.len()..].chars().next())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The exit-code table, read from its source of truth.
+
+/// `(code, meaning)` for every entry of `TABLE` in `src/exit.rs`, in order, with the codes
+/// taken from the `Exit` enum's discriminants.
+fn exit_table() -> Vec<(i64, String)> {
+    let src = read("src/exit.rs");
+    let block = |start: &str, end: &str| -> String {
+        let from = src
+            .find(start)
+            .unwrap_or_else(|| panic!("src/exit.rs has no `{start}`"));
+        let len = src[from..].find(end).expect("block end");
+        src[from..from + len].to_string()
+    };
+    let mut codes: HashMap<String, i64> = HashMap::new();
+    for line in block("pub enum Exit", "}").lines() {
+        let line = line.split("//").next().unwrap();
+        if let Some((name, value)) = line.split_once('=') {
+            let value = value.trim().trim_end_matches(',');
+            if let Ok(v) = value.parse() {
+                codes.insert(name.trim().to_string(), v);
+            }
+        }
+    }
+    assert!(!codes.is_empty(), "no discriminants found in `enum Exit`");
+    let table = block("pub const TABLE", "];");
+    let mut out = Vec::new();
+    for entry in table.split("Exit::").skip(1) {
+        let name: String = entry
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let code = *codes
+            .get(&name)
+            .unwrap_or_else(|| panic!("TABLE names Exit::{name}, which has no discriminant"));
+        let open = entry.find('"').expect("a meaning string");
+        let close = entry[open + 1..].find('"').expect("the meaning's end") + open + 1;
+        out.push((code, entry[open + 1..close].to_string()));
+    }
+    assert_eq!(
+        out.len(),
+        codes.len(),
+        "TABLE and enum Exit list different codes"
+    );
+    out
+}
+
+/// The EXIT STATUS section's `.TP` items: code → the item's text, whitespace collapsed.
+fn documented_exit_codes(page: &str, body: &[String]) -> BTreeMap<i64, String> {
+    let mut items = BTreeMap::new();
+    let mut current: Option<i64> = None;
+    let mut i = 0;
+    while i < body.len() {
+        let line = body[i].trim();
+        if line == ".TP" {
+            let tag = plain(body.get(i + 1).map_or("", String::as_str));
+            let code: i64 = tag.trim().parse().unwrap_or_else(|_| {
+                panic!("man/{page}.1 EXIT STATUS: item tag {tag:?} is not an exit code")
+            });
+            assert!(
+                items.insert(code, String::new()).is_none(),
+                "man/{page}.1 lists exit code {code} twice"
+            );
+            current = Some(code);
+            i += 2;
+            continue;
+        }
+        if line.starts_with(".PP") || line.starts_with(".SS") {
+            current = None;
+        } else if let Some(code) = current {
+            let text = items.get_mut(&code).unwrap();
+            text.push(' ');
+            text.push_str(&plain(line));
+        }
+        i += 1;
+    }
+    items
+        .into_iter()
+        .map(|(c, t)| (c, t.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Man page tests.
+
+/// For each page, the `--help` texts whose flags it must document: a small tool's own help;
+/// for `csep`, its help and every subcommand's (found in `csep --help`, so a new subcommand
+/// cannot be missed).
+fn helps_per_page() -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    for tool in ["csep-archive", "csep-index", "csep-recall"] {
+        out.push((tool, tool.to_string(), stdout_of(tool, &["--help"])));
+    }
+    let top = stdout_of("csep", &["--help"]);
+    let subcommands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    for expected in [
+        "recall",
+        "session-archive",
+        "session-ingest",
+        "archive",
+        "index",
+    ] {
+        assert!(
+            subcommands.iter().any(|s| s == expected),
+            "`csep --help` does not list {expected} (found {subcommands:?})"
+        );
+    }
+    out.push(("csep", "csep".to_string(), top));
+    for sub in subcommands {
+        let help = stdout_of("csep", &[&sub, "--help"]);
+        out.push(("csep", format!("csep {sub}"), help));
+    }
+    out
+}
+
+#[test]
+fn every_long_flag_in_help_is_in_the_man_page() {
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (page, label, help) in helps_per_page() {
+        let text: String = man_source(page)
+            .lines()
+            .map(plain)
+            .collect::<Vec<_>>()
+            .join("\n");
+        for flag in long_flags(&help) {
+            checked += 1;
+            if !mentions(&text, &flag) {
+                missing.push(format!("man/{page}.1 lacks {flag} (from `{label} --help`)"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert!(checked > 60, "only {checked} flags checked");
+}
+
+#[test]
+fn every_flag_in_the_man_pages_exists() {
+    let mut known = BTreeSet::new();
+    for (_, _, help) in helps_per_page() {
+        known.extend(long_flags(&help));
+    }
+    let mut unknown = Vec::new();
+    for tool in REAL_TOOLS.iter().chain(PLACEHOLDERS) {
+        let src = man_source(tool);
+        for (n, line) in src.lines().enumerate() {
+            for flag in long_flags(&plain(line)) {
+                if !known.contains(&flag) && !NOT_FLAGS.contains(&flag.as_str()) {
+                    unknown.push(format!("man/{tool}.1:{}: {flag} is in no --help", n + 1));
+                }
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "{}", unknown.join("\n"));
+}
+
+#[test]
+fn every_binary_has_a_man_page_and_every_page_a_binary() {
+    let mut bins: BTreeSet<String> = BTreeSet::new();
+    for e in std::fs::read_dir(repo().join("src/bin")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".rs") {
+            bins.insert(stem.to_string());
+        }
+    }
+    let mut pages: BTreeSet<String> = BTreeSet::new();
+    for e in std::fs::read_dir(repo().join("man")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".1") {
+            pages.insert(stem.to_string());
+        }
+    }
+    let listed: BTreeSet<String> = REAL_TOOLS
+        .iter()
+        .chain(PLACEHOLDERS)
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(bins, pages, "src/bin/*.rs and man/*.1 differ");
+    assert_eq!(bins, listed, "tests/docs.rs's tool lists are out of date");
+}
+
+#[test]
+fn man_pages_have_the_required_sections() {
+    for tool in REAL_TOOLS {
+        let src = man_source(tool);
+        let secs = sections(&src);
+        let names: Vec<&str> = secs.iter().map(|(n, _)| n.as_str()).collect();
+        for required in REQUIRED_SECTIONS {
+            let body = section(&secs, required)
+                .unwrap_or_else(|| panic!("man/{tool}.1 has no {required} section ({names:?})"));
+            assert!(
+                body.iter().any(|l| !plain(l).trim().is_empty()),
+                "man/{tool}.1: {required} is empty"
+            );
+        }
+        let th = src.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
+        assert!(
+            th.starts_with(&format!(".TH {} 1 ", tool.to_uppercase())),
+            "man/{tool}.1: bad .TH line {th:?}"
+        );
+        let name = section(&secs, "NAME").unwrap().join(" ");
+        assert!(
+            name.trim_start().starts_with(&format!("{tool} \\-")),
+            "man/{tool}.1: NAME should read `{tool} \\- …`, not {name:?}"
+        );
+        let env = plain(&section(&secs, "ENVIRONMENT").unwrap().join("\n"));
+        for var in [
+            "CSEP_HOME",
+            "CODEX_SELF_EVOLUTION_HOME",
+            "CODEX_HOME",
+            "CLAUDE_CONFIG_DIR",
+            "HOME",
+        ] {
+            assert!(mentions(&env, var), "man/{tool}.1: ENVIRONMENT lacks {var}");
+        }
+        let files = plain(&section(&secs, "FILES").unwrap().join("\n"));
+        for path in ["index/recall.sqlite3", "spool/archive/"] {
+            assert!(files.contains(path), "man/{tool}.1: FILES lacks {path}");
+        }
+    }
+    for tool in PLACEHOLDERS {
+        let secs = sections(&man_source(tool));
+        for required in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS"] {
+            assert!(
+                section(&secs, required).is_some(),
+                "man/{tool}.1 has no {required} section"
+            );
+        }
+        let text = plain(&section(&secs, "DESCRIPTION").unwrap().join(" "));
+        assert!(
+            text.contains("not yet implemented"),
+            "man/{tool}.1 should say it is not yet implemented"
+        );
+    }
+}
+
+#[test]
+fn exit_status_sections_match_src_exit_rs() {
+    let table = exit_table();
+    let codes: BTreeSet<i64> = table.iter().map(|(c, _)| *c).collect();
+    assert!(codes.contains(&0), "no success code in src/exit.rs");
+    for tool in REAL_TOOLS {
+        let secs = sections(&man_source(tool));
+        let body = section(&secs, "EXIT STATUS")
+            .unwrap_or_else(|| panic!("man/{tool}.1 has no EXIT STATUS section"));
+        let items = documented_exit_codes(tool, body);
+        let listed: BTreeSet<i64> = items.keys().copied().collect();
+        assert_eq!(
+            listed, codes,
+            "man/{tool}.1 EXIT STATUS lists other codes than src/exit.rs"
+        );
+        for (code, meaning) in &table {
+            assert!(
+                items[code].contains(meaning.as_str()),
+                "man/{tool}.1 EXIT STATUS {code}: should say {meaning:?} (src/exit.rs), says {:?}",
+                items[code]
+            );
+        }
+    }
+    // The placeholders document only what they do: 0 for --version, 2 otherwise.
+    for tool in PLACEHOLDERS {
+        let secs = sections(&man_source(tool));
+        let items = documented_exit_codes(tool, section(&secs, "EXIT STATUS").unwrap());
+        let listed: BTreeSet<i64> = items.keys().copied().collect();
+        assert!(
+            listed.is_subset(&codes) && listed.contains(&2),
+            "man/{tool}.1 EXIT STATUS lists {listed:?}"
+        );
+        Command::cargo_bin(tool).unwrap().assert().code(2);
+    }
+}
+
+#[test]
+fn man_pages_render_without_groff_warnings() {
+    if std::process::Command::new("groff")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: groff is not installed (apt-get install groff-base); man page rendering not checked");
+        return;
+    }
+    for tool in REAL_TOOLS.iter().chain(PLACEHOLDERS) {
+        let page = repo().join(format!("man/{tool}.1"));
+        let out = std::process::Command::new("groff")
+            .args(["-man", "-ww", "-z"])
+            .arg(&page)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.is_empty(),
+            "groff -man -ww -z man/{tool}.1:\n{said}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// docs/WIRE.md.
+
+#[derive(Debug)]
+struct Field {
+    path: String,
+    /// Rows that say *Omitted when …* describe fields that may be absent.
+    required: bool,
+}
+
+#[derive(Debug)]
+struct Table {
+    line: usize,
+    fields: Vec<Field>,
+}
+
+/// The `"type"` value a table describes, from the meaning of its `type` row
+/// (`` `"session"` ``).
+fn type_named(meanings: &HashMap<String, String>) -> Option<String> {
+    let meaning = meanings.get("type")?;
+    let start = meaning.find("`\"")? + 2;
+    let len = meaning[start..].find("\"`")?;
+    Some(meaning[start..start + len].to_string())
+}
+
+impl Table {
+    fn documents(&self, path: &str) -> bool {
+        self.fields.iter().any(|f| f.path == path)
+    }
+    fn has_children(&self, prefix: &str) -> bool {
+        self.fields.iter().any(|f| f.path.starts_with(prefix))
+    }
+}
+
+#[derive(Debug)]
+struct Example {
+    line: usize,
+    raw: String,
+    /// The field table of the example's section, if it has one.
+    table: Option<usize>,
+}
+
+struct Wire {
+    tables: Vec<Table>,
+    by_type: HashMap<String, usize>,
+    examples: Vec<Example>,
+}
+
+/// A Markdown table row's cells (`\|` is a `|` inside a cell).
+fn cells(row: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = row.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                cur.push('|');
+                chars.next();
+            }
+            '|' => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    // The leading and trailing `|` leave an empty cell at each end.
+    let inner = out.len().saturating_sub(2);
+    out.into_iter()
+        .skip(1)
+        .take(inner)
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+fn parse_wire(md: &str) -> Wire {
+    let lines: Vec<&str> = md.lines().collect();
+    let mut tables = Vec::new();
+    let mut by_type = HashMap::new();
+    let mut examples = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if let Some(lang) = line.strip_prefix("```") {
+            let start = i;
+            let mut raw = String::new();
+            i += 1;
+            while i < lines.len() && !lines[i].starts_with("```") {
+                raw.push_str(lines[i]);
+                raw.push('\n');
+                i += 1;
+            }
+            assert!(
+                i < lines.len(),
+                "docs/WIRE.md:{}: unclosed code block",
+                start + 1
+            );
+            if lang.trim() == "json" {
+                examples.push(Example {
+                    line: start + 1,
+                    raw,
+                    table: current,
+                });
+            }
+            i += 1;
+            continue;
+        }
+        if line.starts_with('#') {
+            current = None;
+        }
+        if line.starts_with('|') {
+            let start = i;
+            while i < lines.len() && lines[i].starts_with('|') {
+                i += 1;
+            }
+            let rows = &lines[start..i];
+            if cells(rows[0]).first().map(String::as_str) == Some("Field") {
+                let mut table = Table {
+                    line: start + 1,
+                    fields: Vec::new(),
+                };
+                let mut meanings = HashMap::new();
+                for row in &rows[2..] {
+                    let c = cells(row);
+                    assert!(
+                        c.len() == 3,
+                        "docs/WIRE.md: row {row:?} should have 3 cells"
+                    );
+                    let path = c[0]
+                        .split('`')
+                        .nth(1)
+                        .unwrap_or_else(|| panic!("docs/WIRE.md: row {row:?}: no `field`"))
+                        .to_string();
+                    table.fields.push(Field {
+                        path: path.clone(),
+                        required: !c[2].contains("Omitted when"),
+                    });
+                    meanings.insert(path, c[2].clone());
+                }
+                if let Some(t) = type_named(&meanings) {
+                    assert!(
+                        by_type.insert(t.clone(), tables.len()).is_none(),
+                        "docs/WIRE.md: two tables for type {t:?}"
+                    );
+                }
+                current = Some(tables.len());
+                tables.push(table);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    Wire {
+        tables,
+        by_type,
+        examples,
+    }
+}
+
+/// Whether a required `path` (`a.b`, `a[].b`) is missing where its parent exists.
+fn missing(v: &Value, segments: &[&str]) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return false;
+    };
+    let (key, array) = match first.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (*first, false),
+    };
+    let Some(obj) = v.as_object() else {
+        return true;
+    };
+    match (obj.get(key), rest.is_empty()) {
+        (None, true) => true,
+        (None, false) | (Some(Value::Null), false) => false,
+        (Some(_), true) => false,
+        (Some(Value::Array(items)), false) if array => items.iter().any(|x| missing(x, rest)),
+        (Some(child @ Value::Object(_)), false) if !array => missing(child, rest),
+        (Some(_), false) => true,
+    }
+}
+
+impl Wire {
+    fn typed_table(&self, v: &Value) -> Option<usize> {
+        let t = v.get("type")?.as_str()?;
+        self.by_type.get(t).copied()
+    }
+
+    /// Checks `v` against the union of `tables`: every required field present, every field
+    /// present documented. Objects nested inside with a documented `"type"` are checked
+    /// against their own table.
+    fn check(&self, v: &Value, tables: &[usize], ctx: &str, problems: &mut Vec<String>) {
+        let docs: Vec<&Table> = tables.iter().map(|&t| &self.tables[t]).collect();
+        for f in docs.iter().flat_map(|t| &t.fields) {
+            let segments: Vec<&str> = f.path.split('.').collect();
+            if f.required && missing(v, &segments) {
+                problems.push(format!("{ctx}: lacks `{}`", f.path));
+            }
+        }
+        self.walk(v, "", &docs, ctx, problems);
+    }
+
+    fn walk(
+        &self,
+        v: &Value,
+        prefix: &str,
+        docs: &[&Table],
+        ctx: &str,
+        problems: &mut Vec<String>,
+    ) {
+        let Some(obj) = v.as_object() else { return };
+        let documents = |p: &str| docs.iter().any(|t| t.documents(p));
+        let has_children = |p: &str| docs.iter().any(|t| t.has_children(p));
+        for (key, val) in obj {
+            let path = format!("{prefix}{key}");
+            if !documents(&path) && !documents(&format!("{path}[]")) {
+                problems.push(format!(
+                    "{ctx}: `{path}` is not in the field table(s) at line(s) {:?}",
+                    docs.iter().map(|t| t.line).collect::<Vec<_>>()
+                ));
+                continue;
+            }
+            match val {
+                Value::Object(_) => {
+                    if let Some(t) = self.typed_table(val) {
+                        self.check(val, &[t], &format!("{ctx} › {path}"), problems);
+                    } else if has_children(&format!("{path}.")) {
+                        self.walk(val, &format!("{path}."), docs, ctx, problems);
+                    }
+                }
+                Value::Array(items) => {
+                    for (n, item) in items.iter().enumerate() {
+                        if let Some(t) = self.typed_table(item) {
+                            self.check(item, &[t], &format!("{ctx} › {path}[{n}]"), problems);
+                        } else if item.is_object() && has_children(&format!("{path}[].")) {
+                            self.walk(item, &format!("{path}[]."), docs, ctx, problems);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn wire() -> Wire {
+    parse_wire(&read("docs/WIRE.md"))
+}
+
+#[test]
+fn wire_examples_parse_and_match_their_tables_and_types() {
+    let wire = wire();
+    let mut problems = Vec::new();
+    let mut types_seen = BTreeSet::new();
+    let mut recall_answers = 0;
+    for ex in &wire.examples {
+        let ctx = format!("docs/WIRE.md:{}", ex.line);
+        let v: Value = match serde_json::from_str(&ex.raw) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{ctx}: not one JSON value: {e}"));
+                continue;
+            }
+        };
+        if !v.is_object() {
+            problems.push(format!("{ctx}: not a JSON object"));
+            continue;
+        }
+        let mut tables: Vec<usize> = ex.table.into_iter().collect();
+        tables.extend(wire.typed_table(&v).filter(|t| Some(*t) != ex.table));
+        if tables.is_empty() {
+            problems.push(format!("{ctx}: no field table documents this example"));
+            continue;
+        }
+        wire.check(&v, &tables, &ctx, &mut problems);
+        if v.get("query").is_some() && v.get("results").is_some() {
+            recall_answers += 1;
+        }
+        let Some(t) = v.get("type").and_then(Value::as_str) else {
+            continue;
+        };
+        types_seen.insert(t.to_string());
+        // "type" first, except in the umbrella's summaries (documented: keys sorted).
+        if v.get("command").is_none()
+            && !ex.raw.trim_start()[1..]
+                .trim_start()
+                .starts_with("\"type\"")
+        {
+            problems.push(format!("{ctx}: \"type\" is not the first field"));
+        }
+        if matches!(t, "session" | "message" | "source") {
+            match serde_json::from_value::<Record>(v.clone()) {
+                Ok(rec) => {
+                    let back = serde_json::to_value(&rec).unwrap();
+                    if back != v {
+                        problems.push(format!(
+                            "{ctx}: csep_lib::wire::Record writes this record differently:\n{}",
+                            serde_json::to_string_pretty(&back).unwrap()
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("{ctx}: not a csep_lib::wire::Record: {e}")),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for t in [
+        "session",
+        "message",
+        "source",
+        "index_summary",
+        "drain_summary",
+        "result",
+    ] {
+        assert!(
+            types_seen.contains(t),
+            "docs/WIRE.md has no example of {t:?}"
+        );
+        assert!(
+            wire.by_type.contains_key(t),
+            "docs/WIRE.md has no field table for {t:?}"
+        );
+    }
+    assert!(
+        recall_answers > 0,
+        "docs/WIRE.md has no recall answer example"
+    );
+}
+
+/// A fresh state dir, with the Codex fixture that the recall examples use archived into it.
+struct Live {
+    dir: tempfile::TempDir,
+}
+
+const FIXTURE: &str = "tests/fixtures/transcripts/codex/sessions/2025/11/17/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl";
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn cmd(&self, bin: &str) -> Command {
+        let mut c = Command::cargo_bin(bin).unwrap();
+        c.env("CSEP_HOME", self.dir.path().join("state"))
+            .env("HOME", self.dir.path().join("home"))
+            .env_remove("CODEX_HOME")
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_SELF_EVOLUTION_HOME");
+        c
+    }
+    fn json_lines(&self, bin: &str, args: &[&str], stdin: Option<Vec<u8>>) -> Vec<Value> {
+        let mut c = self.cmd(bin);
+        c.args(args);
+        if let Some(input) = stdin {
+            c.write_stdin(input);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "{bin} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{bin}: {l}: {e}")))
+            .collect()
+    }
+}
+
+#[test]
+fn what_the_tools_print_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = Live::new();
+    let fixture = repo().join(FIXTURE);
+    let fixture = fixture.to_str().unwrap();
+    let mut problems = Vec::new();
+    let check = |what: &str, v: &Value, problems: &mut Vec<String>| {
+        let t = wire
+            .typed_table(v)
+            .unwrap_or_else(|| panic!("{what}: printed an object of no documented type: {v}"));
+        wire.check(v, &[t], what, problems);
+    };
+
+    let records = live.json_lines("csep-archive", &[fixture], None);
+    assert!(records.len() > 2);
+    for r in &records {
+        check("csep-archive output", r, &mut problems);
+    }
+    let piped: Vec<u8> = records
+        .iter()
+        .flat_map(|r| format!("{r}\n").into_bytes())
+        .collect();
+    let summary = live.json_lines("csep-index", &[], Some(piped));
+    check("csep-index (stdin) summary", &summary[0], &mut problems);
+    let summary = live.json_lines(
+        "csep-index",
+        &["--file", fixture, "/nonexistent/x.jsonl"],
+        None,
+    );
+    check("csep-index --file summary", &summary[0], &mut problems);
+    assert!(summary[0].get("errors").is_some());
+
+    let spool = live.dir.path().join("state/spool/archive/new");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(
+        spool.join("1.json"),
+        serde_json::json!({"payload": {"transcript_path": fixture}}).to_string(),
+    )
+    .unwrap();
+    let drain = live.json_lines("csep-index", &["--spool"], None);
+    check("csep-index --spool summary", &drain[0], &mut problems);
+
+    let query = "lmstudio instead of|apiEndpoint";
+    let recall_table = wire
+        .examples
+        .iter()
+        .find(|ex| ex.raw.contains("\"query\"") && ex.raw.contains("\"results\""))
+        .and_then(|ex| ex.table)
+        .expect("the recall answer's field table");
+    // The global scope, the repo scope (the fixture's cwd, which does not exist here and so
+    // stands for itself) and --recent: between them every optional field appears.
+    for args in [
+        vec!["--global"],
+        vec!["--cwd", "/home/user/projects/temp/chatbot-ui"],
+        vec!["--global", "--recent"],
+    ] {
+        let out = live
+            .cmd("csep-recall")
+            .args(&args)
+            .args(["--format", "json", query])
+            .output()
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("csep-recall {args:?} --format json: {e}"));
+        assert_eq!(answer["status"], "matched", "csep-recall {args:?}");
+        let what = format!("csep-recall {args:?} --format json");
+        wire.check(&answer, &[recall_table], &what, &mut problems);
+    }
+    let lines = live.json_lines(
+        "csep-recall",
+        &["--global", "--format", "jsonl", query],
+        None,
+    );
+    assert!(!lines.is_empty());
+    for l in &lines {
+        check("csep-recall --format jsonl", l, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
