@@ -723,11 +723,10 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
             continue;
         };
         types_seen.insert(t.to_string());
-        // "type" first, except in the umbrella's summaries (documented: keys sorted).
-        if v.get("command").is_none()
-            && !ex.raw.trim_start()[1..]
-                .trim_start()
-                .starts_with("\"type\"")
+        // "type" first, in every object that has one (the umbrella's answers included).
+        if !ex.raw.trim_start()[1..]
+            .trim_start()
+            .starts_with("\"type\"")
         {
             problems.push(format!("{ctx}: \"type\" is not the first field"));
         }
@@ -754,6 +753,7 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "index_summary",
         "drain_summary",
         "result",
+        "session_archive",
     ] {
         assert!(
             types_seen.contains(t),
@@ -852,8 +852,14 @@ fn what_the_tools_print_now_matches_the_wire_tables() {
         serde_json::json!({"payload": {"transcript_path": fixture}}).to_string(),
     )
     .unwrap();
+    std::fs::write(
+        spool.join("2.json"),
+        serde_json::json!({"transcript_path": "/nonexistent/x.jsonl"}).to_string(),
+    )
+    .unwrap();
     let drain = live.json_lines("csep-index", &["--spool"], None);
     check("csep-index --spool summary", &drain[0], &mut problems);
+    assert!(drain[0].get("errors").is_some());
 
     let query = "lmstudio instead of|apiEndpoint";
     let recall_table = wire
@@ -889,6 +895,106 @@ fn what_the_tools_print_now_matches_the_wire_tables() {
     assert!(!lines.is_empty());
     for l in &lines {
         check("csep-recall --format jsonl", l, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn what_the_umbrella_prints_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = Live::new();
+    let fixture = repo().join(FIXTURE);
+    let fixture = fixture.to_str().unwrap();
+    let fixtures = repo().join("tests/fixtures/transcripts");
+    let claude_root = fixtures.join("claude/projects");
+    let codex_root = fixtures.join("codex/sessions");
+    let umbrella_table = wire
+        .examples
+        .iter()
+        .find(|ex| ex.raw.contains("\"command\""))
+        .and_then(|ex| ex.table)
+        .expect("the umbrella summaries' field table");
+    let summary_table = wire.by_type["index_summary"];
+    let mut problems = Vec::new();
+    // One line, one object, "type" first on the wire (not only after parsing).
+    let answer = |args: &[&str], problems: &mut Vec<String>| -> Value {
+        let out = live.cmd("csep").args(args).output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "csep {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        if !text.starts_with("{\"type\":") {
+            problems.push(format!(
+                "csep {args:?}: \"type\" is not the first field: {text}"
+            ));
+        }
+        serde_json::from_str(text.trim_end())
+            .unwrap_or_else(|e| panic!("csep {args:?}: {e}: {text}"))
+    };
+
+    let claude_root = claude_root.to_str().unwrap();
+    let codex_root = codex_root.to_str().unwrap();
+    let backfills: [&[&str]; 3] = [
+        &[
+            "recall",
+            "sync-claude",
+            "--all-history",
+            "--format",
+            "json",
+            "--root",
+            claude_root,
+        ],
+        &[
+            "recall",
+            "--bootstrap",
+            "--all-history",
+            "--format",
+            "jsonl",
+            "--root",
+            codex_root,
+        ],
+        &["session-ingest", "--backfill", "--root", codex_root],
+    ];
+    for args in backfills {
+        let v = answer(args, &mut problems);
+        assert_eq!(v["type"], "index_summary", "csep {args:?}");
+        wire.check(
+            &v,
+            &[summary_table, umbrella_table],
+            &format!("csep {args:?}"),
+            &mut problems,
+        );
+    }
+
+    let session_archive = wire.by_type["session_archive"];
+    let payload = live.dir.path().join("payload.json");
+    std::fs::write(&payload, r#"{"session_id": "x"}"#).unwrap();
+    let p = payload.to_str().unwrap();
+    let archives: [&[&str]; 3] = [
+        &["session-archive", "--transcript-path", fixture],
+        &[
+            "session-archive",
+            "--transcript-path",
+            "/nonexistent/x.jsonl",
+        ],
+        &[
+            "session-archive",
+            "--from-hook-payload",
+            p,
+            "--cleanup-payload",
+        ],
+    ];
+    for args in archives {
+        let v = answer(args, &mut problems);
+        assert_eq!(v["type"], "session_archive", "csep {args:?}");
+        wire.check(
+            &v,
+            &[session_archive],
+            &format!("csep {args:?}"),
+            &mut problems,
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
