@@ -178,6 +178,17 @@ fn a_chinese_substring_inside_an_unspaced_run_matches_and_ranks_first() {
         .as_str()
         .unwrap()
         .contains(">>>麒麟数据<<<"));
+    // CJK inside tool output is a substring too.
+    let id = "00000000-0000-4000-8000-000000000009";
+    let output = format!("error: 编译失败{filler}饕餮貔貅配置文件缺失{filler}");
+    write_lines(
+        &codex_path(&root, id),
+        &codex_rollout(id, "/nonexistent/repo", "build it", &output, "ok"),
+    );
+    env.backfill("codex", &root);
+    let v = env.recall_json(&["--global", "貔貅配置"]);
+    assert_eq!(top_session(&v), id, "{v}");
+    assert_eq!(v["results"][0]["windows"][0]["anchor"]["role"], "tool");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -814,6 +825,9 @@ fn code_needles_flags_alternatives_and_phrases() {
         ("serde_json::value::RawValue", 4),
         ("value::RawVal", 4),
         ("frobnic", 0),
+        // Inside a word: the substring index.
+        ("index_kqzt_seg", 1),
+        ("uarantine the vex", 3),
     ] {
         let v = env.recall_json(&["--global", "--", q]);
         assert_eq!(top_session(&v), id(want), "{q}: {v}");

@@ -5,7 +5,9 @@
 //! `fts_words` (unicode61, full detail) answers words, identifiers and phrases: `snake_case`,
 //! dotted names, paths, `--flags` and `error[E0382]` all become phrases of their parts.
 //! `fts_tri` (trigram, no detail) answers substrings and CJK; its candidates are confirmed
-//! against the stored text, since `detail=none` cannot check adjacency.
+//! against the stored text, since `detail=none` cannot check adjacency. It holds user,
+//! assistant and tool-call text whole, and of tool output only the CJK (unspaced-script)
+//! runs: tool output is most of the bytes, and its words are in `fts_words` already.
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags};

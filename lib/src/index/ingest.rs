@@ -269,7 +269,10 @@ pub fn apply_parts(
             ])?;
             let rowid = tx.last_insert_rowid();
             ins_words.execute(params![rowid, indexed])?;
-            ins_tri.execute(params![rowid, indexed])?;
+            let tri = substring_text(m.role, &indexed);
+            if !tri.is_empty() {
+                ins_tri.execute(params![rowid, tri])?;
+            }
             next_ordinal += 1;
             added += 1;
         }
@@ -308,6 +311,32 @@ pub fn apply_parts(
         updated_session: !created && (added > 0 || removed > 0),
         messages: added,
     })
+}
+
+/// What the substring (trigram) index holds for a message. Tool output is most of the text
+/// and the slowest part to index, and its words, paths, flags and error codes are already
+/// found through the word index, so only its unspaced-script runs (CJK, where the word index
+/// sees one long token) go in; everything else is indexed whole.
+fn substring_text(role: crate::wire::Role, text: &str) -> std::borrow::Cow<'_, str> {
+    use crate::search::query::is_unspaced_script;
+    if role != crate::wire::Role::Tool {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed("");
+    }
+    let mut runs = String::new();
+    let mut in_run = false;
+    for c in text.chars() {
+        if is_unspaced_script(c) {
+            runs.push(c);
+            in_run = true;
+        } else if in_run {
+            runs.push('\n');
+            in_run = false;
+        }
+    }
+    std::borrow::Cow::Owned(runs)
 }
 
 fn file_name(path: &str) -> &str {

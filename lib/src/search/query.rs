@@ -106,6 +106,15 @@ impl Term {
         Some(m)
     }
 
+    /// The tokens as a phrase whose last word may be longer (`frobnic` → `frobnicate`,
+    /// `value::RawVal` → `value::RawValue`).
+    pub fn prefix_phrase_match(&self) -> Option<String> {
+        if self.tokens.is_empty() || self.prefix {
+            return None;
+        }
+        Some(format!("{} *", quote(&self.tokens.join(" "))))
+    }
+
     /// Every token, anywhere in the message.
     pub fn all_words_match(&self) -> Option<String> {
         if self.tokens.len() < 2 {

@@ -1,8 +1,9 @@
 //! Running a recall query.
 //!
 //! Each alternative of the query is looked up on its own, most precise way first: the words
-//! as an adjacent phrase; failing that, all the words anywhere in one message; failing that
-//! (or first, for CJK) the text as a substring through the trigram index. Message scores
+//! as an adjacent phrase; failing that, all the words anywhere in one message; then the
+//! phrase with its last word as a prefix; then (first, for CJK) the text as a substring
+//! through the trigram index; last, any of its whitespace-separated words. Message scores
 //! combine BM25, a role weight and recency; sessions are ranked by their best message, with
 //! a bonus for more hits and for matching more alternatives.
 
@@ -119,7 +120,7 @@ pub struct RecallResult {
     pub session_id: String,
     pub agent: String,
     pub score: f64,
-    /// How the best hit matched: `phrase`, `all_words`, `any_word` or `substring`
+    /// How the best hit matched: `phrase`, `all_words`, `prefix`, `substring` or `any_word`
     /// (`recent` for a listing without a query).
     pub query_mode: &'static str,
     /// The best match, with the matched text marked `>>>…<<<`.
@@ -376,6 +377,12 @@ fn term_hits(
     }
     if strict {
         return Ok(Vec::new());
+    }
+    if let Some(m) = t.prefix_phrase_match() {
+        let hits = word_hits(conn, &m, "prefix", f, idx, now)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
     }
     if !t.substring_first {
         if let Some(needle) = t.substring_needle() {
