@@ -1486,3 +1486,35 @@ fn the_1_3_10_state_dir_variable_is_honoured() {
     assert!(explicit.join("index/recall.sqlite3").exists());
     assert!(!env.db().exists());
 }
+
+#[test]
+fn a_progress_bar_only_on_a_terminal_and_runs_are_recorded() {
+    let env = Env::new();
+    let root = Path::new(FIXTURES).join("codex");
+    // Piped: stderr stays empty.
+    env.cmd("csep-index")
+        .args(["--backfill", "codex", "--all-history", "--root"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stderr("");
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM runs WHERE finished_ms IS NOT NULL AND summary LIKE '%new_sessions%'"), 1);
+    // On a terminal (util-linux `script` gives it a pty): a progress line.
+    let bin = assert_cmd::cargo::cargo_bin("csep-index");
+    let state = env.path("tty-state");
+    let cmdline = format!(
+        "{} --state-dir {} --backfill codex --all-history --root {} >/dev/null",
+        bin.display(),
+        state.display(),
+        root.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .output()
+        .expect("util-linux script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("csep-index: [") && shown.contains("6/6 files"),
+        "{shown:?}"
+    );
+}

@@ -123,21 +123,24 @@ pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Res
             Ok(None) => None,
             Err(e) => Some(e.message),
         };
-        let ok = failure.is_none();
-        if let Some(message) = failure {
-            summary.errors.push(super::FileError::new(&item, &message));
-        }
         // A payload can quote the conversation (`last_assistant_message`), so a processed one
         // is deleted rather than kept; a failed one stays in failed/ for a person to look at.
-        if ok {
-            let _ = fs::remove_file(&item);
-        } else if let Some(name) = item.file_name() {
-            let _ = fs::rename(&item, queue.join("failed").join(name));
-        }
-        if ok {
-            summary.done += 1;
-        } else {
-            summary.failed += 1;
+        match failure {
+            None => {
+                let _ = fs::remove_file(&item);
+                summary.done += 1;
+            }
+            Some(message) => {
+                let kept = item
+                    .file_name()
+                    .map(|n| queue.join("failed").join(n))
+                    .unwrap_or_else(|| item.clone());
+                let _ = fs::rename(&item, &kept);
+                let mut e = super::FileError::new(&item, &message);
+                e.path = kept.display().to_string();
+                summary.errors.push(e);
+                summary.failed += 1;
+            }
         }
     }
     Ok(summary)

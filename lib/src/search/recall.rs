@@ -533,6 +533,7 @@ fn session_updated(conn: &Connection, ids: impl Iterator<Item = i64>) -> Result<
 
 /// No query: the most recent sessions in scope, anchored on their last message.
 fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, SessionHits)>> {
+    // Session-level filters only: the listing has no message to filter.
     let mut o = opts.clone();
     o.include_background = true;
     o.roles.clear();
@@ -541,7 +542,7 @@ fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, 
         "SELECT s.id, (SELECT m.id || ',' || m.source_rowid || ',' || m.ordinal FROM messages m
                        WHERE m.session_rowid = s.id AND (m.flags & {FLAG_BACKGROUND}) = 0
                        ORDER BY m.ts_ms DESC, m.ordinal DESC LIMIT 1)
-         FROM sessions s JOIN (SELECT 0 AS flags) m WHERE s.message_count > 0{}
+         FROM sessions s WHERE s.message_count > 0{}
          ORDER BY COALESCE(s.updated_ms, 0) DESC LIMIT {}",
         f.sql,
         opts.limit.max(1)
