@@ -93,6 +93,46 @@ impl Summary {
             ..Default::default()
         }
     }
+    fn count_applied(&mut self, applied: ingest::Applied, source: &crate::wire::SourceRecord) {
+        self.processed_files += 1;
+        self.processed_successfully += 1;
+        self.messages += applied.messages;
+        self.skipped_lines += source.skipped.total();
+        if applied.new_session {
+            self.new_sessions += 1;
+        } else if applied.updated_session {
+            self.updated_sessions += 1;
+        } else {
+            self.unchanged_sessions += 1;
+        }
+    }
+
+    /// Errors found before parsing (walk, stat): kept in the database and the summary.
+    fn record_errors(&mut self, conn: &mut Connection, errors: Vec<FileError>) -> Result<()> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let tx = conn.transaction()?;
+        for e in &errors {
+            ingest::record_error(&tx, Some(self.run_id), &e.path, None, &e.message)?;
+        }
+        tx.commit()?;
+        self.error_count += errors.len() as u64;
+        let room = MAX_LISTED_ERRORS.saturating_sub(self.errors.len());
+        self.errors.extend(errors.into_iter().take(room));
+        Ok(())
+    }
+
+    /// Finishes the counts and the run record.
+    fn close(&mut self, conn: &Connection, started: Instant) -> Result<()> {
+        self.finish(started);
+        ingest::finish_run(
+            conn,
+            self.run_id,
+            &serde_json::to_value(&*self).unwrap_or_default(),
+        )
+    }
+
     fn finish(&mut self, started: Instant) {
         self.elapsed_ms = started.elapsed().as_millis() as u64;
         if self.error_count > 0 {
@@ -286,18 +326,8 @@ fn run_pipeline(
             match outcome {
                 Outcome::Parsed { parsed, bytes, .. } => {
                     let applied = ingest::apply(batch.conn, &parsed)?;
-                    summary.processed_files += 1;
-                    summary.processed_successfully += 1;
-                    summary.messages += applied.messages;
+                    summary.count_applied(applied, &parsed.source);
                     summary.bytes_read += bytes;
-                    summary.skipped_lines += parsed.source.skipped.total();
-                    if applied.new_session {
-                        summary.new_sessions += 1;
-                    } else if applied.updated_session {
-                        summary.updated_sessions += 1;
-                    } else {
-                        summary.unchanged_sessions += 1;
-                    }
                     batch.count(parsed.messages.len());
                 }
                 Outcome::Failed {
@@ -407,24 +437,9 @@ pub fn backfill(
     summary.files_seen = files.len() as u64 + walk_errors.len() as u64;
     let states = ingest::load_source_states(conn)?;
     let jobs = plan_jobs(files, &states, Some(opts.agent), &mut summary);
-    {
-        let tx = conn.transaction()?;
-        for e in &walk_errors {
-            ingest::record_error(&tx, Some(run_id), &e.path, None, &e.message)?;
-        }
-        tx.commit()?;
-    }
-    summary.error_count += walk_errors.len() as u64;
-    summary
-        .errors
-        .extend(walk_errors.into_iter().take(MAX_LISTED_ERRORS));
+    summary.record_errors(conn, walk_errors)?;
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
-    summary.finish(started);
-    ingest::finish_run(
-        conn,
-        run_id,
-        &serde_json::to_value(&summary).unwrap_or_default(),
-    )?;
+    summary.close(conn, started)?;
     Ok(summary)
 }
 
@@ -478,22 +493,9 @@ pub fn index_paths(
         }
     }
     let jobs = plan_jobs(files, &states, agent, &mut summary);
-    if !failed.is_empty() {
-        let tx = conn.transaction()?;
-        for e in &failed {
-            ingest::record_error(&tx, Some(run_id), &e.path, None, &e.message)?;
-        }
-        tx.commit()?;
-        summary.error_count += failed.len() as u64;
-        summary.errors.extend(failed);
-    }
+    summary.record_errors(conn, failed)?;
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
-    summary.finish(started);
-    ingest::finish_run(
-        conn,
-        run_id,
-        &serde_json::to_value(&summary).unwrap_or_default(),
-    )?;
+    summary.close(conn, started)?;
     Ok(summary)
 }
 
@@ -556,17 +558,7 @@ pub fn index_records(
                     continue;
                 };
                 let applied = ingest::apply_parts(batch.conn, &s, &messages, &src)?;
-                summary.processed_files += 1;
-                summary.processed_successfully += 1;
-                summary.messages += applied.messages;
-                summary.skipped_lines += src.skipped.total();
-                if applied.new_session {
-                    summary.new_sessions += 1;
-                } else if applied.updated_session {
-                    summary.updated_sessions += 1;
-                } else {
-                    summary.unchanged_sessions += 1;
-                }
+                summary.count_applied(applied, &src);
                 batch.count(messages.len());
                 messages.clear();
                 if batch.full() {
@@ -597,11 +589,6 @@ pub fn index_records(
     batch.commit()?;
     drop(batch);
     summary.files_seen = summary.processed_files;
-    summary.finish(started);
-    ingest::finish_run(
-        conn,
-        run_id,
-        &serde_json::to_value(&summary).unwrap_or_default(),
-    )?;
+    summary.close(conn, started)?;
     Ok(summary)
 }
