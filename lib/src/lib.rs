@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod error;
+pub mod fsutil;
 pub mod index;
 pub mod paths;
 pub mod redact;
