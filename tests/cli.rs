@@ -1148,7 +1148,6 @@ fn the_spool_drains_once_and_a_second_drainer_is_busy() {
 #[test]
 fn placeholders_for_later_issues_say_so_and_exit_2() {
     for (bin, issue) in [
-        ("csep-trigger", "#3"),
         ("csep-reflect", "#4"),
         ("csep-verify", "#4"),
     ] {

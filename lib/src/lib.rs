@@ -5,6 +5,7 @@
 //! pass between the tools; `paths`, `repo`, `redact` and `timefmt` are shared helpers.
 
 pub mod archive;
+pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod index;
@@ -13,6 +14,7 @@ pub mod redact;
 pub mod repo;
 pub mod search;
 pub mod timefmt;
+pub mod trigger;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

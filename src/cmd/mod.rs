@@ -5,3 +5,4 @@ pub mod archive;
 pub mod index;
 pub mod recall;
 pub mod umbrella;
+pub mod trigger;

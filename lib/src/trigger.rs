@@ -1,0 +1,1 @@
+//! The reflection trigger (being written).

@@ -1,0 +1,1 @@
+//! `csep-trigger` (being written).
