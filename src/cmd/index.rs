@@ -104,7 +104,12 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
         index::index_paths(&mut conn, &args.file, None, args.caps.caps(), &mut |_| {})?
     } else if args.spool {
         let mut conn = db::open_rw(&args.state.db())?;
-        let s = index::spool::drain_archive(&mut conn, &args.state.dir(), args.caps.caps())?;
+        let s = index::spool::drain_archive(
+            &mut conn,
+            &args.state.dir(),
+            args.caps.caps(),
+            &mut |_| {},
+        )?;
         for e in &s.errors {
             warn(TOOL, format_args!("{}: {}", e.path, e.message));
         }

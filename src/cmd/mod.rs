@@ -2,7 +2,9 @@
 //! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them.
 
 pub mod archive;
+pub mod hook;
 pub mod index;
 pub mod recall;
-pub mod umbrella;
+pub mod setup;
 pub mod trigger;
+pub mod umbrella;

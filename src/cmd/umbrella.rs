@@ -27,6 +27,18 @@ pub enum Command {
     Archive(crate::cmd::archive::ArchiveArgs),
     /// Records, a backfill, files or the spool → the index (same as csep-index)
     Index(index::IndexArgs),
+    /// Run as a hook: `csep hook codex|claude [EVENT]` with the payload on stdin (always exits 0)
+    Hook(crate::cmd::hook::HookArgs),
+    /// SessionStart: print the repo's memory and the recall policy as hook context
+    SessionStart(crate::cmd::hook::SessionStartArgs),
+    /// Stop / SessionEnd: queue the transcript for archiving and start the drainer
+    SessionStop(crate::cmd::hook::SessionStopArgs),
+    /// Archive every queued transcript and run the trigger (what Stop hooks start)
+    Drain(crate::cmd::hook::DrainArgs),
+    /// Install csep's hooks into Codex (trusted) and Claude Code, then backfill
+    Setup(crate::cmd::setup::SetupArgs),
+    /// Undo exactly what setup did (per the install manifest)
+    Uninstall(crate::cmd::setup::UninstallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -300,5 +312,11 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::SessionIngest(a) => session_ingest(a),
         Command::Archive(a) => crate::cmd::archive::run(a),
         Command::Index(a) => index::run(a),
+        Command::Hook(a) => crate::cmd::hook::run_hook(a),
+        Command::SessionStart(a) => crate::cmd::hook::run_session_start(a),
+        Command::SessionStop(a) => crate::cmd::hook::run_session_stop(a),
+        Command::Drain(a) => crate::cmd::hook::run_drain(a),
+        Command::Setup(a) => crate::cmd::setup::run_setup(a),
+        Command::Uninstall(a) => crate::cmd::setup::run_uninstall(a),
     }
 }

@@ -81,8 +81,41 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Drains `spool/archive`: each payload's transcript is indexed incrementally.
-pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Result<DrainSummary> {
+/// Claude Code writes a turn's last transcript line up to ~1.5 s after its Stop hook runs; a
+/// Stop payload younger than this waits before its transcript is read. Nothing is lost either
+/// way (the next Stop or SessionEnd reads the rest), this only makes recall current sooner.
+const CLAUDE_SETTLE_MS: i64 = 500;
+
+fn settle(payload: &serde_json::Value) {
+    if payload.get("agent").and_then(|a| a.as_str()) != Some("claude") {
+        return;
+    }
+    if let Some(received) = payload.get("received_ms").and_then(|v| v.as_i64()) {
+        let wait = received + CLAUDE_SETTLE_MS - crate::timefmt::now_ms();
+        if wait > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(
+                wait.min(CLAUDE_SETTLE_MS) as u64
+            ));
+        }
+    }
+}
+
+/// Whether `spool/<name>/new/` holds anything.
+pub fn has_new(state_dir: &Path, name: &str) -> bool {
+    fs::read_dir(queue_dir(state_dir, name).join("new"))
+        .map(|mut rd| rd.next().is_some())
+        .unwrap_or(false)
+}
+
+/// Drains `spool/archive`: each payload's transcript is indexed incrementally, and
+/// `on_indexed` sees each payload whose transcript was indexed (the drainer runs the trigger
+/// there).
+pub fn drain_archive(
+    conn: &mut Connection,
+    state_dir: &Path,
+    caps: Caps,
+    on_indexed: &mut dyn FnMut(&serde_json::Value),
+) -> Result<DrainSummary> {
     let queue = queue_dir(state_dir, "archive");
     let _lock = try_lock(&queue)?;
     let mut summary = DrainSummary {
@@ -108,7 +141,12 @@ pub fn drain_archive(conn: &mut Connection, state_dir: &Path, caps: Caps) -> Res
             .and_then(|payload| match transcript_of(&payload) {
                 (None, _) => Ok(None),
                 (Some(path), agent) => {
-                    super::index_paths(conn, &[path], agent, caps, &mut |_| {}).map(Some)
+                    settle(&payload);
+                    let s = super::index_paths(conn, &[path], agent, caps, &mut |_| {})?;
+                    if s.error_count == 0 {
+                        on_indexed(&payload);
+                    }
+                    Ok(Some(s))
                 }
             });
         let failure = match outcome {

@@ -1,0 +1,148 @@
+//! The hook path: what `plugin/hooks/csep-hook.sh` runs for SessionStart, Stop and
+//! SessionEnd. It must be fast and must never break the host: payloads are read leniently,
+//! the only stdout is what the host accepts, and the slow work (archiving, the trigger) is
+//! handed to a detached drainer through the spool.
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::redact::redact;
+use crate::wire::Agent;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Set in the environment of sessions that csep's reflection worker starts, so their hooks
+/// neither inject memory nor archive them.
+pub const REFLECTION_ENV: &str = "CSEP_REFLECTION_JOB";
+
+/// Hook events csep handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    SessionStart,
+    Stop,
+    SessionEnd,
+    Other,
+}
+
+impl Event {
+    pub fn parse(s: &str) -> Event {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "sessionstart" => Event::SessionStart,
+            "stop" => Event::Stop,
+            "sessionend" => Event::SessionEnd,
+            _ => Event::Other,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::SessionStart => "SessionStart",
+            Event::Stop => "Stop",
+            Event::SessionEnd => "SessionEnd",
+            Event::Other => "Other",
+        }
+    }
+}
+
+/// A payload read leniently: anything that is not a JSON object becomes an empty object, so
+/// the host still gets a valid answer.
+pub fn parse_payload(bytes: &[u8]) -> (Map<String, Value>, Option<String>) {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => (m, None),
+        Ok(_) => (Map::new(), Some("payload is not a JSON object".into())),
+        Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
+            (Map::new(), Some(format!("empty payload ({e})")))
+        }
+        Err(e) => (Map::new(), Some(format!("payload is not JSON: {e}"))),
+    }
+}
+
+/// A string field, if it is one.
+pub fn field<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    payload
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The SessionStart answer both hosts accept.
+pub fn session_start_output(context: &str) -> String {
+    json!({"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": context}})
+        .to_string()
+}
+
+/// What to print for Stop / SessionEnd: Codex's Stop accepts exactly `{"continue":true}` (or
+/// nothing); everything else gets nothing.
+pub fn stop_output(agent: Agent, event: Event) -> &'static str {
+    match (agent, event) {
+        (Agent::Codex, Event::Stop) => "{\"continue\":true}",
+        _ => "",
+    }
+}
+
+/// The payload fields the archive queue keeps. `last_assistant_message` and prompts are left
+/// out: the transcript has them, and the spool must not hold conversation text.
+const KEPT_FIELDS: &[&str] = &[
+    "session_id",
+    "transcript_path",
+    "cwd",
+    "hook_event_name",
+    "source",
+    "reason",
+    "turn_id",
+    "stop_hook_active",
+    "agent_id",
+    "agent_type",
+    "model",
+];
+
+/// Queues a Stop/SessionEnd payload for the drainer. Returns the queued file.
+pub fn enqueue_archive(
+    state_dir: &Path,
+    agent: Agent,
+    event: Event,
+    payload: &Map<String, Value>,
+) -> Result<PathBuf> {
+    let mut kept = Map::new();
+    for k in KEPT_FIELDS {
+        if let Some(v) = payload.get(*k) {
+            let v = match v {
+                Value::String(s) => Value::String(redact(s).into_owned()),
+                Value::Bool(_) | Value::Number(_) | Value::Null => v.clone(),
+                _ => continue,
+            };
+            kept.insert((*k).to_string(), v);
+        }
+    }
+    let item = json!({
+        "type": "archive_request",
+        "agent": agent.as_str(),
+        "event": event.name(),
+        "received_ms": crate::timefmt::now_ms(),
+        "payload": Value::Object(kept),
+    });
+    let queue = crate::index::spool::queue_dir(state_dir, "archive");
+    let bytes = serde_json::to_vec(&item).map_err(|e| Error::input(e.to_string()))?;
+    fsutil::enqueue(&queue, &fsutil::unique_name(".json"), &bytes)
+}
+
+/// Starts `exe args…` detached from the hook: its own session (so `claude -p` exiting does not
+/// kill it), stdio closed, not waited for.
+pub fn spawn_detached(exe: &Path, args: &[&str], state_dir: &Path) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env("CSEP_HOME", state_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map(drop)
+        .map_err(|e| Error::io(format!("starting {}", exe.display()), e))
+}

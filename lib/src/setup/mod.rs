@@ -1,0 +1,249 @@
+//! `csep setup` / `csep uninstall`: install csep's hooks into Codex and Claude Code, and take
+//! them out again. Every file csep touches is recorded in an install manifest with its bytes
+//! before (a backup) and a hash after, so uninstall can restore exactly what was there when
+//! nobody else changed the file since, and otherwise removes only csep's own parts and says
+//! which files the user changed meanwhile.
+//!
+//! Codex gets a `hooks.json` in `$CODEX_HOME` (not a plugin): hooks.json needs no marketplace
+//! registration, its trust keys are plain file paths, and the user's own hooks.json is merged
+//! rather than replaced. The hooks are then trusted through `codex app-server`.
+
+pub mod claude;
+pub mod codex;
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The hook script every hook runs, as shipped in plugin/hooks/.
+pub const HOOK_SCRIPT: &str = include_str!("../../../plugin/hooks/csep-hook.sh");
+
+/// What identifies csep's own hook entries in a host's config.
+pub const HOOK_MARK: &str = "csep-hook.sh";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One file csep changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileChange {
+    pub path: String,
+    /// `created` or `modified`.
+    pub action: String,
+    /// A copy of the file as it was before csep first touched it (`modified` only).
+    pub backup: Option<String>,
+    pub before_sha256: Option<String>,
+    pub after_sha256: String,
+    /// What csep added, for a person (and for surgical removal): hook events, TOML keys.
+    pub added: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub changes: Vec<FileChange>,
+}
+
+pub fn manifest_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("install").join("manifest.json")
+}
+
+pub fn load_manifest(state_dir: &Path) -> Result<Option<Manifest>> {
+    let path = manifest_path(state_dir);
+    match fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            Error::input(format!(
+                "{}: unreadable install manifest: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
+pub fn save_manifest(state_dir: &Path, m: &Manifest) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(m).map_err(|e| Error::input(e.to_string()))?;
+    fsutil::write_atomic(&manifest_path(state_dir), &bytes)
+}
+
+/// Writes `bytes` to `path` and records the change in `manifest`. The first recorded state of
+/// a file (its original bytes) is kept across repeated setups.
+pub fn write_recorded(
+    state_dir: &Path,
+    manifest: &mut Manifest,
+    path: &Path,
+    bytes: &[u8],
+    added: &[String],
+) -> Result<()> {
+    let before = fs::read(path).ok();
+    if before.as_deref() == Some(bytes) {
+        if let Some(c) = manifest
+            .changes
+            .iter_mut()
+            .find(|c| c.path == path.to_string_lossy())
+        {
+            c.after_sha256 = sha256_hex(bytes);
+        }
+        return Ok(());
+    }
+    let key = path.to_string_lossy().into_owned();
+    let existing = manifest.changes.iter().position(|c| c.path == key);
+    if existing.is_none() {
+        let (action, backup, before_sha) = match &before {
+            None => ("created".to_string(), None, None),
+            Some(b) => {
+                let backup = state_dir.join("install").join("backup").join(format!(
+                    "{}.{}",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    &sha256_hex(key.as_bytes())[..12]
+                ));
+                fsutil::write_atomic(&backup, b)?;
+                (
+                    "modified".to_string(),
+                    Some(backup.to_string_lossy().into_owned()),
+                    Some(sha256_hex(b)),
+                )
+            }
+        };
+        manifest.changes.push(FileChange {
+            path: key.clone(),
+            action,
+            backup,
+            before_sha256: before_sha,
+            after_sha256: String::new(),
+            added: Vec::new(),
+        });
+    }
+    fsutil::write_atomic(path, bytes)?;
+    let c = manifest
+        .changes
+        .iter_mut()
+        .find(|c| c.path == key)
+        .expect("just recorded");
+    c.after_sha256 = sha256_hex(bytes);
+    for a in added {
+        if !c.added.contains(a) {
+            c.added.push(a.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Re-reads a recorded file's hash after someone else (Codex's own config writer) changed it on
+/// csep's behalf.
+pub fn refresh_recorded(manifest: &mut Manifest, path: &Path, added: &[String]) {
+    let key = path.to_string_lossy().into_owned();
+    if let (Some(c), Ok(bytes)) = (
+        manifest.changes.iter_mut().find(|c| c.path == key),
+        fs::read(path),
+    ) {
+        c.after_sha256 = sha256_hex(&bytes);
+        for a in added {
+            if !c.added.contains(a) {
+                c.added.push(a.clone());
+            }
+        }
+    }
+}
+
+/// Installs the hook script into the state dir; returns its path.
+pub fn install_hook_script(state_dir: &Path, manifest: &mut Manifest) -> Result<PathBuf> {
+    let path = state_dir.join("bin").join("csep-hook.sh");
+    write_recorded(
+        state_dir,
+        manifest,
+        &path,
+        HOOK_SCRIPT.as_bytes(),
+        &["hook script".into()],
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io(path.display(), e))?;
+    Ok(path)
+}
+
+/// What the installed hooks run: the csep binary, the state dir and the hook script.
+#[derive(Debug, Clone)]
+pub struct HookTarget {
+    pub csep_bin: PathBuf,
+    pub state_dir: PathBuf,
+    pub script: PathBuf,
+}
+
+impl HookTarget {
+    /// The hook command for a host: `CSEP_BIN=… CSEP_HOME=… '…/csep-hook.sh' <agent>`.
+    pub fn command(&self, agent: &str) -> String {
+        fn q(p: &Path) -> String {
+            format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
+        }
+        format!(
+            "CSEP_BIN={} CSEP_HOME={} {} {agent}",
+            q(&self.csep_bin),
+            q(&self.state_dir),
+            q(&self.script)
+        )
+    }
+}
+
+/// How one recorded file was put back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub path: String,
+    /// `restored` (original bytes back), `removed` (csep created it), `cleaned` (the user
+    /// changed it since setup: only csep's parts were taken out), `missing`.
+    pub how: String,
+}
+
+/// Reverses a manifest. `clean` removes csep's parts from a file the user changed since.
+pub fn uninstall(
+    state_dir: &Path,
+    manifest: &Manifest,
+    clean: &dyn Fn(&Path, &FileChange) -> Result<()>,
+) -> Result<Vec<Restored>> {
+    let mut out = Vec::new();
+    for c in manifest.changes.iter().rev() {
+        let path = Path::new(&c.path);
+        let current = match fs::read(path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(path.display(), e)),
+        };
+        let how = match current {
+            None => "missing",
+            Some(b) if sha256_hex(&b) == c.after_sha256 => match (&c.action[..], &c.backup) {
+                ("modified", Some(backup)) => {
+                    let original = fs::read(backup).map_err(|e| Error::io(backup, e))?;
+                    fsutil::write_atomic(path, &original)?;
+                    "restored"
+                }
+                _ => {
+                    fs::remove_file(path).map_err(|e| Error::io(path.display(), e))?;
+                    "removed"
+                }
+            },
+            Some(_) => {
+                clean(path, c)?;
+                "cleaned"
+            }
+        };
+        out.push(Restored {
+            path: c.path.clone(),
+            how: how.into(),
+        });
+    }
+    let _ = fs::remove_dir_all(state_dir.join("install").join("backup"));
+    let _ = fs::remove_file(manifest_path(state_dir));
+    Ok(out)
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# csep-hook.sh <agent> [<event>]: the one command every csep hook runs, for Codex and
+# Claude Code alike (agent = codex | claude; the event defaults to the payload's
+# hook_event_name). It hands stdin, read once, to `csep hook`, and never breaks the host:
+# it always exits 0 and prints only what `csep hook` printed (host-valid by construction),
+# or nothing at all. Details of any trouble go to $CSEP_HOME/logs/.
+#
+# CSEP_BIN names the csep binary (`csep setup` writes it into the hook command); without it,
+# csep is looked up on PATH.
+
+agent="${1:-codex}"
+event="${2:-}"
+csep="${CSEP_BIN:-}"
+if [ -z "$csep" ]; then
+    csep="$(command -v csep 2>/dev/null || true)"
+fi
+
+if [ -z "$csep" ] || [ ! -x "$csep" ]; then
+    # No csep: take the payload so the host is not left writing into a closed pipe.
+    cat >/dev/null 2>&1
+    exit 0
+fi
+
+if [ -n "$event" ]; then
+    out="$("$csep" hook "$agent" "$event" 2>/dev/null)" || out=""
+else
+    out="$("$csep" hook "$agent" 2>/dev/null)" || out=""
+fi
+
+if [ -n "$out" ]; then
+    printf '%s\n' "$out"
+fi
+exit 0

@@ -1,0 +1,268 @@
+//! The hook commands: `csep hook <agent> [<event>]` (what plugin/hooks/csep-hook.sh runs),
+//! 1.3.10's `csep session-start --from-stdin` / `csep session-stop --from-stdin`, and
+//! `csep drain`, the detached worker a Stop hook starts.
+//!
+//! A hook never fails the host: whatever happens it exits 0 and prints only what the host
+//! accepts; what went wrong goes to `$CSEP_HOME/logs/hook.log`.
+
+use crate::args::{CapsArgs, StateArgs};
+use crate::exit::Exit;
+use crate::out::{Failure, Out};
+use clap::Args;
+use csep_lib::hook::{self, Event};
+use csep_lib::index::{db, spool};
+use csep_lib::memory;
+use csep_lib::wire::Agent;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Larger payloads are cut: no real hook payload comes near this.
+const MAX_PAYLOAD: u64 = 64 << 20;
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The host: codex or claude
+    #[arg(value_name = "AGENT", value_parser = ["codex", "claude"])]
+    pub agent: String,
+    /// SessionStart, Stop or SessionEnd [default: the payload's hook_event_name]
+    #[arg(value_name = "EVENT")]
+    pub event: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionStartArgs {
+    /// Read the SessionStart hook payload from stdin
+    #[arg(long)]
+    pub from_stdin: bool,
+    /// The session's directory [default: the payload's cwd, else the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// The host
+    #[arg(long, value_name = "AGENT", default_value = "codex", value_parser = ["codex", "claude"])]
+    pub agent: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionStopArgs {
+    /// Read the Stop (or SessionEnd) hook payload from stdin
+    #[arg(long)]
+    pub from_stdin: bool,
+    /// The host
+    #[arg(long, value_name = "AGENT", default_value = "codex", value_parser = ["codex", "claude"])]
+    pub agent: String,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub caps: CapsArgs,
+}
+
+fn read_stdin() -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = std::io::stdin()
+        .lock()
+        .take(MAX_PAYLOAD)
+        .read_to_end(&mut buf);
+    buf
+}
+
+/// Appends one line to `logs/hook.log`; best effort, never fails the hook. Only metadata
+/// (event, agent, session id, outcome) is logged, never payload text.
+fn log(state_dir: &Path, fields: serde_json::Value) {
+    let dir = state_dir.join("logs");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let mut line = serde_json::json!({"ts": csep_lib::timefmt::format_iso_ms(csep_lib::timefmt::now_ms()), "tool": "csep hook"});
+    if let (Some(o), serde_json::Value::Object(f)) = (line.as_object_mut(), fields) {
+        o.extend(f);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("hook.log"))
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn inject_max_chars(state_dir: &Path) -> usize {
+    // WIRE-CONFIG: replaced by csep_lib::config once it lands.
+    std::fs::read_to_string(state_dir.join("config.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|d| d.get("memory")?.get("inject_max_chars")?.as_integer())
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(8000)
+}
+
+/// Handles one hook call; returns what to print. Never fails.
+fn handle(
+    agent: Agent,
+    event_arg: Option<&str>,
+    state_dir: &Path,
+    bytes: &[u8],
+    cwd_arg: Option<&str>,
+) -> String {
+    let started = std::time::Instant::now();
+    let (payload, problem) = hook::parse_payload(bytes);
+    let event = Event::parse(
+        event_arg
+            .or_else(|| hook::field(&payload, "hook_event_name"))
+            .unwrap_or(""),
+    );
+    let session = hook::field(&payload, "session_id")
+        .unwrap_or("")
+        .to_string();
+    let mut outcome = "ok".to_string();
+    let output = if std::env::var_os(hook::REFLECTION_ENV).is_some() {
+        // A session csep's own reflection started: no memory, no archive.
+        outcome = "reflection_session".into();
+        match event {
+            Event::SessionStart => String::new(),
+            _ => hook::stop_output(agent, event).to_string(),
+        }
+    } else {
+        match event {
+            Event::SessionStart => {
+                let cwd = cwd_arg
+                    .map(str::to_string)
+                    .or_else(|| hook::field(&payload, "cwd").map(str::to_string))
+                    .or_else(|| {
+                        std::env::current_dir()
+                            .ok()
+                            .map(|d| d.to_string_lossy().into_owned())
+                    })
+                    .unwrap_or_default();
+                hook::session_start_output(&memory::session_start_context(
+                    state_dir,
+                    &cwd,
+                    inject_max_chars(state_dir),
+                ))
+            }
+            Event::Stop | Event::SessionEnd => {
+                if payload.is_empty() {
+                    outcome = "nothing_to_archive".into();
+                } else {
+                    match hook::enqueue_archive(state_dir, agent, event, &payload) {
+                        Ok(_) => {
+                            let exe = std::env::current_exe().unwrap_or_else(|_| "csep".into());
+                            if let Err(e) = hook::spawn_detached(&exe, &["drain"], state_dir) {
+                                outcome = format!("drainer not started: {e}");
+                            }
+                        }
+                        Err(e) => outcome = format!("not queued: {e}"),
+                    }
+                }
+                hook::stop_output(agent, event).to_string()
+            }
+            Event::Other => String::new(),
+        }
+    };
+    log(
+        state_dir,
+        serde_json::json!({
+            "agent": agent.as_str(), "event": event.name(), "session_id": session, "outcome": outcome,
+            "payload_problem": problem, "elapsed_ms": started.elapsed().as_millis() as u64,
+        }),
+    );
+    output
+}
+
+fn print(output: &str) -> Result<Exit, Failure> {
+    if !output.is_empty() {
+        let mut out = Out::new();
+        out.text(output)?;
+        out.text("\n")?;
+        // A host that closed its end is not our failure.
+        let _ = out.flush();
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
+    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let bytes = read_stdin();
+    print(&handle(
+        agent,
+        a.event.as_deref(),
+        &a.state.dir(),
+        &bytes,
+        None,
+    ))
+}
+
+pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {
+    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let bytes = if a.from_stdin {
+        read_stdin()
+    } else {
+        b"{}".to_vec()
+    };
+    print(&handle(
+        agent,
+        Some("SessionStart"),
+        &a.state.dir(),
+        &bytes,
+        a.cwd.as_deref(),
+    ))
+}
+
+pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
+    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let bytes = if a.from_stdin {
+        read_stdin()
+    } else {
+        b"{}".to_vec()
+    };
+    let (payload, _) = hook::parse_payload(&bytes);
+    let event = hook::field(&payload, "hook_event_name")
+        .map(Event::parse)
+        .filter(|e| *e == Event::SessionEnd);
+    print(&handle(
+        agent,
+        Some(event.unwrap_or(Event::Stop).name()),
+        &a.state.dir(),
+        &bytes,
+        None,
+    ))
+}
+
+/// The drainer: one at a time (a second one finds the queue locked and exits 0), it indexes
+/// every queued transcript, runs the trigger for each, and looks again after letting go of
+/// the lock, so a payload queued meanwhile is never stranded.
+pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
+    let state_dir = a.state.dir();
+    let mut out = Out::new();
+    loop {
+        let mut conn = db::open_rw(&a.state.db())?;
+        let summary =
+            match spool::drain_archive(&mut conn, &state_dir, a.caps.caps(), &mut |item| {
+                run_trigger(&state_dir, item);
+            }) {
+                Ok(s) => s,
+                Err(e) if e.kind == csep_lib::ErrorKind::Busy => return Ok(Exit::Ok),
+                Err(e) => return Err(e.into()),
+            };
+        drop(conn);
+        out.json(&summary)?;
+        if !spool::has_new(&state_dir, "archive") {
+            break;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+fn run_trigger(_state_dir: &Path, _item: &serde_json::Value) {
+    // WIRE-TRIGGER
+}

@@ -1,0 +1,314 @@
+//! `csep setup` and `csep uninstall`: install csep's hooks into Codex (trusted through
+//! `codex app-server`) and Claude Code, run the first backfill, and record every change in
+//! the install manifest; uninstall reverses exactly what the manifest lists.
+
+use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::exit::Exit;
+use crate::out::{Failure, Out};
+use clap::Args;
+use csep_lib::setup::{self, claude, codex, HookTarget, Manifest};
+use csep_lib::wire::Agent;
+use csep_lib::{timefmt, Error};
+use serde_json::{json, Value};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Codex's home [default: $CODEX_HOME, else ~/.codex]
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's config dir [default: $CLAUDE_CONFIG_DIR, else ~/.claude, when it exists]
+    #[arg(long, value_name = "DIR")]
+    pub claude_dir: Option<PathBuf>,
+    /// Leave Codex alone
+    #[arg(long)]
+    pub no_codex: bool,
+    /// Leave Claude Code alone
+    #[arg(long, conflicts_with = "claude_dir")]
+    pub no_claude: bool,
+    /// The codex binary used to trust the hooks [default: codex on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+    /// Say what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the first backfill of existing sessions
+    #[arg(long)]
+    pub no_backfill: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Accepted for symmetry with setup; the install manifest says what to undo
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Accepted for symmetry with setup; the install manifest says what to undo
+    #[arg(long, value_name = "DIR")]
+    pub claude_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+fn claude_dir(a: &SetupArgs) -> Option<PathBuf> {
+    if a.no_claude {
+        return None;
+    }
+    if let Some(d) = &a.claude_dir {
+        return Some(d.clone());
+    }
+    let d = csep_lib::paths::claude_projects_root()
+        .parent()?
+        .to_path_buf();
+    d.is_dir().then_some(d)
+}
+
+fn abs(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
+    let state_dir = abs(&a.state.dir());
+    let csep_bin = std::env::current_exe().map_err(|e| Error::io("finding the csep binary", e))?;
+    let csep_bin = fs::canonicalize(&csep_bin).unwrap_or(csep_bin);
+    let target = HookTarget {
+        csep_bin,
+        state_dir: state_dir.clone(),
+        script: state_dir.join("bin").join("csep-hook.sh"),
+    };
+    let codex_home = (!a.no_codex).then(|| {
+        abs(&a
+            .codex_home
+            .clone()
+            .unwrap_or_else(csep_lib::paths::codex_home))
+    });
+    let claude_dir = claude_dir(a).map(|d| abs(&d));
+    let codex_bin = codex::find_codex(a.codex_bin.as_deref());
+    if a.dry_run {
+        return dry_run(
+            &target,
+            codex_home.as_deref(),
+            claude_dir.as_deref(),
+            codex_bin.as_deref(),
+        );
+    }
+    let mut manifest = setup::load_manifest(&state_dir)?.unwrap_or_else(|| Manifest {
+        version: 1,
+        created_at: timefmt::format_iso_ms(timefmt::now_ms()),
+        ..Default::default()
+    });
+    let result = (|| -> Result<Value, Error> {
+        setup::install_hook_script(&state_dir, &mut manifest)?;
+        let codex_report = match &codex_home {
+            Some(home) => Some(codex::install(
+                home,
+                &target,
+                codex_bin.as_deref(),
+                &state_dir,
+                &mut manifest,
+            )?),
+            None => None,
+        };
+        let claude_report = match &claude_dir {
+            Some(dir) => Some(claude::install(dir, &target, &state_dir, &mut manifest)?),
+            None => None,
+        };
+        Ok(json!({"codex": codex_report, "claude": claude_report}))
+    })();
+    manifest.updated_at = timefmt::format_iso_ms(timefmt::now_ms());
+    // Whatever got written is in the manifest, even when a later step failed.
+    setup::save_manifest(&state_dir, &manifest)?;
+    let hosts = result?;
+    let mut backfill = json!({});
+    if !a.no_backfill {
+        let history = HistoryArgs {
+            since_days: 0,
+            all_history: true,
+            limit_files: None,
+        };
+        let caps = CapsArgs {
+            tool_head_bytes: 8192,
+            tool_tail_bytes: 8192,
+            text_head_bytes: 32768,
+            text_tail_bytes: 8192,
+        };
+        let state = StateArgs {
+            state_dir: Some(state_dir.clone()),
+        };
+        if let Some(home) = &codex_home {
+            let root = home.join("sessions");
+            if root.is_dir() {
+                backfill["codex"] = serde_json::to_value(crate::cmd::index::backfill(
+                    &state,
+                    Agent::Codex,
+                    Some(root),
+                    &history,
+                    0,
+                    &caps,
+                )?)
+                .unwrap_or_default();
+            }
+        }
+        if let Some(dir) = &claude_dir {
+            let root = dir.join("projects");
+            if root.is_dir() {
+                backfill["claude"] = serde_json::to_value(crate::cmd::index::backfill(
+                    &state,
+                    Agent::Claude,
+                    Some(root),
+                    &history,
+                    0,
+                    &caps,
+                )?)
+                .unwrap_or_default();
+            }
+        }
+    }
+    let trust_ok = hosts["codex"].is_null() || hosts["codex"]["trust"] == "trusted";
+    let summary = json!({
+        "type": "setup_summary",
+        "dry_run": false,
+        "state_dir": state_dir,
+        "manifest": setup::manifest_path(&state_dir),
+        "hook_script": target.script,
+        "codex": hosts["codex"],
+        "claude": hosts["claude"],
+        "backfill": backfill,
+        "changes": manifest.changes.iter().map(|c| json!({"path": c.path, "action": c.action, "added": c.added})).collect::<Vec<_>>(),
+    });
+    if !trust_ok {
+        crate::out::warn(
+            "csep",
+            format_args!(
+                "Codex hooks are installed but not trusted: {}",
+                hosts["codex"]["trust_detail"].as_str().unwrap_or("")
+            ),
+        );
+    }
+    let mut out = Out::new();
+    out.json(&summary)?;
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// Runs the install against scratch copies of the hosts' files and reports what would change.
+fn dry_run(
+    target: &HookTarget,
+    codex_home: Option<&Path>,
+    claude_dir: Option<&Path>,
+    codex_bin: Option<&Path>,
+) -> Result<Exit, Failure> {
+    let scratch = std::env::temp_dir().join(format!(
+        "csep-setup-dry-run-{}",
+        csep_lib::fsutil::unique_name("")
+    ));
+    let result = (|| -> Result<Vec<Value>, Error> {
+        let mut manifest = Manifest::default();
+        let mut plan = Vec::new();
+        let mut compare = |real: &Path, copy: &Path| {
+            let before = fs::read(real).ok();
+            let after = fs::read(copy).ok();
+            let action = match (&before, &after) {
+                (_, None) => "unchanged",
+                (None, Some(_)) => "create",
+                (Some(b), Some(a)) if b == a => "unchanged",
+                _ => "modify",
+            };
+            plan.push(json!({"path": real, "action": action}));
+        };
+        plan_file(&mut compare, &target.script, None);
+        if let Some(home) = codex_home {
+            let copy = scratch.join("codex");
+            copy_if_present(home, &copy, &["hooks.json", "config.toml"])?;
+            codex::install(&copy, target, None, &scratch.join("state"), &mut manifest)?;
+            for f in ["hooks.json", "config.toml"] {
+                compare(&home.join(f), &copy.join(f));
+            }
+        }
+        if let Some(dir) = claude_dir {
+            let copy = scratch.join("claude");
+            copy_if_present(dir, &copy, &["settings.json"])?;
+            claude::install(&copy, target, &scratch.join("state"), &mut manifest)?;
+            compare(&dir.join("settings.json"), &copy.join("settings.json"));
+        }
+        Ok(plan)
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    let plan = result?;
+    let trust = match (codex_home, codex_bin) {
+        (None, _) => Value::Null,
+        (Some(_), Some(bin)) => json!(format!(
+            "would trust csep's hooks with {} app-server",
+            bin.display()
+        )),
+        (Some(_), None) => {
+            json!("codex not found: the hooks would need trusting by hand in /hooks")
+        }
+    };
+    let mut out = Out::new();
+    out.json(
+        &json!({"type": "setup_summary", "dry_run": true, "plan": plan, "codex_trust": trust}),
+    )?;
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+fn plan_file(compare: &mut dyn FnMut(&Path, &Path), real: &Path, copy: Option<&Path>) {
+    let want = setup::HOOK_SCRIPT.as_bytes();
+    if fs::read(real).ok().as_deref() != Some(want) {
+        let tmp = std::env::temp_dir().join(format!(
+            "csep-hook-{}",
+            csep_lib::fsutil::unique_name(".sh")
+        ));
+        let _ = fs::write(&tmp, want);
+        compare(real, copy.unwrap_or(&tmp));
+        let _ = fs::remove_file(&tmp);
+    } else {
+        compare(real, real);
+    }
+}
+
+fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> {
+    fs::create_dir_all(to).map_err(|e| Error::io(to.display(), e))?;
+    for n in names {
+        let src = from.join(n);
+        if src.exists() {
+            fs::copy(&src, to.join(n)).map_err(|e| Error::io(src.display(), e))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
+    let state_dir = abs(&a.state.dir());
+    let mut out = Out::new();
+    let Some(manifest) = setup::load_manifest(&state_dir)? else {
+        out.json(&json!({"type": "uninstall_summary", "status": "nothing_to_uninstall", "manifest": setup::manifest_path(&state_dir)}))?;
+        out.flush()?;
+        return Ok(Exit::Ok);
+    };
+    let restored = setup::uninstall(&state_dir, &manifest, &|path, change| match path
+        .file_name()
+        .and_then(|n| n.to_str())
+    {
+        Some("settings.json") => claude::clean(path),
+        Some("csep-hook.sh") => fs::remove_file(path).map_err(|e| Error::io(path.display(), e)),
+        _ => codex::clean(path, change),
+    })?;
+    let changed: Vec<&str> = restored
+        .iter()
+        .filter(|r| r.how == "cleaned")
+        .map(|r| r.path.as_str())
+        .collect();
+    for p in &changed {
+        crate::out::warn(
+            "csep",
+            format_args!("{p} was changed after setup: only csep's entries were removed"),
+        );
+    }
+    out.json(&json!({"type": "uninstall_summary", "status": "uninstalled", "files": restored, "changed_since_setup": changed}))?;
+    out.flush()?;
+    Ok(Exit::Ok)
+}

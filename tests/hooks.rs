@@ -1,0 +1,443 @@
+//! Black-box tests of the hook path: `plugin/hooks/csep-hook.sh` and `csep hook` answer
+//! every input with host-valid output and exit 0; Stop queues the transcript and a detached
+//! drainer archives it; many hooks at once lose nothing.
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin/hooks/csep-hook.sh");
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+    /// The hook script as a host runs it, with CSEP_BIN pointing at this build.
+    fn hook(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> std::process::Output {
+        let mut c = Command::new("sh");
+        c.arg(SCRIPT)
+            .args(args)
+            .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+            .env("CSEP_HOME", self.state())
+            .env("HOME", self.path("home"))
+            .env_remove("CSEP_REFLECTION_JOB")
+            .current_dir(self.dir.path())
+            .write_stdin(stdin.into());
+        c.output().unwrap()
+    }
+    fn seed_memory(&self, repo_root: &Path, text: &str) {
+        let bucket = self
+            .state()
+            .join("projects")
+            .join(repo_root.to_string_lossy().replace('/', "-"));
+        fs::create_dir_all(bucket.join("memory")).unwrap();
+        fs::write(bucket.join("memory/MEMORY.md"), text).unwrap();
+    }
+    /// Waits until the archive queue is empty and no drainer holds it.
+    fn wait_drained(&self) {
+        let queue = self.state().join("spool/archive");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let empty = |d: &str| {
+                fs::read_dir(queue.join(d))
+                    .map(|mut r| r.next().is_none())
+                    .unwrap_or(true)
+            };
+            let unlocked = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(queue.join(".lock"))
+                .map(|f| fs2::FileExt::try_lock_exclusive(&f).is_ok())
+                .unwrap_or(true);
+            if empty("new") && empty("cur") && unlocked {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the drainer did not finish");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    fn recall(&self, q: &str) -> Value {
+        let out = Command::cargo_bin("csep-recall")
+            .unwrap()
+            .env("CSEP_HOME", self.state())
+            .args(["--global", "--format", "json", "--limit", "100", "--", q])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn rollout(path: &Path, id: &str, cwd: &str, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let ts = "2026-11-24T10:00:00.000Z";
+    let lines = [
+        json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": cwd, "originator": "codex_exec", "source": "exec"}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}),
+        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]}}),
+    ];
+    let mut f = fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// SessionStart output must be exactly the shape both hosts accept.
+fn assert_session_start_shape(stdout: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(stdout)));
+    let o = v.as_object().unwrap();
+    assert_eq!(o.keys().collect::<Vec<_>>(), vec!["hookSpecificOutput"]);
+    let inner = o["hookSpecificOutput"].as_object().unwrap();
+    let mut keys: Vec<&String> = inner.keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["additionalContext", "hookEventName"]);
+    assert_eq!(inner["hookEventName"], "SessionStart");
+    inner["additionalContext"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn session_start_injects_the_repo_memory_shared_by_worktrees() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        assert!(std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .status
+            .success());
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "init"]);
+    let wt = env.path("repo-wt");
+    git(&["worktree", "add", "-q", "-b", "wt", wt.to_str().unwrap()]);
+    env.seed_memory(
+        &fs::canonicalize(&repo).unwrap(),
+        "- CSEP-MEMORY-MARKER-7: run cargo test before committing\n",
+    );
+    for cwd in [&repo, &wt] {
+        for agent in ["codex", "claude"] {
+            let out = env.hook(&[agent], json!({"session_id": "s", "cwd": cwd, "hook_event_name": "SessionStart", "source": "startup"}).to_string());
+            assert!(out.status.success());
+            let ctx = assert_session_start_shape(&out.stdout);
+            assert!(ctx.contains("CSEP-MEMORY-MARKER-7"), "{ctx}");
+            assert!(ctx.contains("csep recall"));
+        }
+    }
+    // The 1.3.10 command does the same.
+    let out = Command::cargo_bin("csep")
+        .unwrap()
+        .env("CSEP_HOME", env.state())
+        .args(["session-start", "--from-stdin"])
+        .write_stdin(json!({"cwd": wt, "hook_event_name": "SessionStart"}).to_string())
+        .output()
+        .unwrap();
+    assert!(assert_session_start_shape(&out.stdout).contains("CSEP-MEMORY-MARKER-7"));
+}
+
+#[test]
+fn session_start_respects_the_budget_and_stubs_missing_memory() {
+    let env = Env::new();
+    let repo = env.path("plain");
+    fs::create_dir_all(&repo).unwrap();
+    let out = env.hook(&["codex", "SessionStart"], json!({"cwd": repo}).to_string());
+    assert!(assert_session_start_shape(&out.stdout).contains("No memory is stored yet"));
+    let big: String = (0..2000).map(|i| format!("- fact {i}\n")).collect();
+    env.seed_memory(&fs::canonicalize(&repo).unwrap(), &big);
+    fs::write(
+        env.state().join("config.toml"),
+        "[memory]\ninject_max_chars = 500\n",
+    )
+    .unwrap();
+    let out = env.hook(&["codex", "SessionStart"], json!({"cwd": repo}).to_string());
+    let ctx = assert_session_start_shape(&out.stdout);
+    assert!(ctx.contains("- fact 0\n") && !ctx.contains("- fact 1999"));
+    assert!(ctx.contains("was cut to"), "{ctx}");
+    assert!(ctx.len() < 2000);
+}
+
+#[test]
+fn stop_answers_exactly_what_each_host_accepts() {
+    let env = Env::new();
+    let p = json!({"session_id": "s", "hook_event_name": "Stop"}).to_string();
+    assert_eq!(
+        String::from_utf8(env.hook(&["codex"], p.clone()).stdout).unwrap(),
+        "{\"continue\":true}\n"
+    );
+    assert_eq!(env.hook(&["claude"], p).stdout, b"");
+    let end = json!({"session_id": "s", "hook_event_name": "SessionEnd"}).to_string();
+    assert_eq!(env.hook(&["codex"], end.clone()).stdout, b"");
+    assert_eq!(env.hook(&["claude"], end).stdout, b"");
+    let out = Command::cargo_bin("csep")
+        .unwrap()
+        .env("CSEP_HOME", env.state())
+        .args(["session-stop", "--from-stdin"])
+        .write_stdin(json!({"hook_event_name": "Stop"}).to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"{\"continue\":true}\n");
+}
+
+#[test]
+fn bad_payloads_and_a_broken_home_never_break_the_host() {
+    let env = Env::new();
+    let ten_mb = format!(
+        "{{\"session_id\":\"big\",\"hook_event_name\":\"Stop\",\"last_assistant_message\":\"{}\"}}",
+        "x".repeat(10 << 20)
+    );
+    let inputs: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{not json".to_vec(),
+        b"[1,2,3]".to_vec(),
+        br#"{"session_id":5,"transcript_path":["x"],"cwd":{"a":1},"hook_event_name":7}"#.to_vec(),
+        ten_mb.into_bytes(),
+        br#"{"session_id":"s","transcript_path":"/nonexistent/rollout.jsonl","cwd":"/nonexistent","hook_event_name":"Stop"}"#.to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x01],
+    ];
+    // An unwritable state dir: a regular file stands where the directory should be.
+    let broken = env.path("not-a-dir");
+    fs::write(&broken, b"x").unwrap();
+    for state in [env.state(), broken.join("state")] {
+        for input in &inputs {
+            for (agent, event) in [
+                ("codex", "SessionStart"),
+                ("codex", "Stop"),
+                ("claude", "Stop"),
+                ("codex", "SessionEnd"),
+                ("claude", "SessionStart"),
+            ] {
+                let started = Instant::now();
+                let out = Command::new("sh")
+                    .arg(SCRIPT)
+                    .args([agent, event])
+                    .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+                    .env("CSEP_HOME", &state)
+                    .write_stdin(input.clone())
+                    .output()
+                    .unwrap();
+                let _ = started; // Speed is measured by scripts/bench-hooks.sh, not asserted here.
+                assert_eq!(out.status.code(), Some(0), "{agent} {event}");
+                match (agent, event) {
+                    (_, "SessionStart") => {
+                        assert_session_start_shape(&out.stdout);
+                    }
+                    ("codex", "Stop") => assert_eq!(out.stdout, b"{\"continue\":true}\n"),
+                    _ => assert_eq!(out.stdout, b"", "{agent} {event}"),
+                }
+            }
+        }
+    }
+    // No csep at all: the script still exits 0 and prints nothing.
+    let out = Command::new("sh")
+        .arg(SCRIPT)
+        .args(["codex", "Stop"])
+        .env("CSEP_BIN", "/nonexistent/csep")
+        .env("PATH", "/usr/bin:/bin")
+        .write_stdin("{}")
+        .output()
+        .unwrap();
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0));
+}
+
+#[test]
+fn stop_archives_through_the_drainer_and_keeps_no_conversation_text() {
+    let env = Env::new();
+    let t = env.path("codex/sessions/2026/11/24/rollout-2026-11-24T10-00-00-aaaaaaaa-0000-7000-8000-000000000001.jsonl");
+    rollout(
+        &t,
+        "aaaaaaaa-0000-7000-8000-000000000001",
+        "/nonexistent/repo",
+        "please index the capybara_ledger module",
+    );
+    let secret = "sk-proj-Zx81QmV0aLpW3nR7tY5uB2cD4eF6gH8j";
+    let out = env.hook(&["codex"], json!({"session_id": "aaaaaaaa-0000-7000-8000-000000000001", "transcript_path": t, "cwd": "/nonexistent/repo", "hook_event_name": "Stop", "last_assistant_message": format!("the key is {secret}")}).to_string());
+    assert!(out.status.success());
+    env.wait_drained();
+    let v = env.recall("capybara_ledger");
+    assert_eq!(
+        v["results"][0]["session_id"], "aaaaaaaa-0000-7000-8000-000000000001",
+        "{v}"
+    );
+    for entry in walk(&env.state()) {
+        let bytes = fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds the secret",
+            entry.display()
+        );
+    }
+    let log = fs::read_to_string(env.state().join("logs/hook.log")).unwrap();
+    assert!(
+        log.contains("\"event\":\"Stop\"") && log.contains("\"outcome\":\"ok\""),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_reflection_session_is_neither_given_memory_nor_archived() {
+    let env = Env::new();
+    let t = env.path("rollout-2026-11-24T10-00-00-bbbbbbbb-0000-7000-8000-000000000001.jsonl");
+    rollout(
+        &t,
+        "bbbbbbbb-0000-7000-8000-000000000001",
+        "/nonexistent/repo",
+        "reflection prompt about wombat_cache",
+    );
+    let mut c = Command::new("sh");
+    c.arg(SCRIPT)
+        .arg("codex")
+        .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+        .env("CSEP_HOME", env.state())
+        .env("CSEP_REFLECTION_JOB", "job-1");
+    let out = c
+        .write_stdin(
+            json!({"session_id": "b", "transcript_path": t, "hook_event_name": "Stop"}).to_string(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"{\"continue\":true}\n");
+    let out = Command::new("sh")
+        .arg(SCRIPT)
+        .args(["codex", "SessionStart"])
+        .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+        .env("CSEP_HOME", env.state())
+        .env("CSEP_REFLECTION_JOB", "job-1")
+        .write_stdin("{}")
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"");
+    assert!(
+        !env.state().join("spool/archive/new").exists()
+            || fs::read_dir(env.state().join("spool/archive/new"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn fifty_stops_at_once_with_recalls_meanwhile_lose_nothing() {
+    let env = Env::new();
+    let mut children = Vec::new();
+    for i in 0..50 {
+        let id = format!("cccccccc-0000-7000-8000-{i:012}");
+        let t = env.path(&format!(
+            "codex/sessions/2026/11/24/rollout-2026-11-24T10-00-00-{id}.jsonl"
+        ));
+        rollout(
+            &t,
+            &id,
+            "/nonexistent/repo",
+            &format!("concurrent session number {i} mentions narwhal_{i}"),
+        );
+        let mut child = std::process::Command::new("sh")
+            .arg(SCRIPT)
+            .arg("codex")
+            .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+            .env("CSEP_HOME", env.state())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let payload = json!({"session_id": id, "transcript_path": t, "cwd": "/nonexistent/repo", "hook_event_name": "Stop"}).to_string();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.as_bytes())
+            .unwrap();
+        children.push(child);
+    }
+    let recalls: Vec<_> = (0..10)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("csep-recall"))
+                .env("CSEP_HOME", env.state())
+                .args(["--global", "--format", "json", "narwhal"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(out.stdout, b"{\"continue\":true}\n");
+    }
+    for r in recalls {
+        let out = r.wait_with_output().unwrap();
+        // Matched, no match, or no index yet: never an error.
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env.wait_drained();
+    let v = env.recall("concurrent session number");
+    assert_eq!(v["count"], 50, "{}", v["count"]);
+    let conn = rusqlite::Connection::open(env.state().join("index/recall.sqlite3")).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let failed = fs::read_dir(env.state().join("spool/archive/failed"))
+        .unwrap()
+        .count();
+    assert_eq!(failed, 0);
+}
+
+#[test]
+fn a_second_drainer_leaves_quietly() {
+    let env = Env::new();
+    let queue = env.state().join("spool/archive");
+    fs::create_dir_all(&queue).unwrap();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(queue.join(".lock"))
+        .unwrap();
+    fs2::FileExt::try_lock_exclusive(&lock).unwrap();
+    Command::cargo_bin("csep")
+        .unwrap()
+        .env("CSEP_HOME", env.state())
+        .arg("drain")
+        .assert()
+        .success()
+        .stdout("");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

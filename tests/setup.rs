@@ -1,0 +1,332 @@
+//! Black-box tests of `csep setup` / `csep uninstall` on hand-made host homes: merging with
+//! the user's own hooks and settings, idempotence, dry runs, refusing to clobber broken
+//! files, and uninstall restoring bytes or removing only csep's parts. (Trust through the
+//! real `codex app-server` is exercised by tests/e2e_codex.rs.)
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn csep(&self, args: &[&str]) -> std::process::Output {
+        Command::cargo_bin("csep")
+            .unwrap()
+            .args(args)
+            .env("CSEP_HOME", self.path("state"))
+            .env("HOME", self.path("home"))
+            .env("CODEX_HOME", self.path("codex"))
+            .env("CLAUDE_CONFIG_DIR", self.path("claude"))
+            // No codex on PATH: trust must be reported as a manual step.
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    }
+    fn setup(&self, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "setup",
+            "--codex-home",
+            self.path("codex").to_str().unwrap().to_string().leak() as &str,
+        ];
+        args.push("--claude-dir");
+        args.push(self.path("claude").to_str().unwrap().to_string().leak());
+        args.extend_from_slice(extra);
+        let out = self.csep(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+}
+
+fn csep_handlers(doc: &Value, event: &str) -> usize {
+    doc["hooks"][event]
+        .as_array()
+        .map(|groups| {
+            groups
+                .iter()
+                .flat_map(|g| g["hooks"].as_array().cloned().unwrap_or_default())
+                .filter(|h| {
+                    h["command"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("csep-hook.sh"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+const USER_TOML: &str = "# my settings, keep this comment\nmodel = \"gpt-5.5\"\n\n[tui]\nnotifications = false # inline note\n";
+
+fn seed(env: &Env) {
+    fs::create_dir_all(env.path("codex")).unwrap();
+    fs::write(env.path("codex/config.toml"), USER_TOML).unwrap();
+    let user_hooks = json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "/usr/local/bin/my-notifier", "timeout": 5}]}]}});
+    fs::write(
+        env.path("codex/hooks.json"),
+        serde_json::to_vec_pretty(&user_hooks).unwrap(),
+    )
+    .unwrap();
+    fs::create_dir_all(env.path("claude")).unwrap();
+    let settings = json!({"model": "opus", "permissions": {"allow": ["Bash(ls:*)"]}, "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "my-guard"}]}]}});
+    fs::write(
+        env.path("claude/settings.json"),
+        serde_json::to_vec_pretty(&settings).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn setup_merges_with_the_users_files_and_is_idempotent() {
+    let env = Env::new();
+    seed(&env);
+    let s = env.setup(&["--no-backfill"]);
+    assert_eq!(s["type"], "setup_summary");
+    assert_eq!(s["codex"]["trust"], "manual", "{s}");
+    assert!(s["codex"]["trust_detail"]
+        .as_str()
+        .unwrap()
+        .contains("/hooks"));
+    let hooks = read_json(&env.path("codex/hooks.json"));
+    for e in ["SessionStart", "Stop", "SessionEnd"] {
+        assert_eq!(csep_handlers(&hooks, e), 1, "{e}");
+    }
+    assert_eq!(
+        hooks["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/usr/local/bin/my-notifier"
+    );
+    let toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();
+    assert!(
+        toml.starts_with(USER_TOML),
+        "the user's text is kept as written:\n{toml}"
+    );
+    assert!(toml.contains("[features]\nhooks = true"));
+    let settings = read_json(&env.path("claude/settings.json"));
+    assert_eq!(settings["model"], "opus");
+    assert_eq!(
+        settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+        "my-guard"
+    );
+    for e in ["SessionStart", "Stop", "SessionEnd"] {
+        assert_eq!(csep_handlers(&settings, e), 1, "{e}");
+    }
+    let script = env.path("state/bin/csep-hook.sh");
+    assert!(script.exists());
+    assert!(hooks["hooks"]["SessionStart"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .contains(script.to_str().unwrap()));
+    // Again: nothing doubles, and the manifest still holds the original bytes.
+    let snapshot = |p: &str| fs::read(env.path(p)).unwrap();
+    let (h1, t1, c1) = (
+        snapshot("codex/hooks.json"),
+        snapshot("codex/config.toml"),
+        snapshot("claude/settings.json"),
+    );
+    env.setup(&["--no-backfill"]);
+    assert_eq!(
+        (
+            snapshot("codex/hooks.json"),
+            snapshot("codex/config.toml"),
+            snapshot("claude/settings.json")
+        ),
+        (h1, t1, c1)
+    );
+    env.csep(&["uninstall"]);
+    assert_eq!(
+        fs::read_to_string(env.path("codex/config.toml")).unwrap(),
+        USER_TOML
+    );
+}
+
+#[test]
+fn uninstall_restores_bytes_or_removes_only_csep_parts() {
+    let env = Env::new();
+    seed(&env);
+    let before_hooks = fs::read(env.path("codex/hooks.json")).unwrap();
+    let before_settings = fs::read(env.path("claude/settings.json")).unwrap();
+    env.setup(&["--no-backfill"]);
+    // The user edits settings.json after setup; config.toml and hooks.json are untouched.
+    let mut settings = read_json(&env.path("claude/settings.json"));
+    settings["theme"] = json!("dark");
+    fs::write(
+        env.path("claude/settings.json"),
+        serde_json::to_vec_pretty(&settings).unwrap(),
+    )
+    .unwrap();
+    let out = env.csep(&["uninstall"]);
+    assert!(out.status.success());
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        u["changed_since_setup"],
+        json!([env.path("claude/settings.json")])
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed after setup"));
+    assert_eq!(
+        fs::read(env.path("codex/hooks.json")).unwrap(),
+        before_hooks
+    );
+    assert_eq!(
+        fs::read_to_string(env.path("codex/config.toml")).unwrap(),
+        USER_TOML
+    );
+    let after = read_json(&env.path("claude/settings.json"));
+    assert_eq!(after["theme"], "dark", "the user's edit stays");
+    assert_eq!(
+        after["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+        "my-guard"
+    );
+    for e in ["SessionStart", "Stop", "SessionEnd"] {
+        assert_eq!(csep_handlers(&after, e), 0);
+    }
+    let _ = before_settings;
+    assert!(!env.path("state/bin/csep-hook.sh").exists());
+    assert!(!env.path("state/install/manifest.json").exists());
+    // Nothing left to undo.
+    let out = env.csep(&["uninstall"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing_to_uninstall"));
+}
+
+#[test]
+fn files_setup_created_are_removed_again() {
+    let env = Env::new();
+    env.setup(&["--no-backfill"]);
+    assert!(env.path("codex/hooks.json").exists() && env.path("codex/config.toml").exists());
+    env.csep(&["uninstall"]);
+    assert!(!env.path("codex/hooks.json").exists());
+    assert!(!env.path("codex/config.toml").exists());
+    assert!(!env.path("claude/settings.json").exists());
+}
+
+#[test]
+fn a_dry_run_changes_nothing_and_says_what_would_change() {
+    let env = Env::new();
+    seed(&env);
+    let before: Vec<Vec<u8>> = [
+        "codex/hooks.json",
+        "codex/config.toml",
+        "claude/settings.json",
+    ]
+    .iter()
+    .map(|p| fs::read(env.path(p)).unwrap())
+    .collect();
+    let s = env.setup(&["--dry-run"]);
+    assert_eq!(s["dry_run"], true);
+    let actions: Vec<(String, String)> = s["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap().to_string(),
+                p["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&(
+            env.path("codex/hooks.json").display().to_string(),
+            "modify".into()
+        )),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&(
+            env.path("state/bin/csep-hook.sh").display().to_string(),
+            "create".into()
+        )),
+        "{actions:?}"
+    );
+    let after: Vec<Vec<u8>> = [
+        "codex/hooks.json",
+        "codex/config.toml",
+        "claude/settings.json",
+    ]
+    .iter()
+    .map(|p| fs::read(env.path(p)).unwrap())
+    .collect();
+    assert_eq!(before, after);
+    assert!(!env.path("state").exists(), "a dry run writes no state");
+}
+
+#[test]
+fn a_broken_user_file_is_never_overwritten() {
+    let env = Env::new();
+    fs::create_dir_all(env.path("codex")).unwrap();
+    fs::write(env.path("codex/hooks.json"), b"{ this is not json").unwrap();
+    let out = env.csep(&[
+        "setup",
+        "--codex-home",
+        env.path("codex").to_str().unwrap(),
+        "--no-claude",
+        "--no-backfill",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hooks.json: not valid JSON"));
+    assert_eq!(
+        fs::read(env.path("codex/hooks.json")).unwrap(),
+        b"{ this is not json"
+    );
+    fs::write(env.path("codex/hooks.json"), b"{}").unwrap();
+    fs::write(env.path("codex/config.toml"), b"[broken\n").unwrap();
+    let out = env.csep(&[
+        "setup",
+        "--codex-home",
+        env.path("codex").to_str().unwrap(),
+        "--no-claude",
+        "--no-backfill",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        fs::read(env.path("codex/config.toml")).unwrap(),
+        b"[broken\n"
+    );
+    // What setup did write before it stopped can still be undone.
+    assert!(env.csep(&["uninstall"]).status.success());
+    assert_eq!(fs::read(env.path("codex/hooks.json")).unwrap(), b"{}");
+}
+
+#[test]
+fn setup_runs_the_first_backfill() {
+    let env = Env::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/transcripts/codex/sessions/2026/02/23");
+    let dest = env.path("codex/sessions/2026/02/23");
+    fs::create_dir_all(&dest).unwrap();
+    for e in fs::read_dir(&src).unwrap().flatten() {
+        fs::copy(e.path(), dest.join(e.file_name())).unwrap();
+    }
+    let out = env.csep(&[
+        "setup",
+        "--codex-home",
+        env.path("codex").to_str().unwrap(),
+        "--no-claude",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["backfill"]["codex"]["new_sessions"], 5, "{s}");
+    assert!(s["claude"].is_null());
+}
