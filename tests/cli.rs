@@ -1147,10 +1147,7 @@ fn the_spool_drains_once_and_a_second_drainer_is_busy() {
 
 #[test]
 fn placeholders_for_later_issues_say_so_and_exit_2() {
-    for (bin, issue) in [
-        ("csep-reflect", "#4"),
-        ("csep-verify", "#4"),
-    ] {
+    for (bin, issue) in [("csep-reflect", "#4"), ("csep-verify", "#4")] {
         Command::cargo_bin(bin).unwrap().assert().code(2).stderr(
             predicate::str::contains(issue).and(predicate::str::starts_with(format!("{bin}: "))),
         );

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub fn unique_name(suffix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{t}.{}.{n}{suffix}", std::process::id())
 }
 
@@ -25,7 +28,9 @@ fn sync_dir(dir: &Path) {
 
 /// Writes `bytes` to `path` atomically, creating the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::usage(format!("{}: no parent directory", path.display())))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::usage(format!("{}: no parent directory", path.display())))?;
     fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     let tmp = dir.join(format!(".{}", unique_name(".tmp")));
     let result = (|| -> std::io::Result<()> {

@@ -1,12 +1,20 @@
-//! `csep-trigger`: not yet implemented; it arrives with issue #3. Until then it says so and
-//! exits 2, so a hook script that calls it fails loudly rather than silently.
+//! `csep-trigger`: see `man csep-trigger`. Argument parsing only; the work is in
+//! `csep::cmd::trigger`.
+
+use clap::Parser;
+use csep::cmd::trigger;
+
+#[derive(Parser)]
+#[command(name = "csep-trigger", version, about = ABOUT)]
+struct Cli {
+    #[command(flatten)]
+    args: trigger::TriggerArgs,
+}
+
+const ABOUT: &str = "Decide whether a session is due for reflection (hook payload in, decision \
+                     JSON out); queue the job when it is";
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("csep-trigger {}", env!("CARGO_PKG_VERSION"));
-        return std::process::ExitCode::SUCCESS;
-    }
-    csep::out::warn("csep-trigger", "not yet implemented, see #3");
-    std::process::ExitCode::from(csep::Exit::Error.code() as u8)
+    let cli = Cli::parse();
+    csep::out::run(trigger::TOOL, || trigger::run(&cli.args))
 }

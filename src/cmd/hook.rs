@@ -96,13 +96,7 @@ fn log(state_dir: &Path, fields: serde_json::Value) {
 }
 
 fn inject_max_chars(state_dir: &Path) -> usize {
-    // WIRE-CONFIG: replaced by csep_lib::config once it lands.
-    std::fs::read_to_string(state_dir.join("config.toml"))
-        .ok()
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
-        .and_then(|d| d.get("memory")?.get("inject_max_chars")?.as_integer())
-        .and_then(|v| usize::try_from(v).ok())
-        .unwrap_or(8000)
+    usize::try_from(csep_lib::config::load(state_dir).0.memory.inject_max_chars).unwrap_or(usize::MAX)
 }
 
 /// Handles one hook call; returns what to print. Never fails.
@@ -263,6 +257,13 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
-fn run_trigger(_state_dir: &Path, _item: &serde_json::Value) {
-    // WIRE-TRIGGER
+/// Runs the trigger for one archived payload; a failure is logged, never fatal to the drain.
+fn run_trigger(state_dir: &Path, item: &serde_json::Value) {
+    use csep_lib::trigger;
+    let (config, _) = csep_lib::config::load(state_dir);
+    let outcome = trigger::Input::from_value(item, None)
+        .and_then(|input| trigger::evaluate(state_dir, &config, &input, &trigger::Options::default()));
+    if let Err(e) = outcome {
+        log(state_dir, serde_json::json!({"event": "trigger", "outcome": format!("error: {e}")}));
+    }
 }

@@ -1,1 +1,0 @@
-//! The reflection trigger (being written).

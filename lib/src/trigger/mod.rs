@@ -1,0 +1,792 @@
+//! The reflection trigger: after a session's transcript is indexed, decide whether it is time
+//! to review the session for memory (rules, preferences, corrections) or for skills (a
+//! procedure worth reusing), and if so queue a job in `spool/reflect/new/` for the worker.
+//!
+//! The policy is csep 1.3.10's. Per session, since the last review of each scope, count
+//! stops, readable characters of new user and assistant text, and tool calls. A review of
+//! memory is due after `memory_stop_interval` stops or `memory_context_chars` characters, a
+//! review of skills after `skill_tool_call_interval` tool calls, and either at once when the
+//! human typed a high-signal word ([`words`]). While a job for the session is reserved, a due
+//! review is deferred; a reservation older than `active_job_stale_seconds` is released.
+//! Queuing does not reset the counters: the worker calls [`complete_job`] when it is done,
+//! which subtracts what the job covered for the scopes that succeeded (so counts that arrived
+//! while the job ran still count), and clears the reservation.
+//!
+//! Differences from 1.3.10, on purpose:
+//! - the counts come from the recall index (new rows of `messages` past a watermark), not
+//!   from re-reading the transcript, so they agree with what recall shows; injected context
+//!   (flagged background by the indexer) is neither counted nor scanned for words;
+//! - a job reviews only the scopes whose reasons fired (1.3.10 always asks for both);
+//! - a high-signal word is remembered until a review of its scope covers it, so a word said
+//!   while a job is running is not lost;
+//! - `SessionEnd` counts new text and tool calls and may queue, but is not a stop: 1.3.10
+//!   only hooks `Stop`, and a session's last turn already ended with one;
+//! - readable characters are those of user and assistant text only; tool calls are counted
+//!   as calls, not also as characters.
+//!
+//! Sessions that reflection itself started are never triggered: see [`JOB_MARKER`].
+
+mod state;
+pub mod words;
+
+pub use state::{session_dir, session_key, JobSnapshot, State, DECISION_RETENTION};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::hook::Event;
+use crate::index::db::{self, FLAG_BACKGROUND};
+use crate::timefmt;
+use crate::wire::Agent;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use state::{Files, Hit};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Written by the reflection worker into the prompt of every session it starts (followed by
+/// the job id). A session with it in a user, developer or system message is reflection's
+/// own: it is neither triggered nor (by the drainer) archived. Tool output and assistant text
+/// are not searched, so a session that merely talks about csep is not mistaken for one.
+pub const JOB_MARKER: &str = "csep-reflection-job:";
+
+/// The markers 1.3.10 put into its reflection sessions, so those are skipped too.
+const LEGACY_MARKERS: &[&str] = &["CSEP_REFLECTION_JOB_ID=", "CSEP_REFLECTION_CHILD=1"];
+
+/// What a review looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Memory,
+    Skill,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Memory => "memory",
+            Scope::Skill => "skill",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "memory" => Some(Scope::Memory),
+            "skill" | "skills" => Some(Scope::Skill),
+            _ => None,
+        }
+    }
+}
+
+/// The counters since the last review (1.3.10's names), and how many user messages with a
+/// high-signal word are still waiting for a review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counters {
+    pub stops_since_memory_review: u64,
+    pub readable_chars_since_memory_review: u64,
+    pub tool_calls_since_skill_review: u64,
+    pub high_signal_messages: u64,
+}
+
+/// The thresholds in force (the config keys' names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub memory_stop_interval: u64,
+    pub memory_context_chars: u64,
+    pub skill_tool_call_interval: u64,
+    pub high_signal_immediate: bool,
+    pub active_job_stale_seconds: u64,
+}
+
+/// The outcome, 1.3.10's statuses renamed for a reader: `queued`; `deferred` (1.3.10's
+/// `deferred_active_job`); `below_threshold` (its `archive_only`); `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Queued,
+    Deferred,
+    BelowThreshold,
+    Skipped,
+}
+
+/// One `trigger_decision` record: printed by `csep-trigger` and kept in `decisions.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The session as the index names it (`claude:<id>` for Claude Code).
+    pub session_id: String,
+    pub agent: Option<Agent>,
+    /// `Stop` or `SessionEnd` (or the event that was skipped).
+    pub event: String,
+    pub decision: Verdict,
+    /// Why it is due (1.3.10's trigger reasons: `memory_stop_interval`,
+    /// `memory_context_chars`, `skill_tool_call_interval`, `high_signal_memory_keyword`,
+    /// `high_signal_skill_keyword`); for `skipped`, why it was skipped.
+    pub reasons: Vec<String>,
+    /// The scopes a queued (or deferred) job reviews.
+    pub scopes: Vec<Scope>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_keywords: Vec<String>,
+    pub counters: Counters,
+    pub thresholds: Thresholds,
+    /// Messages counted by this run, and the newest message id counted so far.
+    pub new_messages: u64,
+    pub watermark_message_id: i64,
+    /// The job queued by this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The reserved job a due review waits for (`deferred`), or that is still running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_job_id: Option<String>,
+    /// A reservation this run found stale and released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_job_id: Option<String>,
+    /// Things worth knowing: `stale_reservation_released`, `state_reset`, `watermark_reset`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    pub at: String,
+}
+
+/// A `reflect_job`: one file in `spool/reflect/new/<job_id>.json` for the reflection worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub job_id: String,
+    /// The session as the index names it; pass it back to [`complete_job`].
+    pub session_id: String,
+    pub agent: Option<Agent>,
+    pub transcript_path: Option<String>,
+    pub cwd: Option<String>,
+    pub repo_root: Option<String>,
+    pub scopes: Vec<Scope>,
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub matched_keywords: Vec<String>,
+    pub counters: Counters,
+    /// Messages with a larger id are new to the reviewer: the oldest "reviewed through" mark
+    /// among the job's scopes (0 when never reviewed).
+    pub since_message_id: i64,
+    /// The newest message the job covers.
+    pub watermark_message_id: i64,
+    pub skill_generation_mode: String,
+    pub created_at: String,
+}
+
+/// One trigger input: a hook payload, however it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    /// The host's id (`session_id`, else `thread_id`), as in the payload.
+    pub session_id: String,
+    pub agent: Option<Agent>,
+    pub event: Event,
+    pub event_name: String,
+    pub transcript_path: Option<String>,
+    pub cwd: Option<String>,
+    /// `thread_source`/`threadSource` of the payload, when the host sends one.
+    pub thread_source: Option<String>,
+}
+
+fn text_field(m: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| m.get(*k).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+impl Input {
+    /// Reads a raw hook payload or the archive spool's wrapper
+    /// (`{"agent": …, "event": …, "payload": {…}}`). `agent` overrides what the input says.
+    /// Unknown fields are ignored; only a missing object or session id is an error.
+    pub fn from_value(v: &Value, agent: Option<Agent>) -> Result<Input> {
+        let outer = v
+            .as_object()
+            .ok_or_else(|| Error::input("the input is not a JSON object"))?;
+        let (payload, wrapped) = match outer.get("payload") {
+            Some(Value::Object(p)) => (p, true),
+            _ => (outer, false),
+        };
+        let session_id = text_field(payload, &["session_id", "thread_id"])
+            .ok_or_else(|| Error::input("the payload has no session_id"))?;
+        let agent = agent.or_else(|| {
+            text_field(outer, &["agent"])
+                .as_deref()
+                .and_then(Agent::parse)
+        });
+        let event_name = wrapped
+            .then(|| text_field(outer, &["event"]))
+            .flatten()
+            .or_else(|| text_field(payload, &["hook_event_name"]))
+            // A payload piped in by hand is a Stop, as for 1.3.10's `session-stop`.
+            .unwrap_or_else(|| "Stop".to_string());
+        Ok(Input {
+            session_id,
+            agent,
+            event: Event::parse(&event_name),
+            event_name,
+            transcript_path: text_field(payload, &["transcript_path"]),
+            cwd: text_field(payload, &["cwd"]),
+            thread_source: text_field(payload, &["thread_source", "threadSource"]),
+        })
+    }
+
+    pub fn from_slice(bytes: &[u8], agent: Option<Agent>) -> Result<Input> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::input(
+                "no input: expected a hook payload (JSON) on stdin",
+            ));
+        }
+        let v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::input(format!("the input is not JSON: {e}")))?;
+        Input::from_value(&v, agent)
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Decide and report, but write nothing.
+    pub dry_run: bool,
+    /// How long to wait for another run on the same session before giving up as busy.
+    pub lock_wait: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            dry_run: false,
+            lock_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+fn thresholds(config: &Config) -> Thresholds {
+    let t = &config.session_reflection.trigger;
+    Thresholds {
+        memory_stop_interval: t.memory_stop_interval,
+        memory_context_chars: t.memory_context_chars,
+        skill_tool_call_interval: t.skill_tool_call_interval,
+        high_signal_immediate: t.high_signal_immediate,
+        active_job_stale_seconds: t.active_job_stale_seconds,
+    }
+}
+
+/// A thread source that says csep started the session (ours say `csep`; 1.3.10's children
+/// say `memory_consolidation`).
+fn is_reflection_source(source: &str) -> bool {
+    let s = source.to_ascii_lowercase();
+    s.contains("csep") || s.contains("memory_consolidation")
+}
+
+/// The session's row in the index.
+struct Session {
+    rowid: i64,
+    session_id: String,
+    agent: Option<Agent>,
+    cwd: Option<String>,
+    repo_root: Option<String>,
+    thread_source: Option<String>,
+}
+
+fn find_session(conn: &Connection, id: &str) -> Result<Option<Session>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, session_id, agent, cwd, repo_root, thread_source
+             FROM sessions WHERE session_id = ?1",
+            [id],
+            |r| {
+                Ok(Session {
+                    rowid: r.get(0)?,
+                    session_id: r.get(1)?,
+                    agent: r.get::<_, String>(2).ok().as_deref().and_then(Agent::parse),
+                    cwd: r.get(3)?,
+                    repo_root: r.get(4)?,
+                    thread_source: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The index's name for the input's session: Claude Code sessions are `claude:<id>`. With
+/// no agent given, whichever form the index has.
+fn index_ids(input: &Input) -> Vec<String> {
+    let raw = input.session_id.as_str();
+    let claude = if raw.starts_with("claude:") {
+        raw.to_string()
+    } else {
+        format!("claude:{raw}")
+    };
+    match input.agent {
+        Some(Agent::Claude) => vec![claude],
+        Some(Agent::Codex) => vec![raw.to_string()],
+        None if raw.starts_with("claude:") => vec![claude],
+        None => vec![raw.to_string(), claude],
+    }
+}
+
+/// What the messages past the watermark add up to.
+#[derive(Default)]
+struct Delta {
+    newest_id: i64,
+    messages: u64,
+    readable_chars: u64,
+    tool_calls: u64,
+    hits: Vec<Hit>,
+    reflection_marker: bool,
+}
+
+fn scan(conn: &Connection, session: i64, after: i64, scan_words: bool) -> Result<Delta> {
+    // Through `sources` so SQLite walks this session's rows by the (source, ordinal) index
+    // instead of every message in the database; only text that is searched is fetched.
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, role, tool IS NOT NULL, flags, length(text),
+                CASE WHEN role IN ('user', 'developer', 'system') THEN text END
+         FROM messages
+         WHERE source_rowid IN (SELECT id FROM sources WHERE session_rowid = ?1)
+           AND session_rowid = ?1 AND id > ?2
+         ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![session, after])?;
+    let mut d = Delta {
+        newest_id: after,
+        ..Delta::default()
+    };
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let role: String = r.get(1)?;
+        let is_call: bool = r.get(2)?;
+        let background = r.get::<_, i64>(3)? & FLAG_BACKGROUND != 0;
+        let chars: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(0);
+        let text: Option<String> = r.get(5)?;
+        d.newest_id = d.newest_id.max(id);
+        d.messages += 1;
+        if let Some(t) = &text {
+            if t.contains(JOB_MARKER) || LEGACY_MARKERS.iter().any(|m| t.contains(m)) {
+                d.reflection_marker = true;
+            }
+        }
+        match role.as_str() {
+            "assistant" if is_call => d.tool_calls += 1,
+            "user" | "assistant" if !background => {
+                d.readable_chars += chars.max(0) as u64;
+                if role == "user" && scan_words {
+                    for (scope, keyword) in words::find(text.as_deref().unwrap_or("")) {
+                        d.hits.push(Hit {
+                            message_id: id,
+                            scope,
+                            keyword: keyword.to_string(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(d)
+}
+
+fn reasons_and_scopes(state: &State, t: &Thresholds) -> (Vec<String>, Vec<Scope>, Vec<String>) {
+    let mut reasons = Vec::new();
+    if state.stops_since_memory_review >= t.memory_stop_interval {
+        reasons.push("memory_stop_interval");
+    }
+    if state.readable_chars_since_memory_review >= t.memory_context_chars {
+        reasons.push("memory_context_chars");
+    }
+    if state.tool_calls_since_skill_review >= t.skill_tool_call_interval {
+        reasons.push("skill_tool_call_interval");
+    }
+    let mut keywords: Vec<String> = Vec::new();
+    if t.high_signal_immediate {
+        let pending: Vec<&Hit> = state.pending_hits().collect();
+        if pending.iter().any(|h| h.scope == Scope::Memory) {
+            reasons.push("high_signal_memory_keyword");
+        }
+        if pending.iter().any(|h| h.scope == Scope::Skill) {
+            reasons.push("high_signal_skill_keyword");
+        }
+        keywords = pending.iter().map(|h| h.keyword.clone()).collect();
+        keywords.sort();
+        keywords.dedup();
+    }
+    let mut scopes: Vec<Scope> = reasons
+        .iter()
+        .map(|r| {
+            if r.contains("skill") {
+                Scope::Skill
+            } else {
+                Scope::Memory
+            }
+        })
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    (
+        reasons.into_iter().map(String::from).collect(),
+        scopes,
+        keywords,
+    )
+}
+
+/// `20261101T100000Z-1a2b3c4d`: sortable by time, unique by the random tail (1.3.10's shape).
+fn new_job_id(now_ms: i64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let stamp: String = timefmt::format_iso_ms(now_ms)
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(crate::fsutil::unique_name("").as_bytes());
+    format!("{stamp}Z-{:08x}", h.finish() as u32)
+}
+
+fn decision(input: &Input, session_id: String, agent: Option<Agent>, config: &Config) -> Decision {
+    Decision {
+        kind: "trigger_decision".into(),
+        session_id,
+        agent,
+        event: input.event_name.clone(),
+        decision: Verdict::Skipped,
+        reasons: Vec::new(),
+        scopes: Vec::new(),
+        matched_keywords: Vec::new(),
+        counters: Counters::default(),
+        thresholds: thresholds(config),
+        new_messages: 0,
+        watermark_message_id: 0,
+        job_id: None,
+        active_job_id: None,
+        released_job_id: None,
+        notes: Vec::new(),
+        dry_run: false,
+        at: timefmt::format_iso_ms(timefmt::now_ms()),
+    }
+}
+
+fn skipped(mut d: Decision, reason: &str) -> Decision {
+    d.decision = Verdict::Skipped;
+    d.reasons = vec![reason.to_string()];
+    d
+}
+
+/// Whether this process runs inside a reflection job (the worker sets the variable).
+fn in_reflection_job() -> bool {
+    std::env::var_os(crate::hook::REFLECTION_ENV).is_some_and(|v| !v.is_empty())
+}
+
+/// Decides for one input: counts what is new, and queues a job when one is due. `skipped`
+/// decisions write nothing; every other one updates `state.json` and `decisions.jsonl`
+/// (unless `dry_run`). Errors: `Busy` when another run holds the session's lock past
+/// `opts.lock_wait`; `Db`/`Io` when the index or the state dir cannot be read or written.
+pub fn evaluate(
+    state_dir: &Path,
+    config: &Config,
+    input: &Input,
+    opts: &Options,
+) -> Result<Decision> {
+    let ids = index_ids(input);
+    let mut d = decision(input, ids[0].clone(), input.agent, config);
+    d.dry_run = opts.dry_run;
+    if !config.session_reflection.enabled {
+        return Ok(skipped(d, "reflection_disabled"));
+    }
+    if !config.session_reflection.trigger.enabled {
+        return Ok(skipped(d, "trigger_disabled"));
+    }
+    if in_reflection_job()
+        || input
+            .thread_source
+            .as_deref()
+            .is_some_and(is_reflection_source)
+    {
+        return Ok(skipped(d, "reflection_session"));
+    }
+    if !matches!(input.event, Event::Stop | Event::SessionEnd) {
+        return Ok(skipped(d, "not_a_stop_event"));
+    }
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+        return Ok(skipped(d, "not_indexed"));
+    };
+    let mut session = None;
+    for id in &ids {
+        if let Some(s) = find_session(&conn, id)? {
+            session = Some(s);
+            break;
+        }
+    }
+    let Some(session) = session else {
+        return Ok(skipped(d, "not_indexed"));
+    };
+    d.session_id = session.session_id.clone();
+    d.agent = input.agent.or(session.agent);
+    if session
+        .thread_source
+        .as_deref()
+        .is_some_and(is_reflection_source)
+    {
+        return Ok(skipped(d, "reflection_session"));
+    }
+
+    let t = thresholds(config);
+    let max_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+        r.get(0)
+    })?;
+    let read = |files: &Files| -> Result<(State, Vec<String>, Delta)> {
+        let (mut state, reset) = files.load(&session.session_id)?;
+        let mut notes = Vec::new();
+        if reset {
+            notes.push("state_reset".to_string());
+        }
+        // A rebuilt index numbers messages from 1 again; a watermark past its end would
+        // otherwise hide every new message of the session.
+        if state.last_counted_message_id > max_id {
+            state.last_counted_message_id = 0;
+            notes.push("watermark_reset".to_string());
+        }
+        let delta = scan(
+            &conn,
+            session.rowid,
+            state.last_counted_message_id,
+            t.high_signal_immediate,
+        )?;
+        Ok((state, notes, delta))
+    };
+    // Look before taking the lock, which creates the session's directory: reflection's own
+    // sessions must leave no trace.
+    let unlocked = Files::unlocked(state_dir, &session.session_id);
+    let peek = read(&unlocked)?;
+    if peek.2.reflection_marker {
+        return Ok(skipped(d, "reflection_session"));
+    }
+    let (files, (mut state, notes, delta)) = if opts.dry_run {
+        (unlocked, peek)
+    } else {
+        let files = Files::lock(state_dir, &session.session_id, opts.lock_wait)?;
+        // Another run may have counted in between: then count again from its watermark.
+        let again = match files.load(&session.session_id)? {
+            (s, false) if s == peek.0 => peek,
+            _ => read(&files)?,
+        };
+        if again.2.reflection_marker {
+            return Ok(skipped(d, "reflection_session"));
+        }
+        (files, again)
+    };
+    d.notes.extend(notes);
+    state.agent = d.agent.map(|a| a.as_str().to_string());
+    if input.event == Event::Stop {
+        state.stops_since_memory_review += 1;
+    }
+    state.readable_chars_since_memory_review += delta.readable_chars;
+    state.tool_calls_since_skill_review += delta.tool_calls;
+    state.last_counted_message_id = delta.newest_id;
+    state.add_hits(delta.hits);
+    d.new_messages = delta.messages;
+    d.watermark_message_id = state.last_counted_message_id;
+
+    let now = timefmt::now_ms();
+    if let Some(job) = state.active_job_id.clone() {
+        let age_ms = state
+            .active_job_reserved_at
+            .as_deref()
+            .and_then(timefmt::parse_iso_ms)
+            .map(|at| now - at);
+        // An unreadable reservation time counts as fresh, as in 1.3.10: better to wait for
+        // the staleness window of a later, readable one than to queue twice.
+        if age_ms.is_some_and(|age| age > t.active_job_stale_seconds as i64 * 1000) {
+            state.active_job_id = None;
+            state.active_job_reserved_at = None;
+            d.released_job_id = Some(job);
+            d.notes.push("stale_reservation_released".into());
+        }
+    }
+
+    let (reasons, scopes, keywords) = reasons_and_scopes(&state, &t);
+    d.counters = state.counters();
+    d.matched_keywords = keywords;
+    d.active_job_id = state.active_job_id.clone();
+    d.decision = if reasons.is_empty() {
+        Verdict::BelowThreshold
+    } else if state.active_job_id.is_some() {
+        Verdict::Deferred
+    } else {
+        Verdict::Queued
+    };
+    if d.decision != Verdict::BelowThreshold {
+        d.reasons = reasons;
+        d.scopes = scopes;
+    }
+    if opts.dry_run {
+        return Ok(d);
+    }
+
+    if d.decision == Verdict::Queued {
+        let job_id = new_job_id(now);
+        let created_at = timefmt::format_iso_ms(now);
+        let since = d
+            .scopes
+            .iter()
+            .map(|s| match s {
+                Scope::Memory => state.memory_reviewed_through_message_id,
+                Scope::Skill => state.skill_reviewed_through_message_id,
+            })
+            .min()
+            .unwrap_or(0);
+        let job = Job {
+            kind: "reflect_job".into(),
+            job_id: job_id.clone(),
+            session_id: session.session_id.clone(),
+            agent: d.agent,
+            transcript_path: input
+                .transcript_path
+                .clone()
+                .or_else(|| transcript_of(&conn, session.rowid).ok().flatten()),
+            cwd: input.cwd.clone().or(session.cwd.clone()),
+            repo_root: session.repo_root.clone(),
+            scopes: d.scopes.clone(),
+            reasons: d.reasons.clone(),
+            matched_keywords: d.matched_keywords.clone(),
+            counters: d.counters.clone(),
+            since_message_id: since,
+            watermark_message_id: state.last_counted_message_id,
+            skill_generation_mode: config
+                .session_reflection
+                .trigger
+                .skill_generation_mode
+                .clone(),
+            created_at: created_at.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&job).map_err(|e| Error::input(e.to_string()))?;
+        // The job goes first: a crash before the state is saved can at worst queue the same
+        // review twice, never reserve a slot for a job that does not exist.
+        crate::fsutil::enqueue(&reflect_queue(state_dir), &format!("{job_id}.json"), &bytes)?;
+        state.active_job_id = Some(job_id.clone());
+        state.active_job_reserved_at = Some(created_at.clone());
+        state.remember_job(JobSnapshot {
+            job_id: job_id.clone(),
+            scopes: job.scopes,
+            counters: job.counters,
+            watermark_message_id: job.watermark_message_id,
+            created_at,
+        });
+        d.job_id = Some(job_id);
+        d.active_job_id = None;
+    }
+    files.save(&mut state)?;
+    let line = serde_json::to_string(&d).map_err(|e| Error::input(e.to_string()))?;
+    files.log_decision(&line)?;
+    Ok(d)
+}
+
+/// `spool/reflect/`: where queued jobs go (`new/`) for the reflection worker.
+pub fn reflect_queue(state_dir: &Path) -> PathBuf {
+    crate::index::spool::queue_dir(state_dir, "reflect")
+}
+
+fn transcript_of(conn: &Connection, session: i64) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT path FROM sources WHERE session_rowid = ?1
+             ORDER BY subagent IS NOT NULL, id LIMIT 1",
+            [session],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// What [`complete_job`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Completion {
+    /// The job was one this session queued (recently enough to be remembered).
+    pub known_job: bool,
+    /// The scopes whose counters were reset.
+    pub reset_scopes: Vec<Scope>,
+    /// The session's reservation was this job's and is now clear.
+    pub reservation_cleared: bool,
+}
+
+/// Called by the reflection worker when job `job_id` of `session_id` (the job file's
+/// `session_id`) has ended. For each scope in `succeeded` that the job reviewed, subtracts
+/// the counts the job covered (later counts stay), marks the scope reviewed through the job's
+/// watermark (dropping the high-signal words it covered) and stamps the review time. Clears
+/// the session's reservation if it is this job's. A failed job passes `&[]`: the reservation
+/// is cleared and everything stays due, so the next stop queues a retry.
+pub fn complete_job(
+    state_dir: &Path,
+    session_id: &str,
+    job_id: &str,
+    succeeded: &[Scope],
+) -> Result<Completion> {
+    let files = Files::lock(state_dir, session_id, Options::default().lock_wait)?;
+    if !files.state_path().exists() {
+        return Err(Error::input(format!(
+            "no trigger state for session {session_id} in {}",
+            files.dir.display()
+        )));
+    }
+    let (mut state, _) = files.load(session_id)?;
+    let mut done = Completion {
+        known_job: false,
+        reset_scopes: Vec::new(),
+        reservation_cleared: false,
+    };
+    if let Some(pos) = state.recent_jobs.iter().position(|j| j.job_id == job_id) {
+        let job = state.recent_jobs.remove(pos);
+        done.known_job = true;
+        let now = timefmt::format_iso_ms(timefmt::now_ms());
+        let c = &job.counters;
+        for scope in [Scope::Memory, Scope::Skill] {
+            if !(job.scopes.contains(&scope) && succeeded.contains(&scope)) {
+                continue;
+            }
+            match scope {
+                Scope::Memory => {
+                    state.stops_since_memory_review = state
+                        .stops_since_memory_review
+                        .saturating_sub(c.stops_since_memory_review);
+                    state.readable_chars_since_memory_review = state
+                        .readable_chars_since_memory_review
+                        .saturating_sub(c.readable_chars_since_memory_review);
+                    state.memory_reviewed_through_message_id = state
+                        .memory_reviewed_through_message_id
+                        .max(job.watermark_message_id);
+                    state.last_memory_review_at = Some(now.clone());
+                }
+                Scope::Skill => {
+                    state.tool_calls_since_skill_review = state
+                        .tool_calls_since_skill_review
+                        .saturating_sub(c.tool_calls_since_skill_review);
+                    state.skill_reviewed_through_message_id = state
+                        .skill_reviewed_through_message_id
+                        .max(job.watermark_message_id);
+                    state.last_skill_review_at = Some(now.clone());
+                }
+            }
+            done.reset_scopes.push(scope);
+        }
+        // Words a review has covered are done with.
+        let (m, s) = (
+            state.memory_reviewed_through_message_id,
+            state.skill_reviewed_through_message_id,
+        );
+        state.high_signal.retain(|h| match h.scope {
+            Scope::Memory => h.message_id > m,
+            Scope::Skill => h.message_id > s,
+        });
+    }
+    if state.active_job_id.as_deref() == Some(job_id) {
+        state.active_job_id = None;
+        state.active_job_reserved_at = None;
+        done.reservation_cleared = true;
+    }
+    files.save(&mut state)?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests;
