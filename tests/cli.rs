@@ -1514,3 +1514,26 @@ fn a_progress_bar_only_on_a_terminal_and_runs_are_recorded() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn reflection_sessions_are_remembered_but_never_archived() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "15151515-0000-4000-8000-000000000001";
+    let path = codex_path(&root, id);
+    let prompt = "csep-reflection-job: 20261124T100000Z-abcd1234\nReview this session and propose memory about the ocelot_cache.";
+    write_lines(&path, &codex_rollout(id, "/nonexistent/repo", prompt, "o", "proposal about ocelot_cache"));
+    let s = env.backfill("codex", &root);
+    assert_eq!((s["excluded_sessions"].as_u64(), s["new_sessions"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(env.recall_json(&["--global", "ocelot_cache"])["count"], 0);
+    // Growing the file does not sneak its new lines in.
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    writeln!(f, "{}", json!({"timestamp": "2026-11-01T10:01:00.000Z", "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "more about ocelot_cache"}]}})).unwrap();
+    drop(f);
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["excluded_sessions"], 1, "{s}");
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 0);
+    // Unchanged: one stat, nothing read.
+    assert_eq!(env.backfill("codex", &root)["unchanged_sessions"], 1);
+}

@@ -1,6 +1,8 @@
 //! The documentation checked against the code: the man pages in `man/` against each binary's
-//! `--help` and the exit-code table in `src/exit.rs`, and `docs/WIRE.md` against the wire
-//! types and against what the tools really print.
+//! `--help` and the exit-code table in `src/exit.rs` (and the hook script's page against the
+//! script), `docs/WIRE.md` against the wire types and against what the tools really print,
+//! and `docs/HOOKS.md` against the real commands and flags and against what `csep setup`
+//! really writes.
 //!
 //! Needs `groff` (Debian/Ubuntu package `groff-base`) for the rendering check; without it that
 //! one check is skipped with a note.
@@ -12,8 +14,26 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 /// The tools with full man pages, and the placeholders that only say "not yet implemented".
-const REAL_TOOLS: &[&str] = &["csep", "csep-archive", "csep-index", "csep-recall"];
-const PLACEHOLDERS: &[&str] = &["csep-trigger", "csep-reflect", "csep-verify"];
+const REAL_TOOLS: &[&str] = &[
+    "csep",
+    "csep-archive",
+    "csep-index",
+    "csep-recall",
+    "csep-trigger",
+];
+const PLACEHOLDERS: &[&str] = &["csep-reflect", "csep-verify"];
+/// Pages for scripts rather than binaries: the page, and the script it documents.
+const SCRIPT_PAGES: &[(&str, &str)] = &[("csep-hook", "plugin/hooks/csep-hook.sh")];
+
+/// Every page in `man/`.
+fn all_pages() -> Vec<&'static str> {
+    REAL_TOOLS
+        .iter()
+        .chain(PLACEHOLDERS)
+        .copied()
+        .chain(SCRIPT_PAGES.iter().map(|(page, _)| *page))
+        .collect()
+}
 
 const REQUIRED_SECTIONS: &[&str] = &[
     "NAME",
@@ -221,13 +241,9 @@ fn documented_exit_codes(page: &str, body: &[String]) -> BTreeMap<i64, String> {
 /// For each page, the `--help` texts whose flags it must document: a small tool's own help;
 /// for `csep`, its help and every subcommand's (found in `csep --help`, so a new subcommand
 /// cannot be missed).
-fn helps_per_page() -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    for tool in ["csep-archive", "csep-index", "csep-recall"] {
-        out.push((tool, tool.to_string(), stdout_of(tool, &["--help"])));
-    }
-    let top = stdout_of("csep", &["--help"]);
-    let subcommands: Vec<String> = top
+/// The subcommands `csep --help` lists, `help` left out.
+fn csep_subcommands() -> Vec<String> {
+    stdout_of("csep", &["--help"])
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
@@ -236,13 +252,28 @@ fn helps_per_page() -> Vec<(&'static str, String, String)> {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|name| *name != "help")
         .map(str::to_string)
-        .collect();
+        .collect()
+}
+
+fn helps_per_page() -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    for tool in ["csep-archive", "csep-index", "csep-recall", "csep-trigger"] {
+        out.push((tool, tool.to_string(), stdout_of(tool, &["--help"])));
+    }
+    let top = stdout_of("csep", &["--help"]);
+    let subcommands = csep_subcommands();
     for expected in [
         "recall",
         "session-archive",
         "session-ingest",
         "archive",
         "index",
+        "hook",
+        "session-start",
+        "session-stop",
+        "drain",
+        "setup",
+        "uninstall",
     ] {
         assert!(
             subcommands.iter().any(|s| s == expected),
@@ -285,7 +316,7 @@ fn every_flag_in_the_man_pages_exists() {
         known.extend(long_flags(&help));
     }
     let mut unknown = Vec::new();
-    for tool in REAL_TOOLS.iter().chain(PLACEHOLDERS) {
+    for tool in all_pages() {
         let src = man_source(tool);
         for (n, line) in src.lines().enumerate() {
             for flag in long_flags(&plain(line)) {
@@ -319,6 +350,16 @@ fn every_binary_has_a_man_page_and_every_page_a_binary() {
         .chain(PLACEHOLDERS)
         .map(|s| s.to_string())
         .collect();
+    for (page, script) in SCRIPT_PAGES {
+        assert!(
+            pages.remove(*page),
+            "man/{page}.1 (the page of {script}) is missing"
+        );
+        assert!(
+            repo().join(script).is_file(),
+            "man/{page}.1 documents {script}, which does not exist"
+        );
+    }
     assert_eq!(bins, pages, "src/bin/*.rs and man/*.1 differ");
     assert_eq!(bins, listed, "tests/docs.rs's tool lists are out of date");
 }
@@ -414,6 +455,163 @@ fn exit_status_sections_match_src_exit_rs() {
     }
 }
 
+/// Uppercase shell variables a script reads (`$NAME`, `${NAME…}`), and the highest positional
+/// parameter it uses (`$1`, `${2:-}`).
+fn script_vars(script: &str) -> (BTreeSet<String>, usize) {
+    let chars: Vec<char> = script.chars().collect();
+    let mut vars = BTreeSet::new();
+    let mut positional = 0;
+    for (i, c) in chars.iter().enumerate() {
+        if *c != '$' {
+            continue;
+        }
+        let mut j = i + 1;
+        if chars.get(j) == Some(&'{') {
+            j += 1;
+        }
+        let name: String = chars[j..]
+            .iter()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == '_')
+            .collect();
+        if let Ok(n) = name.parse::<usize>() {
+            positional = positional.max(n);
+        } else if name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_') {
+            vars.insert(name);
+        }
+    }
+    (vars, positional)
+}
+
+#[test]
+fn script_pages_have_the_required_sections_and_match_their_scripts() {
+    for (page, script) in SCRIPT_PAGES {
+        let src = man_source(page);
+        let secs = sections(&src);
+        let names: Vec<&str> = secs.iter().map(|(n, _)| n.as_str()).collect();
+        for required in REQUIRED_SECTIONS {
+            let body = section(&secs, required)
+                .unwrap_or_else(|| panic!("man/{page}.1 has no {required} section ({names:?})"));
+            assert!(
+                body.iter().any(|l| !plain(l).trim().is_empty()),
+                "man/{page}.1: {required} is empty"
+            );
+        }
+        let th = src.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
+        assert!(
+            th.starts_with(&format!(".TH {} 1 ", page.to_uppercase())),
+            "man/{page}.1: bad .TH line {th:?}"
+        );
+        let name = section(&secs, "NAME").unwrap().join(" ");
+        assert!(
+            name.trim_start().starts_with(&format!("{page} \\-")),
+            "man/{page}.1: NAME should read `{page} \\- …`, not {name:?}"
+        );
+        let text = |name: &str| plain(&section(&secs, name).unwrap().join("\n"));
+        let file_name = script.rsplit('/').next().unwrap();
+        assert!(
+            text("SYNOPSIS").contains(file_name),
+            "man/{page}.1: SYNOPSIS does not name {file_name}"
+        );
+
+        let (vars, positional) = script_vars(&read(script));
+        let env = text("ENVIRONMENT");
+        let required = ["CSEP_BIN", "CSEP_HOME", "CSEP_REFLECTION_JOB", "PATH"];
+        for var in vars.iter().map(String::as_str).chain(required) {
+            assert!(mentions(&env, var), "man/{page}.1: ENVIRONMENT lacks {var}");
+        }
+        // One OPTIONS item per positional parameter the script reads.
+        let options = section(&secs, "OPTIONS").unwrap();
+        let items = options.iter().filter(|l| l.trim() == ".TP").count();
+        assert_eq!(
+            items, positional,
+            "man/{page}.1: OPTIONS has {items} items, {script} reads {positional} arguments"
+        );
+
+        // A hook never fails its host: the only exit status is 0.
+        let codes = documented_exit_codes(page, section(&secs, "EXIT STATUS").unwrap());
+        assert_eq!(
+            codes.keys().copied().collect::<Vec<_>>(),
+            vec![0],
+            "man/{page}.1: EXIT STATUS should list 0 only"
+        );
+        let script_src = read(script);
+        let exits: BTreeSet<&str> = script_src
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("exit "))
+            .collect();
+        assert_eq!(exits, BTreeSet::from(["0"]), "{script} exits other than 0");
+
+        let files = text("FILES");
+        for path in [
+            "bin/csep-hook.sh",
+            "logs/hook.log",
+            "spool/archive/",
+            script,
+        ] {
+            assert!(files.contains(path), "man/{page}.1: FILES lacks {path}");
+        }
+        let examples = text("EXAMPLES");
+        for what in ["hooks.json", "settings.json", file_name] {
+            assert!(
+                examples.contains(what),
+                "man/{page}.1: EXAMPLES lacks {what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_csep_page_covers_every_subcommand_and_the_hook_files() {
+    let src = man_source("csep");
+    let secs = sections(&src);
+    let text = |name: &str| plain(&section(&secs, name).unwrap().join("\n"));
+    let synopsis = text("SYNOPSIS");
+    let subsections: Vec<String> = section(&secs, "OPTIONS")
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with(".SS "))
+        .map(|l| plain(l))
+        .collect();
+    for sub in csep_subcommands() {
+        let cmd = format!("csep {sub}");
+        assert!(
+            mentions(&synopsis, &cmd),
+            "man/csep.1: SYNOPSIS lacks {cmd}"
+        );
+        assert!(
+            subsections.iter().any(|t| mentions(t, &cmd)),
+            "man/csep.1: OPTIONS has no subsection for {cmd} ({subsections:?})"
+        );
+    }
+    let files = text("FILES");
+    for path in [
+        "bin/csep-hook.sh",
+        "install/manifest.json",
+        "install/backup/",
+        "logs/hook.log",
+        "spool/reflect/",
+        "triggers/",
+        "memory/MEMORY.md",
+        "hooks.json",
+        "settings.json",
+    ] {
+        assert!(files.contains(path), "man/csep.1: FILES lacks {path}");
+    }
+    let env = text("ENVIRONMENT");
+    for var in ["CSEP_REFLECTION_JOB", "CSEP_BIN", "PATH"] {
+        assert!(mentions(&env, var), "man/csep.1: ENVIRONMENT lacks {var}");
+    }
+    let examples = text("EXAMPLES");
+    for cmd in [
+        "csep setup",
+        "csep setup --dry-run",
+        "csep uninstall",
+        "logs/hook.log",
+    ] {
+        assert!(examples.contains(cmd), "man/csep.1: EXAMPLES lacks {cmd}");
+    }
+}
+
 #[test]
 fn man_pages_render_without_groff_warnings() {
     if std::process::Command::new("groff")
@@ -424,7 +622,7 @@ fn man_pages_render_without_groff_warnings() {
         eprintln!("note: groff is not installed (apt-get install groff-base); man page rendering not checked");
         return;
     }
-    for tool in REAL_TOOLS.iter().chain(PLACEHOLDERS) {
+    for tool in all_pages() {
         let page = repo().join(format!("man/{tool}.1"));
         let out = std::process::Command::new("groff")
             .args(["-man", "-ww", "-z"])
@@ -997,4 +1195,403 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// docs/HOOKS.md.
+
+/// A Markdown file's fenced code blocks: (language, body, line of the opening fence).
+fn code_blocks(md: &str) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String, usize)> = None;
+    for (n, line) in md.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (fence, current.take()) {
+            (Some(lang), None) => current = Some((lang.trim().to_string(), String::new(), n + 1)),
+            (Some(_), Some(block)) => out.push(block),
+            (None, Some((lang, mut body, start))) => {
+                body.push_str(line);
+                body.push('\n');
+                current = Some((lang, body, start));
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(current.is_none(), "unclosed code block");
+    out
+}
+
+/// The commands a Markdown file shows: every line of its `sh` blocks (continuation lines
+/// joined), and every inline code span outside the blocks, each with its line.
+fn shown_commands(md: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (lang, body, start) in code_blocks(md) {
+        if lang != "sh" {
+            continue;
+        }
+        let mut pending = String::new();
+        for (i, line) in body.lines().enumerate() {
+            let line = line.split("  #").next().unwrap();
+            match line.trim_end().strip_suffix('\\') {
+                Some(head) => pending.push_str(head),
+                None => {
+                    pending.push_str(line);
+                    out.push((start + 1 + i, std::mem::take(&mut pending)));
+                }
+            }
+        }
+    }
+    let mut in_block = false;
+    for (n, line) in md.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 {
+                out.push((n + 1, span.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn hooks_md_uses_real_subcommands_and_flags() {
+    let md = read("docs/HOOKS.md");
+    let subcommands = csep_subcommands();
+    let mut helps: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (line, command) in shown_commands(&md) {
+        for part in command.split('|') {
+            // Leading `VAR=value` words are the environment, not the command.
+            let words: Vec<&str> = part
+                .split_whitespace()
+                .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+                .collect();
+            let Some(&bin) = words.first() else { continue };
+            let (key, help_args, rest) = if bin == "csep" {
+                let Some(&sub) = words.get(1) else { continue };
+                if !subcommands.iter().any(|s| s == sub) {
+                    problems.push(format!(
+                        "docs/HOOKS.md:{line}: `csep {sub}` is not a csep command"
+                    ));
+                    continue;
+                }
+                used.insert(sub.to_string());
+                (format!("csep {sub}"), vec![sub, "--help"], &words[2..])
+            } else if REAL_TOOLS.contains(&bin) {
+                (bin.to_string(), vec!["--help"], &words[1..])
+            } else {
+                continue;
+            };
+            let known = helps.entry(key.clone()).or_insert_with(|| {
+                let bin = if bin == "csep" { "csep" } else { bin };
+                long_flags(&stdout_of(bin, &help_args))
+            });
+            for w in rest.iter().take_while(|w| **w != "--") {
+                if w.starts_with(['"', '\'']) {
+                    continue;
+                }
+                for flag in long_flags(w) {
+                    checked += 1;
+                    if !known.contains(&flag) {
+                        problems.push(format!(
+                            "docs/HOOKS.md:{line}: {flag} is not in `{key} --help`"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked >= 8, "only {checked} flags checked");
+    for sub in [
+        "setup",
+        "uninstall",
+        "hook",
+        "drain",
+        "session-start",
+        "session-stop",
+        "recall",
+    ] {
+        assert!(
+            used.contains(sub),
+            "docs/HOOKS.md does not show `csep {sub}`"
+        );
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A hooks document with csep's handlers reduced to their shape: every single-quoted path
+/// becomes `'P'`, so `CSEP_BIN='/x/csep' … codex` reads `CSEP_BIN='P' … codex`.
+fn hooks_shape(doc: &Value) -> Value {
+    let mut v = doc.clone();
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    match x {
+                        Value::String(s) if k == "command" && s.contains("csep-hook.sh") => {
+                            let shaped: String = s
+                                .split('\'')
+                                .enumerate()
+                                .map(|(i, piece)| if i % 2 == 1 { "P" } else { piece })
+                                .collect::<Vec<_>>()
+                                .join("'");
+                            *s = shaped;
+                        }
+                        _ => walk(x),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+/// The document without csep's handlers (what a user had before setup).
+fn without_csep(doc: &Value) -> Value {
+    let mut v = doc.clone();
+    if let Some(events) = v.get_mut("hooks").and_then(Value::as_object_mut) {
+        for groups in events.values_mut() {
+            if let Some(groups) = groups.as_array_mut() {
+                for g in groups.iter_mut() {
+                    if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
+                        hs.retain(|h| {
+                            !h["command"]
+                                .as_str()
+                                .is_some_and(|c| c.contains("csep-hook.sh"))
+                        });
+                    }
+                }
+                groups.retain(|g| g["hooks"].as_array().is_none_or(|h| !h.is_empty()));
+            }
+        }
+        events.retain(|_, g| g.as_array().is_none_or(|a| !a.is_empty()));
+    }
+    v
+}
+
+/// The keys of an object, and of the objects in its arrays, as `a`, `a.b`, `a[].c` paths.
+/// The inside of an `index_summary` is left out: docs/WIRE.md documents it, and the tests
+/// above check it.
+fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o)
+            if !prefix.is_empty() && o.get("type") == Some(&"index_summary".into()) => {}
+        Value::Object(o) => {
+            for (k, x) in o {
+                let path = format!("{prefix}{k}");
+                out.insert(path.clone());
+                key_paths(x, &format!("{path}."), out);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                key_paths(x, &format!("{}[].", prefix.trim_end_matches('.')), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
+    let md = read("docs/HOOKS.md");
+    let live = Live::new();
+    let tmp = live.dir.path();
+    let no_codex = tmp.join("empty-bin");
+    std::fs::create_dir_all(&no_codex).unwrap();
+    let run = |args: &[&str], stdin: &str| -> Value {
+        let out = live
+            .cmd("csep")
+            .env("PATH", &no_codex)
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "csep {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        if text.trim().is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(text.trim_end()).unwrap_or_else(|e| panic!("csep {args:?}: {e}"))
+    };
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let state = path(&tmp.join("state"));
+
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (n, (_, body, line)) in code_blocks(&md)
+        .into_iter()
+        .filter(|(lang, _, _)| lang == "json")
+        .enumerate()
+    {
+        let ctx = format!("docs/HOOKS.md:{line}");
+        let doc: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{ctx}: not JSON: {e}"));
+        if doc.get("hooks").is_some() {
+            // A host's hooks file as setup leaves it: seed what the user had, run setup for
+            // that host alone, and compare.
+            let commands = body.matches("csep-hook.sh").count();
+            let agent = if body.contains("csep-hook.sh' claude\"") {
+                "claude"
+            } else {
+                "codex"
+            };
+            assert!(commands > 0, "{ctx}: no csep hook in this hooks example");
+            let home = tmp.join(format!("host-{n}"));
+            std::fs::create_dir_all(&home).unwrap();
+            let file = home.join(if agent == "claude" {
+                "settings.json"
+            } else {
+                "hooks.json"
+            });
+            let before = without_csep(&doc);
+            if before != serde_json::json!({"hooks": {}}) {
+                std::fs::write(&file, before.to_string()).unwrap();
+            }
+            let host = path(&home);
+            let args: Vec<&str> = if agent == "claude" {
+                vec!["--no-codex", "--claude-dir", &host]
+            } else {
+                vec!["--no-claude", "--codex-home", &host]
+            };
+            let mut setup = vec!["setup", "--no-backfill", "--state-dir", &state];
+            setup.extend(args);
+            run(&setup, "");
+            let after: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            if hooks_shape(&after) != hooks_shape(&doc) {
+                problems.push(format!(
+                    "{ctx}: csep setup writes this {agent} file differently:\n{}",
+                    serde_json::to_string_pretty(&after).unwrap()
+                ));
+            }
+            seen.insert(format!("hooks-{agent}"));
+            continue;
+        }
+        let kind = doc
+            .get("type")
+            .or_else(|| doc.get("tool"))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{ctx}: an example this test does not know"))
+            .to_string();
+        seen.insert(kind.clone());
+        let real = match kind.as_str() {
+            "setup_summary" => {
+                // Sessions of both hosts, so the summary has a backfill for each.
+                let fixtures = repo().join("tests/fixtures/transcripts");
+                copy_dir(
+                    &fixtures.join("codex/sessions"),
+                    &tmp.join("summary/codex/sessions"),
+                );
+                copy_dir(
+                    &fixtures.join("claude/projects"),
+                    &tmp.join("summary/claude/projects"),
+                );
+                let codex = path(&tmp.join("summary/codex"));
+                let claude = path(&tmp.join("summary/claude"));
+                let state = path(&tmp.join("summary/state"));
+                run(
+                    &[
+                        "setup",
+                        "--codex-home",
+                        &codex,
+                        "--claude-dir",
+                        &claude,
+                        "--state-dir",
+                        &state,
+                    ],
+                    "",
+                )
+            }
+            "uninstall_summary" => run(&["uninstall", "--state-dir", &state], ""),
+            "csep hook" => {
+                let log_state = tmp.join("log-state");
+                let payload = r#"{"hook_event_name":"Stop","session_id":"s"}"#;
+                let args = ["hook", "codex", "--state-dir", &path(&log_state)];
+                assert_eq!(run(&args, payload), serde_json::json!({"continue": true}));
+                let log = std::fs::read_to_string(log_state.join("logs/hook.log")).unwrap();
+                serde_json::from_str(log.lines().next().unwrap()).unwrap()
+            }
+            other => panic!("{ctx}: an example of {other:?}, which this test does not know"),
+        };
+        let (mut want, mut got) = (BTreeSet::new(), BTreeSet::new());
+        key_paths(&doc, "", &mut want);
+        key_paths(&real, "", &mut got);
+        // Present only when the hooks are not trusted (there is no codex here).
+        got.remove("codex.trust_detail");
+        if want != got {
+            problems.push(format!(
+                "{ctx}: the example's fields differ from what csep prints\n  only in the example: {:?}\n  only in csep's: {:?}",
+                want.difference(&got).collect::<Vec<_>>(),
+                got.difference(&want).collect::<Vec<_>>()
+            ));
+        }
+        let values = |field: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut stack = vec![&doc];
+            while let Some(v) = stack.pop() {
+                match v {
+                    Value::Object(o) => {
+                        if let Some(Value::String(s)) = o.get(field) {
+                            out.push(s.clone());
+                        }
+                        stack.extend(o.values());
+                    }
+                    Value::Array(a) => stack.extend(a),
+                    _ => {}
+                }
+            }
+            out
+        };
+        for (field, allowed) in [
+            ("trust", &["trusted", "manual", "failed"][..]),
+            ("how", &["restored", "removed", "cleaned", "missing"][..]),
+            ("action", &["created", "modified"][..]),
+        ] {
+            for v in values(field) {
+                if !allowed.contains(&v.as_str()) {
+                    problems.push(format!("{ctx}: {field} {v:?} is not one of {allowed:?}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for kind in [
+        "hooks-codex",
+        "hooks-claude",
+        "setup_summary",
+        "uninstall_summary",
+        "csep hook",
+    ] {
+        assert!(
+            seen.contains(kind),
+            "docs/HOOKS.md has no JSON example of {kind}"
+        );
+    }
 }

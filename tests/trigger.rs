@@ -416,7 +416,7 @@ fn a_stale_reservation_is_released_and_the_review_queued_again() {
 fn reflection_sessions_are_skipped_and_leave_no_trace() {
     let env = Env::new();
     // Our marker in the worker's prompt.
-    env.rollout(
+    let path = env.rollout(
         ID,
         &codex_rollout(
             ID,
@@ -426,7 +426,10 @@ fn reflection_sessions_are_skipped_and_leave_no_trace() {
             "done",
         ),
     );
-    let d = env.stop(ID);
+    // The indexer keeps no trace of it but the file's verdict, found by the payload's path.
+    let mut payload = stop_payload(ID);
+    payload["transcript_path"] = json!(path);
+    let d = env.trigger_with(&payload, &[]);
     assert_eq!(d["decision"], "skipped");
     assert_eq!(strs(&d["reasons"]), vec!["reflection_session"]);
     // Started by csep: its thread source says so.
@@ -434,8 +437,10 @@ fn reflection_sessions_are_skipped_and_leave_no_trace() {
     let mut lines = codex_rollout(other, "/work/app", "remember this", "ok", "ok");
     lines[0]["payload"]["originator"] = json!("csep_reflect");
     lines[0]["payload"]["source"] = json!("exec");
-    env.rollout(other, &lines);
-    let d = env.stop(other);
+    let path = env.rollout(other, &lines);
+    let mut payload = stop_payload(other);
+    payload["transcript_path"] = json!(path);
+    let d = env.trigger_with(&payload, &[]);
     assert_eq!(d["decision"], "skipped", "{d}");
     assert_eq!(strs(&d["reasons"]), vec!["reflection_session"]);
     // Run from inside a reflection job.

@@ -165,6 +165,10 @@ pub struct SourceRecord {
     /// parse that resumes there can name the output's tool.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending_calls: BTreeMap<String, String>,
+    /// Set when the session must not be archived (`reflection_session`: csep's own
+    /// reflection started it). The indexer then remembers the file but stores no message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<String>,
 }
 
 /// A record on the `csep-archive | csep-index` pipe.

@@ -242,6 +242,8 @@ pub(crate) struct Builder {
     pub valid_lines: u64,
     /// A branch named before the cwd is known (legacy Codex meta has git but no cwd).
     pub branch_hint: Option<String>,
+    /// Why this session must not be archived, once known.
+    pub excluded: Option<&'static str>,
     caps: Caps,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -265,6 +267,7 @@ impl Builder {
             format: "",
             valid_lines: 0,
             branch_hint: None,
+            excluded: None,
             caps: req.caps,
             start_ms: None,
             end_ms: None,
@@ -305,6 +308,12 @@ impl Builder {
         let text = text.trim();
         if text.is_empty() && tool.is_none() {
             return;
+        }
+        if self.excluded.is_none()
+            && matches!(role, Role::User | Role::Developer | Role::System)
+            && crate::trigger::is_reflection_text(text)
+        {
+            self.excluded = Some("reflection_session");
         }
         let (head, tail) = match role {
             Role::Tool => (self.caps.tool_head, self.caps.tool_tail),
@@ -370,6 +379,13 @@ impl Builder {
             messages: self.messages.len() as u64,
             skipped: self.skipped.clone(),
             pending_calls: std::mem::take(&mut self.pending),
+            excluded: self
+                .excluded
+                .or_else(|| {
+                    let src = self.session.thread_source.as_deref()?;
+                    crate::trigger::is_reflection_source(src).then_some("reflection_session")
+                })
+                .map(str::to_string),
         };
         Ok(Parsed {
             session: self.session,

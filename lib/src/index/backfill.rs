@@ -62,6 +62,8 @@ pub struct Summary {
     pub new_sessions: u64,
     pub updated_sessions: u64,
     pub unchanged_sessions: u64,
+    /// Sessions csep's own reflection started: remembered, not archived.
+    pub excluded_sessions: u64,
     pub error_count: u64,
     pub messages: u64,
     pub elapsed_ms: u64,
@@ -98,7 +100,9 @@ impl Summary {
         self.processed_successfully += 1;
         self.messages += applied.messages;
         self.skipped_lines += source.skipped.total();
-        if applied.new_session {
+        if applied.excluded {
+            self.excluded_sessions += 1;
+        } else if applied.new_session {
             self.new_sessions += 1;
         } else if applied.updated_session {
             self.updated_sessions += 1;
@@ -243,7 +247,7 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
 fn plan_for(stat: Stat, state: Option<&SourceState>) -> Option<Plan> {
     match state {
         Some(s) if s.size == stat.size && s.mtime_ms == stat.mtime_ms => None,
-        Some(s) if s.error.is_none() && s.end_offset > 0 && stat.size >= s.end_offset => {
+        Some(s) if s.error.is_none() && !s.excluded && s.end_offset > 0 && stat.size >= s.end_offset => {
             Some(Plan::Resume(s.clone()))
         }
         _ => Some(Plan::Full),

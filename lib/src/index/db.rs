@@ -84,7 +84,11 @@ CREATE TABLE ingest_errors (
     message TEXT NOT NULL,
     at_ms INTEGER NOT NULL
 );
-"#];
+"#,
+    // 2: sources csep must not archive (its own reflection sessions) are remembered, so a
+    // backfill does not read them again, but hold no message.
+    "ALTER TABLE sources ADD COLUMN excluded TEXT;",
+];
 
 /// Message flag bits.
 pub const FLAG_BACKGROUND: i64 = 1;

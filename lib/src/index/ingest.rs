@@ -20,12 +20,14 @@ pub struct SourceState {
     pub fingerprint: String,
     pub pending_calls: BTreeMap<String, String>,
     pub error: Option<String>,
+    /// The file is one csep must not archive; it is re-read whole when it changes.
+    pub excluded: bool,
 }
 
 /// Every known source file's state, for deciding what a backfill must read.
 pub fn load_source_states(conn: &Connection) -> Result<HashMap<String, SourceState>> {
     let mut stmt = conn.prepare(
-        "SELECT path, size, mtime_ms, end_offset, fingerprint, pending_calls, error FROM sources",
+        "SELECT path, size, mtime_ms, end_offset, fingerprint, pending_calls, error, excluded IS NOT NULL FROM sources",
     )?;
     let rows = stmt.query_map([], |r| {
         let pending: Option<String> = r.get(5)?;
@@ -40,6 +42,7 @@ pub fn load_source_states(conn: &Connection) -> Result<HashMap<String, SourceSta
                     .and_then(|p| serde_json::from_str(&p).ok())
                     .unwrap_or_default(),
                 error: r.get(6)?,
+                excluded: r.get(7)?,
             },
         ))
     })?;
@@ -54,7 +57,7 @@ pub fn load_source_states(conn: &Connection) -> Result<HashMap<String, SourceSta
 /// One source's state, by path.
 pub fn source_state(conn: &Connection, path: &str) -> Result<Option<SourceState>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT size, mtime_ms, end_offset, fingerprint, pending_calls, error FROM sources WHERE path = ?1",
+        "SELECT size, mtime_ms, end_offset, fingerprint, pending_calls, error, excluded IS NOT NULL FROM sources WHERE path = ?1",
     )?;
     Ok(stmt
         .query_row([path], |r| {
@@ -68,6 +71,7 @@ pub fn source_state(conn: &Connection, path: &str) -> Result<Option<SourceState>
                     .and_then(|p| serde_json::from_str(&p).ok())
                     .unwrap_or_default(),
                 error: r.get(5)?,
+                excluded: r.get(6)?,
             })
         })
         .optional()?)
@@ -76,6 +80,8 @@ pub fn source_state(conn: &Connection, path: &str) -> Result<Option<SourceState>
 /// What applying one file did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// The source is one csep must not archive (see `SourceRecord::excluded`).
+    pub excluded: bool,
     pub new_session: bool,
     pub updated_session: bool,
     pub messages: u64,
@@ -176,6 +182,21 @@ pub fn apply_parts(
     messages: &[MessageRecord],
     source: &SourceRecord,
 ) -> Result<Applied> {
+    if let Some(reason) = &source.excluded {
+        return exclude_source(tx, source, reason);
+    }
+    if source.start_offset > 0 {
+        // A resumed parse cannot see the marker earlier in the file: the remembered verdict
+        // stands.
+        let known: Option<String> = tx
+            .prepare_cached("SELECT excluded FROM sources WHERE path = ?1")?
+            .query_row([&source.path], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(reason) = known {
+            return exclude_source(tx, source, &reason);
+        }
+    }
     let primary = session.subagent.is_none();
     let (session_rowid, created) = upsert_session(tx, session, primary)?;
     let same: Option<bool> = tx
@@ -192,6 +213,7 @@ pub fn apply_parts(
                 source.mtime_ms
             ])?;
         return Ok(Applied {
+            excluded: false,
             new_session: created,
             updated_session: false,
             messages: 0,
@@ -307,6 +329,7 @@ pub fn apply_parts(
     )?
     .execute(params![session_rowid, added as i64, removed as i64])?;
     Ok(Applied {
+        excluded: false,
         new_session: created,
         updated_session: !created && (added > 0 || removed > 0),
         messages: added,
@@ -366,6 +389,45 @@ fn moved_source(
         }
     }
     Ok(None)
+}
+
+/// Remembers a source that must not be archived, and forgets anything indexed from it before
+/// it was known to be excluded.
+fn exclude_source(tx: &Connection, source: &SourceRecord, reason: &str) -> Result<Applied> {
+    let existing: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT id, COALESCE(session_rowid, 0) FROM sources WHERE path = ?1")?
+        .query_row([&source.path], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let id = match existing {
+        Some((id, session)) => {
+            let removed = delete_source_messages(tx, id)?;
+            if session != 0 {
+                tx.prepare_cached("UPDATE sessions SET message_count = MAX(0, message_count - ?2) WHERE id = ?1")?
+                    .execute(params![session, removed as i64])?;
+            }
+            id
+        }
+        None => {
+            tx.prepare_cached("INSERT INTO sources (path) VALUES (?1)")?.execute([&source.path])?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.prepare_cached(
+        "UPDATE sources SET session_rowid = NULL, agent = ?2, format = ?3, size = ?4, mtime_ms = ?5, end_offset = ?6,
+         fingerprint = ?7, next_ordinal = 0, pending_calls = NULL, error = NULL, excluded = ?8, indexed_ms = ?9 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        source.agent.map(|a| a.as_str()),
+        source.format,
+        source.size_bytes as i64,
+        source.mtime_ms,
+        source.end_offset as i64,
+        source.fingerprint,
+        reason,
+        timefmt::now_ms()
+    ])?;
+    Ok(Applied { excluded: true, ..Default::default() })
 }
 
 /// Remembers a file that could not be indexed, so an unchanged bad file is not re-read (or

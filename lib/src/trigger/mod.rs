@@ -274,9 +274,15 @@ fn thresholds(config: &Config) -> Thresholds {
     }
 }
 
+/// Whether a user, developer or system message marks its session as one csep's reflection
+/// started (our job marker, or 1.3.10's).
+pub fn is_reflection_text(text: &str) -> bool {
+    text.contains(JOB_MARKER) || LEGACY_MARKERS.iter().any(|m| text.contains(m))
+}
+
 /// A thread source that says csep started the session (ours say `csep`; 1.3.10's children
 /// say `memory_consolidation`).
-fn is_reflection_source(source: &str) -> bool {
+pub fn is_reflection_source(source: &str) -> bool {
     let s = source.to_ascii_lowercase();
     s.contains("csep") || s.contains("memory_consolidation")
 }
@@ -365,7 +371,7 @@ fn scan(conn: &Connection, session: i64, after: i64, scan_words: bool) -> Result
         d.newest_id = d.newest_id.max(id);
         d.messages += 1;
         if let Some(t) = &text {
-            if t.contains(JOB_MARKER) || LEGACY_MARKERS.iter().any(|m| t.contains(m)) {
+            if is_reflection_text(t) {
                 d.reflection_marker = true;
             }
         }
@@ -520,7 +526,17 @@ pub fn evaluate(
         }
     }
     let Some(session) = session else {
-        return Ok(skipped(d, "not_indexed"));
+        // The indexer remembers, but does not archive, csep's own reflection sessions.
+        let excluded = match &input.transcript_path {
+            Some(path) => {
+                let canonical = std::fs::canonicalize(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| path.clone());
+                conn.query_row("SELECT excluded FROM sources WHERE path = ?1", [canonical], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten()
+            }
+            None => None,
+        };
+        return Ok(skipped(d, if excluded.is_some() { "reflection_session" } else { "not_indexed" }));
     };
     d.session_id = session.session_id.clone();
     d.agent = input.agent.or(session.agent);
