@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The project's test command (README "Set up", and what CI runs): formatting, lints, and
-# every test, including the end-to-end tests against the real Codex CLI, which it installs
-# from npm unless CSEP_CODEX_BIN names one. Needs shellcheck and groff (.ci/run installs
-# them on Debian).
+# every test, including the end-to-end tests against the real Codex CLI and Claude Code,
+# which it installs from npm unless CSEP_CODEX_BIN / CSEP_CLAUDE_BIN name them.
+# Needs shellcheck and groff (.ci/run installs them on Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CSEP_CODEX_BIN:-}" ]; then
     CSEP_CODEX_BIN="$(scripts/install-hosts.sh)"
 fi
-export CSEP_CODEX_BIN
+if [ -z "${CSEP_CLAUDE_BIN:-}" ]; then
+    CSEP_CLAUDE_BIN="$(scripts/install-claude.sh)"
+fi
+export CSEP_CODEX_BIN CSEP_CLAUDE_BIN
 shellcheck plugin/hooks/csep-hook.sh scripts/*.sh .ci/run
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
