@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Installs csep's binaries and man pages, then indexes this machine's existing Codex and
-# Claude Code history, so `csep recall` works right away.
+# Installs csep's binaries and man pages, then runs `csep setup`: hooks for Codex (trusted)
+# and Claude Code (when ~/.claude exists), and a first backfill of this machine's existing
+# sessions, so memory and `csep recall` work right away.
 #
-#   scripts/install.sh [--prefix DIR] [--no-backfill]
+#   scripts/install.sh [--prefix DIR] [--no-setup] [SETUP OPTIONS…]
 #
-# DIR defaults to ~/.local (binaries in DIR/bin, man pages in DIR/share/man/man1).
-# Re-running is safe: the backfill only reads what changed since the last run.
+# DIR defaults to ~/.local (binaries in DIR/bin, man pages in DIR/share/man/man1). Other
+# options go to `csep setup` (see `man csep`). --no-setup installs the binaries only.
+# Re-running is safe: setup is idempotent and the backfill reads only what changed.
+# `csep uninstall` takes the hooks out again.
 set -euo pipefail
 
 prefix="${HOME}/.local"
-backfill=1
+setup=1
+setup_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) prefix="$2"; shift 2 ;;
-        --no-backfill) backfill=0; shift ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
+        --no-setup) setup=0; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) setup_args+=("$1"); shift ;;
     esac
 done
 
@@ -25,18 +29,6 @@ mkdir -p "$prefix/share/man/man1"
 cp "$here"/man/*.1 "$prefix/share/man/man1/"
 echo "install.sh: installed csep into $prefix/bin (add it to PATH if needed)" >&2
 
-if [ "$backfill" = 1 ]; then
-    csep="$prefix/bin/csep"
-    codex_root="${CODEX_HOME:-$HOME/.codex}/sessions"
-    claude_root="${CLAUDE_CONFIG_DIR:-$HOME/.claude}/projects"
-    if [ -d "$codex_root" ]; then
-        "$csep" recall bootstrap --all-history --root "$codex_root" || true
-    else
-        echo "install.sh: no Codex sessions at $codex_root; skipped" >&2
-    fi
-    if [ -d "$claude_root" ]; then
-        "$csep" recall sync-claude --all-history --root "$claude_root" || true
-    else
-        echo "install.sh: no Claude Code sessions at $claude_root; skipped" >&2
-    fi
+if [ "$setup" = 1 ]; then
+    "$prefix/bin/csep" setup "${setup_args[@]}"
 fi

@@ -16,8 +16,15 @@ if [ -z "$csep" ]; then
 fi
 
 if [ -z "$csep" ] || [ ! -x "$csep" ]; then
-    # No csep: take the payload so the host is not left writing into a closed pipe.
+    # No csep: take the payload so the host is not left writing into a closed pipe, and
+    # leave a line in the log so a moved or deleted binary does not fail silently.
     cat >/dev/null 2>&1
+    log_dir="${CSEP_HOME:-${CODEX_SELF_EVOLUTION_HOME:-${HOME:-/tmp}/.codex-self-evolution}}/logs"
+    {
+        mkdir -p "$log_dir" &&
+            printf '{"ts":"%s","tool":"csep-hook.sh","agent":"%s","event":"%s","outcome":"csep binary not found (CSEP_BIN=%s)"}\n' \
+                "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$agent" "$event" "${CSEP_BIN:-unset}" >>"$log_dir/hook.log"
+    } 2>/dev/null || true
     exit 0
 fi
 

@@ -43,6 +43,10 @@ pub struct FileChange {
     pub after_sha256: String,
     /// What csep added, for a person (and for surgical removal): hook events, TOML keys.
     pub added: Vec<String>,
+    /// The user changed the file between two setups: uninstall must never put the old
+    /// backup back over their edits, only take csep's parts out.
+    #[serde(default)]
+    pub user_changed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -86,6 +90,12 @@ pub fn write_recorded(
     added: &[String],
 ) -> Result<()> {
     let before = fs::read(path).ok();
+    let key = path.to_string_lossy().into_owned();
+    if let Some(c) = manifest.changes.iter_mut().find(|c| c.path == key) {
+        if before.as_deref().map(sha256_hex).as_deref() != Some(c.after_sha256.as_str()) {
+            c.user_changed = true;
+        }
+    }
     if before.as_deref() == Some(bytes) {
         if let Some(c) = manifest
             .changes
@@ -96,7 +106,6 @@ pub fn write_recorded(
         }
         return Ok(());
     }
-    let key = path.to_string_lossy().into_owned();
     let existing = manifest.changes.iter().position(|c| c.path == key);
     if existing.is_none() {
         let (action, backup, before_sha) = match &before {
@@ -124,6 +133,7 @@ pub fn write_recorded(
             before_sha256: before_sha,
             after_sha256: String::new(),
             added: Vec::new(),
+            user_changed: false,
         });
     }
     fsutil::write_atomic(path, bytes)?;
@@ -222,7 +232,7 @@ pub fn uninstall(
         };
         let how = match current {
             None => "missing",
-            Some(b) if sha256_hex(&b) == c.after_sha256 => match (&c.action[..], &c.backup) {
+            Some(b) if sha256_hex(&b) == c.after_sha256 && !c.user_changed => match (&c.action[..], &c.backup) {
                 ("modified", Some(backup)) => {
                     let original = fs::read(backup).map_err(|e| Error::io(backup, e))?;
                     fsutil::write_atomic(path, &original)?;
