@@ -50,11 +50,11 @@ pub fn strip_ours(doc: &mut Value) {
                 arr.retain(|g| {
                     g.get("hooks")
                         .and_then(Value::as_array)
-                        .map_or(true, |h| !h.is_empty())
+                        .is_none_or(|h| !h.is_empty())
                 });
             }
         }
-        events.retain(|_, groups| groups.as_array().map_or(true, |a| !a.is_empty()));
+        events.retain(|_, groups| groups.as_array().is_none_or(|a| !a.is_empty()));
     }
 }
 
