@@ -1522,9 +1522,22 @@ fn reflection_sessions_are_remembered_but_never_archived() {
     let id = "15151515-0000-4000-8000-000000000001";
     let path = codex_path(&root, id);
     let prompt = "csep-reflection-job: 20261124T100000Z-abcd1234\nReview this session and propose memory about the ocelot_cache.";
-    write_lines(&path, &codex_rollout(id, "/nonexistent/repo", prompt, "o", "proposal about ocelot_cache"));
+    write_lines(
+        &path,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            prompt,
+            "o",
+            "proposal about ocelot_cache",
+        ),
+    );
     let s = env.backfill("codex", &root);
-    assert_eq!((s["excluded_sessions"].as_u64(), s["new_sessions"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(
+        (s["excluded_sessions"].as_u64(), s["new_sessions"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
     assert_eq!(env.recall_json(&["--global", "ocelot_cache"])["count"], 0);
     // Growing the file does not sneak its new lines in.
     let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();

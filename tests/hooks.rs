@@ -448,14 +448,31 @@ fn the_plugin_bundle_is_well_formed() {
     let manifest = read(&root.join(".codex-plugin/plugin.json"));
     assert_eq!(manifest["name"], "csep");
     assert!(root.join(manifest["hooks"].as_str().unwrap()).exists());
-    assert!(root.join(manifest["skills"].as_str().unwrap()).join("csep-session-recall/SKILL.md").exists());
+    assert!(root
+        .join(manifest["skills"].as_str().unwrap())
+        .join("csep-session-recall/SKILL.md")
+        .exists());
     // Codex rejects a hooks file with any root key but these two.
-    for (file, agent) in [("hooks/hooks.json", "codex"), ("claude/settings-hooks.json", "claude")] {
+    for (file, agent) in [
+        ("hooks/hooks.json", "codex"),
+        ("claude/settings-hooks.json", "claude"),
+    ] {
         let doc = read(&root.join(file));
-        assert!(doc.as_object().unwrap().keys().all(|k| k == "description" || k == "hooks"), "{file}");
+        assert!(
+            doc.as_object()
+                .unwrap()
+                .keys()
+                .all(|k| k == "description" || k == "hooks"),
+            "{file}"
+        );
         for event in ["SessionStart", "Stop", "SessionEnd"] {
-            let cmd = doc["hooks"][event][0]["hooks"][0]["command"].as_str().unwrap();
-            assert!(cmd.contains("csep-hook.sh") && cmd.ends_with(agent), "{file} {event}: {cmd}");
+            let cmd = doc["hooks"][event][0]["hooks"][0]["command"]
+                .as_str()
+                .unwrap();
+            assert!(
+                cmd.contains("csep-hook.sh") && cmd.ends_with(agent),
+                "{file} {event}: {cmd}"
+            );
         }
     }
     let market = read(&root.join(".agents/plugins/marketplace.json"));
@@ -464,7 +481,10 @@ fn the_plugin_bundle_is_well_formed() {
     let front = skill.split("---").nth(1).unwrap();
     assert!(front.contains("name: csep-session-recall\n") && front.contains("description: "));
     // The script shipped in the plugin is the one `csep setup` installs.
-    assert_eq!(fs::read_to_string(root.join("hooks/csep-hook.sh")).unwrap(), csep_lib::setup::HOOK_SCRIPT);
+    assert_eq!(
+        fs::read_to_string(root.join("hooks/csep-hook.sh")).unwrap(),
+        csep_lib::setup::HOOK_SCRIPT
+    );
 }
 
 fn read(p: &Path) -> Value {

@@ -342,20 +342,48 @@ fn edits_made_between_two_setups_survive_uninstall() {
     toml.push_str("\n[profiles.fast]\nmodel = \"gpt-5.5-mini\"\n");
     fs::write(env.path("codex/config.toml"), &toml).unwrap();
     let mut hooks = read_json(&env.path("codex/hooks.json"));
-    hooks["hooks"]["PreToolUse"] = json!([{"hooks": [{"type": "command", "command": "/usr/local/bin/my-guard"}]}]);
-    fs::write(env.path("codex/hooks.json"), serde_json::to_vec_pretty(&hooks).unwrap()).unwrap();
+    hooks["hooks"]["PreToolUse"] =
+        json!([{"hooks": [{"type": "command", "command": "/usr/local/bin/my-guard"}]}]);
+    fs::write(
+        env.path("codex/hooks.json"),
+        serde_json::to_vec_pretty(&hooks).unwrap(),
+    )
+    .unwrap();
     env.setup(&["--no-backfill"]);
     let out = env.csep(&["uninstall"]);
     let u: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let changed: Vec<&str> = u["changed_since_setup"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(changed.contains(&env.path("codex/config.toml").to_str().unwrap()), "{u}");
-    assert!(changed.contains(&env.path("codex/hooks.json").to_str().unwrap()), "{u}");
+    let changed: Vec<&str> = u["changed_since_setup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        changed.contains(&env.path("codex/config.toml").to_str().unwrap()),
+        "{u}"
+    );
+    assert!(
+        changed.contains(&env.path("codex/hooks.json").to_str().unwrap()),
+        "{u}"
+    );
     let toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();
-    assert!(toml.contains("[profiles.fast]") && toml.starts_with(USER_TOML), "{toml}");
-    assert!(!toml.contains("[features]"), "csep's now-empty table goes too:\n{toml}");
+    assert!(
+        toml.contains("[profiles.fast]") && toml.starts_with(USER_TOML),
+        "{toml}"
+    );
+    assert!(
+        !toml.contains("[features]"),
+        "csep's now-empty table goes too:\n{toml}"
+    );
     let hooks = read_json(&env.path("codex/hooks.json"));
-    assert_eq!(hooks["hooks"]["PreToolUse"][0]["hooks"][0]["command"], "/usr/local/bin/my-guard");
-    assert_eq!(hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "/usr/local/bin/my-notifier");
+    assert_eq!(
+        hooks["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+        "/usr/local/bin/my-guard"
+    );
+    assert_eq!(
+        hooks["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/usr/local/bin/my-notifier"
+    );
     for e in ["SessionStart", "Stop", "SessionEnd"] {
         assert_eq!(csep_handlers(&hooks, e), 0);
     }

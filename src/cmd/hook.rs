@@ -96,7 +96,8 @@ fn log(state_dir: &Path, fields: serde_json::Value) {
 }
 
 fn inject_max_chars(state_dir: &Path) -> usize {
-    usize::try_from(csep_lib::config::load(state_dir).0.memory.inject_max_chars).unwrap_or(usize::MAX)
+    usize::try_from(csep_lib::config::load(state_dir).0.memory.inject_max_chars)
+        .unwrap_or(usize::MAX)
 }
 
 /// Handles one hook call; returns what to print. Never fails.
@@ -261,9 +262,13 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
 fn run_trigger(state_dir: &Path, item: &serde_json::Value) {
     use csep_lib::trigger;
     let (config, _) = csep_lib::config::load(state_dir);
-    let outcome = trigger::Input::from_value(item, None)
-        .and_then(|input| trigger::evaluate(state_dir, &config, &input, &trigger::Options::default()));
+    let outcome = trigger::Input::from_value(item, None).and_then(|input| {
+        trigger::evaluate(state_dir, &config, &input, &trigger::Options::default())
+    });
     if let Err(e) = outcome {
-        log(state_dir, serde_json::json!({"event": "trigger", "outcome": format!("error: {e}")}));
+        log(
+            state_dir,
+            serde_json::json!({"event": "trigger", "outcome": format!("error: {e}")}),
+        );
     }
 }

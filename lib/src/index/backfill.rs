@@ -247,7 +247,12 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
 fn plan_for(stat: Stat, state: Option<&SourceState>) -> Option<Plan> {
     match state {
         Some(s) if s.size == stat.size && s.mtime_ms == stat.mtime_ms => None,
-        Some(s) if s.error.is_none() && !s.excluded && s.end_offset > 0 && stat.size >= s.end_offset => {
+        Some(s)
+            if s.error.is_none()
+                && !s.excluded
+                && s.end_offset > 0
+                && stat.size >= s.end_offset =>
+        {
             Some(Plan::Resume(s.clone()))
         }
         _ => Some(Plan::Full),

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit a shipped entry.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sessions (
     id INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL UNIQUE,

@@ -402,13 +402,16 @@ fn exclude_source(tx: &Connection, source: &SourceRecord, reason: &str) -> Resul
         Some((id, session)) => {
             let removed = delete_source_messages(tx, id)?;
             if session != 0 {
-                tx.prepare_cached("UPDATE sessions SET message_count = MAX(0, message_count - ?2) WHERE id = ?1")?
-                    .execute(params![session, removed as i64])?;
+                tx.prepare_cached(
+                    "UPDATE sessions SET message_count = MAX(0, message_count - ?2) WHERE id = ?1",
+                )?
+                .execute(params![session, removed as i64])?;
             }
             id
         }
         None => {
-            tx.prepare_cached("INSERT INTO sources (path) VALUES (?1)")?.execute([&source.path])?;
+            tx.prepare_cached("INSERT INTO sources (path) VALUES (?1)")?
+                .execute([&source.path])?;
             tx.last_insert_rowid()
         }
     };
@@ -427,7 +430,10 @@ fn exclude_source(tx: &Connection, source: &SourceRecord, reason: &str) -> Resul
         reason,
         timefmt::now_ms()
     ])?;
-    Ok(Applied { excluded: true, ..Default::default() })
+    Ok(Applied {
+        excluded: true,
+        ..Default::default()
+    })
 }
 
 /// Remembers a file that could not be indexed, so an unchanged bad file is not re-read (or

@@ -367,7 +367,10 @@ pub fn clean(path: &Path, change: &FileChange) -> Result<()> {
 /// Removes the tables csep's removals left empty (`[features]`, `[hooks.state]`, `[hooks]`),
 /// but only when empty: a table the user put keys in stays.
 fn drop_empty_tables(toml: &mut toml_edit::DocumentMut) {
-    let empty = |item: Option<&toml_edit::Item>| item.and_then(|i| i.as_table_like()).is_some_and(|t| t.is_empty());
+    let empty = |item: Option<&toml_edit::Item>| {
+        item.and_then(|i| i.as_table_like())
+            .is_some_and(|t| t.is_empty())
+    };
     if let Some(hooks) = toml.get_mut("hooks").and_then(|h| h.as_table_like_mut()) {
         if empty(hooks.get("state")) {
             hooks.remove("state");

@@ -232,17 +232,19 @@ pub fn uninstall(
         };
         let how = match current {
             None => "missing",
-            Some(b) if sha256_hex(&b) == c.after_sha256 && !c.user_changed => match (&c.action[..], &c.backup) {
-                ("modified", Some(backup)) => {
-                    let original = fs::read(backup).map_err(|e| Error::io(backup, e))?;
-                    fsutil::write_atomic(path, &original)?;
-                    "restored"
+            Some(b) if sha256_hex(&b) == c.after_sha256 && !c.user_changed => {
+                match (&c.action[..], &c.backup) {
+                    ("modified", Some(backup)) => {
+                        let original = fs::read(backup).map_err(|e| Error::io(backup, e))?;
+                        fsutil::write_atomic(path, &original)?;
+                        "restored"
+                    }
+                    _ => {
+                        fs::remove_file(path).map_err(|e| Error::io(path.display(), e))?;
+                        "removed"
+                    }
                 }
-                _ => {
-                    fs::remove_file(path).map_err(|e| Error::io(path.display(), e))?;
-                    "removed"
-                }
-            },
+            }
             Some(_) => {
                 clean(path, c)?;
                 "cleaned"

@@ -529,14 +529,27 @@ pub fn evaluate(
         // The indexer remembers, but does not archive, csep's own reflection sessions.
         let excluded = match &input.transcript_path {
             Some(path) => {
-                let canonical = std::fs::canonicalize(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| path.clone());
-                conn.query_row("SELECT excluded FROM sources WHERE path = ?1", [canonical], |r| r.get::<_, Option<String>>(0))
-                    .optional()?
-                    .flatten()
+                let canonical = std::fs::canonicalize(path)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| path.clone());
+                conn.query_row(
+                    "SELECT excluded FROM sources WHERE path = ?1",
+                    [canonical],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten()
             }
             None => None,
         };
-        return Ok(skipped(d, if excluded.is_some() { "reflection_session" } else { "not_indexed" }));
+        return Ok(skipped(
+            d,
+            if excluded.is_some() {
+                "reflection_session"
+            } else {
+                "not_indexed"
+            },
+        ));
     };
     d.session_id = session.session_id.clone();
     d.agent = input.agent.or(session.agent);
