@@ -893,6 +893,7 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
     let wire = wire();
     let mut problems = Vec::new();
     let mut types_seen = BTreeSet::new();
+    let mut untyped_seen = BTreeSet::new();
     let mut recall_answers = 0;
     for ex in &wire.examples {
         let ctx = format!("docs/WIRE.md:{}", ex.line);
@@ -917,6 +918,18 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         if v.get("query").is_some() && v.get("results").is_some() {
             recall_answers += 1;
         }
+        if v.get("tool") == Some(&Value::from("csep hook")) {
+            untyped_seen.insert("hook log line");
+        }
+        if v.get("version").is_some() && v.get("changes").is_some() {
+            untyped_seen.insert("install manifest");
+            round_trip::<csep_lib::setup::Manifest>(
+                &v,
+                "csep_lib::setup::Manifest",
+                &ctx,
+                &mut problems,
+            );
+        }
         let Some(t) = v.get("type").and_then(Value::as_str) else {
             continue;
         };
@@ -928,19 +941,23 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         {
             problems.push(format!("{ctx}: \"type\" is not the first field"));
         }
-        if matches!(t, "session" | "message" | "source") {
-            match serde_json::from_value::<Record>(v.clone()) {
-                Ok(rec) => {
-                    let back = serde_json::to_value(&rec).unwrap();
-                    if back != v {
-                        problems.push(format!(
-                            "{ctx}: csep_lib::wire::Record writes this record differently:\n{}",
-                            serde_json::to_string_pretty(&back).unwrap()
-                        ));
-                    }
-                }
-                Err(e) => problems.push(format!("{ctx}: not a csep_lib::wire::Record: {e}")),
+        match t {
+            "session" | "message" | "source" => {
+                round_trip::<Record>(&v, "csep_lib::wire::Record", &ctx, &mut problems)
             }
+            "trigger_decision" => round_trip::<csep_lib::trigger::Decision>(
+                &v,
+                "csep_lib::trigger::Decision",
+                &ctx,
+                &mut problems,
+            ),
+            "reflect_job" => round_trip::<csep_lib::trigger::Job>(
+                &v,
+                "csep_lib::trigger::Job",
+                &ctx,
+                &mut problems,
+            ),
+            _ => {}
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -952,6 +969,11 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "drain_summary",
         "result",
         "session_archive",
+        "archive_request",
+        "trigger_decision",
+        "reflect_job",
+        "setup_summary",
+        "uninstall_summary",
     ] {
         assert!(
             types_seen.contains(t),
@@ -966,6 +988,34 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         recall_answers > 0,
         "docs/WIRE.md has no recall answer example"
     );
+    for what in ["hook log line", "install manifest"] {
+        assert!(
+            untyped_seen.contains(what),
+            "docs/WIRE.md has no example of the {what}"
+        );
+    }
+}
+
+/// Reads `v` as the code's type `T` and writes it back: the example must come back unchanged
+/// (every field known to the code, none missing that the code always writes).
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    v: &Value,
+    what: &str,
+    ctx: &str,
+    problems: &mut Vec<String>,
+) {
+    match serde_json::from_value::<T>(v.clone()) {
+        Ok(x) => {
+            let back = serde_json::to_value(&x).unwrap();
+            if back != *v {
+                problems.push(format!(
+                    "{ctx}: {what} writes this differently:\n{}",
+                    serde_json::to_string_pretty(&back).unwrap()
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("{ctx}: not a {what}: {e}")),
+    }
 }
 
 /// A fresh state dir, with the Codex fixture that the recall examples use archived into it.
@@ -1194,6 +1244,399 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
             &mut problems,
         );
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The session id of [`FIXTURE`].
+const FIXTURE_ID: &str = "019a93b9-f380-7600-98ff-940e6b99603c";
+
+/// Runs `c`, which must succeed and print one JSON object on one line, `"type"` first; checks
+/// the object against its field table and returns it.
+fn printed_record(wire: &Wire, mut c: Command, what: &str, problems: &mut Vec<String>) -> Value {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    if !text.starts_with("{\"type\":") || text.trim_end().contains('\n') {
+        problems.push(format!("{what}: not one line with \"type\" first: {text}"));
+    }
+    let v: Value =
+        serde_json::from_str(text.trim_end()).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+    match wire.typed_table(&v) {
+        Some(t) => wire.check(&v, &[t], what, problems),
+        None => problems.push(format!("{what}: an object of no documented type: {text}")),
+    }
+    v
+}
+
+/// The field table of the (untyped) example whose text contains `needle`.
+fn example_table(wire: &Wire, needle: &str) -> usize {
+    wire.examples
+        .iter()
+        .find(|ex| ex.raw.contains(needle))
+        .and_then(|ex| ex.table)
+        .unwrap_or_else(|| panic!("docs/WIRE.md: no example with a field table contains {needle}"))
+}
+
+/// A small Codex rollout: the session's meta, one prompt and one answer.
+fn small_rollout(path: &std::path::Path, id: &str, prompt: &str) {
+    let ts = "2026-11-24T10:15:02.114Z";
+    let lines = [
+        serde_json::json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": "/nonexistent/ledger", "originator": "codex_exec", "cli_version": "0.169.0", "source": "exec"}}),
+        serde_json::json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}}),
+        serde_json::json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]}}),
+    ];
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = Live::new();
+    let tmp = live.dir.path();
+    let state = tmp.join("state");
+    let fixture = repo().join(FIXTURE);
+    let fixture = fixture.to_str().unwrap();
+    let mut problems = Vec::new();
+    let index = |path: &str, problems: &mut Vec<String>| -> Value {
+        let mut c = live.cmd("csep-index");
+        c.args(["--file", path]);
+        printed_record(&wire, c, &format!("csep-index --file {path}"), problems)
+    };
+    index(fixture, &mut problems);
+
+    // A session csep's reflection started: archived with `excluded`, remembered, not indexed.
+    let reflection_id = "019ab5c2-7d41-7e30-9a1f-3c2e8d90b417";
+    let reflection = tmp.join(format!(
+        "sessions/rollout-2026-11-24T10-15-02-{reflection_id}.jsonl"
+    ));
+    small_rollout(
+        &reflection,
+        reflection_id,
+        "csep-reflection-job: 20261124T101500Z-5e0c2a91\nReview the session below and propose memory for this repository.",
+    );
+    let reflection = reflection.to_str().unwrap();
+    let records = live.json_lines("csep-archive", &[reflection], None);
+    for r in &records {
+        let t = wire.typed_table(r).expect("a documented record type");
+        wire.check(
+            r,
+            &[t],
+            "csep-archive (a reflection session)",
+            &mut problems,
+        );
+    }
+    let source = records.last().unwrap();
+    assert_eq!(source["excluded"], "reflection_session", "{source}");
+    let summary = index(reflection, &mut problems);
+    assert_eq!(summary["excluded_sessions"], 1, "{summary}");
+
+    // A session whose human typed high-signal words.
+    let keyword_id = "019ab5c2-7d41-7e30-9a1f-3c2e8d90b418";
+    let keywords = tmp.join(format!(
+        "sessions/rollout-2026-11-24T10-15-02-{keyword_id}.jsonl"
+    ));
+    small_rollout(
+        &keywords,
+        keyword_id,
+        "From now on, remember to run the release workflow before tagging.",
+    );
+    let keywords = keywords.to_str().unwrap();
+    index(keywords, &mut problems);
+
+    let trigger = |payload: &Value, args: &[&str], problems: &mut Vec<String>| -> Value {
+        let mut c = live.cmd("csep-trigger");
+        c.args(args).write_stdin(payload.to_string());
+        let what = format!("csep-trigger {args:?} < {payload}");
+        let d = printed_record(&wire, c, &what, problems);
+        round_trip::<csep_lib::trigger::Decision>(
+            &d,
+            "csep_lib::trigger::Decision",
+            &what,
+            problems,
+        );
+        d
+    };
+    let stop = serde_json::json!({"session_id": FIXTURE_ID, "transcript_path": fixture, "cwd": "/home/user/projects/temp/chatbot-ui", "hook_event_name": "Stop"});
+    let d = trigger(&stop, &["--dry-run"], &mut problems);
+    assert_eq!(
+        (&d["decision"], &d["dry_run"]),
+        (&"queued".into(), &true.into()),
+        "{d}"
+    );
+    let d = trigger(&stop, &[], &mut problems);
+    assert_eq!(d["decision"], "queued", "{d}");
+    let job_id = d["job_id"]
+        .as_str()
+        .expect("a queued decision names its job");
+
+    // The job file: pretty-printed, "type" first.
+    let job_path = state.join(format!("spool/reflect/new/{job_id}.json"));
+    let raw = std::fs::read_to_string(&job_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", job_path.display()));
+    let what = job_path.display().to_string();
+    if !raw.trim_start()[1..].trim_start().starts_with("\"type\"") {
+        problems.push(format!("{what}: \"type\" is not the first field"));
+    }
+    let job: Value = serde_json::from_str(&raw).unwrap();
+    match wire.typed_table(&job) {
+        Some(t) => wire.check(&job, &[t], &what, &mut problems),
+        None => problems.push(format!("{what}: a job of no documented type")),
+    }
+    round_trip::<csep_lib::trigger::Job>(&job, "csep_lib::trigger::Job", &what, &mut problems);
+
+    let d = trigger(&stop, &[], &mut problems);
+    assert_eq!(
+        (&d["decision"], &d["active_job_id"]),
+        (&"deferred".into(), &job_id.into()),
+        "{d}"
+    );
+    // A reservation past its time is released, and the decision says so.
+    std::fs::write(
+        state.join("config.toml"),
+        "[session_reflection.trigger]\nactive_job_stale_seconds = 0\n",
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let d = trigger(&stop, &[], &mut problems);
+    assert_eq!(d["released_job_id"], job_id, "{d}");
+    assert!(d.get("notes").is_some(), "{d}");
+    std::fs::remove_file(state.join("config.toml")).unwrap();
+
+    let stop_of = |id: &str, path: &str| serde_json::json!({"session_id": id, "transcript_path": path, "hook_event_name": "Stop"});
+    let d = trigger(&stop_of(keyword_id, keywords), &[], &mut problems);
+    assert!(d.get("matched_keywords").is_some(), "{d}");
+    let d = trigger(&stop_of(reflection_id, reflection), &[], &mut problems);
+    assert_eq!(
+        (&d["decision"], &d["reasons"][0]),
+        (&"skipped".into(), &"reflection_session".into()),
+        "{d}"
+    );
+
+    // The decision log holds the same records.
+    let log = state
+        .join("triggers")
+        .join(FIXTURE_ID)
+        .join("decisions.jsonl");
+    let log = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(log.lines().count() >= 3);
+    for (n, line) in log.lines().enumerate() {
+        let what = format!("decisions.jsonl:{}", n + 1);
+        if !line.starts_with("{\"type\":") {
+            problems.push(format!("{what}: \"type\" is not the first field"));
+        }
+        let v: Value = serde_json::from_str(line).unwrap();
+        let t = wire.typed_table(&v).expect("a documented record type");
+        wire.check(&v, &[t], &what, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Waits until the archive queue is empty and no drainer holds it.
+fn wait_drained(queue: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let empty = |d: &str| {
+            std::fs::read_dir(queue.join(d))
+                .map(|mut r| r.next().is_none())
+                .unwrap_or(true)
+        };
+        let unlocked = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(queue.join(".lock"))
+            .map(|f| fs2::FileExt::try_lock_exclusive(&f).is_ok())
+            .unwrap_or(true);
+        if empty("new") && empty("cur") && unlocked {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the drainer did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = Live::new();
+    let state = live.dir.path().join("state");
+    let queue = state.join("spool/archive");
+    std::fs::create_dir_all(&queue).unwrap();
+    let fixture = repo().join(FIXTURE);
+    let fixture = fixture.to_str().unwrap();
+    let mut problems = Vec::new();
+    // Holding the drainer's lock keeps the drainer each hook starts away from the queue.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(queue.join(".lock"))
+        .unwrap();
+    fs2::FileExt::try_lock_exclusive(&lock).unwrap();
+    let hook = |args: &[&str], stdin: String| -> String {
+        let out = live
+            .cmd("csep")
+            .arg("hook")
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "csep hook {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = "the tests pass; the key was sk-proj-Zx81QmV0aLpW3nR7tY5uB2cD4eF6gH8j";
+    let stop = serde_json::json!({"session_id": FIXTURE_ID, "turn_id": "t-1", "transcript_path": fixture, "cwd": "/home/user/projects/temp/chatbot-ui", "hook_event_name": "Stop", "model": "gpt-5.1-codex", "stop_hook_active": false, "permission_mode": "default", "last_assistant_message": said});
+    assert_eq!(hook(&["codex"], stop.to_string()), "{\"continue\":true}\n");
+    // No session id: queued all the same; the drainer's trigger then fails, and logs it.
+    let end = serde_json::json!({"transcript_path": fixture, "hook_event_name": "SessionEnd"});
+    assert_eq!(hook(&["codex"], end.to_string()), "");
+    assert_eq!(hook(&["claude", "Stop"], "not json".into()), "");
+    hook(&["codex", "SessionStart"], "{}".into());
+
+    let mut queued: Vec<PathBuf> = std::fs::read_dir(queue.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    queued.sort();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    for p in &queued {
+        let what = p.display().to_string();
+        let raw = std::fs::read_to_string(p).unwrap();
+        if !raw.starts_with("{\"type\":") || raw.trim_end().contains('\n') {
+            problems.push(format!("{what}: not one line with \"type\" first: {raw}"));
+        }
+        let v: Value = serde_json::from_str(&raw).unwrap();
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &what, &mut problems),
+            None => problems.push(format!("{what}: a request of no documented type: {raw}")),
+        }
+        assert!(
+            !raw.contains("sk-proj") && !raw.contains("permission_mode"),
+            "{raw}"
+        );
+    }
+
+    drop(lock);
+    live.cmd("csep").arg("drain").assert().success();
+    wait_drained(&queue);
+    let log_table = example_table(&wire, "\"tool\": \"csep hook\"");
+    let log = std::fs::read_to_string(state.join("logs/hook.log")).unwrap();
+    let mut events = BTreeSet::new();
+    for (n, line) in log.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        wire.check(
+            &v,
+            &[log_table],
+            &format!("logs/hook.log:{}", n + 1),
+            &mut problems,
+        );
+        events.insert(v["event"].as_str().unwrap_or_default().to_string());
+    }
+    for event in ["SessionStart", "Stop", "SessionEnd", "trigger"] {
+        assert!(
+            events.contains(event),
+            "no {event} line in the hook log:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("\"payload_problem\":\"payload is not JSON"),
+        "{log}"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
+    let wire = wire();
+    let live = Live::new();
+    let tmp = live.dir.path();
+    let home = tmp.join("home");
+    let fixtures = repo().join("tests/fixtures/transcripts");
+    copy_dir(
+        &fixtures.join("codex/sessions"),
+        &home.join(".codex/sessions"),
+    );
+    copy_dir(
+        &fixtures.join("claude/projects"),
+        &home.join(".claude/projects"),
+    );
+    let settings = home.join(".claude/settings.json");
+    std::fs::write(&settings, r#"{"model": "opus"}"#).unwrap();
+    // No codex on PATH: setup installs the hooks and leaves their trust to the user.
+    let no_codex = tmp.join("empty-bin");
+    std::fs::create_dir_all(&no_codex).unwrap();
+    let mut problems = Vec::new();
+    let csep = |args: &[&str], problems: &mut Vec<String>| -> Value {
+        let mut c = live.cmd("csep");
+        c.env("PATH", &no_codex).args(args);
+        printed_record(&wire, c, &format!("csep {args:?}"), problems)
+    };
+
+    let s = csep(&["setup", "--dry-run"], &mut problems);
+    assert_eq!(s["dry_run"], true, "{s}");
+    assert!(s["plan"].as_array().is_some_and(|p| p.len() == 4), "{s}");
+    let s = csep(&["setup"], &mut problems);
+    assert_eq!(s["codex"]["trust"], "manual", "{s}");
+    assert!(s["claude"].is_object(), "{s}");
+    assert!(
+        s["backfill"]["codex"].is_object() && s["backfill"]["claude"].is_object(),
+        "{s}"
+    );
+
+    let manifest = tmp.join("state/install/manifest.json");
+    let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let what = manifest.display().to_string();
+    wire.check(
+        &m,
+        &[example_table(&wire, "\"after_sha256\"")],
+        &what,
+        &mut problems,
+    );
+    round_trip::<csep_lib::setup::Manifest>(&m, "csep_lib::setup::Manifest", &what, &mut problems);
+
+    let s = csep(&["setup", "--no-backfill", "--no-claude"], &mut problems);
+    assert_eq!(
+        (&s["claude"], &s["backfill"]),
+        (&Value::Null, &serde_json::json!({})),
+        "{s}"
+    );
+    let s = csep(
+        &["setup", "--dry-run", "--no-codex", "--no-claude"],
+        &mut problems,
+    );
+    assert_eq!(s["codex_trust"], Value::Null, "{s}");
+
+    // A settings.json the user changed since setup is cleaned, not restored.
+    std::fs::write(
+        &settings,
+        std::fs::read_to_string(&settings)
+            .unwrap()
+            .replacen('{', "{\"theme\": \"dark\",", 1),
+    )
+    .unwrap();
+    let u = csep(&["uninstall"], &mut problems);
+    assert_eq!(u["status"], "uninstalled", "{u}");
+    assert!(
+        u["changed_since_setup"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1),
+        "{u}"
+    );
+    let u = csep(&["uninstall"], &mut problems);
+    assert_eq!(u["status"], "nothing_to_uninstall", "{u}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

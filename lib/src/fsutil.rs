@@ -48,9 +48,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Whether a queued item must survive a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the item and the directory: the item is state (a reflection job).
+    Durable,
+    /// Atomic but not synced: the item only says "look at this file again" and the file it
+    /// names is the data, so losing it to a crash loses nothing a later run will not redo.
+    /// Keeps the Stop hook's foreground free of fsyncs.
+    Notice,
+}
+
 /// Hands a file to a maildir-style queue: written into `queue/tmp/`, then renamed into
 /// `queue/new/`, so a consumer never sees a partial item. Returns the final path.
-pub fn enqueue(queue: &Path, name: &str, bytes: &[u8]) -> Result<std::path::PathBuf> {
+pub fn enqueue(
+    queue: &Path,
+    name: &str,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<std::path::PathBuf> {
     let tmp_dir = queue.join("tmp");
     let new_dir = queue.join("new");
     for d in [&tmp_dir, &new_dir] {
@@ -61,7 +77,9 @@ pub fn enqueue(queue: &Path, name: &str, bytes: &[u8]) -> Result<std::path::Path
     let result = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durability == Durability::Durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, &dest)?;
         Ok(())
     })();
@@ -69,7 +87,9 @@ pub fn enqueue(queue: &Path, name: &str, bytes: &[u8]) -> Result<std::path::Path
         let _ = fs::remove_file(&tmp);
         return Err(Error::io(dest.display(), e));
     }
-    sync_dir(&new_dir);
+    if durability == Durability::Durable {
+        sync_dir(&new_dir);
+    }
     Ok(dest)
 }
 
@@ -91,9 +111,10 @@ mod tests {
     fn enqueue_lands_in_new_only() {
         let dir = tempfile::tempdir().unwrap();
         let q = dir.path().join("spool/archive");
-        let dest = enqueue(&q, "x.json", b"{}").unwrap();
+        let dest = enqueue(&q, "x.json", b"{}", Durability::Durable).unwrap();
         assert_eq!(dest, q.join("new/x.json"));
         assert_eq!(fs::read_dir(q.join("tmp")).unwrap().count(), 0);
-        assert!(enqueue(&q, "x.json", b"{}").is_ok() || q.join("new/x.json").exists());
+        assert!(enqueue(&q, "y.json", b"{}", Durability::Notice).is_ok());
+        assert!(q.join("new/y.json").exists());
     }
 }

@@ -121,7 +121,12 @@ pub fn enqueue_archive(
     });
     let queue = crate::index::spool::queue_dir(state_dir, "archive");
     let bytes = serde_json::to_vec(&item).map_err(|e| Error::input(e.to_string()))?;
-    fsutil::enqueue(&queue, &fsutil::unique_name(".json"), &bytes)
+    fsutil::enqueue(
+        &queue,
+        &fsutil::unique_name(".json"),
+        &bytes,
+        fsutil::Durability::Notice,
+    )
 }
 
 /// Starts `exe args…` detached from the hook: its own session (so `claude -p` exiting does not

@@ -2,8 +2,8 @@
 # csep-hook.sh <agent> [<event>]: the one command every csep hook runs, for Codex and
 # Claude Code alike (agent = codex | claude; the event defaults to the payload's
 # hook_event_name). It hands stdin, read once, to `csep hook`, and never breaks the host:
-# it always exits 0 and prints only what `csep hook` printed (host-valid by construction),
-# or nothing at all. Details of any trouble go to $CSEP_HOME/logs/.
+# the exit status is 0 and stdout is only what the host accepts (or nothing), whatever
+# happens. Details of any trouble go to $CSEP_HOME/logs/hook.log.
 #
 # CSEP_BIN names the csep binary (`csep setup` writes it into the hook command); without it,
 # csep is looked up on PATH.
@@ -28,13 +28,10 @@ if [ -z "$csep" ] || [ ! -x "$csep" ]; then
     exit 0
 fi
 
+# `csep hook` itself always exits 0 and prints only host-valid output (a panic inside it is
+# caught and answered the same way), so it can take over this process: no extra fork on the
+# host's critical path.
 if [ -n "$event" ]; then
-    out="$("$csep" hook "$agent" "$event" 2>/dev/null)" || out=""
-else
-    out="$("$csep" hook "$agent" 2>/dev/null)" || out=""
+    exec "$csep" hook "$agent" "$event" 2>/dev/null
 fi
-
-if [ -n "$out" ]; then
-    printf '%s\n' "$out"
-fi
-exit 0
+exec "$csep" hook "$agent" 2>/dev/null

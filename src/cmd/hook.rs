@@ -187,13 +187,27 @@ fn print(output: &str) -> Result<Exit, Failure> {
 pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
     let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
     let bytes = read_stdin();
-    print(&handle(
-        agent,
-        a.event.as_deref(),
-        &a.state.dir(),
-        &bytes,
-        None,
-    ))
+    let state_dir = a.state.dir();
+    // A bug must not become a failed hook in the host: a panic is answered like any other
+    // trouble, with the host-valid minimum, and logged.
+    std::panic::set_hook(Box::new(|_| {}));
+    let output = std::panic::catch_unwind(|| {
+        handle(agent, a.event.as_deref(), &state_dir, &bytes, None)
+    })
+    .unwrap_or_else(|_| {
+        let (payload, _) = hook::parse_payload(&bytes);
+        let named = a
+            .event
+            .as_deref()
+            .or_else(|| hook::field(&payload, "hook_event_name"));
+        let event = Event::parse(named.unwrap_or(""));
+        log(
+            &state_dir,
+            serde_json::json!({"agent": agent.as_str(), "event": event.name(), "outcome": "panic"}),
+        );
+        hook::stop_output(agent, event).to_string()
+    });
+    print(&output)
 }
 
 pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {

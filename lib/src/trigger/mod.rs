@@ -693,7 +693,12 @@ pub fn evaluate(
         let bytes = serde_json::to_vec_pretty(&job).map_err(|e| Error::input(e.to_string()))?;
         // The job goes first: a crash before the state is saved can at worst queue the same
         // review twice, never reserve a slot for a job that does not exist.
-        crate::fsutil::enqueue(&reflect_queue(state_dir), &format!("{job_id}.json"), &bytes)?;
+        crate::fsutil::enqueue(
+            &reflect_queue(state_dir),
+            &format!("{job_id}.json"),
+            &bytes,
+            crate::fsutil::Durability::Durable,
+        )?;
         state.active_job_id = Some(job_id.clone());
         state.active_job_reserved_at = Some(created_at.clone());
         state.remember_job(JobSnapshot {
