@@ -1281,6 +1281,33 @@ fn example_table(wire: &Wire, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("docs/WIRE.md: no example with a field table contains {needle}"))
 }
 
+/// Fails for every field of each of `types`' tables that none of `values` of that type has: a
+/// documented field the tools no longer write. (The other way round, every field they write
+/// must be documented, is `Wire::check`'s.)
+fn all_fields_seen(wire: &Wire, types: &[&str], values: &[Value], problems: &mut Vec<String>) {
+    for t in types {
+        let of_type: Vec<Value> = values.iter().filter(|v| v["type"] == *t).cloned().collect();
+        assert!(!of_type.is_empty(), "no live {t} to compare");
+        all_fields_seen_in(wire, wire.by_type[*t], &of_type, problems);
+    }
+}
+
+fn all_fields_seen_in(wire: &Wire, table: usize, values: &[Value], problems: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    for v in values {
+        key_paths(v, "", &mut seen);
+    }
+    let t = &wire.tables[table];
+    for f in &t.fields {
+        if !seen.contains(&f.path) {
+            problems.push(format!(
+                "docs/WIRE.md:{}: `{}` is documented, but none of the live output has it",
+                t.line, f.path
+            ));
+        }
+    }
+}
+
 /// A small Codex rollout: the session's meta, one prompt and one answer.
 fn small_rollout(path: &std::path::Path, id: &str, prompt: &str) {
     let ts = "2026-11-24T10:15:02.114Z";
@@ -1349,6 +1376,7 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     let keywords = keywords.to_str().unwrap();
     index(keywords, &mut problems);
 
+    let printed = std::cell::RefCell::new(Vec::new());
     let trigger = |payload: &Value, args: &[&str], problems: &mut Vec<String>| -> Value {
         let mut c = live.cmd("csep-trigger");
         c.args(args).write_stdin(payload.to_string());
@@ -1360,6 +1388,7 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
             &what,
             problems,
         );
+        printed.borrow_mut().push(d.clone());
         d
     };
     let stop = serde_json::json!({"session_id": FIXTURE_ID, "transcript_path": fixture, "cwd": "/home/user/projects/temp/chatbot-ui", "hook_event_name": "Stop"});
@@ -1389,6 +1418,7 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
         None => problems.push(format!("{what}: a job of no documented type")),
     }
     round_trip::<csep_lib::trigger::Job>(&job, "csep_lib::trigger::Job", &what, &mut problems);
+    printed.borrow_mut().push(job);
 
     let d = trigger(&stop, &[], &mut problems);
     assert_eq!(
@@ -1399,10 +1429,10 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     // A reservation past its time is released, and the decision says so.
     std::fs::write(
         state.join("config.toml"),
-        "[session_reflection.trigger]\nactive_job_stale_seconds = 0\n",
+        "[session_reflection.trigger]\nactive_job_stale_seconds = 1\n",
     )
     .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let d = trigger(&stop, &[], &mut problems);
     assert_eq!(d["released_job_id"], job_id, "{d}");
     assert!(d.get("notes").is_some(), "{d}");
@@ -1434,6 +1464,12 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
         let t = wire.typed_table(&v).expect("a documented record type");
         wire.check(&v, &[t], &what, &mut problems);
     }
+    all_fields_seen(
+        &wire,
+        &["trigger_decision", "reflect_job"],
+        &printed.borrow(),
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -1498,10 +1534,10 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
         String::from_utf8(out.stdout).unwrap()
     };
     let said = "the tests pass; the key was sk-proj-Zx81QmV0aLpW3nR7tY5uB2cD4eF6gH8j";
-    let stop = serde_json::json!({"session_id": FIXTURE_ID, "turn_id": "t-1", "transcript_path": fixture, "cwd": "/home/user/projects/temp/chatbot-ui", "hook_event_name": "Stop", "model": "gpt-5.1-codex", "stop_hook_active": false, "permission_mode": "default", "last_assistant_message": said});
+    let stop = serde_json::json!({"session_id": FIXTURE_ID, "turn_id": "t-1", "transcript_path": fixture, "cwd": "/home/user/projects/temp/chatbot-ui", "hook_event_name": "Stop", "model": "gpt-5.1-codex", "stop_hook_active": false, "permission_mode": "default", "agent_id": "a1b2c3", "agent_type": "explorer", "last_assistant_message": said});
     assert_eq!(hook(&["codex"], stop.to_string()), "{\"continue\":true}\n");
     // No session id: queued all the same; the drainer's trigger then fails, and logs it.
-    let end = serde_json::json!({"transcript_path": fixture, "hook_event_name": "SessionEnd"});
+    let end = serde_json::json!({"transcript_path": fixture, "hook_event_name": "SessionEnd", "source": "exec", "reason": "other"});
     assert_eq!(hook(&["codex"], end.to_string()), "");
     assert_eq!(hook(&["claude", "Stop"], "not json".into()), "");
     hook(&["codex", "SessionStart"], "{}".into());
@@ -1512,6 +1548,7 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
         .collect();
     queued.sort();
     assert_eq!(queued.len(), 2, "{queued:?}");
+    let mut requests = Vec::new();
     for p in &queued {
         let what = p.display().to_string();
         let raw = std::fs::read_to_string(p).unwrap();
@@ -1523,6 +1560,7 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
             Some(t) => wire.check(&v, &[t], &what, &mut problems),
             None => problems.push(format!("{what}: a request of no documented type: {raw}")),
         }
+        requests.push(v);
         assert!(
             !raw.contains("sk-proj") && !raw.contains("permission_mode"),
             "{raw}"
@@ -1535,6 +1573,7 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
     let log_table = example_table(&wire, "\"tool\": \"csep hook\"");
     let log = std::fs::read_to_string(state.join("logs/hook.log")).unwrap();
     let mut events = BTreeSet::new();
+    let mut lines = Vec::new();
     for (n, line) in log.lines().enumerate() {
         let v: Value = serde_json::from_str(line).unwrap();
         wire.check(
@@ -1544,7 +1583,10 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
             &mut problems,
         );
         events.insert(v["event"].as_str().unwrap_or_default().to_string());
+        lines.push(v);
     }
+    all_fields_seen(&wire, &["archive_request"], &requests, &mut problems);
+    all_fields_seen_in(&wire, log_table, &lines, &mut problems);
     for event in ["SessionStart", "Stop", "SessionEnd", "trigger"] {
         assert!(
             events.contains(event),
@@ -1579,10 +1621,13 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     let no_codex = tmp.join("empty-bin");
     std::fs::create_dir_all(&no_codex).unwrap();
     let mut problems = Vec::new();
+    let printed = std::cell::RefCell::new(Vec::new());
     let csep = |args: &[&str], problems: &mut Vec<String>| -> Value {
         let mut c = live.cmd("csep");
         c.env("PATH", &no_codex).args(args);
-        printed_record(&wire, c, &format!("csep {args:?}"), problems)
+        let v = printed_record(&wire, c, &format!("csep {args:?}"), problems);
+        printed.borrow_mut().push(v.clone());
+        v
     };
 
     let s = csep(&["setup", "--dry-run"], &mut problems);
@@ -1599,10 +1644,12 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     let manifest = tmp.join("state/install/manifest.json");
     let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     let what = manifest.display().to_string();
-    wire.check(
-        &m,
-        &[example_table(&wire, "\"after_sha256\"")],
-        &what,
+    let manifest_table = example_table(&wire, "\"after_sha256\"");
+    wire.check(&m, &[manifest_table], &what, &mut problems);
+    all_fields_seen_in(
+        &wire,
+        manifest_table,
+        std::slice::from_ref(&m),
         &mut problems,
     );
     round_trip::<csep_lib::setup::Manifest>(&m, "csep_lib::setup::Manifest", &what, &mut problems);
@@ -1637,6 +1684,12 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     );
     let u = csep(&["uninstall"], &mut problems);
     assert_eq!(u["status"], "nothing_to_uninstall", "{u}");
+    all_fields_seen(
+        &wire,
+        &["setup_summary", "uninstall_summary"],
+        &printed.borrow(),
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
