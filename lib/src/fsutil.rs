@@ -26,6 +26,17 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Opens (creating) a lock file for `fs2` locking. Lock files are never truncated or deleted:
+/// deleting one while another process waits on it would let two holders in.
+pub fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path.display(), e))
+}
+
 /// Writes `bytes` to `path` atomically, creating the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path

@@ -9,7 +9,7 @@ use crate::wire::Agent;
 use fs2::FileExt;
 use rusqlite::Connection;
 use serde::Serialize;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "failed"];
@@ -29,12 +29,7 @@ pub fn try_lock(queue: &Path) -> Result<QueueLock> {
         fs::create_dir_all(queue.join(d)).map_err(|e| Error::io(queue.join(d).display(), e))?;
     }
     let path = queue.join(".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(path.display(), e))?;
+    let file = crate::fsutil::open_lock_file(&path)?;
     file.try_lock_exclusive()
         .map_err(|_| Error::busy(format!("{} is held by another drainer", path.display())))?;
     Ok(QueueLock { _file: file })

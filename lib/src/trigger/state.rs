@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -187,12 +187,7 @@ impl Files {
         let dir = session_dir(state_dir, session_id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
         let path = dir.join("trigger.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(path.display(), e))?;
+        let file = crate::fsutil::open_lock_file(&path)?;
         let start = Instant::now();
         while file.try_lock_exclusive().is_err() {
             if start.elapsed() >= wait {
