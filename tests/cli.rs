@@ -3,108 +3,23 @@
 //!
 //! Each test gets its own state dir and transcript roots (`Env`); nothing touches $HOME.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{
+    codex_path, codex_rollout, copy_dir, git_repo, git_worktree, walk, write_lines, Env, FIXTURES,
+};
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
-
-/// A hermetic environment: a temp dir holding the state dir and transcript roots.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
-    fn db(&self) -> PathBuf {
-        self.state().join("index/recall.sqlite3")
-    }
-    fn cmd(&self, bin: &str) -> Command {
-        let mut c = Command::cargo_bin(bin).unwrap();
-        c.env("CSEP_HOME", self.state())
-            .env("HOME", self.path("home"))
-            .env("CODEX_HOME", self.path("home/.codex"))
-            .env("CLAUDE_CONFIG_DIR", self.path("home/.claude"))
-            .env_remove("CODEX_SELF_EVOLUTION_HOME")
-            .current_dir(self.dir.path());
-        c
-    }
-    fn backfill(&self, agent: &str, root: &Path) -> Value {
-        let out = self
-            .cmd("csep-index")
-            .args(["--backfill", agent, "--all-history", "--root"])
-            .arg(root)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice(&out).unwrap()
-    }
-    fn recall_json(&self, args: &[&str]) -> Value {
-        let out = self
-            .cmd("csep-recall")
-            .args(["--format", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.code() == Some(0) || out.status.code() == Some(1),
-            "{out:?}"
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-    fn sql_count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.db()).unwrap();
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
-}
+use std::path::Path;
 
 fn top_session(v: &Value) -> String {
     v["results"][0]["session_id"]
         .as_str()
         .unwrap_or_default()
         .to_string()
-}
-
-fn write_lines(path: &Path, lines: &[Value]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut f = fs::File::create(path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-}
-
-/// A small Codex rollout: meta, then a user message, a shell call and its output, a reply.
-fn codex_rollout(id: &str, cwd: &str, user: &str, output: &str, reply: &str) -> Vec<Value> {
-    let ts = "2026-11-01T10:00:00.000Z";
-    vec![
-        json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": cwd, "originator": "codex_cli_rs", "cli_version": "0.169.0", "source": "cli"}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"}]}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
-        json!({"timestamp": ts, "type": "event_msg", "payload": {"type": "user_message", "message": user}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"cargo test\"}", "call_id": "c1"}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "function_call_output", "call_id": "c1", "output": output}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}}),
-        json!({"timestamp": ts, "type": "event_msg", "payload": {"type": "agent_message", "message": reply}}),
-    ]
-}
-
-fn codex_path(root: &Path, id: &str) -> PathBuf {
-    root.join(format!("2026/11/01/rollout-2026-11-01T10-00-00-{id}.jsonl"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -686,40 +601,8 @@ fn planted_secrets_never_reach_recall_output_or_disk() {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------
 // Scope, query syntax and output formats.
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@localhost",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(ok.status.success(), "git {args:?}: {ok:?}");
-}
 
 #[test]
 fn repo_scope_covers_every_worktree_and_nothing_else() {
@@ -727,21 +610,9 @@ fn repo_scope_covers_every_worktree_and_nothing_else() {
     let repo = env.path("repo");
     let wt = env.path("repo-wt");
     let other = env.path("other");
-    fs::create_dir_all(&repo).unwrap();
     fs::create_dir_all(&other).unwrap();
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["commit", "-q", "--allow-empty", "-m", "init"]);
-    git(
-        &repo,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "feature",
-            wt.to_str().unwrap(),
-        ],
-    );
+    git_repo(&repo);
+    git_worktree(&repo, &wt, "feature");
     let root = env.path("codex");
     for (i, cwd) in [(1, &repo), (2, &wt), (3, &other)] {
         let id = format!("66666666-0000-4000-8000-00000000000{i}");
@@ -1143,27 +1014,6 @@ fn the_spool_drains_once_and_a_second_drainer_is_busy() {
         top_session(&env.recall_json(&["--global", "ibis_gate"])),
         id
     );
-}
-
-#[test]
-fn placeholders_for_later_issues_say_so_and_exit_2() {
-    for (bin, issue) in [("csep-reflect", "#4"), ("csep-verify", "#4")] {
-        Command::cargo_bin(bin).unwrap().assert().code(2).stderr(
-            predicate::str::contains(issue).and(predicate::str::starts_with(format!("{bin}: "))),
-        );
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@
 //! Needs `groff` (Debian/Ubuntu package `groff-base`) for the rendering check; without it that
 //! one check is skipped with a note.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{codex_exec_rollout, copy_dir, write_lines, Env};
 use csep_lib::wire::Record;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,8 +23,11 @@ const REAL_TOOLS: &[&str] = &[
     "csep-index",
     "csep-recall",
     "csep-trigger",
+    "csep-reflect",
+    "csep-verify",
 ];
-const PLACEHOLDERS: &[&str] = &["csep-reflect", "csep-verify"];
+/// Binaries that only say "not yet implemented" (none at the moment).
+const PLACEHOLDERS: &[&str] = &[];
 /// Pages for scripts rather than binaries: the page, and the script it documents.
 const SCRIPT_PAGES: &[(&str, &str)] = &[("csep-hook", "plugin/hooks/csep-hook.sh")];
 
@@ -257,7 +263,14 @@ fn csep_subcommands() -> Vec<String> {
 
 fn helps_per_page() -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
-    for tool in ["csep-archive", "csep-index", "csep-recall", "csep-trigger"] {
+    for tool in [
+        "csep-archive",
+        "csep-index",
+        "csep-recall",
+        "csep-trigger",
+        "csep-reflect",
+        "csep-verify",
+    ] {
         out.push((tool, tool.to_string(), stdout_of(tool, &["--help"])));
     }
     let top = stdout_of("csep", &["--help"]);
@@ -364,30 +377,37 @@ fn every_binary_has_a_man_page_and_every_page_a_binary() {
     assert_eq!(bins, listed, "tests/docs.rs's tool lists are out of date");
 }
 
+/// The sections of a full man page (a tool's or a script's), checked: every required
+/// section there and not empty, a `.TH` line and a NAME line that name the page.
+fn full_page_sections(page: &str) -> Vec<(String, Vec<String>)> {
+    let src = man_source(page);
+    let secs = sections(&src);
+    let names: Vec<&str> = secs.iter().map(|(n, _)| n.as_str()).collect();
+    for required in REQUIRED_SECTIONS {
+        let body = section(&secs, required)
+            .unwrap_or_else(|| panic!("man/{page}.1 has no {required} section ({names:?})"));
+        assert!(
+            body.iter().any(|l| !plain(l).trim().is_empty()),
+            "man/{page}.1: {required} is empty"
+        );
+    }
+    let th = src.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
+    assert!(
+        th.starts_with(&format!(".TH {} 1 ", page.to_uppercase())),
+        "man/{page}.1: bad .TH line {th:?}"
+    );
+    let name = section(&secs, "NAME").unwrap().join(" ");
+    assert!(
+        name.trim_start().starts_with(&format!("{page} \\-")),
+        "man/{page}.1: NAME should read `{page} \\- …`, not {name:?}"
+    );
+    secs
+}
+
 #[test]
 fn man_pages_have_the_required_sections() {
     for tool in REAL_TOOLS {
-        let src = man_source(tool);
-        let secs = sections(&src);
-        let names: Vec<&str> = secs.iter().map(|(n, _)| n.as_str()).collect();
-        for required in REQUIRED_SECTIONS {
-            let body = section(&secs, required)
-                .unwrap_or_else(|| panic!("man/{tool}.1 has no {required} section ({names:?})"));
-            assert!(
-                body.iter().any(|l| !plain(l).trim().is_empty()),
-                "man/{tool}.1: {required} is empty"
-            );
-        }
-        let th = src.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
-        assert!(
-            th.starts_with(&format!(".TH {} 1 ", tool.to_uppercase())),
-            "man/{tool}.1: bad .TH line {th:?}"
-        );
-        let name = section(&secs, "NAME").unwrap().join(" ");
-        assert!(
-            name.trim_start().starts_with(&format!("{tool} \\-")),
-            "man/{tool}.1: NAME should read `{tool} \\- …`, not {name:?}"
-        );
+        let secs = full_page_sections(tool);
         let env = plain(&section(&secs, "ENVIRONMENT").unwrap().join("\n"));
         for var in [
             "CSEP_HOME",
@@ -485,27 +505,7 @@ fn script_vars(script: &str) -> (BTreeSet<String>, usize) {
 #[test]
 fn script_pages_have_the_required_sections_and_match_their_scripts() {
     for (page, script) in SCRIPT_PAGES {
-        let src = man_source(page);
-        let secs = sections(&src);
-        let names: Vec<&str> = secs.iter().map(|(n, _)| n.as_str()).collect();
-        for required in REQUIRED_SECTIONS {
-            let body = section(&secs, required)
-                .unwrap_or_else(|| panic!("man/{page}.1 has no {required} section ({names:?})"));
-            assert!(
-                body.iter().any(|l| !plain(l).trim().is_empty()),
-                "man/{page}.1: {required} is empty"
-            );
-        }
-        let th = src.lines().find(|l| l.starts_with(".TH ")).unwrap_or("");
-        assert!(
-            th.starts_with(&format!(".TH {} 1 ", page.to_uppercase())),
-            "man/{page}.1: bad .TH line {th:?}"
-        );
-        let name = section(&secs, "NAME").unwrap().join(" ");
-        assert!(
-            name.trim_start().starts_with(&format!("{page} \\-")),
-            "man/{page}.1: NAME should read `{page} \\- …`, not {name:?}"
-        );
+        let secs = full_page_sections(page);
         let text = |name: &str| plain(&section(&secs, name).unwrap().join("\n"));
         let file_name = script.rsplit('/').next().unwrap();
         assert!(
@@ -1018,28 +1018,15 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
     }
 }
 
-/// A fresh state dir, with the Codex fixture that the recall examples use archived into it.
-struct Live {
-    dir: tempfile::TempDir,
+/// csep's environment for the live checks: a fresh state dir and home, and the hosts' dirs
+/// found from that home (neither `CODEX_HOME` nor `CLAUDE_CONFIG_DIR` set).
+fn live() -> Env {
+    Env::builder().hosts_from_home().build()
 }
 
 const FIXTURE: &str = "tests/fixtures/transcripts/codex/sessions/2025/11/17/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl";
 
-impl Live {
-    fn new() -> Live {
-        Live {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn cmd(&self, bin: &str) -> Command {
-        let mut c = Command::cargo_bin(bin).unwrap();
-        c.env("CSEP_HOME", self.dir.path().join("state"))
-            .env("HOME", self.dir.path().join("home"))
-            .env_remove("CODEX_HOME")
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("CODEX_SELF_EVOLUTION_HOME");
-        c
-    }
+impl Env {
     fn json_lines(&self, bin: &str, args: &[&str], stdin: Option<Vec<u8>>) -> Vec<Value> {
         let mut c = self.cmd(bin);
         c.args(args);
@@ -1063,7 +1050,7 @@ impl Live {
 #[test]
 fn what_the_tools_print_now_matches_the_wire_tables() {
     let wire = wire();
-    let live = Live::new();
+    let live = live();
     let fixture = repo().join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
@@ -1093,7 +1080,7 @@ fn what_the_tools_print_now_matches_the_wire_tables() {
     check("csep-index --file summary", &summary[0], &mut problems);
     assert!(summary[0].get("errors").is_some());
 
-    let spool = live.dir.path().join("state/spool/archive/new");
+    let spool = live.state().join("spool/archive/new");
     std::fs::create_dir_all(&spool).unwrap();
     std::fs::write(
         spool.join("1.json"),
@@ -1150,7 +1137,7 @@ fn what_the_tools_print_now_matches_the_wire_tables() {
 #[test]
 fn what_the_umbrella_prints_now_matches_the_wire_tables() {
     let wire = wire();
-    let live = Live::new();
+    let live = live();
     let fixture = repo().join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let fixtures = repo().join("tests/fixtures/transcripts");
@@ -1217,7 +1204,7 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
     }
 
     let session_archive = wire.by_type["session_archive"];
-    let payload = live.dir.path().join("payload.json");
+    let payload = live.root().join("payload.json");
     std::fs::write(&payload, r#"{"session_id": "x"}"#).unwrap();
     let p = payload.to_str().unwrap();
     let archives: [&[&str]; 3] = [
@@ -1308,25 +1295,20 @@ fn all_fields_seen_in(wire: &Wire, table: usize, values: &[Value], problems: &mu
     }
 }
 
-/// A small Codex rollout: the session's meta, one prompt and one answer.
+/// A `codex exec` rollout of one prompt at `path`.
 fn small_rollout(path: &std::path::Path, id: &str, prompt: &str) {
-    let ts = "2026-11-24T10:15:02.114Z";
-    let lines = [
-        serde_json::json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": "/nonexistent/ledger", "originator": "codex_exec", "cli_version": "0.169.0", "source": "exec"}}),
-        serde_json::json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}}),
-        serde_json::json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]}}),
-    ];
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(path, text).unwrap();
+    write_lines(
+        path,
+        &codex_exec_rollout(id, "/nonexistent/ledger", prompt, "Done."),
+    );
 }
 
 #[test]
 fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     let wire = wire();
-    let live = Live::new();
-    let tmp = live.dir.path();
-    let state = tmp.join("state");
+    let live = live();
+    let tmp = live.root();
+    let state = live.state();
     let fixture = repo().join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
@@ -1473,51 +1455,17 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Waits until the archive queue is empty and no drainer holds it.
-fn wait_drained(queue: &std::path::Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let empty = |d: &str| {
-            std::fs::read_dir(queue.join(d))
-                .map(|mut r| r.next().is_none())
-                .unwrap_or(true)
-        };
-        let unlocked = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(queue.join(".lock"))
-            .map(|f| fs2::FileExt::try_lock_exclusive(&f).is_ok())
-            .unwrap_or(true);
-        if empty("new") && empty("cur") && unlocked {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the drainer did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
     let wire = wire();
-    let live = Live::new();
-    let state = live.dir.path().join("state");
-    let queue = state.join("spool/archive");
-    std::fs::create_dir_all(&queue).unwrap();
+    let live = live();
+    let state = live.state();
+    let queue = live.archive_queue();
     let fixture = repo().join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
     // Holding the drainer's lock keeps the drainer each hook starts away from the queue.
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(queue.join(".lock"))
-        .unwrap();
-    fs2::FileExt::try_lock_exclusive(&lock).unwrap();
+    let lock = live.lock_archive_queue();
     let hook = |args: &[&str], stdin: String| -> String {
         let out = live
             .cmd("csep")
@@ -1569,7 +1517,7 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
 
     drop(lock);
     live.cmd("csep").arg("drain").assert().success();
-    wait_drained(&queue);
+    live.wait_drained();
     let log_table = example_table(&wire, "\"tool\": \"csep hook\"");
     let log = std::fs::read_to_string(state.join("logs/hook.log")).unwrap();
     let mut events = BTreeSet::new();
@@ -1603,8 +1551,8 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
 #[test]
 fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     let wire = wire();
-    let live = Live::new();
-    let tmp = live.dir.path();
+    let live = live();
+    let tmp = live.root();
     let home = tmp.join("home");
     let fixtures = repo().join("tests/fixtures/transcripts");
     copy_dir(
@@ -1823,18 +1771,6 @@ fn hooks_md_uses_real_subcommands_and_flags() {
     }
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A hooks document with csep's handlers reduced to their shape: every single-quoted path
 /// becomes `'P'`, so `CSEP_BIN='/x/csep' … codex` reads `CSEP_BIN='P' … codex`.
 fn hooks_shape(doc: &Value) -> Value {
@@ -1914,8 +1850,8 @@ fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
     let md = read("docs/HOOKS.md");
-    let live = Live::new();
-    let tmp = live.dir.path();
+    let live = live();
+    let tmp = live.root();
     let no_codex = tmp.join("empty-bin");
     std::fs::create_dir_all(&no_codex).unwrap();
     let run = |args: &[&str], stdin: &str| -> Value {

@@ -2,99 +2,37 @@
 //! every input with host-valid output and exit 0; Stop queues the transcript and a detached
 //! drainer archives it; many hooks at once lose nothing.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{
+    codex_exec_rollout, git_repo, git_worktree, read_json, walk, write_lines, Env, HOOK_SCRIPT,
+};
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin/hooks/csep-hook.sh");
-
-struct Env {
-    dir: tempfile::TempDir,
-}
+use std::path::Path;
+use std::time::Instant;
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
     /// The hook script as a host runs it, with CSEP_BIN pointing at this build.
     fn hook(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> std::process::Output {
-        let mut c = Command::new("sh");
-        c.arg(SCRIPT)
+        self.command("sh")
+            .arg(HOOK_SCRIPT)
             .args(args)
             .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
-            .env("CSEP_HOME", self.state())
-            .env("HOME", self.path("home"))
-            .env_remove("CSEP_REFLECTION_JOB")
-            .current_dir(self.dir.path())
-            .write_stdin(stdin.into());
-        c.output().unwrap()
-    }
-    fn seed_memory(&self, repo_root: &Path, text: &str) {
-        let bucket = self
-            .state()
-            .join("projects")
-            .join(repo_root.to_string_lossy().replace('/', "-"));
-        fs::create_dir_all(bucket.join("memory")).unwrap();
-        fs::write(bucket.join("memory/MEMORY.md"), text).unwrap();
-    }
-    /// Waits until the archive queue is empty and no drainer holds it.
-    fn wait_drained(&self) {
-        let queue = self.state().join("spool/archive");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let empty = |d: &str| {
-                fs::read_dir(queue.join(d))
-                    .map(|mut r| r.next().is_none())
-                    .unwrap_or(true)
-            };
-            let unlocked = fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(queue.join(".lock"))
-                .map(|f| fs2::FileExt::try_lock_exclusive(&f).is_ok())
-                .unwrap_or(true);
-            if empty("new") && empty("cur") && unlocked {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the drainer did not finish");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            .write_stdin(stdin.into())
+            .output()
+            .unwrap()
     }
     fn recall(&self, q: &str) -> Value {
-        let out = Command::cargo_bin("csep-recall")
-            .unwrap()
-            .env("CSEP_HOME", self.state())
-            .args(["--global", "--format", "json", "--limit", "100", "--", q])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+        self.recall_json(&["--global", "--limit", "100", "--", q])
     }
 }
 
+/// A `codex exec` rollout of one prompt at `path`.
 fn rollout(path: &Path, id: &str, cwd: &str, text: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let ts = "2026-11-24T10:00:00.000Z";
-    let lines = [
-        json!({"timestamp": ts, "type": "session_meta", "payload": {"id": id, "timestamp": ts, "cwd": cwd, "originator": "codex_exec", "source": "exec"}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}),
-        json!({"timestamp": ts, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]}}),
-    ];
-    let mut f = fs::File::create(path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
+    write_lines(path, &codex_exec_rollout(id, cwd, text, "done"));
 }
 
 /// SessionStart output must be exactly the shape both hosts accept.
@@ -115,21 +53,9 @@ fn assert_session_start_shape(stdout: &[u8]) -> String {
 fn session_start_injects_the_repo_memory_shared_by_worktrees() {
     let env = Env::new();
     let repo = env.path("repo");
-    fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        assert!(std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap()
-            .status
-            .success());
-    };
-    git(&["init", "-q"]);
-    git(&["commit", "-q", "--allow-empty", "-m", "init"]);
+    git_repo(&repo);
     let wt = env.path("repo-wt");
-    git(&["worktree", "add", "-q", "-b", "wt", wt.to_str().unwrap()]);
+    git_worktree(&repo, &wt, "wt");
     env.seed_memory(
         &fs::canonicalize(&repo).unwrap(),
         "- CSEP-MEMORY-MARKER-7: run cargo test before committing\n",
@@ -227,7 +153,7 @@ fn bad_payloads_and_a_broken_home_never_break_the_host() {
             ] {
                 let started = Instant::now();
                 let out = Command::new("sh")
-                    .arg(SCRIPT)
+                    .arg(HOOK_SCRIPT)
                     .args([agent, event])
                     .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
                     .env("CSEP_HOME", &state)
@@ -248,7 +174,7 @@ fn bad_payloads_and_a_broken_home_never_break_the_host() {
     }
     // No csep at all: the script still exits 0 and prints nothing.
     let out = Command::new("sh")
-        .arg(SCRIPT)
+        .arg(HOOK_SCRIPT)
         .args(["codex", "Stop"])
         .env("CSEP_BIN", "/nonexistent/csep")
         .env("PATH", "/usr/bin:/bin")
@@ -303,7 +229,7 @@ fn a_reflection_session_is_neither_given_memory_nor_archived() {
         "reflection prompt about wombat_cache",
     );
     let mut c = Command::new("sh");
-    c.arg(SCRIPT)
+    c.arg(HOOK_SCRIPT)
         .arg("codex")
         .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
         .env("CSEP_HOME", env.state())
@@ -316,7 +242,7 @@ fn a_reflection_session_is_neither_given_memory_nor_archived() {
         .unwrap();
     assert_eq!(out.stdout, b"{\"continue\":true}\n");
     let out = Command::new("sh")
-        .arg(SCRIPT)
+        .arg(HOOK_SCRIPT)
         .args(["codex", "SessionStart"])
         .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
         .env("CSEP_HOME", env.state())
@@ -350,7 +276,7 @@ fn fifty_stops_at_once_with_recalls_meanwhile_lose_nothing() {
             &format!("concurrent session number {i} mentions narwhal_{i}"),
         );
         let mut child = std::process::Command::new("sh")
-            .arg(SCRIPT)
+            .arg(HOOK_SCRIPT)
             .arg("codex")
             .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
             .env("CSEP_HOME", env.state())
@@ -409,15 +335,7 @@ fn fifty_stops_at_once_with_recalls_meanwhile_lose_nothing() {
 #[test]
 fn a_second_drainer_leaves_quietly() {
     let env = Env::new();
-    let queue = env.state().join("spool/archive");
-    fs::create_dir_all(&queue).unwrap();
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(queue.join(".lock"))
-        .unwrap();
-    fs2::FileExt::try_lock_exclusive(&lock).unwrap();
+    let _lock = env.lock_archive_queue();
     Command::cargo_bin("csep")
         .unwrap()
         .env("CSEP_HOME", env.state())
@@ -427,25 +345,10 @@ fn a_second_drainer_leaves_quietly() {
         .stdout("");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn the_plugin_bundle_is_well_formed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugin");
-    let manifest = read(&root.join(".codex-plugin/plugin.json"));
+    let manifest = read_json(&root.join(".codex-plugin/plugin.json"));
     assert_eq!(manifest["name"], "csep");
     assert!(root.join(manifest["hooks"].as_str().unwrap()).exists());
     assert!(root
@@ -457,7 +360,7 @@ fn the_plugin_bundle_is_well_formed() {
         ("hooks/hooks.json", "codex"),
         ("claude/settings-hooks.json", "claude"),
     ] {
-        let doc = read(&root.join(file));
+        let doc = read_json(&root.join(file));
         assert!(
             doc.as_object()
                 .unwrap()
@@ -475,7 +378,7 @@ fn the_plugin_bundle_is_well_formed() {
             );
         }
     }
-    let market = read(&root.join(".agents/plugins/marketplace.json"));
+    let market = read_json(&root.join(".agents/plugins/marketplace.json"));
     assert_eq!(market["plugins"][0]["name"], "csep");
     let skill = fs::read_to_string(root.join("skills/csep-session-recall/SKILL.md")).unwrap();
     let front = skill.split("---").nth(1).unwrap();
@@ -485,8 +388,4 @@ fn the_plugin_bundle_is_well_formed() {
         fs::read_to_string(root.join("hooks/csep-hook.sh")).unwrap(),
         csep_lib::setup::HOOK_SCRIPT
     );
-}
-
-fn read(p: &Path) -> Value {
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

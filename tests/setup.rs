@@ -3,36 +3,25 @@
 //! files, and uninstall restoring bytes or removing only csep's parts. (Trust through the
 //! real `codex app-server` is exercised by tests/e2e_codex.rs.)
 
-use assert_cmd::Command;
+mod common;
+
+use common::{csep_handlers, read_json, Env};
 use serde_json::{json, Value};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Env {
-    dir: tempfile::TempDir,
+/// An environment whose hosts' dirs are `codex/` and `claude/`, with no codex on PATH: trust
+/// must be reported as a manual step.
+fn setup_env() -> Env {
+    Env::builder()
+        .host_dirs("codex", "claude")
+        .path_var("/usr/bin:/bin")
+        .build()
 }
 
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
     fn csep(&self, args: &[&str]) -> std::process::Output {
-        Command::cargo_bin("csep")
-            .unwrap()
-            .args(args)
-            .env("CSEP_HOME", self.path("state"))
-            .env("HOME", self.path("home"))
-            .env("CODEX_HOME", self.path("codex"))
-            .env("CLAUDE_CONFIG_DIR", self.path("claude"))
-            // No codex on PATH: trust must be reported as a manual step.
-            .env("PATH", "/usr/bin:/bin")
-            .output()
-            .unwrap()
+        self.cmd("csep").args(args).output().unwrap()
     }
     fn setup(&self, extra: &[&str]) -> Value {
         let mut args = vec![
@@ -52,27 +41,6 @@ impl Env {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     }
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
-}
-
-fn csep_handlers(doc: &Value, event: &str) -> usize {
-    doc["hooks"][event]
-        .as_array()
-        .map(|groups| {
-            groups
-                .iter()
-                .flat_map(|g| g["hooks"].as_array().cloned().unwrap_or_default())
-                .filter(|h| {
-                    h["command"]
-                        .as_str()
-                        .is_some_and(|c| c.contains("csep-hook.sh"))
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 const USER_TOML: &str = "# my settings, keep this comment\nmodel = \"gpt-5.5\"\n\n[tui]\nnotifications = false # inline note\n";
@@ -97,7 +65,7 @@ fn seed(env: &Env) {
 
 #[test]
 fn setup_merges_with_the_users_files_and_is_idempotent() {
-    let env = Env::new();
+    let env = setup_env();
     seed(&env);
     let s = env.setup(&["--no-backfill"]);
     assert_eq!(s["type"], "setup_summary");
@@ -160,7 +128,7 @@ fn setup_merges_with_the_users_files_and_is_idempotent() {
 
 #[test]
 fn uninstall_restores_bytes_or_removes_only_csep_parts() {
-    let env = Env::new();
+    let env = setup_env();
     seed(&env);
     let before_hooks = fs::read(env.path("codex/hooks.json")).unwrap();
     let before_settings = fs::read(env.path("claude/settings.json")).unwrap();
@@ -208,7 +176,7 @@ fn uninstall_restores_bytes_or_removes_only_csep_parts() {
 
 #[test]
 fn files_setup_created_are_removed_again() {
-    let env = Env::new();
+    let env = setup_env();
     env.setup(&["--no-backfill"]);
     assert!(env.path("codex/hooks.json").exists() && env.path("codex/config.toml").exists());
     env.csep(&["uninstall"]);
@@ -219,7 +187,7 @@ fn files_setup_created_are_removed_again() {
 
 #[test]
 fn a_dry_run_changes_nothing_and_says_what_would_change() {
-    let env = Env::new();
+    let env = setup_env();
     seed(&env);
     let before: Vec<Vec<u8>> = [
         "codex/hooks.json",
@@ -270,7 +238,7 @@ fn a_dry_run_changes_nothing_and_says_what_would_change() {
 
 #[test]
 fn a_broken_user_file_is_never_overwritten() {
-    let env = Env::new();
+    let env = setup_env();
     fs::create_dir_all(env.path("codex")).unwrap();
     fs::write(env.path("codex/hooks.json"), b"{ this is not json").unwrap();
     let out = env.csep(&[
@@ -307,7 +275,7 @@ fn a_broken_user_file_is_never_overwritten() {
 
 #[test]
 fn setup_runs_the_first_backfill() {
-    let env = Env::new();
+    let env = setup_env();
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/transcripts/codex/sessions/2026/02/23");
     let dest = env.path("codex/sessions/2026/02/23");
@@ -335,7 +303,7 @@ fn setup_runs_the_first_backfill() {
 fn edits_made_between_two_setups_survive_uninstall() {
     // Regression: a second setup used to record the user's edited file as "what setup left",
     // so uninstall put the pre-setup backup back over the edits.
-    let env = Env::new();
+    let env = setup_env();
     seed(&env);
     env.setup(&["--no-backfill"]);
     let mut toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();

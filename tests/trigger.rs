@@ -4,58 +4,20 @@
 //!
 //! Each test gets its own state dir (`Env`); nothing touches $HOME.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{append_lines, codex_rollout, codex_turn, Env, FIXTURES, TS};
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
-    fn cmd(&self, bin: &str) -> Command {
-        let mut c = Command::cargo_bin(bin).unwrap();
-        c.env("CSEP_HOME", self.state())
-            .env("HOME", self.path("home"))
-            .env("CODEX_HOME", self.path("home/.codex"))
-            .env("CLAUDE_CONFIG_DIR", self.path("home/.claude"))
-            .env_remove("CODEX_SELF_EVOLUTION_HOME")
-            .env_remove("CSEP_REFLECTION_JOB")
-            .current_dir(self.dir.path());
-        c
-    }
-    fn config(&self, toml: &str) {
-        fs::create_dir_all(self.state()).unwrap();
-        fs::write(self.state().join("config.toml"), toml).unwrap();
-    }
     /// Writes (or extends) a rollout and indexes it, as the drainer does before the trigger.
     fn rollout(&self, id: &str, lines: &[Value]) -> PathBuf {
         let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap();
-        for l in lines {
-            writeln!(f, "{l}").unwrap();
-        }
+        append_lines(&path, lines);
         self.index(&path);
         path
     }
@@ -114,36 +76,6 @@ fn stop_payload(id: &str) -> Value {
            "hook_event_name": "Stop", "model": "gpt-5", "turn_id": "t1", "stop_hook_active": false})
 }
 
-const TS: &str = "2026-11-01T10:00:00.000Z";
-
-/// A small Codex rollout: meta, injected context, a user message, a shell call and its
-/// output, a reply (the shape of tests/cli.rs's helper).
-fn codex_rollout(id: &str, cwd: &str, user: &str, output: &str, reply: &str) -> Vec<Value> {
-    let mut v = vec![
-        json!({"timestamp": TS, "type": "session_meta", "payload": {"id": id, "timestamp": TS, "cwd": cwd, "originator": "codex_cli_rs", "cli_version": "0.169.0", "source": "cli"}}),
-        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>"}]}}),
-    ];
-    v.extend(turn(user, &[("cargo test", output)], reply));
-    v
-}
-
-/// One more turn: the user's text, shell calls with their output, the reply.
-fn turn(user: &str, calls: &[(&str, &str)], reply: &str) -> Vec<Value> {
-    let mut v = vec![
-        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
-        json!({"timestamp": TS, "type": "event_msg", "payload": {"type": "user_message", "message": user}}),
-    ];
-    for (n, (cmd, output)) in calls.iter().enumerate() {
-        let call_id = format!("c{}-{n}", user.len());
-        let args = json!({ "cmd": cmd }).to_string();
-        v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call", "name": "exec_command", "arguments": args, "call_id": call_id}}));
-        v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call_output", "call_id": call_id, "output": output}}));
-    }
-    v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}}));
-    v.push(json!({"timestamp": TS, "type": "event_msg", "payload": {"type": "agent_message", "message": reply}}));
-    v
-}
-
 const ID: &str = "019a0000-0000-7000-8000-000000000001";
 
 fn plain_session(env: &Env) {
@@ -197,7 +129,7 @@ fn the_third_stop_queues_a_memory_review_and_writes_the_job() {
     let env = Env::new();
     plain_session(&env);
     assert_eq!(env.stop(ID)["decision"], "below_threshold");
-    env.rollout(ID, &turn("now the docs", &[], "done"));
+    env.rollout(ID, &codex_turn("now the docs", &[], "done"));
     assert_eq!(env.stop(ID)["decision"], "below_threshold");
     let d = env.stop(ID);
     assert_eq!(d["decision"], "queued", "{d}");
@@ -270,7 +202,7 @@ fn fifteen_tool_calls_queue_a_skill_review() {
     let calls: Vec<(String, &str)> = (0..14).map(|i| (format!("step {i}"), "ok")).collect();
     let calls: Vec<(&str, &str)> = calls.iter().map(|(c, o)| (c.as_str(), *o)).collect();
     let mut lines = codex_rollout(ID, "/work/app", "deploy it", "ok", "deploying");
-    lines.extend(turn("go on", &calls, "deployed"));
+    lines.extend(codex_turn("go on", &calls, "deployed"));
     env.rollout(ID, &lines);
     let d = env.stop(ID);
     assert_eq!(d["decision"], "queued", "{d}");
@@ -349,7 +281,7 @@ fn words_inside_injected_context_or_tool_output_do_not_count() {
         json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  remember 记住 以后不要 workflow skill runbook\n</environment_context>"}]}}),
         json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "# AGENTS.md instructions for /work/app\n\nremember the handoff workflow; 下次 use the runbook"}]}}),
     ];
-    lines.extend(turn(
+    lines.extend(codex_turn(
         "list the files",
         &[("ls", "REMEMBER.md workflow.md 记住.txt")],
         "Here they are; remember to check the runbook.",
@@ -373,7 +305,7 @@ fn a_due_review_is_deferred_while_a_job_is_reserved() {
     );
     let first = env.stop(ID);
     let job_id = first["job_id"].as_str().unwrap().to_string();
-    env.rollout(ID, &turn("also write a runbook", &[], "ok"));
+    env.rollout(ID, &codex_turn("also write a runbook", &[], "ok"));
     let d = env.stop(ID);
     assert_eq!(d["decision"], "deferred", "{d}");
     assert_eq!(d["active_job_id"], job_id.as_str());
@@ -513,7 +445,7 @@ fn session_end_counts_new_text_but_not_a_stop() {
     let env = Env::new();
     plain_session(&env);
     env.stop(ID);
-    env.rollout(ID, &turn("one more thing", &[], "sure"));
+    env.rollout(ID, &codex_turn("one more thing", &[], "sure"));
     let mut p = stop_payload(ID);
     p["hook_event_name"] = json!("SessionEnd");
     let d = env.trigger_with(&p, &[]);

@@ -22,6 +22,7 @@
 //! skill_prefix = "csep-reflect-"
 //! timeout_seconds = 900.0
 //! max_concurrent_jobs = 1
+//! command = []                            # csep only: the argv of backend = "command"
 //! [session_reflection.trigger]
 //! enabled = true
 //! memory_stop_interval = 3
@@ -83,6 +84,8 @@ pub struct ReflectionConfig {
     pub skill_prefix: String,
     pub timeout_seconds: f64,
     pub max_concurrent_jobs: u64,
+    /// The program `backend = "command"` runs (not a 1.3.10 key): argv, prompt on stdin.
+    pub command: Vec<String>,
     pub trigger: TriggerConfig,
 }
 
@@ -131,6 +134,7 @@ impl Default for Config {
                 skill_prefix: REFLECT_SKILL_PREFIX.into(),
                 timeout_seconds: 900.0,
                 max_concurrent_jobs: 1,
+                command: Vec::new(),
                 trigger: TriggerConfig::default(),
             },
             session_recall: RecallConfig {
@@ -292,6 +296,31 @@ impl Reader {
         }
     }
 
+    /// A non-empty list of non-empty strings (an argv).
+    fn argv(&mut self, t: &Table, key: &str, dotted: &str, slot: &mut Vec<String>) {
+        match t.get(key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                let argv: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+                    .collect();
+                match argv {
+                    Some(argv) if !argv.is_empty() => {
+                        *slot = argv;
+                        self.from_file.insert(dotted.to_string());
+                    }
+                    _ => self.warn(format!(
+                        "{dotted}: must be a non-empty list of non-empty strings (default kept)"
+                    )),
+                }
+            }
+            Some(_) => self.warn(format!(
+                "{dotted}: must be a list of strings, such as [\"sh\", \"reflect.sh\"] (default kept)"
+            )),
+        }
+    }
+
     fn seconds(&mut self, t: &Table, key: &str, dotted: &str, slot: &mut f64) {
         let v = match t.get(key) {
             None => return,
@@ -434,6 +463,7 @@ impl Reader {
                 "skill_prefix",
                 "timeout_seconds",
                 "max_concurrent_jobs",
+                "command",
                 "trigger",
             ],
         );
@@ -471,6 +501,7 @@ impl Reader {
             "session_reflection.max_concurrent_jobs",
             &mut r.max_concurrent_jobs,
         );
+        self.argv(t, "command", "session_reflection.command", &mut r.command);
         let Some(tt) = self.table(t, "trigger", "session_reflection.trigger") else {
             return;
         };
@@ -671,6 +702,30 @@ retention_days = true
         assert_eq!(c, Config::default());
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("unreadable"), "{w:?}");
+    }
+
+    #[test]
+    fn the_command_backend_takes_an_argv() {
+        let (c, w) = parse(
+            "[session_reflection]\nbackend = \"command\"\ncommand = [\"sh\", \"reflect.sh\"]\n",
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.session_reflection.command, vec!["sh", "reflect.sh"]);
+        assert!(c.from_file.contains("session_reflection.command"));
+        for bad in [
+            "command = \"sh x\"",
+            "command = []",
+            "command = [\"sh\", 1]",
+        ] {
+            let (c, w) = parse(&format!("[session_reflection]\n{bad}\n")).unwrap();
+            assert_eq!(w.len(), 1, "{bad}: {w:?}");
+            assert!(
+                w[0].starts_with("session_reflection.command: must be"),
+                "{w:?}"
+            );
+            assert!(c.session_reflection.command.is_empty());
+        }
     }
 
     #[test]

@@ -13,11 +13,13 @@ pub mod index;
 pub mod memory;
 pub mod paths;
 pub mod redact;
+pub mod reflect;
 pub mod repo;
 pub mod search;
 pub mod setup;
 pub mod timefmt;
 pub mod trigger;
+pub mod verify;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

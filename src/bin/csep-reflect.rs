@@ -1,12 +1,20 @@
-//! `csep-reflect`: not yet implemented; it arrives with issue #4. Until then it says so and
-//! exits 2, so a hook script that calls it fails loudly rather than silently.
+//! `csep-reflect`: see `man csep-reflect`. Argument parsing only; the work is in
+//! `csep::cmd::reflect`.
+
+use clap::Parser;
+use csep::cmd::reflect;
+
+#[derive(Parser)]
+#[command(name = "csep-reflect", version, about = ABOUT)]
+struct Cli {
+    #[command(flatten)]
+    args: reflect::ReflectArgs,
+}
+
+const ABOUT: &str = "Run queued reflection jobs: a model proposes memory and skill changes in \
+                     runs/<job>/, csep-verify checks and applies them";
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("csep-reflect {}", env!("CARGO_PKG_VERSION"));
-        return std::process::ExitCode::SUCCESS;
-    }
-    csep::out::warn("csep-reflect", "not yet implemented, see #4");
-    std::process::ExitCode::from(csep::Exit::Error.code() as u8)
+    let cli = Cli::parse();
+    csep::out::run(reflect::TOOL, || reflect::run(&cli.args))
 }

@@ -1,12 +1,20 @@
-//! `csep-verify`: not yet implemented; it arrives with issue #4. Until then it says so and
-//! exits 2, so a hook script that calls it fails loudly rather than silently.
+//! `csep-verify`: see `man csep-verify`. Argument parsing only; the work is in
+//! `csep::cmd::verify`.
+
+use clap::Parser;
+use csep::cmd::verify;
+
+#[derive(Parser)]
+#[command(name = "csep-verify", version, about = ABOUT)]
+struct Cli {
+    #[command(flatten)]
+    args: verify::VerifyArgs,
+}
+
+const ABOUT: &str = "Check a reflection proposal against hard boundaries and apply it \
+                     atomically with a receipt and a journal; or undo an applied job";
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("csep-verify {}", env!("CARGO_PKG_VERSION"));
-        return std::process::ExitCode::SUCCESS;
-    }
-    csep::out::warn("csep-verify", "not yet implemented, see #4");
-    std::process::ExitCode::from(csep::Exit::Error.code() as u8)
+    let cli = Cli::parse();
+    csep::out::run(verify::TOOL, || verify::run(&cli.args))
 }

@@ -5,6 +5,8 @@ pub mod archive;
 pub mod hook;
 pub mod index;
 pub mod recall;
+pub mod reflect;
 pub mod setup;
 pub mod trigger;
 pub mod umbrella;
+pub mod verify;

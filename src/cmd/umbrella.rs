@@ -39,6 +39,8 @@ pub enum Command {
     Setup(crate::cmd::setup::SetupArgs),
     /// Undo exactly what setup did (per the install manifest)
     Uninstall(crate::cmd::setup::UninstallArgs),
+    /// Reflection: --status, run a queued job (--job ID), or trigger and run (--hook-payload FILE)
+    SessionReflect(crate::cmd::reflect::SessionReflectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -318,5 +320,6 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Drain(a) => crate::cmd::hook::run_drain(a),
         Command::Setup(a) => crate::cmd::setup::run_setup(a),
         Command::Uninstall(a) => crate::cmd::setup::run_uninstall(a),
+        Command::SessionReflect(a) => crate::cmd::reflect::run_session_reflect(a),
     }
 }

@@ -139,22 +139,40 @@ pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     Ok(Some(conn))
 }
 
+fn user_version(conn: &Connection) -> Result<usize> {
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(v as usize)
+}
+
+/// Brings the schema up to date. Two processes may open a fresh database at once (a hook's
+/// drainer and a recall, say): the version is read again inside an IMMEDIATE transaction, so
+/// only one of them migrates and the other sees its work.
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let version = version as usize;
-    if version > MIGRATIONS.len() {
-        return Err(Error::usage(format!(
-            "the index has schema version {version}, newer than this csep ({}); upgrade csep",
-            MIGRATIONS.len()
-        )));
+    if user_version(conn)? == MIGRATIONS.len() {
+        return Ok(());
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<()> {
+        let version = user_version(conn)?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::usage(format!(
+                "the index has schema version {version}, newer than this csep ({}); upgrade csep",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(sql)?;
+            conn.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(Into::into),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -171,6 +189,23 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recall.sqlite3");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || open_rw(&p).map(drop))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        let conn = open_rw(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), MIGRATIONS.len());
     }
 
     #[test]

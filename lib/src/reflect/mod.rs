@@ -1,0 +1,791 @@
+//! The reflection worker: takes a job the trigger queued in `spool/reflect/`, lets a model
+//! propose memory and skill changes in a run directory of its own, hands the proposal to a
+//! [`Verifier`] (csep-verify: check every byte, then apply atomically or not at all), and
+//! records how the job ended.
+//!
+//! One job, step by step ([`run`]):
+//! 1. Take `spool/reflect/.lock` (try-lock: one reflection at a time; `Busy` otherwise) and
+//!    claim the job by renaming it from `new/` into `cur/`. A job already in `cur/` belongs
+//!    to a worker that died: it is taken first (see [`queue`]).
+//! 2. Create `runs/<job>/`: `job.json`; `base.json`, the sha256 of every live file the
+//!    proposal may replace (the bucket's MEMORY.md and refs, the `csep-reflect-*` skills);
+//!    read-only copies of them under `inputs/` with the session's new messages
+//!    (`inputs/messages.md`, from the recall index); `prompt.md`; an empty `proposal/`.
+//!    `status.json` says `running`.
+//! 3. Run the provider ([`Provider`]) in the run directory with the prompt on stdin and a
+//!    timeout (`[session_reflection] timeout_seconds`); its output goes to `provider.log`.
+//! 4. Unless the provider failed, run the verifier on the run directory; it writes
+//!    `receipt.json` and applies a passing proposal.
+//! 5. Call [`trigger::complete_job`] with the job's scopes when the verdict is succeeded or
+//!    skipped (`&[]` otherwise: the reservation is released and the review stays due),
+//!    write the final `status.json`, and move the job to `done/` (succeeded, partial,
+//!    skipped) or `failed/` (rejected, failed).
+//!
+//! The model never writes a live file: only the verifier does, and only after its checks.
+//!
+//! Recovery: a job found in `cur/` is run again from scratch (its provider's process group,
+//! if still alive, is killed first), unless its run already has a receipt or a final status,
+//! in which case only step 5 is redone. A job whose worker died [`MAX_ATTEMPTS`] times fails
+//! with `worker_died`.
+//!
+//! Lock order: `spool/reflect/.lock` (held for the whole run) → the bucket's lock (taken by
+//! the verifier) → the session's `trigger.lock` (taken by `complete_job`, after the verifier
+//! has let go of the bucket).
+
+pub mod prompt;
+pub mod provider;
+pub mod queue;
+pub mod rundir;
+
+pub use provider::{Provider, ProviderRun};
+pub use rundir::{skills_dir, Base};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::timefmt;
+use crate::trigger::{self, Job, Scope};
+use crate::wire::Agent;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often a job may take its worker down with it before it is given up.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// How a job ended (or that it is still running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// The worker is at it (in `status.json` while the job runs).
+    Running,
+    /// `running` in `status.json` but no worker holds the lock: the worker died, and the
+    /// next one will recover the job. Only in status reports.
+    Interrupted,
+    /// The proposal passed and was applied.
+    Succeeded,
+    /// Part of the proposal was applied (when the verifier allows that).
+    Partial,
+    /// Nothing was proposed: nothing to do.
+    Skipped,
+    /// The verifier refused the proposal; no live file changed.
+    Rejected,
+    /// The job could not be done (see `reason`).
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Interrupted => "interrupted",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Partial => "partial",
+            JobStatus::Skipped => "skipped",
+            JobStatus::Rejected => "rejected",
+            JobStatus::Failed => "failed",
+        }
+    }
+    /// Whether the job goes to `done/` (else `failed/`).
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Partial | JobStatus::Skipped
+        )
+    }
+    /// Whether the reviewed scopes count as reviewed (their counters are reset).
+    pub fn resets_counters(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Skipped)
+    }
+}
+
+/// The verifier's verdict on a run directory (the receipt's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyStatus {
+    Succeeded,
+    Partial,
+    Skipped,
+    Rejected,
+    Failed,
+}
+
+impl VerifyStatus {
+    pub fn parse(s: &str) -> Option<VerifyStatus> {
+        match s {
+            "succeeded" => Some(VerifyStatus::Succeeded),
+            "partial" => Some(VerifyStatus::Partial),
+            "skipped" => Some(VerifyStatus::Skipped),
+            "rejected" => Some(VerifyStatus::Rejected),
+            "failed" => Some(VerifyStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Checks the proposal in a run directory and applies it when it passes, writing
+/// `receipt.json` there (csep-verify). `Err` when it could not check at all.
+pub trait Verifier {
+    fn verify(&self, run_dir: &Path) -> Result<VerifyStatus>;
+}
+
+impl<F: Fn(&Path) -> Result<VerifyStatus>> Verifier for F {
+    fn verify(&self, run_dir: &Path) -> Result<VerifyStatus> {
+        self(run_dir)
+    }
+}
+
+/// One rejection from the receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub path: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What the receipt says, in short.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// The receipt's status; `None` when there is no receipt.
+    pub status: Option<String>,
+    pub changes: u64,
+    #[serde(default)]
+    pub changed_paths: Vec<String>,
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+}
+
+/// What `complete_job` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionReport {
+    pub known_job: bool,
+    pub reset_scopes: Vec<Scope>,
+    pub reservation_cleared: bool,
+}
+
+/// A `reflect_result`: printed for each job, and kept as `runs/<job>/status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub job_id: String,
+    pub session_id: String,
+    pub agent: Option<Agent>,
+    pub repo_root: Option<String>,
+    pub status: JobStatus,
+    /// Why it failed or was rejected (`provider_timeout`, `provider_exit`, `provider_spawn`,
+    /// `verify_rejected`, `verify_failed`, `verify_error`, `prepare_failed`, `bad_job`,
+    /// `worker_died`), or `nothing_proposed` for skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What the job reviewed, and why the trigger queued it.
+    pub scopes: Vec<Scope>,
+    pub trigger_reasons: Vec<String>,
+    pub run_dir: String,
+    /// 1 for the first run of the job; more when it was recovered or re-queued.
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub elapsed_ms: Option<u64>,
+    pub provider: Option<ProviderRun>,
+    /// The provider's process group while it runs (for a successor to clean up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_pgid: Option<i32>,
+    pub validation: Option<Validation>,
+    pub completion: Option<CompletionReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_error: Option<String>,
+    /// Where the job file is now (`spool/reflect/done/…` or `failed/…`).
+    pub job_file: Option<String>,
+}
+
+/// `runs/<job_id>/`.
+pub fn run_dir(state_dir: &Path, job_id: &str) -> PathBuf {
+    state_dir.join("runs").join(job_id)
+}
+
+/// A job id is used as a file and directory name: letters, digits, `-`, `_`, `.` only.
+pub fn valid_job_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn now() -> (i64, String) {
+    let ms = timefmt::now_ms();
+    (ms, timefmt::format_iso_ms(ms))
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let mut b = serde_json::to_vec_pretty(v).map_err(|e| Error::input(e.to_string()))?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+fn write_status(run: &Path, o: &Outcome) -> Result<()> {
+    write_atomic(&run.join("status.json"), &to_json(o)?)
+}
+
+/// A run's `status.json`, if readable.
+pub fn read_status(run: &Path) -> Option<Outcome> {
+    let bytes = fs::read(run.join("status.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The receipt in short, if there is one. Lenient: unknown fields are skipped.
+pub fn read_receipt(run: &Path) -> Option<Validation> {
+    let path = run.join("receipt.json");
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
+    let changes = v
+        .get("changes")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let rejections = v
+        .get("rejections")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    Some(Validation {
+        status: s(&v, "status"),
+        changes: changes.len() as u64,
+        changed_paths: changes.iter().filter_map(|c| s(c, "path")).collect(),
+        rejections: rejections
+            .iter()
+            .map(|r| Rejection {
+                path: s(r, "path").unwrap_or_default(),
+                reason: s(r, "reason").unwrap_or_else(|| "unnamed".into()),
+                detail: s(r, "detail"),
+            })
+            .collect(),
+        receipt: Some(path.display().to_string()),
+    })
+}
+
+/// How to run the worker.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Run at most one job.
+    pub once: bool,
+    /// Run this job (from `new/`, or a dead worker's from `cur/`) and nothing else.
+    pub job: Option<String>,
+}
+
+/// What the worker needs for each job.
+struct Ctx<'a> {
+    state_dir: &'a Path,
+    config: &'a Config,
+    provider: Provider,
+    verifier: &'a dyn Verifier,
+}
+
+/// The provider the config asks for, or why it cannot run. Also refuses when reflection
+/// is switched off. Nothing is consumed when this fails.
+pub fn provider_for(config: &Config) -> Result<Provider> {
+    if !config.session_reflection.enabled {
+        return Err(Error::usage(
+            "reflection is switched off ([session_reflection] enabled = false)",
+        ));
+    }
+    Provider::from_config(&config.session_reflection)
+}
+
+/// Runs queued jobs: all of them, or one with `once`, or job `opts.job`. Each finished job's
+/// [`Outcome`] goes to `on_result` as soon as it is known. Returns how many jobs ran.
+///
+/// Errors (nothing was consumed): `Busy` when another worker holds the lock; `Usage` when
+/// the configured provider cannot run, or `opts.job` is not queued. A job that fails is
+/// not an error: its outcome says so.
+pub fn run(
+    state_dir: &Path,
+    config: &Config,
+    verifier: &dyn Verifier,
+    opts: &Options,
+    on_result: &mut dyn FnMut(&Outcome),
+) -> Result<u64> {
+    // The provider runs in the run directory: every path it is given must be absolute.
+    let state_dir =
+        &std::path::absolute(state_dir).map_err(|e| Error::io(state_dir.display(), e))?;
+    let ctx = Ctx {
+        state_dir,
+        config,
+        provider: provider_for(config)?,
+        verifier,
+    };
+    if let Some(id) = &opts.job {
+        if !valid_job_id(id) {
+            return Err(Error::usage(format!("{id:?} is not a job id")));
+        }
+        let _lock = queue::try_lock(state_dir)?;
+        let Some((cur, recovered)) = queue::find(state_dir, id) else {
+            return Err(Error::usage(match queue::finished(state_dir, id) {
+                Some(p) => format!("job {id} has already run (now {})", p.display()),
+                None => format!(
+                    "no job {id} in {}",
+                    queue::dir(state_dir).join("new").display()
+                ),
+            }));
+        };
+        let o = process(&ctx, &cur, recovered)?;
+        on_result(&o);
+        return Ok(1);
+    }
+    let mut ran = 0;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let lock = queue::try_lock(state_dir);
+        let lock = match lock {
+            // Someone else has taken over the queue after we let go: they will see our jobs.
+            Err(e) if e.kind == crate::ErrorKind::Busy && ran > 0 => return Ok(ran),
+            other => other?,
+        };
+        while let Some((cur, recovered)) = queue::next(state_dir) {
+            // A job that could not be moved out of cur/ would come back forever.
+            if !seen.insert(cur.clone()) {
+                return Err(Error::input(format!(
+                    "{} could not be moved out of the queue",
+                    cur.display()
+                )));
+            }
+            let o = process(&ctx, &cur, recovered)?;
+            on_result(&o);
+            ran += 1;
+            if opts.once {
+                return Ok(ran);
+            }
+        }
+        drop(lock);
+        // A job queued between our last look and letting go must not wait for the next one.
+        if !crate::index::spool::has_new(state_dir, "reflect") {
+            return Ok(ran);
+        }
+    }
+}
+
+fn bad_job(ctx: &Ctx, cur: &Path, detail: String) -> Result<Outcome> {
+    let (ms, at) = now();
+    let id = queue::job_id_of(cur);
+    let mut o = Outcome {
+        kind: "reflect_result".into(),
+        job_id: id.clone(),
+        session_id: String::new(),
+        agent: None,
+        repo_root: None,
+        status: JobStatus::Failed,
+        reason: Some("bad_job".into()),
+        detail: Some(detail),
+        scopes: vec![],
+        trigger_reasons: vec![],
+        run_dir: String::new(),
+        attempt: 1,
+        recovered: false,
+        started_at: at.clone(),
+        finished_at: Some(at),
+        elapsed_ms: Some((timefmt::now_ms() - ms).max(0) as u64),
+        provider: None,
+        provider_pgid: None,
+        validation: None,
+        completion: None,
+        completion_error: None,
+        job_file: None,
+    };
+    o.job_file = Some(
+        queue::finish(ctx.state_dir, cur, false)?
+            .display()
+            .to_string(),
+    );
+    Ok(o)
+}
+
+/// Runs one claimed job (in `cur/`) to its end. `Err` only when the job's own files cannot
+/// be written or moved.
+fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
+    let (started_ms, started_at) = now();
+    let job: Job = match fs::read(cur)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(j) => j,
+        Err(e) => return bad_job(ctx, cur, format!("unreadable job file: {e}")),
+    };
+    if !valid_job_id(&job.job_id) || job.job_id != queue::job_id_of(cur) {
+        return bad_job(
+            ctx,
+            cur,
+            format!(
+                "job id {:?} is not usable or does not match the file name",
+                job.job_id
+            ),
+        );
+    }
+    let run = run_dir(ctx.state_dir, &job.job_id);
+    let mut o = Outcome {
+        kind: "reflect_result".into(),
+        job_id: job.job_id.clone(),
+        session_id: job.session_id.clone(),
+        agent: job.agent,
+        repo_root: rundir::repo_root_of(&job),
+        status: JobStatus::Running,
+        reason: None,
+        detail: None,
+        scopes: job.scopes.clone(),
+        trigger_reasons: job.reasons.clone(),
+        run_dir: run.display().to_string(),
+        attempt: 1,
+        recovered,
+        started_at,
+        finished_at: None,
+        elapsed_ms: None,
+        provider: None,
+        provider_pgid: None,
+        validation: None,
+        completion: None,
+        completion_error: None,
+        job_file: None,
+    };
+
+    if let Some(prev) = read_status(&run) {
+        o.attempt = prev.attempt + 1;
+        if let Some(pgid) = prev.provider_pgid {
+            if provider::runs_job(pgid, &job.job_id) {
+                provider::kill_group(pgid, libc::SIGKILL);
+            }
+        }
+        if recovered {
+            // The dead worker got as far as a verdict: only the bookkeeping is left.
+            if prev.status != JobStatus::Running {
+                let mut prev = prev;
+                prev.recovered = true;
+                return finish(ctx, &job, cur, &run, prev, started_ms);
+            }
+            if let Some(v) = read_receipt(&run) {
+                o.provider = prev.provider;
+                let status = v.status.as_deref().and_then(VerifyStatus::parse);
+                o.validation = Some(v);
+                match status {
+                    Some(s) => verdict(&mut o, s),
+                    None => fail(&mut o, "verify_error", "the receipt has no known status"),
+                }
+                return finish(ctx, &job, cur, &run, o, started_ms);
+            }
+            if prev.attempt >= MAX_ATTEMPTS {
+                fail(
+                    &mut o,
+                    "worker_died",
+                    format!("the worker died {} times running this job", prev.attempt),
+                );
+                return finish(ctx, &job, cur, &run, o, started_ms);
+            }
+        }
+    }
+    if let Err(e) = rundir::remove(&run) {
+        fail(&mut o, "prepare_failed", e.message);
+        return finish(ctx, &job, cur, &run, o, started_ms);
+    }
+
+    if let Err(e) = prepare(ctx, &job, &run, &o) {
+        fail(&mut o, "prepare_failed", e.message);
+        return finish(ctx, &job, cur, &run, o, started_ms);
+    }
+
+    let timeout = Duration::from_secs_f64(ctx.config.session_reflection.timeout_seconds);
+    let running = o.clone();
+    let ran = provider::run(
+        &ctx.provider,
+        &run,
+        &job.job_id,
+        &run.join("prompt.md"),
+        timeout,
+        &mut |pgid| {
+            let mut r = running.clone();
+            r.provider_pgid = Some(pgid);
+            let _ = write_status(&run, &r);
+        },
+    );
+    match ran {
+        Err(e) => {
+            fail(&mut o, "provider_spawn", e.message);
+            return finish(ctx, &job, cur, &run, o, started_ms);
+        }
+        Ok(p) => {
+            let failure = p.failure();
+            if let Some(reason) = failure {
+                let detail = if p.timed_out {
+                    format!(
+                        "the provider ran longer than timeout_seconds = {} and was stopped; see provider.log",
+                        p.timeout_seconds
+                    )
+                } else {
+                    match (p.exit_code, p.signal) {
+                        (Some(c), _) => format!("the provider exited with {c}; see provider.log"),
+                        (None, Some(s)) => {
+                            format!("the provider was killed by signal {s}; see provider.log")
+                        }
+                        _ => "the provider ended abnormally; see provider.log".to_string(),
+                    }
+                };
+                o.provider = Some(p);
+                fail(&mut o, reason, detail);
+                return finish(ctx, &job, cur, &run, o, started_ms);
+            }
+            o.provider = Some(p);
+        }
+    }
+    // Recorded before the verifier runs, so a successor knows the provider is done.
+    let _ = write_status(&run, &o);
+
+    match ctx.verifier.verify(&run) {
+        Ok(s) => {
+            o.validation = read_receipt(&run);
+            verdict(&mut o, s);
+        }
+        Err(e) => {
+            o.validation = read_receipt(&run);
+            fail(&mut o, "verify_error", e.message);
+        }
+    }
+    finish(ctx, &job, cur, &run, o, started_ms)
+}
+
+/// Step 2: the run directory's files. Returns what went into `inputs/`.
+fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inputs> {
+    let runs = ctx.state_dir.join("runs");
+    fs::create_dir_all(&runs).map_err(|e| Error::io(runs.display(), e))?;
+    // Run directories hold session text: for the owner only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(&runs, fs::Permissions::from_mode(0o700));
+    }
+    let proposal = run.join("proposal");
+    fs::create_dir_all(&proposal).map_err(|e| Error::io(proposal.display(), e))?;
+    write_status(run, o)?;
+    write_atomic(&run.join("job.json"), &to_json(job)?)?;
+    let repo_root = rundir::repo_root_of(job)
+        .ok_or_else(|| Error::input("the job names neither a repository nor a directory"))?;
+    let bucket = crate::memory::bucket_dir(ctx.state_dir, &repo_root);
+    let r = &ctx.config.session_reflection;
+    let (base, mut inputs) = rundir::snapshot(
+        run,
+        job,
+        &repo_root,
+        &bucket,
+        &std::path::absolute(skills_dir()).unwrap_or_else(|_| skills_dir()),
+        &r.skill_prefix,
+        ctx.config.memory.inject_max_chars,
+    )?;
+    write_atomic(&run.join("base.json"), &to_json(&base)?)?;
+    let (md, shown, omitted) = rundir::messages_markdown(ctx.state_dir, job)?;
+    rundir::write_messages(run, &md)?;
+    inputs.messages = shown;
+    inputs.messages_omitted = omitted;
+    let text = prompt::render(job, &base, &inputs, run, &r.trigger.skill_generation_mode);
+    write_atomic(&run.join("prompt.md"), text.as_bytes())?;
+    Ok(inputs)
+}
+
+fn fail(o: &mut Outcome, reason: &str, detail: impl Into<String>) {
+    o.status = JobStatus::Failed;
+    o.reason = Some(reason.to_string());
+    o.detail = Some(detail.into());
+}
+
+/// The job's status from the verifier's verdict.
+fn verdict(o: &mut Outcome, s: VerifyStatus) {
+    let rejections = o
+        .validation
+        .as_ref()
+        .map(|v| v.rejections.clone())
+        .unwrap_or_default();
+    let named = || {
+        rejections
+            .iter()
+            .map(|r| format!("{} ({})", r.reason, r.path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match s {
+        VerifyStatus::Succeeded => o.status = JobStatus::Succeeded,
+        VerifyStatus::Partial => {
+            o.status = JobStatus::Partial;
+            if !rejections.is_empty() {
+                o.detail = Some(format!("not applied: {}", named()));
+            }
+        }
+        VerifyStatus::Skipped => {
+            o.status = JobStatus::Skipped;
+            o.reason = Some("nothing_proposed".into());
+        }
+        VerifyStatus::Rejected => {
+            o.status = JobStatus::Rejected;
+            o.reason = Some("verify_rejected".into());
+            o.detail = Some(if rejections.is_empty() {
+                "the proposal was rejected; see receipt.json".into()
+            } else {
+                format!("rejected: {}", named())
+            });
+        }
+        VerifyStatus::Failed => {
+            fail(o, "verify_failed", "the verifier failed; see receipt.json");
+        }
+    }
+}
+
+/// Step 5: reset the counters of what succeeded, record the status, move the job file.
+fn finish(
+    ctx: &Ctx,
+    job: &Job,
+    cur: &Path,
+    run: &Path,
+    mut o: Outcome,
+    started_ms: i64,
+) -> Result<Outcome> {
+    let scopes: &[Scope] = if o.status.resets_counters() {
+        &job.scopes
+    } else {
+        &[]
+    };
+    match trigger::complete_job(ctx.state_dir, &job.session_id, &job.job_id, scopes) {
+        Ok(c) => {
+            o.completion = Some(CompletionReport {
+                known_job: c.known_job,
+                reset_scopes: c.reset_scopes,
+                reservation_cleared: c.reservation_cleared,
+            });
+            o.completion_error = None;
+        }
+        Err(e) => o.completion_error = Some(e.message),
+    }
+    let (ms, at) = now();
+    if o.finished_at.is_none() {
+        o.finished_at = Some(at);
+        o.elapsed_ms = Some((ms - started_ms).max(0) as u64);
+    }
+    o.provider_pgid = None;
+    let dest = queue::dir(ctx.state_dir)
+        .join(if o.status.is_done() { "done" } else { "failed" })
+        .join(cur.file_name().unwrap_or_default());
+    o.job_file = Some(dest.display().to_string());
+    if run.is_dir() {
+        write_status(run, &o)?;
+    }
+    queue::finish(ctx.state_dir, cur, o.status.is_done())?;
+    Ok(o)
+}
+
+/// Queue depths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueDepths {
+    pub new: u64,
+    pub cur: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+/// `csep session-reflect --status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub state_dir: String,
+    pub enabled: bool,
+    pub backend: String,
+    /// Whether the configured provider can run; `provider_problem` says why not.
+    pub provider_ready: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_problem: Option<String>,
+    pub timeout_seconds: f64,
+    pub skills_dir: String,
+    pub worker_running: bool,
+    pub lock_path: String,
+    pub queue: QueueDepths,
+    /// The newest job's result (`status.json` of the newest run), if any job has run.
+    pub latest: Option<Outcome>,
+    pub runs: u64,
+    /// Sessions the trigger keeps counters for.
+    pub trigger_sessions: u64,
+}
+
+/// The state of reflection: the queue, the worker, the latest job with its verdict and why.
+pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
+    let locked = queue::is_locked(state_dir);
+    let mut latest: Option<Outcome> = None;
+    let mut runs = 0;
+    if let Ok(rd) = fs::read_dir(state_dir.join("runs")) {
+        for e in rd.flatten() {
+            let Some(o) = read_status(&e.path()) else {
+                continue;
+            };
+            runs += 1;
+            if latest.as_ref().is_none_or(|l| o.started_at > l.started_at) {
+                latest = Some(o);
+            }
+        }
+    }
+    if let Some(l) = latest.as_mut() {
+        if l.status == JobStatus::Running && !locked {
+            l.status = JobStatus::Interrupted;
+        }
+    }
+    let problem = provider_for(config).err().map(|e| e.message);
+    let trigger_sessions = fs::read_dir(state_dir.join("triggers"))
+        .map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count() as u64)
+        .unwrap_or(0);
+    StatusReport {
+        kind: "session_reflect_status".into(),
+        state_dir: state_dir.display().to_string(),
+        enabled: config.session_reflection.enabled,
+        backend: config.session_reflection.backend.clone(),
+        provider_ready: problem.is_none(),
+        provider_problem: problem,
+        timeout_seconds: config.session_reflection.timeout_seconds,
+        skills_dir: skills_dir().display().to_string(),
+        worker_running: locked,
+        lock_path: queue::lock_path(state_dir).display().to_string(),
+        queue: QueueDepths {
+            new: queue::count(state_dir, "new"),
+            cur: queue::count(state_dir, "cur"),
+            done: queue::count(state_dir, "done"),
+            failed: queue::count(state_dir, "failed"),
+        },
+        latest,
+        runs,
+        trigger_sessions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_are_safe_names() {
+        assert!(valid_job_id("20261101T100000Z-0123abcd"));
+        for bad in ["", "..", ".x", "a/b", "a b", &"x".repeat(200)] {
+            assert!(!valid_job_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_sort_jobs_and_counters() {
+        assert!(JobStatus::Skipped.is_done() && JobStatus::Skipped.resets_counters());
+        assert!(JobStatus::Partial.is_done() && !JobStatus::Partial.resets_counters());
+        assert!(!JobStatus::Rejected.is_done() && !JobStatus::Failed.is_done());
+        assert_eq!(
+            VerifyStatus::parse("rejected"),
+            Some(VerifyStatus::Rejected)
+        );
+        assert_eq!(VerifyStatus::parse("ok"), None);
+    }
+}

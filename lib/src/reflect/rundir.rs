@@ -1,0 +1,337 @@
+//! `runs/<job>/` before the provider runs: `job.json`, `base.json` (the hash of every live
+//! file the proposal may replace), read-only copies of those files under `inputs/`, the
+//! session's new messages (`inputs/messages.md`), and an empty `proposal/`. See
+//! /tmp/notes/run-contract.md (docs/WIRE.md once published) for the layout.
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::index::db::{self, FLAG_BACKGROUND};
+use crate::setup::sha256_hex;
+use crate::trigger::Job;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// `base.json`: what the live files were when the run started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Base {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub job_id: String,
+    pub session_id: String,
+    pub repo_root: String,
+    /// `$CSEP_HOME/projects/<mangled repo root>/`; memory lives in `bucket/memory/`.
+    pub bucket: String,
+    /// The skills root the proposal's `skills/` mirrors.
+    pub skills_dir: String,
+    pub skill_prefix: String,
+    /// MEMORY.md's character budget (`[memory] inject_max_chars`).
+    pub memory_max_chars: u64,
+    /// Proposal-relative path (`memory/MEMORY.md`, `memory/refs/x.md`,
+    /// `skills/<dir>/SKILL.md`) → sha256 of the live file, `null` when it does not exist
+    /// (only MEMORY.md is listed when missing).
+    pub files: BTreeMap<String, Option<String>>,
+    pub created_at: String,
+}
+
+/// What went into `inputs/`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    pub memory_chars: Option<u64>,
+    pub refs: Vec<String>,
+    pub skills: Vec<String>,
+    pub messages: u64,
+    pub messages_omitted: u64,
+}
+
+/// Where generated skills live: `CSEP_CODEX_SKILLS_DIR`, else `$CODEX_HOME/skills`, else
+/// `~/.codex/skills` (1.3.10's order).
+pub fn skills_dir() -> PathBuf {
+    std::env::var_os("CSEP_CODEX_SKILLS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::paths::codex_home().join("skills"))
+}
+
+/// The repo root a job's memory belongs to: the job's `repo_root`, else its `cwd`'s repo.
+pub fn repo_root_of(job: &Job) -> Option<String> {
+    job.repo_root.clone().filter(|r| !r.is_empty()).or_else(|| {
+        job.cwd
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| crate::repo::identify(c).repo_root)
+    })
+}
+
+/// A regular file's bytes; `None` for a missing file or anything that is not a regular file
+/// (a symlink is never followed).
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => fs::read(path)
+            .map(Some)
+            .map_err(|e| Error::io(path.display(), e)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
+/// Writes a read-only copy (mode 0444) for the model.
+fn copy_in(dest: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(dest, bytes)?;
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o444))
+        .map_err(|e| Error::io(dest.display(), e))
+}
+
+/// Hashes every live file into a [`Base`] and copies each into `run/inputs/`.
+pub fn snapshot(
+    run: &Path,
+    job: &Job,
+    repo_root: &str,
+    bucket: &Path,
+    skills: &Path,
+    skill_prefix: &str,
+    memory_max_chars: u64,
+) -> Result<(Base, Inputs)> {
+    let inputs = run.join("inputs");
+    let mut files = BTreeMap::new();
+    let mut got = Inputs::default();
+
+    let memory = crate::memory::memory_file(bucket);
+    let bytes = read_regular(&memory)?;
+    files.insert(
+        "memory/MEMORY.md".to_string(),
+        bytes.as_deref().map(sha256_hex),
+    );
+    if let Some(b) = &bytes {
+        got.memory_chars = Some(String::from_utf8_lossy(b).chars().count() as u64);
+        copy_in(&inputs.join("MEMORY.md"), b)?;
+    }
+
+    let refs = bucket.join("memory").join("refs");
+    if refs.is_dir() {
+        for entry in walkdir::WalkDir::new(&refs)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| Error::input(format!("{}: {e}", refs.display())))?;
+            if !entry.file_type().is_file() || entry.path().extension().is_none_or(|x| x != "md") {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(&refs) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().into_owned();
+            let Some(b) = read_regular(entry.path())? else {
+                continue;
+            };
+            files.insert(format!("memory/refs/{rel}"), Some(sha256_hex(&b)));
+            copy_in(&inputs.join("refs").join(&rel), &b)?;
+            got.refs.push(rel);
+        }
+    }
+
+    if let Ok(rd) = fs::read_dir(skills) {
+        let mut dirs: Vec<(String, PathBuf)> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(skill_prefix).then(|| (name, e.path()))
+            })
+            .collect();
+        dirs.sort();
+        for (name, dir) in dirs {
+            let Some(b) = read_regular(&dir.join("SKILL.md"))? else {
+                continue;
+            };
+            files.insert(format!("skills/{name}/SKILL.md"), Some(sha256_hex(&b)));
+            copy_in(&inputs.join("skills").join(&name).join("SKILL.md"), &b)?;
+            got.skills.push(name);
+        }
+    }
+
+    let base = Base {
+        kind: "reflect_base".into(),
+        job_id: job.job_id.clone(),
+        session_id: job.session_id.clone(),
+        repo_root: repo_root.to_string(),
+        bucket: bucket.display().to_string(),
+        skills_dir: skills.display().to_string(),
+        skill_prefix: skill_prefix.to_string(),
+        memory_max_chars,
+        files,
+        created_at: crate::timefmt::format_iso_ms(crate::timefmt::now_ms()),
+    };
+    Ok((base, got))
+}
+
+/// Characters of session text in `messages.md`, and per message by kind. What does not fit
+/// is cut from the middle: the start says what the session was about, the end what came of it.
+const MESSAGES_BUDGET: usize = 60_000;
+const TEXT_CHARS: usize = 4_000;
+const CALL_CHARS: usize = 600;
+const OUTPUT_CHARS: usize = 1_200;
+
+fn cut(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max * 2 / 3).collect();
+    let tail: String = text.chars().skip(n - max / 3).collect();
+    format!(
+        "{head}\n[… {} characters left out …]\n{tail}",
+        n - head.chars().count() - tail.chars().count()
+    )
+}
+
+/// Renders the session's messages after the job's `since_message_id` (through its
+/// watermark) from the recall index: no injected context, in order, redacted, within
+/// [`MESSAGES_BUDGET`]. Returns the Markdown and how many messages it shows and leaves out.
+pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<(String, u64, u64)> {
+    let mut md = format!(
+        "# Session {} — new messages since the last review\n\n",
+        job.session_id
+    );
+    if let Some(cwd) = &job.cwd {
+        md.push_str(&format!("Working directory: {cwd}\n"));
+    }
+    if let Some(root) = &job.repo_root {
+        md.push_str(&format!("Repository: {root}\n"));
+    }
+    md.push('\n');
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+        md.push_str("(The recall index does not exist: no messages.)\n");
+        return Ok((md, 0, 0));
+    };
+    let session: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM sessions WHERE session_id = ?1",
+            [&job.session_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(session) = session else {
+        md.push_str("(The session is not in the recall index: no messages.)\n");
+        return Ok((md, 0, 0));
+    };
+    let upto = if job.watermark_message_id > job.since_message_id {
+        job.watermark_message_id
+    } else {
+        i64::MAX
+    };
+    let mut stmt = conn.prepare(
+        "SELECT id, role, tool, ts_ms, text FROM messages
+         WHERE source_rowid IN (SELECT id FROM sources WHERE session_rowid = ?1)
+           AND session_rowid = ?1 AND id > ?2 AND id <= ?3 AND (flags & ?4) = 0
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map(
+        params![session, job.since_message_id, upto, FLAG_BACKGROUND],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        },
+    )?;
+    let mut blocks = Vec::new();
+    for row in rows {
+        let (id, role, tool, ts, text) = row?;
+        let (label, max) = match (role.as_str(), &tool) {
+            ("assistant", Some(t)) => (format!("tool call `{t}`"), CALL_CHARS),
+            ("tool", Some(t)) => (format!("tool output `{t}`"), OUTPUT_CHARS),
+            ("tool", None) => ("tool output".to_string(), OUTPUT_CHARS),
+            (r, _) => (r.to_string(), TEXT_CHARS),
+        };
+        let when = ts
+            .map(|t| format!(" · {}", crate::timefmt::format_iso_ms(t)))
+            .unwrap_or_default();
+        let body = cut(crate::redact::redact(text.trim()).as_ref(), max);
+        blocks.push(format!("## #{id} {label}{when}\n\n{body}\n\n"));
+    }
+    let total = blocks.len();
+    let size = |b: &String| b.chars().count();
+    let all: usize = blocks.iter().map(size).sum();
+    let (shown, omitted) = if all <= MESSAGES_BUDGET {
+        (blocks, 0)
+    } else {
+        // A quarter of the budget for the start, the rest for the end.
+        let mut head = Vec::new();
+        let mut used = 0;
+        for b in &blocks {
+            if used + size(b) > MESSAGES_BUDGET / 4 {
+                break;
+            }
+            used += size(b);
+            head.push(b.clone());
+        }
+        let mut tail = Vec::new();
+        for b in blocks[head.len()..].iter().rev() {
+            if used + size(b) > MESSAGES_BUDGET {
+                break;
+            }
+            used += size(b);
+            tail.push(b.clone());
+        }
+        tail.reverse();
+        let omitted = total - head.len() - tail.len();
+        head.push(format!(
+            "## [{omitted} messages left out here to keep this file short]\n\n"
+        ));
+        head.extend(tail);
+        (head, omitted)
+    };
+    if total == 0 {
+        md.push_str("(No new messages.)\n");
+    }
+    for b in shown {
+        md.push_str(&b);
+    }
+    Ok((md, (total - omitted) as u64, omitted as u64))
+}
+
+/// Writes `inputs/messages.md` (read-only).
+pub fn write_messages(run: &Path, markdown: &str) -> Result<()> {
+    copy_in(&run.join("inputs").join("messages.md"), markdown.as_bytes())
+}
+
+/// Removes a run directory a dead worker left, including its read-only files.
+pub fn remove(run: &Path) -> Result<()> {
+    if !run.exists() {
+        return Ok(());
+    }
+    // Read-only files sit in writable directories, so removal works; only a directory the
+    // provider made read-only needs its mode back first.
+    for e in walkdir::WalkDir::new(run)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if e.file_type().is_dir() {
+            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o700));
+        }
+    }
+    fs::remove_dir_all(run).map_err(|e| Error::io(run.display(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_in_the_middle_and_says_so() {
+        let s: String = (0..100).map(|i| format!("{i:03}")).collect();
+        let c = cut(&s, 60);
+        assert!(c.starts_with("000001") && c.ends_with("099"), "{c}");
+        assert!(c.contains("characters left out"));
+        assert_eq!(cut("short", 60), "short");
+    }
+}

@@ -1,0 +1,699 @@
+//! Verifying and applying a reflection proposal (`csep-verify`; the safety model is
+//! `docs/SAFETY.md`).
+//!
+//! The reflection model never writes a live file. It writes `runs/<job>/proposal/` and a
+//! `draft.json`; [`verify_run`] checks every proposed byte against hard boundaries (path
+//! shapes, no symlinks or hidden files, the skill prefix, UTF-8, size caps, the MEMORY.md
+//! budget, the skill format, secrets, no-op entries, a base that is still current, an honest
+//! draft) and applies the proposal only when every check passes: under the bucket lock, file
+//! by file with atomic writes, after a journal record per change and a copy of each file's
+//! before-bytes. [`undo`] puts a job's before-state back when the files still carry its
+//! after-hashes. Everything ends in a receipt with a named reason for each rejection.
+
+mod content;
+mod draft;
+mod journal;
+mod live;
+mod walk;
+
+pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
+pub use draft::DraftSummary;
+pub use journal::{journal_path, undo, JournalEntry, UndoChange, UndoReceipt, UndoStatus};
+
+use crate::error::{Error, Result};
+use crate::{config, fsutil, timefmt};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// Every proposed file (and the draft) is at most this big.
+pub const SIZE_CAP_BYTES: u64 = 256 * 1024;
+
+/// Why a proposal (or an undo) was refused. The names are stable: scripts match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    PathTraversal,
+    AbsolutePath,
+    Symlink,
+    HiddenFile,
+    UnexpectedFile,
+    BadFileName,
+    SkillPrefix,
+    UserSkill,
+    MissingFrontMatter,
+    NameMismatch,
+    MissingDescription,
+    MissingSections,
+    MemoryOverBudget,
+    FileTooLarge,
+    InvalidUtf8,
+    Secret,
+    NoopEntry,
+    StaleBase,
+    UnsafeLivePath,
+    MalformedDraft,
+    MissingDraft,
+    DraftMismatch,
+    BaseMismatch,
+    /// Undo: the live file no longer carries the job's after-hash.
+    ChangedSinceApply,
+    /// Undo: the copy of the before-bytes is gone or does not hash as recorded.
+    BackupMissing,
+}
+
+impl Reason {
+    pub const ALL: &'static [Reason] = &[
+        Reason::PathTraversal,
+        Reason::AbsolutePath,
+        Reason::Symlink,
+        Reason::HiddenFile,
+        Reason::UnexpectedFile,
+        Reason::BadFileName,
+        Reason::SkillPrefix,
+        Reason::UserSkill,
+        Reason::MissingFrontMatter,
+        Reason::NameMismatch,
+        Reason::MissingDescription,
+        Reason::MissingSections,
+        Reason::MemoryOverBudget,
+        Reason::FileTooLarge,
+        Reason::InvalidUtf8,
+        Reason::Secret,
+        Reason::NoopEntry,
+        Reason::StaleBase,
+        Reason::UnsafeLivePath,
+        Reason::MalformedDraft,
+        Reason::MissingDraft,
+        Reason::DraftMismatch,
+        Reason::BaseMismatch,
+        Reason::ChangedSinceApply,
+        Reason::BackupMissing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::PathTraversal => "path_traversal",
+            Reason::AbsolutePath => "absolute_path",
+            Reason::Symlink => "symlink",
+            Reason::HiddenFile => "hidden_file",
+            Reason::UnexpectedFile => "unexpected_file",
+            Reason::BadFileName => "bad_file_name",
+            Reason::SkillPrefix => "skill_prefix",
+            Reason::UserSkill => "user_skill",
+            Reason::MissingFrontMatter => "missing_front_matter",
+            Reason::NameMismatch => "name_mismatch",
+            Reason::MissingDescription => "missing_description",
+            Reason::MissingSections => "missing_sections",
+            Reason::MemoryOverBudget => "memory_over_budget",
+            Reason::FileTooLarge => "file_too_large",
+            Reason::InvalidUtf8 => "invalid_utf8",
+            Reason::Secret => "secret",
+            Reason::NoopEntry => "noop_entry",
+            Reason::StaleBase => "stale_base",
+            Reason::UnsafeLivePath => "unsafe_live_path",
+            Reason::MalformedDraft => "malformed_draft",
+            Reason::MissingDraft => "missing_draft",
+            Reason::DraftMismatch => "draft_mismatch",
+            Reason::BaseMismatch => "base_mismatch",
+            Reason::ChangedSinceApply => "changed_since_apply",
+            Reason::BackupMissing => "backup_missing",
+        }
+    }
+}
+
+/// One refused path and why. `path` is relative to `proposal/` (or `draft.json`,
+/// `base.json`, or a path as the draft wrote it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub path: String,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every check passed and the changes were applied (or, with `dry_run`, would be).
+    Succeeded,
+    /// Part of a proposal applied. Never produced: a run is all-or-nothing.
+    Partial,
+    /// Nothing to do: no proposed file, or every proposed file equals the live one.
+    Skipped,
+    /// At least one check failed; nothing was applied.
+    Rejected,
+    /// Verify itself could not finish (unreadable base, an I/O error while applying, after
+    /// which every change already written was rolled back).
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Partial => "partial",
+            Status::Skipped => "skipped",
+            Status::Rejected => "rejected",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One applied (or, in a dry run, applicable) change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The live file.
+    pub path: String,
+    /// The proposal path it came from.
+    pub rel: String,
+    /// `create` or `update`.
+    pub action: String,
+    pub before_sha256: Option<String>,
+    pub after_sha256: String,
+    pub size_bytes: u64,
+}
+
+/// `runs/<job>/receipt.json`, also printed as one line on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub job_id: String,
+    pub session_id: Option<String>,
+    pub status: Status,
+    pub dry_run: bool,
+    pub changes: Vec<Change>,
+    /// Proposed files identical to the live ones: nothing to write.
+    pub unchanged: Vec<String>,
+    pub rejections: Vec<Rejection>,
+    /// What stopped verify itself (status `failed`).
+    pub errors: Vec<String>,
+    /// A summary of draft.json; null when there was none or it did not parse.
+    pub draft: Option<DraftSummary>,
+    /// The journal that records the applied changes (null when nothing was applied).
+    pub journal: Option<String>,
+    pub checked_at: String,
+}
+
+impl Receipt {
+    fn new(job_id: String, dry_run: bool) -> Receipt {
+        Receipt {
+            kind: "reflect_receipt".into(),
+            job_id,
+            session_id: None,
+            status: Status::Skipped,
+            dry_run,
+            changes: Vec::new(),
+            unchanged: Vec::new(),
+            rejections: Vec::new(),
+            errors: Vec::new(),
+            draft: None,
+            journal: None,
+            checked_at: timefmt::format_iso_ms(timefmt::now_ms()),
+        }
+    }
+    fn reject(&mut self, path: &str, reason: Reason, detail: impl Into<String>) {
+        self.rejections.push(Rejection {
+            path: path.to_string(),
+            reason,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// `runs/<job>/base.json`, written by csep-reflect before the provider runs (see the run
+/// directory contract in `docs/SAFETY.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Base {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    pub job_id: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub repo_root: Option<String>,
+    pub bucket: PathBuf,
+    pub skills_dir: PathBuf,
+    pub skill_prefix: String,
+    pub memory_max_chars: u64,
+    /// Proposal-relative path → the live file's sha256 when the run started (null: absent).
+    pub files: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Check and write the receipt, apply nothing.
+    pub dry_run: bool,
+    /// How long to wait for the bucket and skills locks before giving up as busy.
+    pub lock_wait: Duration,
+    pub size_cap_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            dry_run: false,
+            lock_wait: Duration::from_secs(30),
+            size_cap_bytes: SIZE_CAP_BYTES,
+        }
+    }
+}
+
+/// The skills root, as csep 1.3.10 finds it: `$CSEP_CODEX_SKILLS_DIR`, else
+/// `$CODEX_HOME/skills`.
+pub fn default_skills_dir() -> PathBuf {
+    std::env::var_os("CSEP_CODEX_SKILLS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::paths::codex_home().join("skills"))
+}
+
+/// Whether a job id is safe to use as a file name.
+pub fn valid_job_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Which live root a proposal path belongs to, and the path below that root.
+pub(crate) fn split_rel(rel: &str) -> Option<(bool, &str)> {
+    if let Some(r) = rel.strip_prefix("skills/") {
+        Some((true, r))
+    } else if rel.starts_with("memory/") {
+        Some((false, rel))
+    } else {
+        None
+    }
+}
+
+/// Two directory paths name the same place (lexically, or once resolved).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+fn read_small(path: &Path, cap: u64) -> std::result::Result<Option<Vec<u8>>, String> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+        Ok(m) if m.file_type().is_symlink() => return Err("is a symlink".into()),
+        Ok(m) if !m.is_file() => return Err("is not a regular file".into()),
+        Ok(_) => {}
+    }
+    match live::read_capped(path, cap, None) {
+        Ok(Some(b)) => Ok(Some(b)),
+        Ok(None) => Err(format!("is bigger than {cap} bytes")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Cross-checks base.json's trusted fields against the configuration: a provider can write
+/// in the run directory, so base.json must not be able to move the bucket, the skills root
+/// or the prefix.
+fn check_base(state_dir: &Path, run_dir: &Path, base: &Base, r: &mut Receipt) {
+    let mut bad = |detail: String| r.reject("base.json", Reason::BaseMismatch, detail);
+    let dir_name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    if !valid_job_id(&base.job_id) || dir_name.as_deref() != Some(base.job_id.as_str()) {
+        bad(format!(
+            "job_id {:?} is not the run directory's name {:?}",
+            base.job_id,
+            dir_name.unwrap_or_default()
+        ));
+    }
+    let projects = state_dir.join("projects");
+    let name_ok = base.bucket.file_name().is_some_and(|n| {
+        let n = n.to_string_lossy();
+        !n.is_empty() && n != "." && n != ".."
+    });
+    let parent_ok = base.bucket.parent().is_some_and(|p| same_dir(p, &projects));
+    if !name_ok || !parent_ok {
+        bad(format!(
+            "bucket {} is not a repo bucket under {}",
+            base.bucket.display(),
+            projects.display()
+        ));
+    }
+    let skills = default_skills_dir();
+    if !same_dir(&base.skills_dir, &skills) {
+        bad(format!(
+            "skills_dir {} is not the skills root {}",
+            base.skills_dir.display(),
+            skills.display()
+        ));
+    }
+    let (cfg, _) = config::load(state_dir);
+    let prefix = &cfg.session_reflection.skill_prefix;
+    if base.skill_prefix.is_empty() || &base.skill_prefix != prefix {
+        bad(format!(
+            "skill_prefix {:?} is not the configured {prefix:?}",
+            base.skill_prefix
+        ));
+    }
+}
+
+/// Maps a path as the draft wrote it to a proposal path, or the reason it cannot be one.
+fn resolve_claim(
+    raw: &str,
+    list: &str,
+    run_dir: &Path,
+    base: &Base,
+) -> std::result::Result<String, (Reason, String)> {
+    let p = raw.trim();
+    if p.is_empty() {
+        return Err((Reason::DraftMismatch, "an empty path".into()));
+    }
+    if p.contains('\0') {
+        return Err((Reason::BadFileName, "the path holds a NUL".into()));
+    }
+    if p.split(['/', '\\']).any(|c| c == "..") {
+        return Err((
+            Reason::PathTraversal,
+            "the path climbs out with `..`".into(),
+        ));
+    }
+    let path = Path::new(p);
+    if p.starts_with('~') || path.is_absolute() {
+        let proposal = run_dir.join("proposal");
+        let mapped = if let Ok(r) = path.strip_prefix(&proposal) {
+            Some(r.to_path_buf())
+        } else if let Ok(r) = path.strip_prefix(&base.bucket) {
+            Some(r.to_path_buf())
+        } else if let Ok(r) = path.strip_prefix(&base.skills_dir) {
+            Some(Path::new("skills").join(r))
+        } else {
+            None
+        };
+        return match mapped {
+            Some(r) => Ok(r.to_string_lossy().into_owned()),
+            None => Err((
+                Reason::AbsolutePath,
+                "an absolute path outside the proposal, the bucket and the skills root".into(),
+            )),
+        };
+    }
+    let mut rel: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if rel.first().map(String::as_str) == Some("proposal") {
+        rel.remove(0);
+    }
+    let mut rel = rel.join("/");
+    if list == "memory_changes" && (rel == "MEMORY.md" || rel.starts_with("refs/")) {
+        rel = format!("memory/{rel}");
+    }
+    if list == "skill_changes" && !rel.starts_with("skills/") && !rel.starts_with("memory/") {
+        rel = format!("skills/{rel}");
+    }
+    Ok(rel)
+}
+
+/// Checks the run directory's proposal and, unless `opts.dry_run`, applies it. Writes
+/// `receipt.json` into the run directory and returns it. `Err` only when there is no run
+/// directory to write a receipt into, when the job was already applied, or when the locks
+/// stay busy (nothing was written then).
+pub fn verify_run(state_dir: &Path, run_dir: &Path, opts: &Options) -> Result<Receipt> {
+    match fs::metadata(run_dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::usage(format!(
+                "{}: not a directory",
+                run_dir.display()
+            )))
+        }
+        Err(e) => return Err(Error::usage(format!("{}: {e}", run_dir.display()))),
+    }
+    let dir_name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut r = Receipt::new(dir_name, opts.dry_run);
+    let base = match read_small(&run_dir.join("base.json"), opts.size_cap_bytes) {
+        Ok(Some(b)) => serde_json::from_slice::<Base>(&b)
+            .map_err(|e| format!("base.json is not a reflect_base: {e}")),
+        Ok(None) => Err("base.json is missing".to_string()),
+        Err(e) => Err(format!("base.json {e}")),
+    };
+    let base = match base {
+        Ok(b) => b,
+        Err(e) => {
+            r.status = Status::Failed;
+            r.errors.push(e);
+            write_receipt(run_dir, &r)?;
+            return Ok(r);
+        }
+    };
+    r.job_id = base.job_id.clone();
+    r.session_id = base.session_id.clone();
+    check_base(state_dir, run_dir, &base, &mut r);
+    if !r.rejections.is_empty() {
+        r.status = Status::Rejected;
+        write_receipt(run_dir, &r)?;
+        return Ok(r);
+    }
+    let jpath = journal_path(&base.bucket, &base.job_id);
+    if fs::symlink_metadata(&jpath).is_ok() {
+        return Err(Error::input(format!(
+            "job {} was already applied (journal {}); see its receipt, or undo it with --undo",
+            base.job_id,
+            jpath.display()
+        )));
+    }
+    match check_and_apply(state_dir, run_dir, &base, opts, &mut r) {
+        Ok(()) => {}
+        Err(e) if e.kind == crate::error::ErrorKind::Busy => return Err(e),
+        Err(e) => {
+            r.status = Status::Failed;
+            r.changes.clear();
+            r.errors.push(e.message);
+        }
+    }
+    write_receipt(run_dir, &r)?;
+    Ok(r)
+}
+
+/// Everything after the base: the walk, the draft, the per-file checks, and the apply.
+fn check_and_apply(
+    state_dir: &Path,
+    run_dir: &Path,
+    base: &Base,
+    opts: &Options,
+    r: &mut Receipt,
+) -> Result<()> {
+    let (cfg, _) = config::load(state_dir);
+    let budget = base.memory_max_chars.min(cfg.memory.inject_max_chars);
+    let walked = walk::walk(
+        &run_dir.join("proposal"),
+        &walk::Rules {
+            skills_dir: &base.skills_dir,
+            prefix: &base.skill_prefix,
+            size_cap: opts.size_cap_bytes,
+        },
+    )?;
+    r.rejections.extend(walked.rejections);
+
+    // The draft, and the changes it claims.
+    match read_small(&run_dir.join("draft.json"), opts.size_cap_bytes) {
+        Ok(None) => {
+            if !walked.seen.is_empty() {
+                r.reject(
+                    "draft.json",
+                    Reason::MissingDraft,
+                    "files were proposed but there is no draft.json",
+                );
+            }
+        }
+        Err(e) if e.starts_with("is bigger") => r.reject("draft.json", Reason::FileTooLarge, e),
+        Err(e) if e == "is a symlink" => r.reject(
+            "draft.json",
+            Reason::Symlink,
+            "draft.json is a symlink; not followed",
+        ),
+        Err(e) => r.reject(
+            "draft.json",
+            Reason::MalformedDraft,
+            format!("draft.json {e}"),
+        ),
+        Ok(Some(bytes)) => match draft::parse(&bytes) {
+            Err(e) => r.reject("draft.json", Reason::MalformedDraft, e),
+            Ok((summary, claims)) => {
+                r.draft = Some(summary);
+                for c in claims {
+                    if c.action.as_deref().is_some_and(|a| {
+                        matches!(
+                            a.to_ascii_lowercase().as_str(),
+                            "delete" | "deleted" | "remove" | "removed"
+                        )
+                    }) {
+                        r.reject(
+                            &c.path,
+                            Reason::DraftMismatch,
+                            format!(
+                                "{} claims a deletion; proposals cannot delete files",
+                                c.list
+                            ),
+                        );
+                        continue;
+                    }
+                    match resolve_claim(&c.path, c.list, run_dir, base) {
+                        Err((reason, detail)) => {
+                            r.reject(&c.path, reason, format!("{}: {detail}", c.list))
+                        }
+                        Ok(rel) if !walked.seen.contains(&rel) => r.reject(
+                            &c.path,
+                            Reason::DraftMismatch,
+                            format!("{} lists {rel}, which is not in proposal/", c.list),
+                        ),
+                        Ok(_) => {}
+                    }
+                }
+            }
+        },
+    }
+
+    // Each file against its live counterpart, then its content.
+    let mut planned = Vec::new();
+    for f in &walked.files {
+        let Some((skill, below)) = split_rel(&f.rel) else {
+            continue;
+        };
+        let root = if skill {
+            &base.skills_dir
+        } else {
+            &base.bucket
+        };
+        let livestate = live::inspect(root, below)?;
+        if let live::Live::Unsafe(d) = &livestate {
+            r.reject(&f.rel, Reason::UnsafeLivePath, d.clone());
+            continue;
+        }
+        if livestate.bytes() == Some(f.bytes.as_slice()) {
+            r.unchanged.push(f.rel.clone());
+            continue;
+        }
+        let expected = base.files.get(&f.rel).cloned().flatten();
+        let now = livestate.sha256().map(str::to_string);
+        if expected != now {
+            let show = |h: &Option<String>| {
+                h.as_deref()
+                    .map_or("absent".to_string(), |h| format!("sha256 {h}"))
+            };
+            r.reject(
+                &f.rel,
+                Reason::StaleBase,
+                format!(
+                    "the live file is {} but the run was based on {}",
+                    show(&now),
+                    show(&expected)
+                ),
+            );
+            continue;
+        }
+        let text = match std::str::from_utf8(&f.bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                r.reject(
+                    &f.rel,
+                    Reason::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                );
+                continue;
+            }
+        };
+        let live_text = livestate.bytes().map(String::from_utf8_lossy);
+        let problems = content::check(&f.kind, text, live_text.as_deref(), budget);
+        if !problems.is_empty() {
+            for (reason, detail) in problems {
+                r.reject(&f.rel, reason, detail);
+            }
+            continue;
+        }
+        planned.push(journal::Planned {
+            rel: f.rel.clone(),
+            below: below.to_string(),
+            root: root.clone(),
+            live: root.join(below),
+            skill,
+            before: livestate.bytes().map(<[u8]>::to_vec),
+            before_sha256: now,
+            after_sha256: crate::setup::sha256_hex(&f.bytes),
+            after: f.bytes.clone(),
+            mode: match livestate {
+                live::Live::File { mode, .. } => Some(mode),
+                _ => None,
+            },
+        });
+    }
+
+    if !r.rejections.is_empty() {
+        r.status = Status::Rejected;
+    } else if planned.is_empty() {
+        r.status = Status::Skipped;
+    } else if opts.dry_run {
+        r.status = Status::Succeeded;
+        r.changes = planned.iter().map(journal::Planned::change).collect();
+    } else {
+        match journal::apply(state_dir, base, &planned, opts.lock_wait)? {
+            journal::Applied::Done(path) => {
+                r.status = Status::Succeeded;
+                r.changes = planned.iter().map(journal::Planned::change).collect();
+                r.journal = Some(path.to_string_lossy().into_owned());
+            }
+            journal::Applied::Stale(rejections) => {
+                r.status = Status::Rejected;
+                r.rejections = rejections;
+            }
+            journal::Applied::RolledBack(path, error) => {
+                r.status = Status::Failed;
+                r.errors.push(format!(
+                    "applying failed and every change was rolled back: {error}"
+                ));
+                r.journal = Some(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_receipt(run_dir: &Path, r: &Receipt) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(r).map_err(|e| Error::input(e.to_string()))?;
+    bytes.push(b'\n');
+    fsutil::write_atomic(&run_dir.join("receipt.json"), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_names_are_stable_and_distinct() {
+        let names: std::collections::BTreeSet<&str> =
+            Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len());
+        for r in Reason::ALL {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::json!(r.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn job_ids() {
+        assert!(valid_job_id("20261101T100000Z-1a2b3c4d"));
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(!valid_job_id(bad), "{bad}");
+        }
+    }
+}

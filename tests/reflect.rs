@@ -1,0 +1,1057 @@
+//! Black-box tests of `csep-reflect` and `csep session-reflect`: a small synthetic Codex
+//! rollout is indexed with the real `csep-index`, a job is queued by the real `csep-trigger`,
+//! and the worker runs a scripted `command` provider (a shell script that writes a proposal
+//! into `$CSEP_RUN_DIR`); the real `csep-verify` checks and applies it.
+//!
+//! Each test gets its own state dir, skills dir and home (`Env`); nothing touches $HOME.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+const ID: &str = "019a0000-0000-7000-8000-0000000000a1";
+const CWD: &str = "/work/app";
+const TS: &str = "2026-11-01T10:00:00.000Z";
+
+impl Env {
+    fn new() -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(env.state()).unwrap();
+        fs::create_dir_all(env.skills()).unwrap();
+        fs::create_dir_all(env.out()).unwrap();
+        env
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+    fn skills(&self) -> PathBuf {
+        self.path("skills")
+    }
+    /// Where the scripted providers leave what they saw (outside the run directory).
+    fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+    fn bucket(&self) -> PathBuf {
+        self.state().join("projects").join(CWD.replace('/', "-"))
+    }
+    fn memory(&self) -> PathBuf {
+        self.bucket().join("memory/MEMORY.md")
+    }
+    fn queue(&self, sub: &str) -> PathBuf {
+        self.state().join("spool/reflect").join(sub)
+    }
+    fn run_dir(&self, job: &str) -> PathBuf {
+        self.state().join("runs").join(job)
+    }
+    fn cmd(&self, bin: &str) -> Command {
+        let mut c = Command::cargo_bin(bin).unwrap();
+        self.setup(&mut c);
+        c
+    }
+    fn std_cmd(&self, bin: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin));
+        c.env("CSEP_HOME", self.state())
+            .env("HOME", self.path("home"))
+            .env("CODEX_HOME", self.path("home/.codex"))
+            .env("CLAUDE_CONFIG_DIR", self.path("home/.claude"))
+            .env("CSEP_CODEX_SKILLS_DIR", self.skills())
+            .env("REFLECT_TEST_OUT", self.out())
+            .env_remove("CODEX_SELF_EVOLUTION_HOME")
+            .env_remove("CSEP_REFLECTION_JOB")
+            .current_dir(self.dir.path());
+        c
+    }
+    fn setup(&self, c: &mut Command) {
+        c.env("CSEP_HOME", self.state())
+            .env("HOME", self.path("home"))
+            .env("CODEX_HOME", self.path("home/.codex"))
+            .env("CLAUDE_CONFIG_DIR", self.path("home/.claude"))
+            .env("CSEP_CODEX_SKILLS_DIR", self.skills())
+            .env("REFLECT_TEST_OUT", self.out())
+            .env_remove("CODEX_SELF_EVOLUTION_HOME")
+            .env_remove("CSEP_REFLECTION_JOB")
+            .current_dir(self.dir.path());
+    }
+    /// config.toml with the command provider running `script` (sh), and `extra` lines.
+    fn config(&self, script: &str, timeout_seconds: f64) {
+        let path = self.path(&format!("provider-{}.sh", script_name(script)));
+        fs::write(&path, script).unwrap();
+        fs::write(
+            self.state().join("config.toml"),
+            format!(
+                "[memory]\ninject_max_chars = 6000\n\n[session_reflection]\nbackend = \"command\"\n\
+                 command = [\"sh\", {:?}]\ntimeout_seconds = {timeout_seconds}\n",
+                path.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+    /// Live files a run must not touch unless it applies: a memory, a generated skill and
+    /// one of the user's own skills.
+    fn seed(&self) {
+        fs::create_dir_all(self.memory().parent().unwrap()).unwrap();
+        fs::write(self.memory(), "# Memory\n\n- Use pnpm, not npm.\n").unwrap();
+        let old = self.skills().join("csep-reflect-old/SKILL.md");
+        fs::create_dir_all(old.parent().unwrap()).unwrap();
+        fs::write(&old, skill("csep-reflect-old", "An older generated skill.")).unwrap();
+        let mine = self.skills().join("my-skill/SKILL.md");
+        fs::create_dir_all(mine.parent().unwrap()).unwrap();
+        fs::write(
+            &mine,
+            "---\nname: my-skill\ndescription: mine\n---\n# Mine\n",
+        )
+        .unwrap();
+    }
+    /// Every live file (bucket and skills) with its bytes.
+    fn live(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        for root in [self.bucket(), self.skills()] {
+            walk(&root, &mut out);
+        }
+        out
+    }
+    fn index(&self, path: &Path) {
+        self.cmd("csep-index")
+            .arg("--file")
+            .arg(path)
+            .assert()
+            .success();
+    }
+    /// Writes a rollout whose user asks to remember something and to make it a workflow,
+    /// indexes it and runs the trigger on its Stop: one job, memory and skill scopes.
+    fn queue_job(&self, id: &str) -> String {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut f = fs::File::create(&path).unwrap();
+        for l in rollout(
+            id,
+            "remember: the integration tests need make db-up first; make this a workflow",
+        ) {
+            writeln!(f, "{l}").unwrap();
+        }
+        drop(f);
+        self.index(&path);
+        let out = self
+            .cmd("csep-trigger")
+            .write_stdin(stop_payload(id, &path).to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let d: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(d["decision"], "queued", "{d}");
+        assert_eq!(d["scopes"], json!(["memory", "skill"]), "{d}");
+        d["job_id"].as_str().unwrap().to_string()
+    }
+    fn trigger_state(&self, id: &str) -> Value {
+        let p = self.state().join("triggers").join(id).join("state.json");
+        serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+    }
+    /// Runs `csep-reflect` with `args`; returns (exit code, result lines, stderr).
+    fn reflect(&self, args: &[&str]) -> (i32, Vec<Value>, String) {
+        let out = self.cmd("csep-reflect").args(args).output().unwrap();
+        let lines = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                assert!(l.starts_with("{\"type\":\"reflect_result\""), "{l}");
+                serde_json::from_str(l).unwrap()
+            })
+            .collect();
+        (
+            out.status.code().unwrap_or(-1),
+            lines,
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+    fn status(&self) -> Value {
+        let out = self
+            .cmd("csep")
+            .args(["session-reflect", "--status"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
+    fn wait_for(&self, file: &Path) {
+        let start = Instant::now();
+        while !file.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{} never appeared",
+                file.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.insert(p.clone(), fs::read(&p).unwrap());
+        }
+    }
+}
+
+fn script_name(script: &str) -> String {
+    format!(
+        "{:x}",
+        script.len() * 31 + script.bytes().map(|b| b as usize).sum::<usize>()
+    )
+}
+
+fn skill(name: &str, description: &str) -> String {
+    format!(
+        "---\nname: {name}\ndescription: {description}\n---\n\n# Run the integration tests\n\n\
+         ## Skill Decision\nThe session needed three tries to find the right order of steps.\n\n\
+         ## When to Use\nWhen integration tests fail with connection refused.\n\n\
+         ## Inputs\nA checkout of the repository and Docker.\n\n\
+         ## Workflow\n1. Run `make db-up`.\n2. Run `make test-integration`.\n\n\
+         ## Verification\nEvery test passes and no connection error is printed.\n\n\
+         ## Failure Handling\nIf port 5433 is taken, stop the other container first.\n"
+    )
+}
+
+fn rollout(id: &str, user: &str) -> Vec<Value> {
+    vec![
+        json!({"timestamp": TS, "type": "session_meta", "payload": {"id": id, "timestamp": TS, "cwd": CWD, "originator": "codex_cli_rs", "cli_version": "0.169.0", "source": "cli"}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n  <cwd>/work/app</cwd>\n</environment_context>"}]}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
+        json!({"timestamp": TS, "type": "event_msg", "payload": {"type": "user_message", "message": user}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call", "name": "exec_command", "arguments": "{\"cmd\":\"make test-integration\"}", "call_id": "c1"}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call_output", "call_id": "c1", "output": "connection refused: 127.0.0.1:5433"}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Started the database with make db-up; the tests pass now."}]}}),
+    ]
+}
+
+fn stop_payload(id: &str, transcript: &Path) -> Value {
+    json!({"session_id": id, "transcript_path": transcript, "cwd": CWD,
+           "hook_event_name": "Stop", "model": "gpt-5", "turn_id": "t1", "stop_hook_active": false})
+}
+
+/// What every scripted provider does first: keep the prompt it got on stdin and its
+/// environment, outside the run directory.
+const RECORD: &str = r#"set -eu
+cat > "$REFLECT_TEST_OUT/stdin.txt"
+printf '%s\n%s\n%s\n%s\n' "$CSEP_RUN_DIR" "$CSEP_JOB_ID" "$CSEP_REFLECTION_JOB" "$(pwd -P)" > "$REFLECT_TEST_OUT/env.txt"
+"#;
+
+/// A good proposal: MEMORY.md grows by a line, a new refs note, a new skill, a true draft.
+fn good_proposal() -> String {
+    format!(
+        r#"mkdir -p proposal/memory/refs proposal/skills/csep-reflect-db-tests
+cat inputs/MEMORY.md > proposal/memory/MEMORY.md
+echo '- Integration tests need `make db-up` first (see refs/testing.md).' >> proposal/memory/MEMORY.md
+cat > proposal/memory/refs/testing.md <<'EOF'
+# Testing
+
+Run `make db-up` before `make test-integration`; the tests expect Postgres on port 5433.
+EOF
+cat > proposal/skills/csep-reflect-db-tests/SKILL.md <<'EOF'
+{}EOF
+cat > draft.json <<'EOF'
+{{"status": "succeeded",
+ "memory_changes": [{{"path": "memory/MEMORY.md", "action": "update", "summary": "the db-up rule"}},
+                    {{"path": "memory/refs/testing.md", "action": "create", "summary": "how to run the tests"}}],
+ "skill_changes": [{{"path": "skills/csep-reflect-db-tests/SKILL.md", "action": "create", "summary": "the test routine"}}],
+ "skipped_candidates": [], "validation_notes": [], "errors": []}}
+EOF
+"#,
+        skill(
+            "csep-reflect-db-tests",
+            "Run the integration tests against a local database."
+        )
+    )
+}
+
+fn good_script() -> String {
+    format!("{RECORD}{}", good_proposal())
+}
+
+/// Proposes nothing: a draft that says so.
+const SKIPPED_DRAFT: &str = r#"printf '{"status": "skipped", "memory_changes": [], "skill_changes": [], "skipped_candidates": [], "validation_notes": [], "errors": []}' > draft.json
+"#;
+
+fn skipped_script() -> String {
+    format!("{RECORD}{SKIPPED_DRAFT}")
+}
+
+/// A memory-only proposal (for a job that reviews memory only).
+fn memory_script() -> String {
+    format!(
+        r#"{RECORD}mkdir -p proposal/memory
+cat inputs/MEMORY.md > proposal/memory/MEMORY.md
+echo '- Integration tests need `make db-up` first.' >> proposal/memory/MEMORY.md
+printf '{{"status": "succeeded", "memory_changes": [{{"path": "memory/MEMORY.md", "action": "update"}}], "skill_changes": [], "skipped_candidates": [], "validation_notes": [], "errors": []}}' > draft.json
+"#
+    )
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// A good proposal, end to end.
+
+#[test]
+fn a_good_proposal_is_applied_and_the_counters_reset() {
+    let env = Env::new();
+    env.seed();
+    env.config(&good_script(), 60.0);
+    let job = env.queue_job(ID);
+    let before = env.trigger_state(ID);
+    assert_eq!(before["active_job_id"], job.as_str());
+    let old_memory = fs::read_to_string(env.memory()).unwrap();
+    let user_skill = fs::read(env.skills().join("my-skill/SKILL.md")).unwrap();
+
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r["job_id"], job.as_str());
+    assert_eq!(r["session_id"], ID);
+    assert_eq!(r["status"], "succeeded", "{r}");
+    assert!(r.get("reason").is_none(), "{r}");
+    assert_eq!(r["scopes"], json!(["memory", "skill"]));
+    assert_eq!(
+        strs(&r["trigger_reasons"]),
+        vec!["high_signal_memory_keyword", "high_signal_skill_keyword"]
+    );
+    assert_eq!(r["attempt"], 1);
+    assert_eq!(r["provider"]["backend"], "command");
+    assert_eq!(r["provider"]["exit_code"], 0);
+    assert_eq!(r["provider"]["timed_out"], false);
+    assert_eq!(r["validation"]["status"], "succeeded");
+    assert_eq!(r["validation"]["changes"], 3);
+    assert_eq!(r["completion"]["reset_scopes"], json!(["memory", "skill"]));
+    assert_eq!(r["completion"]["reservation_cleared"], true);
+
+    // The run directory, per the contract.
+    let run = env.run_dir(&job);
+    assert_eq!(r["run_dir"], run.display().to_string());
+    for f in [
+        "job.json",
+        "base.json",
+        "prompt.md",
+        "inputs/MEMORY.md",
+        "inputs/messages.md",
+        "inputs/skills/csep-reflect-old/SKILL.md",
+        "proposal/memory/MEMORY.md",
+        "draft.json",
+        "provider.log",
+        "receipt.json",
+        "status.json",
+    ] {
+        assert!(run.join(f).is_file(), "runs/<job>/{f} is missing");
+    }
+    assert!(!run.join("inputs/skills/my-skill").exists());
+    let mode = fs::metadata(run.join("inputs/MEMORY.md"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o444);
+    assert_eq!(
+        fs::read_to_string(run.join("inputs/MEMORY.md")).unwrap(),
+        old_memory
+    );
+    assert_eq!(read_json(&run.join("job.json"))["job_id"], job.as_str());
+    let status = read_json(&run.join("status.json"));
+    assert_eq!(&status, r);
+
+    let base = read_json(&run.join("base.json"));
+    assert_eq!(base["type"], "reflect_base");
+    assert_eq!(base["job_id"], job.as_str());
+    assert_eq!(base["session_id"], ID);
+    assert_eq!(base["repo_root"], CWD);
+    assert_eq!(base["bucket"], env.bucket().display().to_string());
+    assert_eq!(base["skills_dir"], env.skills().display().to_string());
+    assert_eq!(base["skill_prefix"], "csep-reflect-");
+    assert_eq!(base["memory_max_chars"], 6000);
+    let files: Vec<&String> = base["files"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        files,
+        vec!["memory/MEMORY.md", "skills/csep-reflect-old/SKILL.md"]
+    );
+    assert_eq!(
+        base["files"]["memory/MEMORY.md"].as_str().unwrap().len(),
+        64
+    );
+
+    // The messages: what was said since the last review, without injected context.
+    let messages = fs::read_to_string(run.join("inputs/messages.md")).unwrap();
+    assert!(messages.contains("make db-up first"), "{messages}");
+    assert!(messages.contains("connection refused"), "{messages}");
+    assert!(messages.contains("the tests pass now"), "{messages}");
+    assert!(!messages.contains("environment_context"), "{messages}");
+
+    // The prompt: the marker first, the budget, where to write; it came on stdin.
+    let prompt = fs::read_to_string(run.join("prompt.md")).unwrap();
+    assert!(
+        prompt.starts_with(&format!("csep-reflection-job: {job}\n")),
+        "{prompt}"
+    );
+    for needle in [
+        "6000 characters",
+        "proposal/memory/MEMORY.md",
+        "proposal/skills/csep-reflect-",
+        "draft.json",
+        "## Failure Handling",
+    ] {
+        assert!(prompt.contains(needle), "the prompt lacks {needle}");
+    }
+    assert_eq!(
+        fs::read_to_string(env.out().join("stdin.txt")).unwrap(),
+        prompt
+    );
+    let seen = fs::read_to_string(env.out().join("env.txt")).unwrap();
+    let seen: Vec<&str> = seen.lines().collect();
+    assert_eq!(seen[0], run.display().to_string());
+    assert_eq!(seen[1], job);
+    assert_eq!(seen[2], job);
+    assert_eq!(
+        fs::canonicalize(seen[3]).unwrap(),
+        fs::canonicalize(&run).unwrap()
+    );
+
+    // Applied: the new memory, the note, the skill; the user's skill untouched.
+    let memory = fs::read_to_string(env.memory()).unwrap();
+    assert!(memory.starts_with(&old_memory) && memory.contains("make db-up"));
+    assert!(env.bucket().join("memory/refs/testing.md").is_file());
+    assert!(
+        fs::read_to_string(env.skills().join("csep-reflect-db-tests/SKILL.md"))
+            .unwrap()
+            .contains("name: csep-reflect-db-tests")
+    );
+    assert_eq!(
+        fs::read(env.skills().join("my-skill/SKILL.md")).unwrap(),
+        user_skill
+    );
+
+    // The queue and the counters.
+    assert_eq!(names(&env.queue("done")), vec![format!("{job}.json")]);
+    assert!(names(&env.queue("new")).is_empty() && names(&env.queue("cur")).is_empty());
+    assert_eq!(
+        r["job_file"],
+        env.queue("done")
+            .join(format!("{job}.json"))
+            .display()
+            .to_string()
+    );
+    let after = env.trigger_state(ID);
+    assert!(after["active_job_id"].is_null(), "{after}");
+    assert_eq!(after["stops_since_memory_review"], 0);
+    assert_eq!(after["readable_chars_since_memory_review"], 0);
+    assert_eq!(after["tool_calls_since_skill_review"], 0);
+    assert_eq!(after["high_signal"], json!([]));
+    assert!(
+        after["memory_reviewed_through_message_id"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+    assert!(after["last_memory_review_at"].is_string());
+    assert!(after["last_skill_review_at"].is_string());
+
+    // And the status report says so.
+    let s = env.status();
+    assert_eq!(s["type"], "session_reflect_status");
+    assert_eq!(s["backend"], "command");
+    assert_eq!(s["provider_ready"], true);
+    assert_eq!(s["worker_running"], false);
+    assert_eq!(
+        s["queue"],
+        json!({"new": 0, "cur": 0, "done": 1, "failed": 0})
+    );
+    assert_eq!(s["latest"]["job_id"], job.as_str());
+    assert_eq!(s["latest"]["status"], "succeeded");
+    assert_eq!(s["latest"]["validation"]["changes"], 3);
+    assert_eq!(s["runs"], 1);
+
+    // Nothing more to do: a quiet success.
+    let (code, results, _) = env.reflect(&["--once"]);
+    assert_eq!((code, results.len()), (0, 0));
+}
+
+#[test]
+fn without_once_every_queued_job_runs() {
+    let env = Env::new();
+    env.seed();
+    // Each job proposes nothing: both are skipped, and both reset their counters.
+    env.config(&skipped_script(), 60.0);
+    let other = "019a0000-0000-7000-8000-0000000000a2";
+    let a = env.queue_job(ID);
+    let b = env.queue_job(other);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    for r in &results {
+        assert_eq!(r["status"], "skipped", "{r}");
+        assert_eq!(r["reason"], "nothing_proposed");
+        assert_eq!(r["completion"]["reset_scopes"], json!(["memory", "skill"]));
+    }
+    assert_eq!(env.live(), live);
+    assert_eq!(names(&env.queue("done")).len(), 2);
+    for id in [ID, other] {
+        assert!(env.trigger_state(id)["active_job_id"].is_null());
+        assert_eq!(env.trigger_state(id)["stops_since_memory_review"], 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Providers that fail.
+
+fn assert_failed_and_released(env: &Env, job: &str, r: &Value, reason: &str) {
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["reason"], reason, "{r}");
+    assert!(
+        r["detail"].as_str().unwrap().contains("provider.log"),
+        "{r}"
+    );
+    assert!(r["validation"].is_null(), "verify must not run: {r}");
+    assert_eq!(names(&env.queue("failed")), vec![format!("{job}.json")]);
+    assert!(names(&env.queue("cur")).is_empty() && names(&env.queue("done")).is_empty());
+    let s = env.trigger_state(ID);
+    assert!(s["active_job_id"].is_null(), "reservation kept: {s}");
+    assert_eq!(r["completion"]["reset_scopes"], json!([]));
+    assert_eq!(r["completion"]["reservation_cleared"], true);
+    // Nothing was reviewed: the counts and the word are still due.
+    assert_eq!(s["stops_since_memory_review"], 1);
+    assert_eq!(s["high_signal"].as_array().unwrap().len(), 2);
+    assert!(!env.run_dir(job).join("receipt.json").exists());
+}
+
+#[test]
+fn a_provider_that_times_out_is_stopped_and_the_job_fails() {
+    let env = Env::new();
+    env.seed();
+    // It writes a good proposal, then hangs (with a child that would write later).
+    env.config(
+        &format!(
+            "{}{}touch \"$REFLECT_TEST_OUT/started\"\n(sleep 30; echo late > \"$REFLECT_TEST_OUT/late\") &\nsleep 30\n",
+            RECORD,
+            good_proposal()
+        ),
+        1.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let started = Instant::now();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "csep-reflect: job {job}: failed (provider_timeout)"
+        )),
+        "{stderr}"
+    );
+    let r = &results[0];
+    assert_eq!(r["provider"]["timed_out"], true);
+    assert_eq!(r["provider"]["timeout_seconds"], 1.0);
+    assert_failed_and_released(&env, &job, r, "provider_timeout");
+    assert_eq!(env.live(), live, "a live file changed");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!env.out().join("late").exists());
+}
+
+#[test]
+fn a_provider_that_exits_non_zero_fails_the_job_even_with_a_proposal() {
+    let env = Env::new();
+    env.seed();
+    env.config(&format!("{}{}exit 3\n", RECORD, good_proposal()), 60.0);
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 2, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["provider"]["exit_code"], 3);
+    assert!(r["detail"].as_str().unwrap().contains("exited with 3"));
+    assert_failed_and_released(&env, &job, r, "provider_exit");
+    assert_eq!(env.live(), live, "a live file changed");
+    // The proposal is still there to look at.
+    assert!(env
+        .run_dir(&job)
+        .join("proposal/memory/MEMORY.md")
+        .is_file());
+}
+
+#[test]
+fn a_provider_that_cannot_start_fails_the_job() {
+    let env = Env::new();
+    env.seed();
+    fs::write(
+        env.state().join("config.toml"),
+        "[session_reflection]\nbackend = \"command\"\ncommand = [\"/nonexistent/provider\"]\n",
+    )
+    .unwrap();
+    let job = env.queue_job(ID);
+    let (code, results, _) = env.reflect(&["--once"]);
+    assert_eq!(code, 2);
+    assert_eq!(results[0]["reason"], "provider_spawn");
+    assert_eq!(names(&env.queue("failed")), vec![format!("{job}.json")]);
+}
+
+#[test]
+fn a_rejected_proposal_changes_nothing_and_releases_the_job() {
+    let env = Env::new();
+    env.seed();
+    // An edit of the user's own skill.
+    env.config(
+        &format!(
+            "{RECORD}mkdir -p proposal/skills/my-skill\nprintf 'owned\\n' > proposal/skills/my-skill/SKILL.md\n\
+             printf '{{\"status\": \"succeeded\", \"memory_changes\": [], \"skill_changes\": [{{\"path\": \"skills/my-skill/SKILL.md\", \"action\": \"update\"}}], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+        ),
+        60.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert_eq!(r["reason"], "verify_rejected");
+    assert_eq!(r["validation"]["status"], "rejected");
+    assert!(!r["validation"]["rejections"].as_array().unwrap().is_empty());
+    assert!(
+        r["detail"].as_str().unwrap().contains("skills/my-skill"),
+        "{r}"
+    );
+    assert_eq!(env.live(), live);
+    assert_eq!(names(&env.queue("failed")), vec![format!("{job}.json")]);
+    let s = env.trigger_state(ID);
+    assert!(s["active_job_id"].is_null());
+    assert_eq!(s["stops_since_memory_review"], 1);
+    let status = env.status();
+    assert_eq!(status["latest"]["status"], "rejected");
+    assert_eq!(status["latest"]["reason"], "verify_rejected");
+    assert_eq!(status["queue"]["failed"], 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// One worker at a time; a dead worker's job.
+
+#[test]
+fn a_second_worker_is_busy_while_one_runs() {
+    let env = Env::new();
+    env.seed();
+    env.config(
+        &format!(
+            "{RECORD}touch \"$REFLECT_TEST_OUT/started\"\nwhile [ ! -e \"$REFLECT_TEST_OUT/go\" ]; do sleep 0.05; done\n{SKIPPED_DRAFT}"
+        ),
+        60.0,
+    );
+    let other = "019a0000-0000-7000-8000-0000000000a3";
+    let mut jobs = [env.queue_job(ID), env.queue_job(other)];
+    // Job ids sort by time to the second, then by a random tail.
+    jobs.sort();
+    let (job, second) = (jobs[0].clone(), jobs[1].clone());
+    let mut first = env.std_cmd("csep-reflect").arg("--once").spawn().unwrap();
+    env.wait_for(&env.out().join("started"));
+
+    let out = env.cmd("csep-reflect").arg("--once").output().unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("csep-reflect: ") && stderr.contains("another reflection worker"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let s = env.status();
+    assert_eq!(s["worker_running"], true);
+    assert_eq!(s["latest"]["status"], "running");
+    assert_eq!(s["queue"]["cur"], 1);
+    // Nothing consumed: the other job is still queued.
+    assert_eq!(names(&env.queue("new")), vec![format!("{second}.json")]);
+
+    fs::write(env.out().join("go"), "").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(names(&env.queue("done")), vec![format!("{job}.json")]);
+    assert_eq!(names(&env.queue("new")), vec![format!("{second}.json")]);
+}
+
+#[test]
+fn a_dead_workers_job_is_recovered_first() {
+    let env = Env::new();
+    env.seed();
+    let job = env.queue_job(ID);
+    // A worker claimed the job, started the run and died.
+    fs::create_dir_all(env.queue("cur")).unwrap();
+    fs::rename(
+        env.queue("new").join(format!("{job}.json")),
+        env.queue("cur").join(format!("{job}.json")),
+    )
+    .unwrap();
+    let run = env.run_dir(&job);
+    fs::create_dir_all(run.join("proposal/memory")).unwrap();
+    fs::write(run.join("proposal/memory/MEMORY.md"), "half-written").unwrap();
+    fs::write(
+        run.join("status.json"),
+        json!({"type": "reflect_result", "job_id": job, "session_id": ID, "agent": "codex",
+               "repo_root": CWD, "status": "running", "scopes": ["memory", "skill"],
+               "trigger_reasons": [], "run_dir": run.display().to_string(), "attempt": 1,
+               "started_at": "2026-11-01T10:00:00.000Z", "finished_at": null, "elapsed_ms": null,
+               "provider": null, "validation": null, "completion": null, "job_file": null})
+        .to_string(),
+    )
+    .unwrap();
+    assert_eq!(env.status()["latest"]["status"], "interrupted");
+    // A newer job waits behind it.
+    let other = "019a0000-0000-7000-8000-0000000000a4";
+    let newer = env.queue_job(other);
+
+    env.config(&good_script(), 60.0);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["job_id"], job.as_str());
+    assert_eq!(r["recovered"], true);
+    assert_eq!(r["attempt"], 2);
+    assert_eq!(r["status"], "succeeded", "{r}");
+    // The half-written proposal was thrown away: the run started over.
+    assert!(fs::read_to_string(env.memory())
+        .unwrap()
+        .contains("make db-up"));
+    assert_eq!(names(&env.queue("done")), vec![format!("{job}.json")]);
+    assert_eq!(names(&env.queue("new")), vec![format!("{newer}.json")]);
+    assert!(env.trigger_state(ID)["active_job_id"].is_null());
+}
+
+#[test]
+fn a_killed_workers_provider_is_stopped_before_the_job_runs_again() {
+    let env = Env::new();
+    env.seed();
+    env.config(
+        &format!("{RECORD}echo $$ > \"$REFLECT_TEST_OUT/provider.pid\"\nsleep 60\n"),
+        120.0,
+    );
+    let job = env.queue_job(ID);
+    let mut worker = env.std_cmd("csep-reflect").arg("--once").spawn().unwrap();
+    let pid_file = env.out().join("provider.pid");
+    env.wait_for(&pid_file);
+    std::thread::sleep(Duration::from_millis(100));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+            })
+            .unwrap_or(false)
+    };
+    assert!(alive(pid), "the provider should have outlived its worker");
+    assert_eq!(names(&env.queue("cur")), vec![format!("{job}.json")]);
+
+    env.config(&good_script(), 60.0);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["recovered"], true);
+    assert_eq!(results[0]["status"], "succeeded");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(pid), "the dead worker's provider is still running");
+}
+
+// ---------------------------------------------------------------------------------------
+// Choosing jobs, bad jobs, and what cannot run.
+
+#[test]
+fn job_runs_that_job_and_refuses_unknown_or_finished_ones() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let first = env.queue_job(ID);
+    let other = "019a0000-0000-7000-8000-0000000000a5";
+    let second = env.queue_job(other);
+    let (code, results, stderr) = env.reflect(&["--job", &second]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["job_id"], second.as_str());
+    assert_eq!(names(&env.queue("new")), vec![format!("{first}.json")]);
+
+    env.cmd("csep-reflect")
+        .args(["--job", &second])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has already run"));
+    env.cmd("csep-reflect")
+        .args(["--job", "20261101T000000Z-00000000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no job"));
+    env.cmd("csep-reflect")
+        .args(["--job", "../x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a job id"));
+    env.cmd("csep-reflect")
+        .args(["--job", &first, "--once"])
+        .assert()
+        .code(2);
+
+    // The umbrella runs a job the same way.
+    let out = env
+        .cmd("csep")
+        .args(["session-reflect", "--job", &first])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let r: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(r["job_id"], first.as_str());
+    assert_eq!(r["status"], "skipped", "{r}");
+}
+
+#[test]
+fn a_broken_job_file_fails_alone() {
+    let env = Env::new();
+    env.seed();
+    env.config(&good_script(), 60.0);
+    fs::create_dir_all(env.queue("new")).unwrap();
+    fs::write(
+        env.queue("new").join("00000000T000000Z-badbad00.json"),
+        "{not json",
+    )
+    .unwrap();
+    let job = env.queue_job(ID);
+    let (code, results, _) = env.reflect(&[]);
+    assert_eq!(code, 2);
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["job_id"], "00000000T000000Z-badbad00");
+    assert_eq!(results[0]["status"], "failed");
+    assert_eq!(results[0]["reason"], "bad_job");
+    assert_eq!(results[1]["job_id"], job.as_str());
+    assert_eq!(results[1]["status"], "succeeded");
+    assert_eq!(
+        names(&env.queue("failed")),
+        vec!["00000000T000000Z-badbad00.json"]
+    );
+}
+
+#[test]
+fn backends_that_cannot_run_consume_nothing() {
+    let env = Env::new();
+    let job = env.queue_job(ID);
+    for (config, message) in [
+        (
+            "[session_reflection]\nbackend = \"codex\"\n",
+            "not yet implemented",
+        ),
+        (
+            "[session_reflection]\nbackend = \"claude\"\n",
+            "not yet implemented",
+        ),
+        ("", "not yet implemented"),
+        (
+            "[session_reflection]\nbackend = \"command\"\n",
+            "needs command",
+        ),
+        ("[session_reflection]\nbackend = \"gemini\"\n", "unknown"),
+        (
+            "[session_reflection]\nenabled = false\nbackend = \"command\"\ncommand = [\"true\"]\n",
+            "switched off",
+        ),
+    ] {
+        fs::write(env.state().join("config.toml"), config).unwrap();
+        env.cmd("csep-reflect")
+            .arg("--once")
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(message));
+        assert_eq!(names(&env.queue("new")), vec![format!("{job}.json")]);
+        let s = env.status();
+        assert_eq!(s["provider_ready"], false);
+        assert!(s["provider_problem"].as_str().unwrap().contains(message));
+        assert_eq!(s["queue"]["new"], 1);
+        assert!(s["latest"].is_null());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The umbrella.
+
+#[test]
+fn hook_payload_indexes_triggers_and_runs_the_job() {
+    let env = Env::new();
+    env.seed();
+    env.config(&memory_script(), 60.0);
+    let path = env.path(&format!("sessions/rollout-2026-11-01T10-00-00-{ID}.jsonl"));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let lines: Vec<String> = rollout(ID, "remember: the integration tests need make db-up first")
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let payload = env.path("payload.json");
+    fs::write(&payload, stop_payload(ID, &path).to_string()).unwrap();
+
+    let out = env
+        .cmd("csep")
+        .args(["session-reflect", "--hook-payload"])
+        .arg(&payload)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["type"], "trigger_decision");
+    assert_eq!(lines[0]["decision"], "queued");
+    assert_eq!(lines[1]["type"], "reflect_result");
+    assert_eq!(lines[1]["job_id"], lines[0]["job_id"]);
+    assert_eq!(lines[1]["scopes"], json!(["memory"]));
+    assert_eq!(lines[1]["status"], "succeeded", "{}", lines[1]);
+
+    // A second Stop with nothing new is below the threshold: only the decision.
+    let out = env
+        .cmd("csep")
+        .args(["session-reflect", "--hook-payload"])
+        .arg(&payload)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("\"decision\":\"below_threshold\""), "{text}");
+}
+
+#[test]
+fn session_reflect_needs_exactly_one_mode() {
+    let env = Env::new();
+    env.cmd("csep").args(["session-reflect"]).assert().code(2);
+    env.cmd("csep")
+        .args(["session-reflect", "--status", "--job", "x"])
+        .assert()
+        .code(2);
+    let s = env.status();
+    assert_eq!(
+        s["queue"],
+        json!({"new": 0, "cur": 0, "done": 0, "failed": 0})
+    );
+    assert!(s["latest"].is_null());
+    assert_eq!(s["worker_running"], false);
+    assert_eq!(s["backend"], "codex-app-server");
+}
+
+#[test]
+fn a_relative_state_dir_gives_the_provider_absolute_paths() {
+    let env = Env::new();
+    env.seed();
+    env.config(&good_script(), 60.0);
+    let job = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once", "--state-dir", "state"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["status"], "succeeded", "{}", results[0]);
+    let seen = fs::read_to_string(env.out().join("env.txt")).unwrap();
+    let run_dir = seen.lines().next().unwrap();
+    assert!(Path::new(run_dir).is_absolute(), "{run_dir}");
+    assert!(run_dir.ends_with(&format!("state/runs/{job}")), "{run_dir}");
+    let base = read_json(&env.run_dir(&job).join("base.json"));
+    assert!(Path::new(base["bucket"].as_str().unwrap()).is_absolute());
+}
+
+#[test]
+fn the_next_review_sees_only_what_is_new() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let first = env.queue_job(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // One more turn with a word that asks for a review.
+    let path = env.path(&format!("sessions/rollout-2026-11-01T10-00-00-{ID}.jsonl"));
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    for l in [
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "from now on use the staging bucket"}]}}),
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Noted: staging bucket."}]}}),
+    ] {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    env.index(&path);
+    let out = env
+        .cmd("csep-trigger")
+        .write_stdin(stop_payload(ID, &path).to_string())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let d: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(d["decision"], "queued", "{d}");
+    let second = d["job_id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["job_id"], second.as_str());
+    let messages = fs::read_to_string(env.run_dir(&second).join("inputs/messages.md")).unwrap();
+    assert!(messages.contains("staging bucket"), "{messages}");
+    assert!(!messages.contains("make db-up"), "{messages}");
+    let prompt = fs::read_to_string(env.run_dir(&second).join("prompt.md")).unwrap();
+    assert!(prompt.contains("(2 messages)"), "{prompt}");
+}
