@@ -249,16 +249,7 @@ fn documented_exit_codes(page: &str, body: &[String]) -> BTreeMap<i64, String> {
 /// cannot be missed).
 /// The subcommands `csep --help` lists, `help` left out.
 fn csep_subcommands() -> Vec<String> {
-    stdout_of("csep", &["--help"])
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with(' '))
-        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_string)
-        .collect()
+    listed_commands(&stdout_of("csep", &["--help"]))
 }
 
 fn helps_per_page() -> Vec<(&'static str, String, String)> {
@@ -296,9 +287,27 @@ fn helps_per_page() -> Vec<(&'static str, String, String)> {
     out.push(("csep", "csep".to_string(), top));
     for sub in subcommands {
         let help = stdout_of("csep", &[&sub, "--help"]);
+        // A subcommand with subcommands of its own (`session-reflection write-receipt`).
+        for nested in listed_commands(&help) {
+            let nested_help = stdout_of("csep", &[&sub, &nested, "--help"]);
+            out.push(("csep", format!("csep {sub} {nested}"), nested_help));
+        }
         out.push(("csep", format!("csep {sub}"), help));
     }
     out
+}
+
+/// The commands a `--help` text lists under `Commands:`, `help` left out.
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -957,6 +966,36 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
                 &ctx,
                 &mut problems,
             ),
+            "reflect_base" => round_trip::<csep_lib::verify::Base>(
+                &v,
+                "csep_lib::verify::Base",
+                &ctx,
+                &mut problems,
+            ),
+            "reflect_receipt" => round_trip::<csep_lib::verify::Receipt>(
+                &v,
+                "csep_lib::verify::Receipt",
+                &ctx,
+                &mut problems,
+            ),
+            "journal_entry" => round_trip::<csep_lib::verify::JournalEntry>(
+                &v,
+                "csep_lib::verify::JournalEntry",
+                &ctx,
+                &mut problems,
+            ),
+            "undo_receipt" => round_trip::<csep_lib::verify::UndoReceipt>(
+                &v,
+                "csep_lib::verify::UndoReceipt",
+                &ctx,
+                &mut problems,
+            ),
+            "reflect_result" => round_trip::<csep_lib::reflect::Outcome>(
+                &v,
+                "csep_lib::reflect::Outcome",
+                &ctx,
+                &mut problems,
+            ),
             _ => {}
         }
     }
@@ -974,6 +1013,12 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "reflect_job",
         "setup_summary",
         "uninstall_summary",
+        "reflect_base",
+        "reflect_receipt",
+        "journal_entry",
+        "undo_receipt",
+        "reflect_result",
+        "session_reflect_status",
     ] {
         assert!(
             types_seen.contains(t),
@@ -1592,7 +1637,7 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     let manifest = tmp.join("state/install/manifest.json");
     let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     let what = manifest.display().to_string();
-    let manifest_table = example_table(&wire, "\"after_sha256\"");
+    let manifest_table = example_table(&wire, "\"version\": ");
     wire.check(&m, &[manifest_table], &what, &mut problems);
     all_fields_seen_in(
         &wire,

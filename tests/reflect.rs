@@ -888,16 +888,9 @@ fn a_broken_job_file_fails_alone() {
 fn backends_that_cannot_run_consume_nothing() {
     let env = Env::new();
     let job = env.queue_job(ID);
+    // (codex, claude and the default codex-app-server run: see
+    // the_codex_and_claude_backends_are_ready_in_the_status.)
     for (config, message) in [
-        (
-            "[session_reflection]\nbackend = \"codex\"\n",
-            "not yet implemented",
-        ),
-        (
-            "[session_reflection]\nbackend = \"claude\"\n",
-            "not yet implemented",
-        ),
-        ("", "not yet implemented"),
         (
             "[session_reflection]\nbackend = \"command\"\n",
             "needs command",
@@ -1054,4 +1047,52 @@ fn the_next_review_sees_only_what_is_new() {
     assert!(!messages.contains("make db-up"), "{messages}");
     let prompt = fs::read_to_string(env.run_dir(&second).join("prompt.md")).unwrap();
     assert!(prompt.contains("(2 messages)"), "{prompt}");
+}
+
+#[test]
+fn a_missing_codex_or_claude_binary_fails_the_job_with_provider_spawn() {
+    for (backend, var) in [("codex", "CSEP_CODEX_BIN"), ("claude", "CSEP_CLAUDE_BIN")] {
+        let env = Env::new();
+        env.seed();
+        fs::write(
+            env.state().join("config.toml"),
+            format!("[session_reflection]\nbackend = \"{backend}\"\n"),
+        )
+        .unwrap();
+        let job = env.queue_job(ID);
+        let live = env.live();
+        let out = env
+            .cmd("csep-reflect")
+            .arg("--once")
+            .env(var, format!("/nonexistent/{backend}"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{backend}: {out:?}");
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["reason"], "provider_spawn", "{backend}: {r}");
+        assert!(
+            r["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/nonexistent/{backend}")),
+            "{r}"
+        );
+        assert_eq!(names(&env.queue("failed")), vec![format!("{job}.json")]);
+        assert_eq!(env.live(), live, "{backend}: a live file changed");
+    }
+}
+
+#[test]
+fn the_codex_and_claude_backends_are_ready_in_the_status() {
+    for backend in ["codex", "codex-app-server", "claude"] {
+        let env = Env::new();
+        fs::write(
+            env.state().join("config.toml"),
+            format!("[session_reflection]\nbackend = \"{backend}\"\n"),
+        )
+        .unwrap();
+        let s = env.status();
+        assert_eq!(s["backend"], backend, "{s}");
+        assert_eq!(s["provider_ready"], true, "{backend}: {s}");
+    }
 }

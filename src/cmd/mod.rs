@@ -6,6 +6,7 @@ pub mod hook;
 pub mod index;
 pub mod recall;
 pub mod reflect;
+pub mod reflection;
 pub mod setup;
 pub mod trigger;
 pub mod umbrella;

@@ -15,6 +15,9 @@ use std::path::PathBuf;
 
 pub const TOOL: &str = "csep";
 
+// `src/cmd/reflection.rs`, declared here (a sibling file, not `umbrella/reflection.rs`)
+// because only the umbrella runs it.
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index
@@ -41,6 +44,8 @@ pub enum Command {
     Uninstall(crate::cmd::setup::UninstallArgs),
     /// Reflection: --status, run a queued job (--job ID), or trigger and run (--hook-payload FILE)
     SessionReflect(crate::cmd::reflect::SessionReflectArgs),
+    /// csep 1.3.10's `write-receipt`: check a run's proposal and draft early, changing nothing
+    SessionReflection(crate::cmd::reflection::SessionReflectionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -321,5 +326,6 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Setup(a) => crate::cmd::setup::run_setup(a),
         Command::Uninstall(a) => crate::cmd::setup::run_uninstall(a),
         Command::SessionReflect(a) => crate::cmd::reflect::run_session_reflect(a),
+        Command::SessionReflection(a) => crate::cmd::reflection::run(a),
     }
 }

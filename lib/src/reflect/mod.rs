@@ -212,15 +212,8 @@ pub fn run_dir(state_dir: &Path, job_id: &str) -> PathBuf {
     state_dir.join("runs").join(job_id)
 }
 
-/// A job id is used as a file and directory name: letters, digits, `-`, `_`, `.` only.
-pub fn valid_job_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
+/// A job id is used as a file and directory name; csep-verify's rule is the one rule.
+pub use crate::verify::valid_job_id;
 
 fn now() -> (i64, String) {
     let ms = timefmt::now_ms();

@@ -7,15 +7,8 @@ use crate::trigger::{Job, Scope, JOB_MARKER};
 use std::fmt::Write;
 use std::path::Path;
 
-/// The skill sections, in order; csep-verify requires each as a `## ` heading.
-pub const SKILL_SECTIONS: &[&str] = &[
-    "Skill Decision",
-    "When to Use",
-    "Inputs",
-    "Workflow",
-    "Verification",
-    "Failure Handling",
-];
+/// The skill sections the prompt asks for are exactly the ones csep-verify requires.
+pub use crate::verify::SKILL_SECTIONS;
 
 /// Writes the prompt for `job`, whose run directory is `run`.
 pub fn render(job: &Job, base: &Base, inputs: &Inputs, run: &Path, mode: &str) -> String {

@@ -3,8 +3,25 @@
 //! hooks inside it do nothing) in its environment, output to `provider.log`, in its own
 //! process group so a timeout ends everything it started.
 //!
-//! `[session_reflection] backend`: `command` runs `command = [...]` from config.toml.
-//! `codex` (and 1.3.10's `codex-app-server`) and `claude` are not implemented yet.
+//! `[session_reflection] backend`:
+//! * `command` runs `command = [...]` from config.toml.
+//! * `codex` runs `codex exec` (the binary: `CSEP_CODEX_BIN`, else `codex` on PATH) in the
+//!   run directory with the prompt on stdin: sandbox `workspace-write` rooted at the run
+//!   directory (no extra writable roots, `/tmp` and `$TMPDIR` excluded, no network), hooks
+//!   off (`-c features.hooks=false`), approvals `never`, `--ephemeral` when `ephemeral = true`
+//!   (else the rollout is kept and the job marker in the prompt keeps it out of the index and
+//!   the trigger), `-m model`. 1.3.10's `codex-app-server` (its default backend name) runs the
+//!   same: one non-interactive turn needs nothing app-server offers over `codex exec`, and exec
+//!   takes the sandbox, hooks and ephemeral settings as flags.
+//! * `claude` runs `claude -p` (the binary: `CSEP_CLAUDE_BIN`, else `claude` on PATH) in the
+//!   run directory with the prompt on stdin: only the file tools (Read, Write, Edit, Glob,
+//!   Grep), `--restricted` (file tools confined to the working directory, user and project
+//!   settings files ignored), hooks off (`--settings {"disableAllHooks":true}`), edits
+//!   accepted without asking (`--permission-mode acceptEdits`), no MCP servers,
+//!   `--no-session-persistence` when `ephemeral = true`, `--model model`.
+//!
+//! `[session_reflection] sandbox` (1.3.10's default `danger-full-access`) is not used: a
+//! provider may write only its run directory, whatever the config says; csep-verify applies.
 
 use crate::config::ReflectionConfig;
 use crate::error::{Error, Result};
@@ -21,8 +38,43 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 /// A provider ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Provider {
-    Command { argv: Vec<String> },
+    Command {
+        argv: Vec<String>,
+    },
+    /// `codex exec`; `program` is resolved when it runs ([`codex_program`]).
+    Codex {
+        program: Option<String>,
+        model: String,
+        ephemeral: bool,
+    },
+    /// `claude -p`; `program` is resolved when it runs ([`claude_program`]).
+    Claude {
+        program: Option<String>,
+        model: String,
+        ephemeral: bool,
+    },
 }
+
+/// The Codex binary: `CSEP_CODEX_BIN` when set, else `codex` on PATH.
+pub fn codex_program() -> String {
+    program_from_env("CSEP_CODEX_BIN", "codex")
+}
+
+/// The Claude Code binary: `CSEP_CLAUDE_BIN` when set, else `claude` on PATH.
+pub fn claude_program() -> String {
+    program_from_env("CSEP_CLAUDE_BIN", "claude")
+}
+
+fn program_from_env(var: &str, default: &str) -> String {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => default.to_string(),
+    }
+}
+
+/// The file tools the Claude provider gets: reading and writing files, nothing that runs
+/// commands or reaches the network.
+pub const CLAUDE_TOOLS: &str = "Read,Write,Edit,Glob,Grep";
 
 impl Provider {
     /// The provider `[session_reflection] backend` names. `Usage` for one that does not
@@ -35,10 +87,18 @@ impl Provider {
             "command" => Ok(Provider::Command {
                 argv: c.command.clone(),
             }),
-            b @ ("codex" | "codex-app-server" | "claude") => Err(Error::usage(format!(
-                "[session_reflection] backend = {b:?}: not yet implemented (see #4); \
-                 use backend = \"command\" with command = [...] for now"
-            ))),
+            // 1.3.10's default drove `codex app-server`; `codex exec` does the same job here
+            // (see the module doc).
+            "codex" | "codex-app-server" => Ok(Provider::Codex {
+                program: None,
+                model: c.model.trim().to_string(),
+                ephemeral: c.ephemeral,
+            }),
+            "claude" => Ok(Provider::Claude {
+                program: None,
+                model: c.model.trim().to_string(),
+                ephemeral: c.ephemeral,
+            }),
             other => Err(Error::usage(format!(
                 "[session_reflection] backend = {other:?}: unknown; expected codex, claude or command"
             ))),
@@ -48,6 +108,85 @@ impl Provider {
     pub fn backend(&self) -> &'static str {
         match self {
             Provider::Command { .. } => "command",
+            Provider::Codex { .. } => "codex",
+            Provider::Claude { .. } => "claude",
+        }
+    }
+
+    /// The full command line run in `run_dir` (the prompt goes to its stdin).
+    pub fn argv(&self, run_dir: &Path) -> Vec<String> {
+        let dir = run_dir.display().to_string();
+        match self {
+            Provider::Command { argv } => argv.clone(),
+            Provider::Codex {
+                program,
+                model,
+                ephemeral,
+            } => {
+                let mut a: Vec<String> = vec![
+                    program.clone().unwrap_or_else(codex_program),
+                    "exec".into(),
+                    "--skip-git-repo-check".into(),
+                    "--cd".into(),
+                    dir,
+                    "--sandbox".into(),
+                    "workspace-write".into(),
+                ];
+                for kv in [
+                    // The run directory (the workspace root) is the only writable place: no
+                    // roots from the user's config, not /tmp, not $TMPDIR.
+                    "sandbox_workspace_write.writable_roots=[]",
+                    "sandbox_workspace_write.exclude_slash_tmp=true",
+                    "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+                    "sandbox_workspace_write.network_access=false",
+                    "approval_policy=\"never\"",
+                    // Not even csep's own hooks: this session must not archive or trigger
+                    // itself (CSEP_REFLECTION_JOB in the environment guards them too).
+                    "features.hooks=false",
+                ] {
+                    a.push("-c".into());
+                    a.push(kv.into());
+                }
+                a.extend(["--color".into(), "never".into()]);
+                if !model.is_empty() {
+                    a.extend(["--model".into(), model.clone()]);
+                }
+                if *ephemeral {
+                    a.push("--ephemeral".into());
+                }
+                // The prompt: stdin.
+                a.push("-".into());
+                a
+            }
+            Provider::Claude {
+                program,
+                model,
+                ephemeral,
+            } => {
+                let mut a: Vec<String> = vec![
+                    program.clone().unwrap_or_else(claude_program),
+                    "-p".into(),
+                    "--output-format".into(),
+                    "text".into(),
+                    "--restricted".into(),
+                    "--tools".into(),
+                    CLAUDE_TOOLS.into(),
+                    "--allowedTools".into(),
+                    CLAUDE_TOOLS.into(),
+                    "--permission-mode".into(),
+                    "acceptEdits".into(),
+                    "--settings".into(),
+                    r#"{"disableAllHooks":true}"#.into(),
+                    "--strict-mcp-config".into(),
+                ];
+                if !model.is_empty() {
+                    a.extend(["--model".into(), model.clone()]);
+                }
+                if *ephemeral {
+                    a.push("--no-session-persistence".into());
+                }
+                a
+            }
         }
     }
 }
@@ -56,7 +195,7 @@ impl Provider {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderRun {
     pub backend: String,
-    /// The program run (argv[0]); arguments are in config.toml.
+    /// The program run (argv[0]).
     pub program: String,
     /// The process group the provider ran in (its pid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,7 +268,7 @@ pub fn run(
     timeout: Duration,
     on_spawn: &mut dyn FnMut(i32),
 ) -> Result<ProviderRun> {
-    let Provider::Command { argv } = provider;
+    let argv = provider.argv(run_dir);
     let log_path = run_dir.join("provider.log");
     let log = OpenOptions::new()
         .create(true)
@@ -214,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_command_backend_is_implemented_so_far() {
+    fn backends_from_config() {
         assert_eq!(
             Provider::from_config(&config("command", &["sh", "x"])).unwrap(),
             Provider::Command {
@@ -223,12 +362,123 @@ mod tests {
         );
         let e = Provider::from_config(&config("command", &[])).unwrap_err();
         assert!(e.message.contains("needs command"), "{e}");
-        for b in ["codex", "codex-app-server", "claude"] {
-            let e = Provider::from_config(&config(b, &[])).unwrap_err();
-            assert!(e.message.contains("not yet implemented"), "{e}");
+        for b in ["codex", "codex-app-server"] {
+            let p = Provider::from_config(&config(b, &[])).unwrap();
+            assert_eq!(p.backend(), "codex");
+            assert!(
+                matches!(
+                    p,
+                    Provider::Codex {
+                        ephemeral: true,
+                        ..
+                    }
+                ),
+                "{p:?}"
+            );
         }
+        let p = Provider::from_config(&config("claude", &[])).unwrap();
+        assert_eq!(p.backend(), "claude");
         let e = Provider::from_config(&config("gpt", &[])).unwrap_err();
         assert!(e.message.contains("unknown"), "{e}");
+    }
+
+    /// The flag and its value, if `flag` is in `argv`.
+    fn value_of<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+        let i = argv.iter().position(|a| a == flag)?;
+        argv.get(i + 1).map(String::as_str)
+    }
+
+    #[test]
+    fn codex_runs_exec_sandboxed_to_the_run_dir_without_hooks() {
+        let p = Provider::Codex {
+            program: Some("/opt/codex".into()),
+            model: "gpt-5.5".into(),
+            ephemeral: true,
+        };
+        let a = p.argv(Path::new("/state/runs/j1"));
+        assert_eq!(&a[..2], ["/opt/codex", "exec"]);
+        assert_eq!(value_of(&a, "--cd"), Some("/state/runs/j1"));
+        assert_eq!(value_of(&a, "--sandbox"), Some("workspace-write"));
+        assert_eq!(value_of(&a, "--model"), Some("gpt-5.5"));
+        let overrides: Vec<&str> = a
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i > 0 && a[i - 1] == "-c")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        for want in [
+            "features.hooks=false",
+            "sandbox_workspace_write.writable_roots=[]",
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+            "sandbox_workspace_write.network_access=false",
+            "approval_policy=\"never\"",
+        ] {
+            assert!(overrides.contains(&want), "{want} missing: {a:?}");
+        }
+        assert!(a.contains(&"--ephemeral".to_string()));
+        assert!(a.contains(&"--skip-git-repo-check".to_string()));
+        assert!(!a.iter().any(|x| x.contains("dangerously")), "{a:?}");
+        assert_eq!(a.last().map(String::as_str), Some("-"), "prompt on stdin");
+        let kept = Provider::Codex {
+            program: Some("codex".into()),
+            model: String::new(),
+            ephemeral: false,
+        }
+        .argv(Path::new("/r"));
+        assert!(!kept.contains(&"--ephemeral".to_string()));
+        assert!(!kept.contains(&"--model".to_string()));
+    }
+
+    #[test]
+    fn claude_gets_only_file_tools_and_no_hooks() {
+        let p = Provider::Claude {
+            program: Some("/opt/claude".into()),
+            model: "claude-x".into(),
+            ephemeral: true,
+        };
+        let a = p.argv(Path::new("/state/runs/j1"));
+        assert_eq!(&a[..2], ["/opt/claude", "-p"]);
+        assert_eq!(value_of(&a, "--tools"), Some(CLAUDE_TOOLS));
+        assert_eq!(value_of(&a, "--allowedTools"), Some(CLAUDE_TOOLS));
+        assert_eq!(value_of(&a, "--permission-mode"), Some("acceptEdits"));
+        assert_eq!(value_of(&a, "--model"), Some("claude-x"));
+        let settings: serde_json::Value =
+            serde_json::from_str(value_of(&a, "--settings").unwrap()).unwrap();
+        assert_eq!(settings["disableAllHooks"], true);
+        for f in [
+            "--restricted",
+            "--strict-mcp-config",
+            "--no-session-persistence",
+        ] {
+            assert!(a.contains(&f.to_string()), "{f} missing: {a:?}");
+        }
+        assert!(!CLAUDE_TOOLS.contains("Bash") && !CLAUDE_TOOLS.contains("Web"));
+        assert!(!a
+            .iter()
+            .any(|x| x.contains("bypass") || x.contains("dangerously")));
+    }
+
+    #[test]
+    fn a_missing_codex_binary_cannot_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt = dir.path().join("prompt.md");
+        fs::write(&prompt, "x").unwrap();
+        let p = Provider::Codex {
+            program: Some("/nonexistent/codex".into()),
+            model: String::new(),
+            ephemeral: true,
+        };
+        let e = run(
+            &p,
+            dir.path(),
+            "j",
+            &prompt,
+            Duration::from_secs(5),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(e.message.contains("/nonexistent/codex"), "{e}");
     }
 
     #[test]
