@@ -6,7 +6,7 @@
 
 use crate::args::StateArgs;
 use crate::exit::Exit;
-use crate::out::{warn, Failure, Out};
+use crate::out::{Failure, Out};
 use clap::{Args, Subcommand};
 use csep_lib::verify::{self, Options, Status};
 use csep_lib::{fsutil, Error};
@@ -113,15 +113,7 @@ fn write_receipt(a: &WriteReceiptArgs) -> Result<Exit, Failure> {
         ..Options::default()
     };
     let r = verify::verify_run(&state_dir, &run_dir, &opts)?;
-    for rej in &r.rejections {
-        warn(
-            TOOL,
-            format_args!("{}: {}: {}", rej.path, rej.reason.as_str(), rej.detail),
-        );
-    }
-    for e in &r.errors {
-        warn(TOOL, e);
-    }
+    crate::cmd::verify::warn_receipt(TOOL, &r);
     if let Some(path) = &a.output {
         let mut bytes = serde_json::to_vec_pretty(&r).map_err(|e| Error::input(e.to_string()))?;
         bytes.push(b'\n');

@@ -62,15 +62,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
         .as_ref()
         .expect("clap requires RUN_DIR without --undo");
     let r = verify::verify_run(&state_dir, run_dir, &opts)?;
-    for rej in &r.rejections {
-        warn(
-            TOOL,
-            format_args!("{}: {}: {}", rej.path, rej.reason.as_str(), rej.detail),
-        );
-    }
-    for e in &r.errors {
-        warn(TOOL, e);
-    }
+    warn_receipt(TOOL, &r);
     out.json(&r)?;
     out.flush()?;
     Ok(match r.status {
@@ -78,4 +70,17 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
         Status::Rejected | Status::Partial => Exit::Negative,
         Status::Failed => Exit::Error,
     })
+}
+
+/// One stderr line per rejection and error of a receipt, for a person reading along.
+pub fn warn_receipt(tool: &str, r: &verify::Receipt) {
+    for rej in &r.rejections {
+        warn(
+            tool,
+            format_args!("{}: {}: {}", rej.path, rej.reason.as_str(), rej.detail),
+        );
+    }
+    for e in &r.errors {
+        warn(tool, e);
+    }
 }
