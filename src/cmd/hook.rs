@@ -252,11 +252,13 @@ pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
 pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     let state_dir = a.state.dir();
     let mut out = Out::new();
+    // Read once per drain, not once per queued payload.
+    let (config, _) = csep_lib::config::load(&state_dir);
     loop {
         let mut conn = db::open_rw(&a.state.db())?;
         let summary =
             match spool::drain_archive(&mut conn, &state_dir, a.caps.caps(), &mut |item| {
-                run_trigger(&state_dir, item);
+                run_trigger(&state_dir, &config, item);
             }) {
                 Ok(s) => s,
                 Err(e) if e.kind == csep_lib::ErrorKind::Busy => return Ok(Exit::Ok),
@@ -273,11 +275,10 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
 }
 
 /// Runs the trigger for one archived payload; a failure is logged, never fatal to the drain.
-fn run_trigger(state_dir: &Path, item: &serde_json::Value) {
+fn run_trigger(state_dir: &Path, config: &csep_lib::config::Config, item: &serde_json::Value) {
     use csep_lib::trigger;
-    let (config, _) = csep_lib::config::load(state_dir);
     let outcome = trigger::Input::from_value(item, None).and_then(|input| {
-        trigger::evaluate(state_dir, &config, &input, &trigger::Options::default())
+        trigger::evaluate(state_dir, config, &input, &trigger::Options::default())
     });
     if let Err(e) = outcome {
         log(

@@ -8,7 +8,7 @@ use crate::args::StateArgs;
 use crate::exit::Exit;
 use crate::out::{Failure, Out};
 use clap::{Args, Subcommand};
-use csep_lib::verify::{self, Options, Status};
+use csep_lib::verify::{self, Options};
 use csep_lib::{fsutil, Error};
 use std::path::{Path, PathBuf};
 
@@ -122,9 +122,5 @@ fn write_receipt(a: &WriteReceiptArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
     out.json(&r)?;
     out.flush()?;
-    Ok(match r.status {
-        Status::Succeeded | Status::Skipped => Exit::Ok,
-        Status::Rejected | Status::Partial => Exit::Negative,
-        Status::Failed => Exit::Error,
-    })
+    Ok(crate::cmd::verify::exit_for(r.status))
 }

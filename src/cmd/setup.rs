@@ -207,9 +207,9 @@ fn dry_run(
     let result = (|| -> Result<Vec<Value>, Error> {
         let mut manifest = Manifest::default();
         let mut plan = Vec::new();
-        let mut compare = |real: &Path, copy: &Path| {
+        // `after` is what setup would leave in `real` (None: it would not write it).
+        let mut compare = |real: &Path, after: Option<Vec<u8>>| {
             let before = fs::read(real).ok();
-            let after = fs::read(copy).ok();
             let action = match (&before, &after) {
                 (_, None) => "unchanged",
                 (None, Some(_)) => "create",
@@ -218,20 +218,23 @@ fn dry_run(
             };
             plan.push(json!({"path": real, "action": action}));
         };
-        plan_file(&mut compare, &target.script, None);
+        compare(&target.script, Some(setup::HOOK_SCRIPT.as_bytes().to_vec()));
         if let Some(home) = codex_home {
             let copy = scratch.join("codex");
             copy_if_present(home, &copy, &["hooks.json", "config.toml"])?;
             codex::install(&copy, target, None, &scratch.join("state"), &mut manifest)?;
             for f in ["hooks.json", "config.toml"] {
-                compare(&home.join(f), &copy.join(f));
+                compare(&home.join(f), fs::read(copy.join(f)).ok());
             }
         }
         if let Some(dir) = claude_dir {
             let copy = scratch.join("claude");
             copy_if_present(dir, &copy, &["settings.json"])?;
             claude::install(&copy, target, &scratch.join("state"), &mut manifest)?;
-            compare(&dir.join("settings.json"), &copy.join("settings.json"));
+            compare(
+                &dir.join("settings.json"),
+                fs::read(copy.join("settings.json")).ok(),
+            );
         }
         Ok(plan)
     })();
@@ -253,21 +256,6 @@ fn dry_run(
     )?;
     out.flush()?;
     Ok(Exit::Ok)
-}
-
-fn plan_file(compare: &mut dyn FnMut(&Path, &Path), real: &Path, copy: Option<&Path>) {
-    let want = setup::HOOK_SCRIPT.as_bytes();
-    if fs::read(real).ok().as_deref() != Some(want) {
-        let tmp = std::env::temp_dir().join(format!(
-            "csep-hook-{}",
-            csep_lib::fsutil::unique_name(".sh")
-        ));
-        let _ = fs::write(&tmp, want);
-        compare(real, copy.unwrap_or(&tmp));
-        let _ = fs::remove_file(&tmp);
-    } else {
-        compare(real, real);
-    }
 }
 
 fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> {

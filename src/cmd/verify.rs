@@ -65,11 +65,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
     warn_receipt(TOOL, &r);
     out.json(&r)?;
     out.flush()?;
-    Ok(match r.status {
-        Status::Succeeded | Status::Skipped => Exit::Ok,
-        Status::Rejected | Status::Partial => Exit::Negative,
-        Status::Failed => Exit::Error,
-    })
+    Ok(exit_for(r.status))
 }
 
 /// One stderr line per rejection and error of a receipt, for a person reading along.
@@ -82,5 +78,14 @@ pub fn warn_receipt(tool: &str, r: &verify::Receipt) {
     }
     for e in &r.errors {
         warn(tool, e);
+    }
+}
+
+/// The exit code for a receipt: 0 applied or nothing to do, 1 rejected, 2 failed.
+pub fn exit_for(status: Status) -> Exit {
+    match status {
+        Status::Succeeded | Status::Skipped => Exit::Ok,
+        Status::Rejected | Status::Partial => Exit::Negative,
+        Status::Failed => Exit::Error,
     }
 }
