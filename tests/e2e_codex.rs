@@ -2,9 +2,12 @@
 //! against a scripted model (tests/support/mock_responses.py), with csep installed the way a
 //! user installs it (`csep setup`, hooks trusted through Codex itself, no bypass flag).
 //!
-//! One session, two prompts: the repo's MEMORY.md reaches the model, the Stop hook's drainer
-//! makes the session findable with `csep recall`, the user's correction queues a reflection
-//! job, and `csep uninstall` leaves Codex's config byte-identical.
+//! The whole loop: one session, two prompts: the repo's MEMORY.md reaches the model, the Stop
+//! hook's drainer makes the session findable with `csep recall`, the user's correction queues
+//! a reflection job and the drainer starts the worker, which runs the real Codex as the
+//! `codex` provider (the scripted model writes the proposal); csep-verify applies it, and the
+//! next session starts with the new memory line. `csep uninstall` leaves Codex's config
+//! byte-identical.
 //!
 //! The Codex binary comes from `CSEP_CODEX_BIN` (scripts/install-hosts.sh prints it; CI sets
 //! it). Without it the test fails: it is required, never skipped. Everything runs in a temp
@@ -29,13 +32,33 @@ const PROMPT_1: &str =
     "Run `echo kumquat-token-one` in the shell, then tell me what the kumquat step printed.";
 const PROMPT_2: &str = "no, don't do that, remember: always run cargo test before committing";
 
+const PROMPT_3: &str = "What do you know about committing in this repo?";
+/// The line the reflection adds to the repo's memory.
+const NEW_LINE: &str = "- Always run cargo test before committing (a rule the user gave).";
+
 /// What the model answers, one entry per model request: a shell call, the answer after its
-/// output (prompt 1), then the answer to the resumed prompt 2.
-const SCRIPT: &str = r#"[
-  [{"type": "shell", "command": "echo kumquat-token-one"}],
-  [{"type": "message", "text": "It printed kumquat-token-one, so the kumquat step is done; I will commit next."}],
-  [{"type": "message", "text": "Understood: I will always run cargo test before committing."}]
-]"#;
+/// output (prompt 1), the answer to the resumed prompt 2; then the reflection session the
+/// drainer's worker starts (a shell call that writes the proposal, a final message); then the
+/// answer to prompt 3 in a new session.
+fn script() -> String {
+    let propose = format!(
+        r#"mkdir -p "$CSEP_RUN_DIR/proposal/memory"
+cat "$CSEP_RUN_DIR/inputs/MEMORY.md" > "$CSEP_RUN_DIR/proposal/memory/MEMORY.md"
+echo '{NEW_LINE}' >> "$CSEP_RUN_DIR/proposal/memory/MEMORY.md"
+printf '%s' '{{"status": "succeeded", "memory_changes": [{{"path": "memory/MEMORY.md", "action": "update"}}], "skill_changes": [], "skipped_candidates": [], "validation_notes": [], "errors": []}}' > "$CSEP_RUN_DIR/draft.json"
+echo proposal-written
+"#
+    );
+    serde_json::json!([
+        [{"type": "shell", "command": "echo kumquat-token-one"}],
+        [{"type": "message", "text": "It printed kumquat-token-one, so the kumquat step is done; I will commit next."}],
+        [{"type": "message", "text": "Understood: I will always run cargo test before committing."}],
+        [{"type": "shell", "command": propose}],
+        [{"type": "message", "text": "Proposed one memory line."}],
+        [{"type": "message", "text": "Run cargo test before every commit."}]
+    ])
+    .to_string()
+}
 
 /// The Codex CLI, with its home at `codex-home/` and the model at the mock.
 struct Codex;
@@ -151,7 +174,7 @@ notifications = false
 }
 
 #[test]
-fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_cleanly() {
+fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uninstalls_cleanly() {
     let codex_bin = common::host_bin(
         "CSEP_CODEX_BIN",
         "the real Codex CLI",
@@ -162,7 +185,7 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
     let csep = assert_cmd::cargo::cargo_bin("csep");
 
     // (a) The model, and a Codex config with a comment and a key of the user's own.
-    let port = w.start_mock(SCRIPT);
+    let port = w.start_mock(&script());
     let config_path = w.codex_home().join("config.toml");
     fs::write(&config_path, config_toml(port)).unwrap();
     let config_before = fs::read(&config_path).unwrap();
@@ -174,6 +197,14 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
     w.git_repo_with_memory(&format!(
         "- {marker}: in this repo, run the kumquat check before committing\n"
     ));
+
+    // csep's reflection runs the real Codex too (hooks off, sandboxed to the run dir): the
+    // worker the drainer starts finds it through CSEP_CODEX_BIN, which the hooks inherit.
+    fs::write(
+        w.csep_home().join("config.toml"),
+        "[session_reflection]\nbackend = \"codex\"\nmodel = \"gpt-5.5\"\ntimeout_seconds = 100\n",
+    )
+    .unwrap();
 
     // (c) Install csep as a user would; Codex itself must report the hooks as trusted.
     let mut c = w.command(&csep);
@@ -201,7 +232,7 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
 
     // (d) Prompt 1, then the correction in the same session: no hook-trust bypass.
     let mut c = w.command(&w.bin);
-    c.args([
+    c.env("CSEP_CODEX_BIN", &w.bin).args([
         "exec",
         "--skip-git-repo-check",
         "--dangerously-bypass-approvals-and-sandbox",
@@ -224,7 +255,7 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
         w.fail("codex did not print the scripted final answer of prompt 1");
     }
     let mut c = w.command(&w.bin);
-    c.args([
+    c.env("CSEP_CODEX_BIN", &w.bin).args([
         "exec",
         "resume",
         "--skip-git-repo-check",
@@ -305,30 +336,30 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
         ));
     }
 
-    // (g) The correction ("remember: ...") queued a reflection job for this session.
+    // (g) The correction ("remember: ...") queued a reflection job for this session, and the
+    // drainer started the worker, which ran it to the end.
     let reflect = w.csep_home().join("spool/reflect");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(150);
     let job = loop {
         let found = ["new", "cur", "done", "failed"]
             .iter()
-            .flat_map(|d| walk(&reflect.join(d)))
-            .filter_map(|f| {
+            .flat_map(|d| walk(&reflect.join(d)).into_iter().map(move |f| (*d, f)))
+            .filter_map(|(d, f)| {
                 Some((
+                    d,
                     f.clone(),
                     serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok()?,
                 ))
             })
-            .find(|(_, j)| j["type"] == "reflect_job" && j["session_id"] == session_id.as_str());
-        if let Some(found) = found {
-            break found;
-        }
-        if Instant::now() > deadline {
-            w.fail(&format!(
-                "no reflect_job for session {session_id} under {}",
+            .find(|(_, _, j)| j["type"] == "reflect_job" && j["session_id"] == session_id.as_str());
+        match found {
+            Some((d, f, j)) if d == "done" || d == "failed" => break (f, j),
+            _ if Instant::now() > deadline => w.fail(&format!(
+                "the reflect_job for session {session_id} did not finish under {} within 150 s",
                 reflect.display()
-            ));
+            )),
+            _ => std::thread::sleep(Duration::from_millis(200)),
         }
-        std::thread::sleep(Duration::from_millis(200));
     };
     let reasons = job.1["reasons"].to_string().to_lowercase();
     if !(reasons.contains("signal") || reasons.contains("remember")) {
@@ -338,14 +369,65 @@ fn codex_session_gets_memory_is_recalled_triggers_reflection_and_uninstalls_clea
             job.1
         ));
     }
-    if !job.0.starts_with(reflect.join("new")) {
-        w.note(format!(
-            "note: the reflect job was already picked up: {}",
-            job.0.display()
+    let job_id = job.1["job_id"].as_str().unwrap_or_default().to_string();
+    let status = w.read_json(
+        &w.csep_home().join("runs").join(&job_id).join("status.json"),
+        "status.json",
+    );
+    if status["status"] != "succeeded" || status["provider"]["backend"] != "codex" {
+        w.fail(&format!(
+            "the reflection job did not succeed with the codex provider: {status}"
+        ));
+    }
+    let memory = fs::read_to_string(
+        w.csep_home()
+            .join("projects")
+            .join(w.work().to_string_lossy().replace('/', "-"))
+            .join("memory/MEMORY.md"),
+    )
+    .unwrap_or_default();
+    if !memory.contains(&marker) || !memory.ends_with(&format!("{NEW_LINE}\n")) {
+        w.fail(&format!(
+            "MEMORY.md should keep the marker and end with the new line:\n{memory}"
+        ));
+    }
+    let mut c = w.command(&csep);
+    c.args(["session-reflect", "--status"]);
+    let r = w.run("csep-session-reflect-status", c, RUN_TIMEOUT);
+    let s: Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+    if s["latest"]["job_id"] != job_id.as_str()
+        || s["latest"]["validation"]["status"] != "succeeded"
+    {
+        w.fail(&format!(
+            "csep session-reflect --status does not show the job: {s}"
         ));
     }
 
-    // (h) Uninstall restores Codex's config byte for byte and removes what setup added.
+    // (h) A new session starts with the memory the reflection wrote.
+    let mut c = w.command(&w.bin);
+    c.env("CSEP_CODEX_BIN", &w.bin).args([
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        PROMPT_3,
+    ]);
+    let t3 = w.run("codex-turn3", c, RUN_TIMEOUT);
+    if t3.code != Some(0) || t3.timed_out {
+        w.fail("codex exec (prompt 3) failed");
+    }
+    let asked = w.requests().into_iter().rev().find(|r| {
+        r["body"]["input"]
+            .to_string()
+            .contains("What do you know about committing")
+    });
+    match asked {
+        Some(r) if developer_texts(&r).iter().any(|t| t.contains(NEW_LINE)) => {}
+        Some(_) => w.fail("the new session's memory does not hold the reflected line"),
+        None => w.fail("prompt 3 never reached the model"),
+    }
+    w.wait_drained();
+
+    // (i) Uninstall restores Codex's config byte for byte and removes what setup added.
     let codex_home = w.codex_home();
     w.uninstall(
         &["--codex-home", codex_home.to_str().unwrap()],

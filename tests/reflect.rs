@@ -73,6 +73,8 @@ impl Env {
             .env("REFLECT_TEST_OUT", self.out())
             .env_remove("CODEX_SELF_EVOLUTION_HOME")
             .env_remove("CSEP_REFLECTION_JOB")
+            .env_remove("CSEP_CODEX_BIN")
+            .env_remove("CSEP_CLAUDE_BIN")
             .current_dir(self.dir.path());
         c
     }
@@ -85,6 +87,8 @@ impl Env {
             .env("REFLECT_TEST_OUT", self.out())
             .env_remove("CODEX_SELF_EVOLUTION_HOME")
             .env_remove("CSEP_REFLECTION_JOB")
+            .env_remove("CSEP_CODEX_BIN")
+            .env_remove("CSEP_CLAUDE_BIN")
             .current_dir(self.dir.path());
     }
     /// config.toml with the command provider running `script` (sh), and `extra` lines.
@@ -1095,4 +1099,157 @@ fn the_codex_and_claude_backends_are_ready_in_the_status() {
         assert_eq!(s["backend"], backend, "{s}");
         assert_eq!(s["provider_ready"], true, "{backend}: {s}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The hooks start the worker.
+
+impl Env {
+    /// A Stop hook for a session whose user asks to remember something, as the host runs it:
+    /// `csep hook codex` with the payload on stdin. The drainer it starts indexes the
+    /// transcript and runs the trigger, which queues a job.
+    fn stop_hook(&self, id: &str) {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let lines: Vec<String> = rollout(
+            id,
+            "remember: the integration tests need make db-up first; make this a workflow",
+        )
+        .iter()
+        .map(Value::to_string)
+        .collect();
+        fs::write(&path, lines.join("\n") + "\n").unwrap();
+        self.cmd("csep")
+            .args(["hook", "codex"])
+            .write_stdin(stop_payload(id, &path).to_string())
+            .assert()
+            .success()
+            .stdout("{\"continue\":true}\n");
+    }
+    /// The hook log's `reflect_worker` lines, once the drainer has written one.
+    fn worker_log(&self) -> Vec<Value> {
+        let log = self.state().join("logs/hook.log");
+        let start = Instant::now();
+        loop {
+            let lines: Vec<Value> = fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v["event"] == "reflect_worker")
+                .collect();
+            if !lines.is_empty() {
+                return lines;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no reflect_worker line in {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    /// The one job file in `spool/reflect/<sub>/`, once there is one.
+    fn wait_job_in(&self, sub: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let found = names(&self.queue(sub));
+            if let [one] = found.as_slice() {
+                return one.trim_end_matches(".json").to_string();
+            }
+            assert!(found.len() < 2, "{found:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no job in spool/reflect/{sub}/ (new: {:?}, cur: {:?}, failed: {:?})",
+                names(&self.queue("new")),
+                names(&self.queue("cur")),
+                names(&self.queue("failed"))
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_stop_hook_runs_the_queued_job_in_the_background() {
+    let env = Env::new();
+    env.seed();
+    env.config(&good_script(), 60.0);
+    let user_skill = fs::read(env.skills().join("my-skill/SKILL.md")).unwrap();
+    env.stop_hook(ID);
+    let job = env.wait_job_in("done");
+    let status = read_json(&env.run_dir(&job).join("status.json"));
+    assert_eq!(status["status"], "succeeded", "{status}");
+    assert_eq!(status["session_id"], ID);
+    let memory = fs::read_to_string(env.memory()).unwrap();
+    assert!(memory.contains("make db-up"), "{memory}");
+    assert!(env
+        .skills()
+        .join("csep-reflect-db-tests/SKILL.md")
+        .is_file());
+    assert_eq!(
+        fs::read(env.skills().join("my-skill/SKILL.md")).unwrap(),
+        user_skill
+    );
+    assert_eq!(env.worker_log()[0]["outcome"], "started");
+    // The counters were reset, so the review is not due again.
+    let state = env.trigger_state(ID);
+    assert!(state["active_job_id"].is_null(), "{state}");
+    // The job shows up as the latest one.
+    let s = env.status();
+    assert_eq!(s["latest"]["job_id"], job.as_str(), "{s}");
+    assert_eq!(s["latest"]["validation"]["status"], "succeeded", "{s}");
+}
+
+#[test]
+fn a_provider_that_cannot_run_leaves_the_job_queued_and_the_log_says_why() {
+    let env = Env::new();
+    env.seed();
+    fs::write(
+        env.state().join("config.toml"),
+        "[session_reflection]\nbackend = \"command\"\n",
+    )
+    .unwrap();
+    let live = env.live();
+    env.stop_hook(ID);
+    let log = env.worker_log();
+    let outcome = log[0]["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("not started: ") && outcome.contains("command = ["),
+        "{outcome}"
+    );
+    let job = env.wait_job_in("new");
+    assert!(!env.run_dir(&job).exists());
+    assert_eq!(env.live(), live);
+    let s = env.status();
+    assert_eq!(
+        (s["queue"]["new"].as_u64(), &s["provider_ready"]),
+        (Some(1), &json!(false)),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_running_worker_is_left_to_take_the_new_job() {
+    use fs2::FileExt;
+    let env = Env::new();
+    env.seed();
+    env.config(&good_script(), 60.0);
+    let live = env.live();
+    fs::create_dir_all(env.state().join("spool/reflect")).unwrap();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.state().join("spool/reflect/.lock"))
+        .unwrap();
+    lock.try_lock_exclusive().unwrap();
+    env.stop_hook(ID);
+    assert_eq!(env.worker_log()[0]["outcome"], "already_running");
+    let job = env.wait_job_in("new");
+    assert_eq!(env.live(), live);
+    drop(lock);
+    // What the running worker does when it looks at the queue again.
+    let (code, results, stderr) = env.reflect(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["job_id"], job.as_str());
 }

@@ -270,8 +270,37 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
             break;
         }
     }
+    start_reflection_worker(&state_dir, &config);
     out.flush()?;
     Ok(Exit::Ok)
+}
+
+/// Starts the reflection worker (`csep reflect`, detached like the drainer) when jobs wait in
+/// `spool/reflect/new/` and none runs. A job queued by hand or left by a crash is picked up
+/// the same way. Logged; never fatal to the drain.
+fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) {
+    use csep_lib::reflect;
+    if !spool::has_new(state_dir, "reflect") {
+        return;
+    }
+    let outcome = if let Err(e) = reflect::provider_for(config) {
+        // The job waits in new/ for a config that can run it; `csep session-reflect --status`
+        // shows it queued and the provider problem.
+        format!("not started: {e}")
+    } else if reflect::queue::is_locked(state_dir) {
+        // The running worker looks at new/ again before it lets go of the queue.
+        "already_running".to_string()
+    } else {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "csep".into());
+        match hook::spawn_detached(&exe, &["reflect"], state_dir) {
+            Ok(()) => "started".to_string(),
+            Err(e) => format!("not started: {e}"),
+        }
+    };
+    log(
+        state_dir,
+        serde_json::json!({"event": "reflect_worker", "outcome": outcome}),
+    );
 }
 
 /// Runs the trigger for one archived payload; a failure is logged, never fatal to the drain.

@@ -108,10 +108,16 @@ impl Env {
     /// settings, and the temp dir as its working dir.
     pub fn command(&self, program: impl AsRef<OsStr>) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::new(program);
+        // The caller's csep settings stay out: scripts/test.sh exports CSEP_CODEX_BIN, and a
+        // reflection worker a hook starts must not find a real Codex through it.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("CSEP_") {
+                c.env_remove(&k);
+            }
+        }
         c.env("CSEP_HOME", self.state())
             .env("HOME", self.path("home"))
             .env_remove("CODEX_SELF_EVOLUTION_HOME")
-            .env_remove("CSEP_REFLECTION_JOB")
             .current_dir(self.dir.path());
         for (var, dir) in [
             ("CODEX_HOME", self.codex_home),
