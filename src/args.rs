@@ -20,6 +20,21 @@ impl StateArgs {
     }
 }
 
+/// [`StateArgs`] for the commands csep 1.3.10 gave a `--home` flag (`status`,
+/// `session-reflect`), so its users' scripts keep working.
+#[derive(Debug, Clone, Args)]
+pub struct HomeArgs {
+    /// State directory [default: $CSEP_HOME, else $CODEX_SELF_EVOLUTION_HOME, else ~/.codex-self-evolution]
+    #[arg(long, value_name = "DIR", visible_alias = "home")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl HomeArgs {
+    pub fn dir(&self) -> PathBuf {
+        csep_lib::paths::state_dir(self.state_dir.as_deref())
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CapsArgs {
     /// Bytes kept from the start of a long tool output

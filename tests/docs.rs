@@ -1019,6 +1019,7 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "undo_receipt",
         "reflect_result",
         "session_reflect_status",
+        "csep_status",
     ] {
         assert!(
             types_seen.contains(t),
@@ -2071,4 +2072,101 @@ fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
             "docs/HOOKS.md has no JSON example of {kind}"
         );
     }
+}
+
+#[test]
+fn what_reflection_prints_and_leaves_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let tmp = live.root();
+    let state = live.state();
+    let mut problems = Vec::new();
+    let repo_root = "/nonexistent/ledger";
+    live.seed_memory(std::path::Path::new(repo_root), "# Memory\n\n- Use pnpm.\n");
+    let id = "019ab5c2-7d41-7e30-9a1f-3c2e8d90b419";
+    let rollout = tmp.join(format!("sessions/rollout-2026-11-24T10-15-02-{id}.jsonl"));
+    small_rollout(
+        &rollout,
+        id,
+        "From now on, remember to run the release workflow before tagging.",
+    );
+    let rollout = rollout.to_str().unwrap();
+    live.cmd("csep-index")
+        .args(["--file", rollout])
+        .assert()
+        .success();
+    let script = tmp.join("reflect.sh");
+    std::fs::write(
+        &script,
+        "mkdir -p proposal/memory\ncat inputs/MEMORY.md > proposal/memory/MEMORY.md\n\
+         echo '- Run the release workflow before tagging.' >> proposal/memory/MEMORY.md\n\
+         printf '{\"status\": \"succeeded\", \"memory_changes\": [\"memory/MEMORY.md\"], \"skill_changes\": [], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}' > draft.json\n",
+    )
+    .unwrap();
+    live.config(&format!(
+        "[session_reflection]\nbackend = \"command\"\ncommand = [\"sh\", {:?}]\n",
+        script.display().to_string()
+    ));
+    let stop = serde_json::json!({"session_id": id, "transcript_path": rollout, "cwd": repo_root, "hook_event_name": "Stop"});
+    let out = live
+        .cmd("csep-trigger")
+        .write_stdin(stop.to_string())
+        .output()
+        .unwrap();
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let job = d["job_id"].as_str().expect("a queued job").to_string();
+
+    let mut c = live.cmd("csep-reflect");
+    c.arg("--once");
+    let result = printed_record(&wire, c, "csep-reflect --once", &mut problems);
+    assert_eq!(result["status"], "succeeded", "{result}");
+    let run = state.join("runs").join(&job);
+    let mut files = Vec::new();
+    for name in ["base.json", "receipt.json", "status.json"] {
+        let what = format!("runs/<job>/{name}");
+        let v: Value = serde_json::from_slice(&std::fs::read(run.join(name)).unwrap()).unwrap();
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &what, &mut problems),
+            None => problems.push(format!("{what}: no documented type")),
+        }
+        files.push(v);
+    }
+    let bucket = state.join("projects").join(repo_root.replace('/', "-"));
+    let journal = std::fs::read_to_string(bucket.join(format!("journal/{job}.jsonl"))).unwrap();
+    for (n, line) in journal.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let what = format!("journal/<job>.jsonl:{}", n + 1);
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &what, &mut problems),
+            None => problems.push(format!("{what}: no documented type")),
+        }
+    }
+
+    let mut c = live.cmd("csep");
+    c.args(["session-reflect", "--status"]);
+    let reflect_status = printed_record(&wire, c, "csep session-reflect --status", &mut problems);
+    assert_eq!(reflect_status["latest"]["job_id"], job.as_str());
+    let mut c = live.cmd("csep");
+    c.arg("status");
+    let status = printed_record(&wire, c, "csep status", &mut problems);
+    assert_eq!(
+        status["stable_memory"]["latest_memory_validation_status"],
+        "succeeded"
+    );
+
+    let mut c = live.cmd("csep-verify");
+    c.args(["--undo", &job]);
+    let undo = printed_record(&wire, c, "csep-verify --undo", &mut problems);
+    assert_eq!(undo["status"], "undone", "{undo}");
+    assert_eq!(
+        std::fs::read_to_string(bucket.join("memory/MEMORY.md")).unwrap(),
+        "# Memory\n\n- Use pnpm.\n"
+    );
+    all_fields_seen_in(
+        &wire,
+        wire.by_type["csep_status"],
+        std::slice::from_ref(&status),
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -700,7 +700,12 @@ fn a_second_worker_is_busy_while_one_runs() {
     // Job ids sort by time to the second, then by a random tail.
     jobs.sort();
     let (job, second) = (jobs[0].clone(), jobs[1].clone());
-    let mut first = env.std_cmd("csep-reflect").arg("--once").spawn().unwrap();
+    let mut first = env
+        .std_cmd("csep-reflect")
+        .arg("--once")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     env.wait_for(&env.out().join("started"));
 
     let out = env.cmd("csep-reflect").arg("--once").output().unwrap();
@@ -1087,18 +1092,67 @@ fn a_missing_codex_or_claude_binary_fails_the_job_with_provider_spawn() {
 }
 
 #[test]
-fn the_codex_and_claude_backends_are_ready_in_the_status() {
-    for backend in ["codex", "codex-app-server", "claude"] {
-        let env = Env::new();
+fn the_status_says_whether_the_providers_program_can_run() {
+    let env = Env::new();
+    let fake = env.path("bin/fake-host");
+    fs::create_dir_all(fake.parent().unwrap()).unwrap();
+    fs::write(&fake, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let status = |var: Option<(&str, &Path)>| -> Value {
+        let mut c = env.cmd("csep");
+        c.args(["session-reflect", "--status"])
+            .env("PATH", "/usr/bin:/bin");
+        if let Some((k, v)) = var {
+            c.env(k, v);
+        }
+        serde_json::from_slice(&c.assert().success().get_output().stdout).unwrap()
+    };
+    for (backend, var) in [
+        ("codex", "CSEP_CODEX_BIN"),
+        ("codex-app-server", "CSEP_CODEX_BIN"),
+        ("claude", "CSEP_CLAUDE_BIN"),
+    ] {
         fs::write(
             env.state().join("config.toml"),
             format!("[session_reflection]\nbackend = \"{backend}\"\n"),
         )
         .unwrap();
-        let s = env.status();
+        let s = status(None);
         assert_eq!(s["backend"], backend, "{s}");
+        assert_eq!(s["provider_ready"], false, "{backend}: {s}");
+        assert!(
+            s["provider_problem"]
+                .as_str()
+                .unwrap()
+                .contains("not found on PATH"),
+            "{s}"
+        );
+        let s = status(Some((var, &fake)));
         assert_eq!(s["provider_ready"], true, "{backend}: {s}");
+        assert!(s.get("provider_problem").is_none(), "{s}");
+        let s = status(Some((var, &env.path("bin/missing"))));
+        assert!(
+            s["provider_problem"]
+                .as_str()
+                .unwrap()
+                .contains("not an executable file"),
+            "{s}"
+        );
     }
+    fs::write(
+        env.state().join("config.toml"),
+        "[session_reflection]\nbackend = \"command\"\ncommand = [\"no-such-reflector\", \"x\"]\n",
+    )
+    .unwrap();
+    let s = status(None);
+    assert_eq!(s["provider_ready"], false, "{s}");
+    assert!(
+        s["provider_problem"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-reflector: not found on PATH"),
+        "{s}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1121,6 +1175,7 @@ impl Env {
         fs::write(&path, lines.join("\n") + "\n").unwrap();
         self.cmd("csep")
             .args(["hook", "codex"])
+            .env("CSEP_CODEX_BIN", "/nonexistent/codex")
             .write_stdin(stop_payload(id, &path).to_string())
             .assert()
             .success()
@@ -1202,30 +1257,38 @@ fn a_stop_hook_runs_the_queued_job_in_the_background() {
 
 #[test]
 fn a_provider_that_cannot_run_leaves_the_job_queued_and_the_log_says_why() {
-    let env = Env::new();
-    env.seed();
-    fs::write(
-        env.state().join("config.toml"),
-        "[session_reflection]\nbackend = \"command\"\n",
-    )
-    .unwrap();
-    let live = env.live();
-    env.stop_hook(ID);
-    let log = env.worker_log();
-    let outcome = log[0]["outcome"].as_str().unwrap();
-    assert!(
-        outcome.starts_with("not started: ") && outcome.contains("command = ["),
-        "{outcome}"
-    );
-    let job = env.wait_job_in("new");
-    assert!(!env.run_dir(&job).exists());
-    assert_eq!(env.live(), live);
-    let s = env.status();
-    assert_eq!(
-        (s["queue"]["new"].as_u64(), &s["provider_ready"]),
-        (Some(1), &json!(false)),
-        "{s}"
-    );
+    for (config, says) in [
+        ("backend = \"command\"\n", "command = ["),
+        (
+            "backend = \"codex\"\n",
+            "/nonexistent/codex: not an executable file",
+        ),
+    ] {
+        let env = Env::new();
+        env.seed();
+        fs::write(
+            env.state().join("config.toml"),
+            format!("[session_reflection]\n{config}"),
+        )
+        .unwrap();
+        let live = env.live();
+        env.stop_hook(ID);
+        let log = env.worker_log();
+        let outcome = log[0]["outcome"].as_str().unwrap();
+        assert!(
+            outcome.starts_with("not started: ") && outcome.contains(says),
+            "{outcome}"
+        );
+        let job = env.wait_job_in("new");
+        assert!(!env.run_dir(&job).exists());
+        assert_eq!(env.live(), live);
+        let s = env.status();
+        assert_eq!(
+            (s["queue"]["new"].as_u64(), &s["provider_ready"]),
+            (Some(1), &json!(false)),
+            "{s}"
+        );
+    }
 }
 
 #[test]
@@ -1252,4 +1315,148 @@ fn a_running_worker_is_left_to_take_the_new_job() {
     let (code, results, stderr) = env.reflect(&[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(results[0]["job_id"], job.as_str());
+}
+
+// ---------------------------------------------------------------------------------------
+// `csep status`.
+
+/// Every file and directory under `dir` with its bytes and modification time.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let meta = fs::symlink_metadata(&p).unwrap();
+            let bytes = if meta.is_file() {
+                fs::read(&p).unwrap()
+            } else {
+                stack.push(p.clone());
+                vec![]
+            };
+            out.insert(p, (bytes, meta.modified().unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn csep_status_shows_the_latest_job_its_validation_and_why_and_writes_nothing() {
+    let env = Env::new();
+    env.seed();
+    fs::create_dir_all(env.bucket().join("memory/refs/deep")).unwrap();
+    fs::write(env.bucket().join("memory/refs/a.md"), "# A\n").unwrap();
+    fs::write(env.bucket().join("memory/refs/deep/b.md"), "# B\n").unwrap();
+    fs::write(env.bucket().join("memory/refs/notes.txt"), "not a ref").unwrap();
+    // A proposal over the 6000-character budget: rejected.
+    env.config(
+        &format!(
+            "{RECORD}mkdir -p proposal/memory\ncat inputs/MEMORY.md > proposal/memory/MEMORY.md\n\
+             head -c 7000 /dev/zero | tr '\\\\0' x >> proposal/memory/MEMORY.md\n\
+             printf '{{\"status\": \"succeeded\", \"memory_changes\": [\"memory/MEMORY.md\"], \"skill_changes\": [], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+        ),
+        60.0,
+    );
+    fs::write(
+        env.state().join("config.toml"),
+        fs::read_to_string(env.state().join("config.toml")).unwrap() + "bogus_key = 1\n",
+    )
+    .unwrap();
+    let job = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(
+        (code, &results[0]["status"]),
+        (1, &json!("rejected")),
+        "{stderr}"
+    );
+
+    let before = tree(env.dir.path());
+    let out = env
+        .cmd("csep")
+        .args(["status", "--home"])
+        .arg(env.state())
+        .env("CSEP_HOME", env.path("elsewhere"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(tree(env.dir.path()), before, "csep status changed a file");
+    assert!(!env.path("elsewhere").exists());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("{\"type\":\"csep_status\","), "{text}");
+    assert_eq!(text.lines().count(), 1);
+    let s: Value = serde_json::from_str(&text).unwrap();
+
+    assert_eq!(s["home"], env.state().display().to_string());
+    assert_eq!(s["config"]["exists"], true);
+    let warnings = s["config"]["warnings"].to_string();
+    assert!(warnings.contains("bogus_key"), "{warnings}");
+
+    let m = &s["stable_memory"];
+    assert_eq!(
+        (m["bucket_count"].as_u64(), m["total_refs_count"].as_u64()),
+        (Some(1), Some(2)),
+        "{m}"
+    );
+    let b = &m["buckets"][0];
+    assert_eq!(b["bucket"], CWD.replace('/', "-"));
+    assert_eq!(b["memory_file_exists"], true);
+    assert_eq!(
+        b["memory_size_bytes"],
+        fs::metadata(env.memory()).unwrap().len()
+    );
+    assert_eq!(b["memory_max_chars"], 6000);
+    assert_eq!(
+        (b["over_budget"].as_bool(), b["refs_count"].as_u64()),
+        (Some(false), Some(2))
+    );
+    assert_eq!(m["latest_memory_validation_status"], "rejected", "{m}");
+    assert_eq!(
+        m["latest_memory_validation_warning"], "memory/MEMORY.md: memory_over_budget",
+        "{m}"
+    );
+
+    let r = &s["session_reflection"];
+    assert_eq!(r["queue"]["failed"], 1);
+    assert_eq!(r["worker_running"], false);
+    let latest = &r["latest"];
+    assert_eq!(latest["job_id"], job.as_str());
+    assert_eq!(latest["status"], "rejected");
+    assert_eq!(latest["reason"], "verify_rejected");
+    assert!(
+        latest["detail"]
+            .as_str()
+            .unwrap()
+            .contains("memory_over_budget"),
+        "{latest}"
+    );
+    assert_eq!(latest["validation"]["status"], "rejected");
+    assert_eq!(
+        latest["validation"]["rejections"][0]["reason"],
+        "memory_over_budget"
+    );
+    assert_eq!(
+        latest["validation"]["receipt"],
+        env.run_dir(&job).join("receipt.json").display().to_string()
+    );
+}
+
+#[test]
+fn csep_status_on_an_empty_home_creates_nothing() {
+    let env = Env::new();
+    let home = env.path("fresh");
+    let out = env
+        .cmd("csep")
+        .args(["status", "--state-dir"])
+        .arg(&home)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!home.exists(), "csep status created {}", home.display());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["config"]["exists"], false);
+    assert_eq!(s["stable_memory"]["exists"], false);
+    assert!(s["session_reflection"]["latest"].is_null());
 }

@@ -17,6 +17,7 @@ pub mod reflect;
 pub mod repo;
 pub mod search;
 pub mod setup;
+pub mod status;
 pub mod timefmt;
 pub mod trigger;
 pub mod verify;

@@ -1,5 +1,5 @@
 //! Where things live: the state directory (csep 1.3.10's resolution order), the recall
-//! database inside it, and the hosts' transcript roots.
+//! database inside it, the hosts' transcript roots, and programs on PATH.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -46,4 +46,25 @@ pub fn claude_projects_root() -> PathBuf {
     non_empty_var("CLAUDE_CONFIG_DIR")
         .unwrap_or_else(|| home().join(".claude"))
         .join("projects")
+}
+
+/// The program `name` would run: `name` itself when it holds a `/`, else the first
+/// executable `name` in a `$PATH` directory. `None` when there is no such file.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.is_empty() {
+        return None;
+    }
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return runnable(&p).then_some(p);
+    }
+    env::var_os("PATH").and_then(|paths| {
+        env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| runnable(p))
+    })
 }

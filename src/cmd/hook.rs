@@ -283,7 +283,7 @@ fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) 
     if !spool::has_new(state_dir, "reflect") {
         return;
     }
-    let outcome = if let Err(e) = reflect::provider_for(config) {
+    let outcome = if let Err(e) = reflect::ready_provider(config) {
         // The job waits in new/ for a config that can run it; `csep session-reflect --status`
         // shows it queued and the provider problem.
         format!("not started: {e}")

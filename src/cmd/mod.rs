@@ -8,6 +8,7 @@ pub mod recall;
 pub mod reflect;
 pub mod reflection;
 pub mod setup;
+pub mod status;
 pub mod trigger;
 pub mod umbrella;
 pub mod verify;

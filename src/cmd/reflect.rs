@@ -3,7 +3,7 @@
 //! `csep_lib::reflect`; this file reads flags, picks the verifier, prints one
 //! `reflect_result` line per job and maps outcomes to exit codes.
 
-use crate::args::StateArgs;
+use crate::args::{HomeArgs, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{ArgGroup, Args};
@@ -41,7 +41,7 @@ pub struct SessionReflectArgs {
     #[arg(long, value_name = "FILE")]
     pub hook_payload: Option<PathBuf>,
     #[command(flatten)]
-    pub state: StateArgs,
+    pub state: HomeArgs,
 }
 
 /// The exit code a job's outcome asks for: 0 applied or nothing to do, 1 rejected, 2 failed.

@@ -46,6 +46,8 @@ pub enum Command {
     SessionReflect(crate::cmd::reflect::SessionReflectArgs),
     /// csep 1.3.10's `write-receipt`: check a run's proposal and draft early, changing nothing
     SessionReflection(crate::cmd::reflection::SessionReflectionArgs),
+    /// Read-only diagnostic snapshot (JSON): config, memory buckets, reflection and its latest job
+    Status(crate::cmd::status::StatusArgs),
     /// Run queued reflection jobs (same as csep-reflect; the drainer starts it when one is queued)
     Reflect(crate::cmd::reflect::ReflectArgs),
     /// Check a reflection proposal and apply it, or undo a job (same as csep-verify)
@@ -331,6 +333,7 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Uninstall(a) => crate::cmd::setup::run_uninstall(a),
         Command::SessionReflect(a) => crate::cmd::reflect::run_session_reflect(a),
         Command::SessionReflection(a) => crate::cmd::reflection::run(a),
+        Command::Status(a) => crate::cmd::status::run(a),
         Command::Reflect(a) => crate::cmd::reflect::run(a),
         Command::Verify(a) => crate::cmd::verify::run(a),
     }

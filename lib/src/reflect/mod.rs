@@ -295,6 +295,16 @@ pub fn provider_for(config: &Config) -> Result<Provider> {
     Provider::from_config(&config.session_reflection)
 }
 
+/// [`provider_for`], and also `Usage` when its program cannot be found here: what decides
+/// whether a worker is worth starting in the background, and `provider_ready` in the status.
+pub fn ready_provider(config: &Config) -> Result<Provider> {
+    let p = provider_for(config)?;
+    match p.problem() {
+        Some(problem) => Err(Error::usage(problem)),
+        None => Ok(p),
+    }
+}
+
 /// Runs queued jobs: all of them, or one with `once`, or job `opts.job`. Each finished job's
 /// [`Outcome`] goes to `on_result` as soon as it is known. Returns how many jobs ran.
 ///
@@ -731,7 +741,7 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
             l.status = JobStatus::Interrupted;
         }
     }
-    let problem = provider_for(config).err().map(|e| e.message);
+    let problem = ready_provider(config).err().map(|e| e.message);
     let trigger_sessions = fs::read_dir(state_dir.join("triggers"))
         .map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count() as u64)
         .unwrap_or(0);

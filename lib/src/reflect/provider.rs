@@ -105,6 +105,31 @@ impl Provider {
         }
     }
 
+    /// Why this provider cannot run here, if it cannot: its program (argv[0]) is not an
+    /// executable file, or not on PATH. Checked before a worker is started in the background
+    /// and shown by `csep session-reflect --status`; a worker run by hand still tries, and
+    /// its job fails with `provider_spawn`.
+    pub fn problem(&self) -> Option<String> {
+        let program = match self {
+            Provider::Command { argv } => argv[0].clone(),
+            Provider::Codex { program, .. } => program.clone().unwrap_or_else(codex_program),
+            Provider::Claude { program, .. } => program.clone().unwrap_or_else(claude_program),
+        };
+        if crate::paths::find_program(&program).is_some() {
+            return None;
+        }
+        let hint = match self {
+            Provider::Command { .. } => "fix [session_reflection] command in config.toml",
+            Provider::Codex { .. } => "install Codex or set CSEP_CODEX_BIN",
+            Provider::Claude { .. } => "install Claude Code or set CSEP_CLAUDE_BIN",
+        };
+        Some(if program.contains('/') {
+            format!("{program}: not an executable file ({hint})")
+        } else {
+            format!("{program}: not found on PATH ({hint})")
+        })
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Provider::Command { .. } => "command",

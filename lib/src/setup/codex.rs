@@ -388,9 +388,5 @@ pub fn find_codex(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("codex"))
-            .find(|p| p.is_file())
-    })
+    crate::paths::find_program("codex")
 }
