@@ -52,8 +52,15 @@ const REQUIRED_SECTIONS: &[&str] = &[
     "EXAMPLES",
 ];
 
-/// `--flag`-shaped words in the man pages that are not csep flags (a query in an example).
-const NOT_FLAGS: &[&str] = &["--no-verify"];
+/// `--flag`-shaped words in the man pages that are not csep flags: a query in an example, and
+/// the flags csep-reflect(1) says it passes to `codex exec` and `claude -p`.
+const NOT_FLAGS: &[&str] = &[
+    "--no-verify",
+    "--ephemeral",
+    "--model",
+    "--restricted",
+    "--no-session-persistence",
+];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

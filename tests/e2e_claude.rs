@@ -5,8 +5,11 @@
 //! One session, two `claude -p` processes (the second one `--resume`s the first): the repo's
 //! MEMORY.md reaches the model through the SessionStart hook, the Stop/SessionEnd hooks'
 //! drainer makes both prompts and both final answers findable with `csep recall` (nothing is
-//! lost to the transcript's write lag at Stop), and `csep uninstall` leaves the user's
-//! settings.json byte-identical.
+//! lost to the transcript's write lag at Stop). The user's correction queues a reflection
+//! job and the drainer starts the worker, which runs the real Claude Code as the `claude`
+//! provider (the scripted model writes the proposal with the Write tool); csep-verify
+//! applies it and a new session starts with the new memory line. `csep uninstall` leaves the
+//! user's settings.json byte-identical.
 //!
 //! The Claude Code binary comes from `CSEP_CLAUDE_BIN` (scripts/install-claude.sh prints
 //! it; CI sets it). Without it the test fails: it is required, never skipped. Everything
@@ -31,23 +34,46 @@ const PROMPT_1: &str =
     "Do the tamarind step: run `echo step-one-done` in the shell, then tell me how it went.";
 const PROMPT_2: &str = "no, don't do that, remember: always run cargo test before committing";
 
+const PROMPT_3: &str = "What do you know about committing in this repo?";
+/// The line the reflection adds to the repo's memory.
+const NEW_LINE: &str = "- Always run cargo test before committing (a rule the user gave).";
+
 /// The model's side. Each turn is tied (`match`) to the last user message it answers, so
 /// only this session's requests can take them. Both prompts get a Bash call first and the
 /// answer after its output: the final line of such a turn is the one Claude Code tends to
 /// write to the transcript only after the Stop hook ran (harness README, "Write lag at
 /// Stop"). "kiwano" and "persimmon" occur only in those final answers.
-const SCRIPT: &str = r#"[
-  {"match": "tamarind step", "blocks": [
-    {"type": "text", "text": "Running the step first."},
-    {"type": "bash", "command": "echo step-one-done", "description": "Run the step"}]},
-  {"match": "step-one-done", "blocks": [
-    {"type": "text", "text": "The tamarind step printed step-one-done and the kiwano check passed; I will commit next."}]},
-  {"match": "cargo test before committing", "blocks": [
-    {"type": "text", "text": "Noted. Checking the rule file first."},
-    {"type": "bash", "command": "echo rule-noted", "description": "Note the rule"}]},
-  {"match": "rule-noted", "blocks": [
-    {"type": "text", "text": "Understood, persimmon rule noted: I will always run cargo test before committing."}]}
-]"#;
+///
+/// Then the reflection session the worker starts: its prompt names the run directory
+/// (captured), and the model writes the proposal (the whole new MEMORY.md: `memory` plus
+/// one line) and the draft there with the Write tool. Then prompt 3, in a new session.
+fn script(memory: &str) -> String {
+    let draft = r#"{"status": "succeeded", "memory_changes": [{"path": "memory/MEMORY.md", "action": "update"}], "skill_changes": [], "skipped_candidates": [], "validation_notes": [], "errors": []}"#;
+    serde_json::json!([
+      {"match": "tamarind step", "blocks": [
+        {"type": "text", "text": "Running the step first."},
+        {"type": "bash", "command": "echo step-one-done", "description": "Run the step"}]},
+      {"match": "step-one-done", "blocks": [
+        {"type": "text", "text": "The tamarind step printed step-one-done and the kiwano check passed; I will commit next."}]},
+      {"match": "cargo test before committing", "blocks": [
+        {"type": "text", "text": "Noted. Checking the rule file first."},
+        {"type": "bash", "command": "echo rule-noted", "description": "Note the rule"}]},
+      {"match": "rule-noted", "blocks": [
+        {"type": "text", "text": "Understood, persimmon rule noted: I will always run cargo test before committing."}]},
+      {"match": "csep-reflection-job", "capture": r"also in \$CSEP_RUN_DIR\): (\S+)", "blocks": [
+        {"type": "text", "text": "One durable rule: cargo test before every commit."},
+        {"type": "tool_use", "name": "Write", "input": {
+            "file_path": "{capture}/proposal/memory/MEMORY.md",
+            "content": format!("{memory}{NEW_LINE}\n")}},
+        {"type": "tool_use", "name": "Write", "input": {
+            "file_path": "{capture}/draft.json", "content": draft}}]},
+      {"match": "draft.json", "blocks": [
+        {"type": "text", "text": "Proposed one memory line."}]},
+      {"match": "What do you know about committing", "blocks": [
+        {"type": "text", "text": "Run cargo test before every commit."}]}
+    ])
+    .to_string()
+}
 
 /// The user's own settings.json, in their own formatting: uninstall must give back exactly
 /// these bytes.
@@ -142,7 +168,8 @@ impl World {
     /// returns the `--output-format json` result object.
     fn claude(&self, label: &str, prompt: &str, resume: Option<&str>) -> Value {
         let mut c = self.command(&self.bin);
-        c.args([
+        // The reflection worker a hook starts finds Claude Code through this.
+        c.env("CSEP_CLAUDE_BIN", &self.bin).args([
             "-p",
             "--output-format",
             "json",
@@ -238,17 +265,21 @@ fn claude_session_gets_memory_is_recalled_without_loss_and_uninstalls_cleanly() 
     let mut w = World::new(claude_bin);
     let csep = assert_cmd::cargo::cargo_bin("csep");
 
-    // (a) The model, and a settings.json of the user's own.
-    w.start_mock(SCRIPT);
+    // (a) The model, and a settings.json of the user's own; csep reflects with Claude Code.
+    let marker = format!("CSEP-E2E-MEMORY-{}", unique_token());
+    let memory = format!("- {marker}: in this repo, run the tamarind check before committing\n");
+    w.start_mock(&script(&memory));
+    fs::write(
+        w.csep_home().join("config.toml"),
+        "[session_reflection]\nbackend = \"claude\"\ntimeout_seconds = 100\n",
+    )
+    .unwrap();
     let settings_path = w.claude_dir().join("settings.json");
     fs::write(&settings_path, USER_SETTINGS).unwrap();
     let settings_before = fs::read(&settings_path).unwrap();
 
     // (b) A git repo whose memory holds a marker only this run knows.
-    let marker = format!("CSEP-E2E-MEMORY-{}", unique_token());
-    w.git_repo_with_memory(&format!(
-        "- {marker}: in this repo, run the tamarind check before committing\n"
-    ));
+    w.git_repo_with_memory(&memory);
 
     // (c) Install csep as a user would, for Claude Code only.
     let mut c = w.command(&csep);
@@ -379,6 +410,64 @@ fn claude_session_gets_memory_is_recalled_without_loss_and_uninstalls_cleanly() 
         }
     }
 
-    // (g) Uninstall gives back the user's settings.json byte for byte and removes the script.
+    // (g) The correction queued a reflection job; the drainer started the worker, which ran
+    // Claude Code as the provider; csep-verify applied the proposal.
+    let reflect = w.csep_home().join("spool/reflect");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let job_id = loop {
+        let done = walk(&reflect.join("done"))
+            .into_iter()
+            .chain(walk(&reflect.join("failed")))
+            .filter_map(|f| serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok())
+            .find(|j| j["session_id"] == format!("claude:{session_id}").as_str());
+        if let Some(j) = done {
+            break j["job_id"].as_str().unwrap_or_default().to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            w.fail(&format!(
+                "the reflect_job for session {session_id} did not finish within 150 s"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let run = w.csep_home().join("runs").join(&job_id);
+    let status = w.read_json(&run.join("status.json"), "status.json");
+    if status["status"] != "succeeded" || status["provider"]["backend"] != "claude" {
+        w.fail(&format!(
+            "the reflection job did not succeed with the claude provider: {status}\n--- provider.log\n{}",
+            tail(&read_lossy(&run.join("provider.log")), 4000)
+        ));
+    }
+    let live_memory = w
+        .csep_home()
+        .join("projects")
+        .join(w.work().to_string_lossy().replace('/', "-"))
+        .join("memory/MEMORY.md");
+    let now = read_lossy(&live_memory);
+    if now != format!("{memory}{NEW_LINE}\n") {
+        w.fail(&format!("MEMORY.md after the reflection:\n{now}"));
+    }
+
+    // (h) A new session starts with the memory the reflection wrote.
+    w.claude("claude-turn3", PROMPT_3, None);
+    let injected = w
+        .requests()
+        .into_iter()
+        .filter(|r| r["served"] == 6)
+        .any(|r| {
+            r["body"]["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["role"] == "system")
+                .map(message_text)
+                .any(|t| t.contains(NEW_LINE))
+        });
+    if !injected {
+        w.fail("the new session's SessionStart context does not hold the reflected line");
+    }
+    w.wait_drained();
+
+    // (i) Uninstall gives back the user's settings.json byte for byte and removes the script.
     w.uninstall(&[], &settings_path, &settings_before, &scripts);
 }

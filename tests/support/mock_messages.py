@@ -22,7 +22,10 @@ an object ``{"match": "text", "blocks": [...]}``:
 
 A "main" request (one that offers ``tools``) takes the first turn not yet served whose
 ``match`` (if it has one) occurs in the text of the request's last user message (its text
-blocks and tool_result contents). So a turn can be tied to one prompt, and an unexpected
+blocks and tool_result contents). A turn may also name a ``capture``: a regular expression
+with one group, searched in that same text; every ``{capture}`` in the turn's tool inputs
+becomes what the group matched (so a turn can write to a path the prompt names), and the
+turn does not fit a request where the expression does not match. So a turn can be tied to one prompt, and an unexpected
 extra session (a worker started by a hook, say) cannot take another session's turn. The
 stop_reason is ``tool_use`` when the turn has a tool call, else ``end_turn``. A request
 that no turn fits gets a short "[mock] no scripted turn" text and is logged as
@@ -42,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -98,6 +102,17 @@ def content_blocks(spec: list[dict], msg_id: str) -> list[dict]:
                 {"type": "tool_use", "id": f"toolu_{msg_id}_{n}", "name": str(b.get("name", "")), "input": b.get("input") or {}}
             )
     return out
+
+
+def fill(value, captured: str):
+    """``value`` with every ``{capture}`` in its strings replaced by ``captured``."""
+    if isinstance(value, str):
+        return value.replace("{capture}", captured)
+    if isinstance(value, list):
+        return [fill(v, captured) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, captured) for k, v in value.items()}
+    return value
 
 
 def stream_events(blocks: list[dict], msg_id: str, model: str, input_tokens: int) -> list[dict]:
@@ -186,13 +201,20 @@ class State:
             self.log.write(json.dumps(entry) + "\n")
             self.log.flush()
 
-    def take_turn(self, body: dict) -> int | None:
+    def take_turn(self, body: dict) -> tuple[int, str | None] | None:
         text = last_user_text(body)
         with self.lock:
             for n, t in enumerate(self.turns):
-                if not self.served[n] and (not t.get("match") or t["match"] in text):
-                    self.served[n] = True
-                    return n
+                if self.served[n] or (t.get("match") and t["match"] not in text):
+                    continue
+                captured = None
+                if t.get("capture"):
+                    m = re.search(t["capture"], text)
+                    if not m:
+                        continue
+                    captured = m.group(1)
+                self.served[n] = True
+                return n, captured
         return None
 
     def unused(self) -> list[int]:
@@ -272,13 +294,17 @@ class Handler(BaseHTTPRequestHandler):
         model = str(body.get("model") or "claude-mock")
         msg_id = f"msg_mock_{entry['seq']:03d}_{uuid.uuid4().hex[:8]}"
         if body.get("tools"):
-            n = self.state.take_turn(body)
-            if n is None:
+            taken = self.state.take_turn(body)
+            if taken is None:
                 entry["served"] = "exhausted"
                 spec = [{"type": "text", "text": NO_TURN_TEXT}]
             else:
+                n, captured = taken
                 entry["served"] = n
                 spec = self.state.turns[n]["blocks"]
+                if captured is not None:
+                    entry["captured"] = captured
+                    spec = fill(spec, captured)
         else:
             entry["served"] = "side"
             spec = [{"type": "text", "text": SIDE_TEXT}]

@@ -292,7 +292,15 @@ pub fn provider_for(config: &Config) -> Result<Provider> {
             "reflection is switched off ([session_reflection] enabled = false)",
         ));
     }
-    Provider::from_config(&config.session_reflection)
+    let mut p = Provider::from_config(&config.session_reflection)?;
+    if let Provider::Claude { model, .. } = &mut p {
+        // The default model is 1.3.10's, a Codex model: Claude Code gets its own default
+        // unless config.toml names one.
+        if !config.from_file.contains("session_reflection.model") {
+            model.clear();
+        }
+    }
+    Ok(p)
 }
 
 /// [`provider_for`], and also `Usage` when its program cannot be found here: what decides
@@ -771,6 +779,30 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claude_gets_the_model_only_when_config_names_one() {
+        let mut c = crate::config::parse("[session_reflection]\nbackend = \"claude\"\n")
+            .unwrap()
+            .0;
+        let model = |c: &Config| match provider_for(c).unwrap() {
+            Provider::Claude { model, .. } => model,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(model(&c), "");
+        c = crate::config::parse(
+            "[session_reflection]\nbackend = \"claude\"\nmodel = \"claude-sonnet-4-5\"\n",
+        )
+        .unwrap()
+        .0;
+        assert_eq!(model(&c), "claude-sonnet-4-5");
+        c = crate::config::parse("[session_reflection]\nbackend = \"codex\"\n")
+            .unwrap()
+            .0;
+        assert!(
+            matches!(provider_for(&c).unwrap(), Provider::Codex { model, .. } if model == "gpt-5.3-codex-spark")
+        );
+    }
 
     #[test]
     fn job_ids_are_safe_names() {

@@ -18,7 +18,8 @@
 //!   Grep), `--restricted` (file tools confined to the working directory, user and project
 //!   settings files ignored), hooks off (`--settings {"disableAllHooks":true}`), edits
 //!   accepted without asking (`--permission-mode acceptEdits`), no MCP servers,
-//!   `--no-session-persistence` when `ephemeral = true`, `--model model`.
+//!   `--no-session-persistence` when `ephemeral = true`, `--model model` only when
+//!   config.toml names a model (the default one is 1.3.10's, a Codex model).
 //!
 //! `[session_reflection] sandbox` (1.3.10's default `danger-full-access`) is not used: a
 //! provider may write only its run directory, whatever the config says; csep-verify applies.
@@ -78,7 +79,7 @@ pub const CLAUDE_TOOLS: &str = "Read,Write,Edit,Glob,Grep";
 
 impl Provider {
     /// The provider `[session_reflection] backend` names. `Usage` for one that does not
-    /// exist, is not implemented yet, or lacks its settings: no job is consumed for those.
+    /// exist or lacks its settings: no job is consumed for those.
     pub fn from_config(c: &ReflectionConfig) -> Result<Provider> {
         match c.backend.as_str() {
             "command" if c.command.is_empty() => Err(Error::usage(
