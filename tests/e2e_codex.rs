@@ -103,6 +103,29 @@ impl World {
     fn codex_home(&self) -> PathBuf {
         self.config_dir()
     }
+
+    /// `codex exec [ARGS…]` in the repo, which must succeed. Hooks run as installed (no
+    /// trust bypass); the reflection worker a hook starts finds this Codex through
+    /// `CSEP_CODEX_BIN`, which the hooks inherit.
+    fn codex_exec(&self, label: &str, args: &[&str]) -> common::Run {
+        let (sub, args) = match args.split_first() {
+            Some((&"resume", rest)) => (vec!["exec", "resume"], rest),
+            _ => (vec!["exec"], args),
+        };
+        let mut c = self.command(&self.bin);
+        c.env("CSEP_CODEX_BIN", &self.bin)
+            .args(sub)
+            .args([
+                "--skip-git-repo-check",
+                "--dangerously-bypass-approvals-and-sandbox",
+            ])
+            .args(args);
+        let r = self.run(label, c, RUN_TIMEOUT);
+        if r.code != Some(0) || r.timed_out {
+            self.fail(&format!("{label}: codex exec failed"));
+        }
+        r
+    }
 }
 
 /// One input item of a model request, in a line.
@@ -231,17 +254,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
     w.check_installed(&scripts);
 
     // (d) Prompt 1, then the correction in the same session: no hook-trust bypass.
-    let mut c = w.command(&w.bin);
-    c.env("CSEP_CODEX_BIN", &w.bin).args([
-        "exec",
-        "--skip-git-repo-check",
-        "--dangerously-bypass-approvals-and-sandbox",
-        PROMPT_1,
-    ]);
-    let t1 = w.run("codex-turn1", c, RUN_TIMEOUT);
-    if t1.code != Some(0) || t1.timed_out {
-        w.fail("codex exec (prompt 1) failed");
-    }
+    let t1 = w.codex_exec("codex-turn1", &[PROMPT_1]);
     let session_id = t1
         .stderr
         .lines()
@@ -254,19 +267,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
     if !t1.stdout.contains("kumquat") {
         w.fail("codex did not print the scripted final answer of prompt 1");
     }
-    let mut c = w.command(&w.bin);
-    c.env("CSEP_CODEX_BIN", &w.bin).args([
-        "exec",
-        "resume",
-        "--skip-git-repo-check",
-        "--dangerously-bypass-approvals-and-sandbox",
-        &session_id,
-        PROMPT_2,
-    ]);
-    let t2 = w.run("codex-turn2", c, RUN_TIMEOUT);
-    if t2.code != Some(0) || t2.timed_out {
-        w.fail("codex exec resume (prompt 2) failed");
-    }
+    w.codex_exec("codex-turn2", &["resume", &session_id, PROMPT_2]);
 
     // (e) What reached the model: the shell call ran, and the memory came in as a developer
     // message from the first request on.
@@ -404,17 +405,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
     }
 
     // (h) A new session starts with the memory the reflection wrote.
-    let mut c = w.command(&w.bin);
-    c.env("CSEP_CODEX_BIN", &w.bin).args([
-        "exec",
-        "--skip-git-repo-check",
-        "--dangerously-bypass-approvals-and-sandbox",
-        PROMPT_3,
-    ]);
-    let t3 = w.run("codex-turn3", c, RUN_TIMEOUT);
-    if t3.code != Some(0) || t3.timed_out {
-        w.fail("codex exec (prompt 3) failed");
-    }
+    w.codex_exec("codex-turn3", &[PROMPT_3]);
     let asked = w.requests().into_iter().rev().find(|r| {
         r["body"]["input"]
             .to_string()

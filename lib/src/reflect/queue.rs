@@ -37,13 +37,21 @@ pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
     }
     let path = lock_path(state_dir);
     let file = crate::fsutil::open_lock_file(&path)?;
-    FileExt::try_lock_exclusive(&file).map_err(|_| {
-        Error::busy(format!(
-            "{} is held by another reflection worker",
-            path.display()
-        ))
-    })?;
-    Ok(WorkerLock { _file: file })
+    // `is_locked` (status, the drainer) holds a shared lock for an instant to look: a worker
+    // the drainer just started must not give up on that and strand the job, so a few short
+    // retries before the answer is "busy".
+    for attempt in 0..10 {
+        if FileExt::try_lock_exclusive(&file).is_ok() {
+            return Ok(WorkerLock { _file: file });
+        }
+        if attempt < 9 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Err(Error::busy(format!(
+        "{} is held by another reflection worker",
+        path.display()
+    )))
 }
 
 /// Whether a worker holds the lock now (looked at without disturbing it).
@@ -174,5 +182,21 @@ mod tests {
         let (p, _) = find(s, "20261101T100000Z-aaaaaaaa").unwrap();
         assert!(p.starts_with(q.join("cur")));
         assert!(find(s, "nope").is_none());
+    }
+
+    #[test]
+    fn a_look_at_the_lock_does_not_turn_a_new_worker_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path();
+        drop(try_lock(s).unwrap());
+        // What `is_locked` does, held a little longer than it ever is.
+        let looker = crate::fsutil::open_lock_file(&lock_path(s)).unwrap();
+        FileExt::try_lock_shared(&looker).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            FileExt::unlock(&looker).unwrap();
+        });
+        assert!(try_lock(s).is_ok());
+        release.join().unwrap();
     }
 }
