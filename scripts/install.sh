@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Installs csep's binaries and man pages, then runs `csep setup`: hooks for Codex (trusted)
-# and Claude Code (when ~/.claude exists), and a first backfill of this machine's existing
-# sessions, so memory and `csep recall` work right away.
+# Installs csep's binaries, man pages and plugin bundle, then runs `csep setup`: hooks for
+# Codex (trusted) and Claude Code (when ~/.claude exists), and a first backfill of this
+# machine's existing sessions, so memory and `csep recall` work right away.
 #
 #   scripts/install.sh [--prefix DIR] [--no-setup] [SETUP OPTIONS…]
 #
-# DIR defaults to ~/.local (binaries in DIR/bin, man pages in DIR/share/man/man1). Other
-# options go to `csep setup` (see `man csep`). --no-setup installs the binaries only.
-# Re-running is safe: setup is idempotent and the backfill reads only what changed.
-# `csep uninstall` takes the hooks out again.
+# DIR defaults to ~/.local (binaries in DIR/bin, man pages in DIR/share/man/man1, the plugin
+# bundle in DIR/share/csep/plugin). Other options go to `csep setup` (see `man csep`).
+# --no-setup installs the binaries only. Re-running is safe: setup is idempotent and the
+# backfill reads only what changed. `csep uninstall` takes the hooks out again.
 set -euo pipefail
 
 prefix="${HOME}/.local"
@@ -18,15 +18,19 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) prefix="$2"; shift 2 ;;
         --no-setup) setup=0; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) setup_args+=("$1"); shift ;;
     esac
 done
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cargo install --locked --path "$here" --root "$prefix" --force
-mkdir -p "$prefix/share/man/man1"
+mkdir -p "$prefix/share/man/man1" "$prefix/share/csep"
 cp "$here"/man/*.1 "$prefix/share/man/man1/"
+# The plugin bundle (Codex plugin manifest, hooks, the recall skill), where `csep status`
+# looks for it.
+rm -rf "$prefix/share/csep/plugin"
+cp -R "$here/plugin" "$prefix/share/csep/plugin"
 echo "install.sh: installed csep into $prefix/bin (add it to PATH if needed)" >&2
 
 if [ "$setup" = 1 ]; then

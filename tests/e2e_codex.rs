@@ -252,6 +252,17 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
         w.fail(&format!("no hook in hooks.json runs csep-hook.sh: {hooks}"));
     }
     w.check_installed(&scripts);
+    // csep status computes Codex's trust hashes offline: they must be the ones Codex stored.
+    let mut c = w.command(&csep);
+    c.arg("status");
+    let r = w.run("csep-status", c, RUN_TIMEOUT);
+    let st: Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+    let hooks = &st["hooks"]["codex"];
+    if hooks["installed"] != true || hooks["trusted"] != true || hooks["current"] != true {
+        w.fail(&format!(
+            "csep status after setup: want codex hooks installed, trusted and current: {hooks}"
+        ));
+    }
 
     // (d) Prompt 1, then the correction in the same session: no hook-trust bypass.
     let t1 = w.codex_exec("codex-turn1", &[PROMPT_1]);

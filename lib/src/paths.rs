@@ -41,11 +41,14 @@ pub fn codex_sessions_root() -> PathBuf {
     codex_home().join("sessions")
 }
 
+/// `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+pub fn claude_config_dir() -> PathBuf {
+    non_empty_var("CLAUDE_CONFIG_DIR").unwrap_or_else(|| home().join(".claude"))
+}
+
 /// `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
 pub fn claude_projects_root() -> PathBuf {
-    non_empty_var("CLAUDE_CONFIG_DIR")
-        .unwrap_or_else(|| home().join(".claude"))
-        .join("projects")
+    claude_config_dir().join("projects")
 }
 
 /// The program `name` would run: `name` itself when it holds a `/`, else the first

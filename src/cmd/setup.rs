@@ -59,9 +59,7 @@ fn claude_dir(a: &SetupArgs) -> Option<PathBuf> {
     if let Some(d) = &a.claude_dir {
         return Some(d.clone());
     }
-    let d = csep_lib::paths::claude_projects_root()
-        .parent()?
-        .to_path_buf();
+    let d = csep_lib::paths::claude_config_dir();
     d.is_dir().then_some(d)
 }
 

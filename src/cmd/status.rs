@@ -13,7 +13,11 @@ pub struct StatusArgs {
 
 pub fn run(args: &StatusArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
-    out.json(&csep_lib::status::collect(&args.state.dir()))?;
+    out.json(&csep_lib::status::collect(
+        &args.state.dir(),
+        &csep_lib::paths::codex_home(),
+        &csep_lib::paths::claude_config_dir(),
+    ))?;
     out.flush()?;
     Ok(Exit::Ok)
 }

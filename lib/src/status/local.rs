@@ -1,0 +1,416 @@
+//! csep's own state for `csep status`: the recall index, the spool queues, the trigger's
+//! latest session, and the logs. Everything is read, nothing is created.
+//!
+//! The index is opened read-only. When its write-ahead log is absent (no writer has it open)
+//! a read-only open would still create `-wal` and `-shm` files, so it is opened `immutable`
+//! instead, which creates nothing; a writer that starts meanwhile can at worst make this one
+//! snapshot report an error in place.
+
+use crate::index::spool;
+use crate::timefmt;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::Path;
+
+/// The recall index (1.3.10's `session_recall` section, with more in it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionRecall {
+    pub db_path: String,
+    pub db_exists: bool,
+    /// The database file and its write-ahead log.
+    pub size_bytes: u64,
+    pub schema_version: Option<i64>,
+    pub session_count: u64,
+    pub message_count: u64,
+    pub sessions_by_agent: BTreeMap<String, u64>,
+    pub messages_by_agent: BTreeMap<String, u64>,
+    /// Transcript files the index has read.
+    pub source_count: u64,
+    /// Of those, csep's own reflection sessions (remembered, not archived).
+    pub excluded_source_count: u64,
+    /// Sources whose last read failed (they are retried).
+    pub ingest_error_count: u64,
+    /// Every error ever recorded.
+    pub ingest_error_count_total: u64,
+    pub latest_error: Option<IngestError>,
+    pub latest_ingest_run: Option<IngestRun>,
+    /// Indexed transcripts whose file is gone (Claude Code's cleanup, a deleted rollout):
+    /// still searchable, nothing to do; shown so a missing file is not a mystery.
+    pub missing_source_count: u64,
+    pub missing_source_examples: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestError {
+    pub path: String,
+    pub message: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestRun {
+    /// `backfill-codex`, `backfill-claude`, `files`, `stdin`, …
+    pub mode: String,
+    pub root: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub elapsed_ms: Option<u64>,
+    /// The run's summary as it recorded it (`null` while it runs, or when it died).
+    pub summary: Option<Value>,
+}
+
+const MISSING_EXAMPLES: usize = 5;
+
+fn sqlite_uri(path: &Path, immutable: bool) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str(if immutable {
+        "?mode=ro&immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    uri
+}
+
+/// A read-only connection that creates no file (see the module doc).
+pub fn open_index(db: &Path) -> rusqlite::Result<Connection> {
+    let wal = db.with_file_name(format!(
+        "{}-wal",
+        db.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let conn = Connection::open_with_flags(
+        sqlite_uri(db, !wal.exists()),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(500))?;
+    Ok(conn)
+}
+
+/// The index figures. `indexed` gets every source path with the size the index holds of it.
+pub fn session_recall(db: &Path, indexed: &mut HashMap<String, u64>) -> SessionRecall {
+    let mut r = SessionRecall {
+        db_path: db.display().to_string(),
+        db_exists: db.is_file(),
+        ..SessionRecall::default()
+    };
+    if !r.db_exists {
+        return r;
+    }
+    let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
+    r.size_bytes = size(db) + size(&db.with_extension("sqlite3-wal"));
+    if let Err(e) = fill(db, &mut r, indexed) {
+        r.error = Some(e.to_string());
+    }
+    r
+}
+
+fn fill(
+    db: &Path,
+    r: &mut SessionRecall,
+    indexed: &mut HashMap<String, u64>,
+) -> rusqlite::Result<()> {
+    let conn = open_index(db)?;
+    r.schema_version = Some(conn.pragma_query_value(None, "user_version", |row| row.get(0))?);
+    let mut st = conn.prepare(
+        "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM sessions GROUP BY agent",
+    )?;
+    let rows = st.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (agent, sessions, messages) = row?;
+        r.session_count += sessions as u64;
+        r.message_count += messages as u64;
+        r.sessions_by_agent.insert(agent.clone(), sessions as u64);
+        r.messages_by_agent.insert(agent, messages as u64);
+    }
+    // `excluded` arrived with schema 2; an older index (not migrated yet: status never
+    // writes) has none.
+    let excluded = if r.schema_version.unwrap_or(0) >= 2 {
+        "excluded IS NOT NULL"
+    } else {
+        "0"
+    };
+    let mut st = conn.prepare(&format!(
+        "SELECT path, size, error IS NOT NULL, {excluded} FROM sources"
+    ))?;
+    let rows = st.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, bool>(2)?,
+            row.get::<_, bool>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (path, size, failed, excluded) = row?;
+        r.source_count += 1;
+        r.ingest_error_count += failed as u64;
+        r.excluded_source_count += excluded as u64;
+        if fs::symlink_metadata(&path).is_err() {
+            r.missing_source_count += 1;
+            if r.missing_source_examples.len() < MISSING_EXAMPLES {
+                r.missing_source_examples.push(path.clone());
+            }
+        }
+        indexed.insert(path, size.max(0) as u64);
+    }
+    r.ingest_error_count_total =
+        conn.query_row("SELECT COUNT(*) FROM ingest_errors", [], |row| {
+            row.get::<_, i64>(0)
+        })? as u64;
+    r.latest_error = conn
+        .query_row(
+            "SELECT path, message, at_ms FROM ingest_errors ORDER BY id DESC LIMIT 1",
+            [],
+            |row| {
+                Ok(IngestError {
+                    path: row.get(0)?,
+                    message: row.get(1)?,
+                    at: timefmt::format_iso_ms(row.get(2)?),
+                })
+            },
+        )
+        .optional()?;
+    r.latest_ingest_run = conn
+        .query_row(
+            "SELECT mode, root, started_ms, finished_ms, summary FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |row| {
+                let started: i64 = row.get(2)?;
+                let finished: Option<i64> = row.get(3)?;
+                let summary: Option<String> = row.get(4)?;
+                Ok(IngestRun {
+                    mode: row.get(0)?,
+                    root: row.get(1)?,
+                    started_at: timefmt::format_iso_ms(started),
+                    finished_at: finished.map(timefmt::format_iso_ms),
+                    elapsed_ms: finished.map(|f| (f - started).max(0) as u64),
+                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                })
+            },
+        )
+        .optional()?;
+    Ok(())
+}
+
+/// One spool queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    pub dir: String,
+    pub new: u64,
+    pub cur: u64,
+    pub failed: u64,
+    /// `spool/reflect/` keeps finished jobs; the archive queue deletes what it indexed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<u64>,
+    /// Age of the oldest item waiting in `new/` or `cur/`.
+    pub oldest_age_seconds: Option<u64>,
+    /// A drainer (archive) or worker (reflect) holds the queue's lock now.
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Spool {
+    pub archive: Queue,
+    pub reflect: Queue,
+}
+
+fn queue(state_dir: &Path, name: &str, with_done: bool) -> Queue {
+    let dir = spool::queue_dir(state_dir, name);
+    let now = std::time::SystemTime::now();
+    let mut oldest: Option<u64> = None;
+    let mut count = |sub: &str, track_age: bool| -> u64 {
+        let Ok(rd) = fs::read_dir(dir.join(sub)) else {
+            return 0;
+        };
+        let mut n = 0;
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            n += 1;
+            if track_age {
+                let age = e
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|m| now.duration_since(m).ok())
+                    .map_or(0, |d| d.as_secs());
+                oldest = Some(oldest.map_or(age, |o| o.max(age)));
+            }
+        }
+        n
+    };
+    let new = count("new", true);
+    let cur = count("cur", true);
+    let failed = count("failed", false);
+    let done = with_done.then(|| count("done", false));
+    Queue {
+        dir: dir.display().to_string(),
+        new,
+        cur,
+        failed,
+        done,
+        oldest_age_seconds: oldest,
+        locked: is_locked(&dir.join(".lock")),
+    }
+}
+
+/// Whether someone holds the lock file (looked at without disturbing them, never created).
+fn is_locked(path: &Path) -> bool {
+    use fs2::FileExt;
+    let Ok(f) = fs::OpenOptions::new().read(true).open(path) else {
+        return false;
+    };
+    match FileExt::try_lock_shared(&f) {
+        Ok(()) => {
+            let _ = FileExt::unlock(&f);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+pub fn spool(state_dir: &Path) -> Spool {
+    Spool {
+        archive: queue(state_dir, "archive", false),
+        reflect: queue(state_dir, "reflect", true),
+    }
+}
+
+/// The trigger's most recently updated session (1.3.10: `session_reflection.trigger`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Trigger {
+    pub root: String,
+    pub session_count: u64,
+    pub latest_state: Option<Value>,
+    pub latest_decision: Option<Value>,
+}
+
+/// The state fields worth showing (counters and the reservation, not the hit list).
+const STATE_FIELDS: &[&str] = &[
+    "session_id",
+    "agent",
+    "stops_since_memory_review",
+    "readable_chars_since_memory_review",
+    "tool_calls_since_skill_review",
+    "last_memory_review_at",
+    "last_skill_review_at",
+    "active_job_id",
+    "active_job_reserved_at",
+    "updated_at",
+];
+
+pub fn trigger(state_dir: &Path) -> Trigger {
+    let root = state_dir.join("triggers");
+    let mut count = 0;
+    let mut newest: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    if let Ok(rd) = fs::read_dir(&root) {
+        for e in rd.flatten() {
+            let state = e.path().join("state.json");
+            let Ok(m) = fs::metadata(&state).and_then(|m| m.modified()) else {
+                continue;
+            };
+            count += 1;
+            if newest.as_ref().is_none_or(|(t, _)| m > *t) {
+                newest = Some((m, e.path()));
+            }
+        }
+    }
+    let (latest_state, latest_decision) = match newest {
+        None => (None, None),
+        Some((_, dir)) => {
+            let state = fs::read(dir.join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .map(|v| {
+                    let mut out = serde_json::Map::new();
+                    for k in STATE_FIELDS {
+                        out.insert((*k).into(), v.get(*k).cloned().unwrap_or(Value::Null));
+                    }
+                    let pending = v
+                        .get("high_signal")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    out.insert("high_signal_hits".into(), pending.into());
+                    Value::Object(out)
+                })
+                .unwrap_or_else(|| serde_json::json!({"unreadable": true}));
+            let decision = fs::read_to_string(dir.join("decisions.jsonl"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .rev()
+                        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+                });
+            (Some(state), decision)
+        }
+    };
+    Trigger {
+        root: root.display().to_string(),
+        session_count: count,
+        latest_state,
+        latest_decision,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Logs {
+    pub dir: String,
+    pub exists: bool,
+    pub files: u64,
+    pub size_bytes: u64,
+    pub retention_days: u64,
+}
+
+pub fn logs(state_dir: &Path, retention_days: u64) -> Logs {
+    let dir = state_dir.join("logs");
+    let (mut files, mut size) = (0, 0);
+    for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+        if e.file_type().is_file() {
+            files += 1;
+            size += e.metadata().map_or(0, |m| m.len());
+        }
+    }
+    Logs {
+        exists: dir.is_dir(),
+        dir: dir.display().to_string(),
+        files,
+        size_bytes: size,
+        retention_days,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_escape_what_sqlite_would_read_as_syntax() {
+        assert_eq!(
+            sqlite_uri(Path::new("/a b/x?y#z%.db"), true),
+            "file:/a%20b/x%3Fy%23z%25.db?mode=ro&immutable=1"
+        );
+        assert_eq!(
+            sqlite_uri(Path::new("/s/i.db"), false),
+            "file:/s/i.db?mode=ro"
+        );
+    }
+}
