@@ -1381,7 +1381,15 @@ fn csep_status_shows_the_latest_job_its_validation_and_why_and_writes_nothing() 
         .success()
         .get_output()
         .clone();
-    assert_eq!(tree(env.dir.path()), before, "csep status changed a file");
+    let after = tree(env.dir.path());
+    let changed: Vec<&PathBuf> = after
+        .keys()
+        .chain(before.keys())
+        // SQLite's read marks in an existing -shm are how any reader takes its place.
+        .filter(|k| !(k.to_string_lossy().ends_with("-shm") && before.contains_key(*k)))
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "csep status changed {changed:?}");
     assert!(!env.path("elsewhere").exists());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("{\"type\":\"csep_status\","), "{text}");

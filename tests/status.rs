@@ -551,6 +551,8 @@ fn status_changes_nothing_on_disk_even_beside_the_index() {
         let changed: Vec<&PathBuf> = after
             .keys()
             .chain(before.keys())
+            // SQLite's read marks in an existing -shm are how any reader takes its place.
+            .filter(|k| !(k.to_string_lossy().ends_with("-shm") && before.contains_key(*k)))
             .filter(|k| before.get(*k) != after.get(*k))
             .collect();
         assert!(

@@ -1,10 +1,13 @@
 //! csep's own state for `csep status`: the recall index, the spool queues, the trigger's
 //! latest session, and the logs. Everything is read, nothing is created.
 //!
-//! The index is opened read-only. When its write-ahead log is absent (no writer has it open)
-//! a read-only open would still create `-wal` and `-shm` files, so it is opened `immutable`
-//! instead, which creates nothing; a writer that starts meanwhile can at worst make this one
-//! snapshot report an error in place.
+//! The index is opened read-only. When its write-ahead log is absent or empty, a read-only
+//! open would still create `-wal` and `-shm` files, so it is opened `immutable` instead,
+//! which touches nothing (the main file then holds everything; a checkpoint that runs
+//! meanwhile can at worst make this one snapshot report an error in place). When the log
+//! holds transactions, the only bytes the read touches are SQLite's read marks in the
+//! existing shared-memory file (`-shm`): that is how any SQLite reader takes its place, and
+//! no state changes.
 
 use crate::index::spool;
 use crate::timefmt;
@@ -88,8 +91,9 @@ pub fn open_index(db: &Path) -> rusqlite::Result<Connection> {
         "{}-wal",
         db.file_name().unwrap_or_default().to_string_lossy()
     ));
+    let log_empty = fs::metadata(&wal).map_or(true, |m| m.len() == 0);
     let conn = Connection::open_with_flags(
-        sqlite_uri(db, !wal.exists()),
+        sqlite_uri(db, log_empty),
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
