@@ -12,8 +12,11 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
+    /// The state directory; also where this run's log line goes.
     pub fn dir(&self) -> PathBuf {
-        csep_lib::paths::state_dir(self.state_dir.as_deref())
+        let d = csep_lib::paths::state_dir(self.state_dir.as_deref());
+        crate::out::log_state_dir(&d);
+        d
     }
     pub fn db(&self) -> PathBuf {
         csep_lib::paths::index_db(&self.dir())
@@ -30,8 +33,11 @@ pub struct HomeArgs {
 }
 
 impl HomeArgs {
+    /// The state directory; also where this run's log line goes.
     pub fn dir(&self) -> PathBuf {
-        csep_lib::paths::state_dir(self.state_dir.as_deref())
+        let d = csep_lib::paths::state_dir(self.state_dir.as_deref());
+        crate::out::log_state_dir(&d);
+        d
     }
 }
 

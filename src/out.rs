@@ -4,7 +4,135 @@
 use crate::exit::Exit;
 use csep_lib::Error;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// What [`run`] appends to `logs/runs.jsonl` when the command is done (see
+/// `csep_lib::logs`): counts only, never text.
+#[derive(Default)]
+struct RunLog {
+    state_dir: Option<PathBuf>,
+    command: Option<String>,
+    counts: Map<String, Value>,
+    lines: u64,
+    off: bool,
+}
+
+static RUN_LOG: Mutex<Option<RunLog>> = Mutex::new(None);
+
+fn with_log(f: impl FnOnce(&mut RunLog)) {
+    if let Ok(mut g) = RUN_LOG.lock() {
+        f(g.get_or_insert_with(RunLog::default));
+    }
+}
+
+/// The state directory this run uses (its log goes there). `StateArgs::dir` calls it.
+pub fn log_state_dir(dir: &Path) {
+    with_log(|l| l.state_dir = Some(dir.to_path_buf()));
+}
+
+/// The umbrella's subcommand, for the log line.
+pub fn log_command(name: &str) {
+    with_log(|l| l.command = Some(name.to_string()));
+}
+
+/// A count for the log line, for output that is not a summary record (recall's results).
+pub fn log_count(key: &str, value: impl Into<Value>) {
+    with_log(|l| {
+        l.counts.insert(key.to_string(), value.into());
+    });
+}
+
+/// This run writes no log line: it promised to change nothing (`status`, dry runs), or it
+/// has a log of its own (the hooks' `hook.log`).
+pub fn no_run_log() {
+    with_log(|l| l.off = true);
+}
+
+/// Whether a printed line is a summary record, whose numbers (and status words) are the
+/// run's counts. `"type"` comes first in every record, so the bytes tell without parsing
+/// (a backfill's thousands of message records are not parsed again).
+fn summary_type(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"{\"type\":\"") else {
+        return false;
+    };
+    let Some(end) = rest.iter().position(|&b| b == b'"') else {
+        return false;
+    };
+    let t = &rest[..end];
+    [&b"_summary"[..], b"_result", b"_receipt", b"_decision"]
+        .iter()
+        .any(|s| t.ends_with(s))
+        || t == b"session_archive"
+}
+
+fn note_printed(line: &[u8]) {
+    let summary = summary_type(line)
+        .then(|| serde_json::from_slice::<Map<String, Value>>(line).ok())
+        .flatten();
+    with_log(|l| {
+        l.lines += 1;
+        let Some(o) = summary else { return };
+        l.counts.clear();
+        for (k, v) in o {
+            if k == "type" {
+                // Not `type`: `counts` is not a record of that type.
+                l.counts.insert("record".into(), v);
+            } else if v.is_number()
+                || (["status", "decision", "mode"].contains(&k.as_str()) && v.is_string())
+            {
+                l.counts.insert(k, v);
+            }
+        }
+    });
+}
+
+fn write_run_log(tool: &str, code: Exit, started: std::time::Instant) {
+    let l = RUN_LOG
+        .lock()
+        .ok()
+        .and_then(|mut g| g.take())
+        .unwrap_or_default();
+    if l.off {
+        return;
+    }
+    let dir = l
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| csep_lib::paths::state_dir(None));
+    append_run_line(&dir, tool, l, code, started);
+}
+
+fn append_run_line(dir: &Path, tool: &str, l: RunLog, code: Exit, started: std::time::Instant) {
+    // Logging never creates a state directory of its own.
+    if !dir.is_dir() {
+        return;
+    }
+    let mut line = Map::new();
+    line.insert(
+        "ts".into(),
+        csep_lib::timefmt::format_iso_ms(csep_lib::timefmt::now_ms()).into(),
+    );
+    line.insert("tool".into(), tool.into());
+    if let Some(c) = l.command {
+        line.insert("command".into(), c.into());
+    }
+    line.insert("exit_code".into(), code.code().into());
+    line.insert(
+        "elapsed_ms".into(),
+        (started.elapsed().as_millis() as u64).into(),
+    );
+    line.insert("lines".into(), l.lines.into());
+    line.insert("counts".into(), Value::Object(l.counts));
+    csep_lib::logs::append(
+        dir,
+        csep_lib::logs::RUNS,
+        &Value::Object(line).to_string(),
+        || csep_lib::config::load(dir).0.log.retention_days,
+    );
+}
 
 /// Buffered stdout. Write errors are kept so `run` can tell a broken pipe from a failure.
 pub struct Out {
@@ -27,6 +155,7 @@ impl Out {
     pub fn json<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
         // Serialize first: serde_json would wrap a write error and hide a broken pipe.
         let mut bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+        note_printed(&bytes);
         bytes.push(b'\n');
         self.inner.write_all(&bytes)
     }
@@ -61,8 +190,9 @@ pub fn warn(tool: &str, message: impl std::fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "{tool}: {message}");
 }
 
-/// Runs a command body and turns its outcome into the process exit code.
+/// Runs a command body, turns its outcome into the process exit code, and logs the run.
 pub fn run(tool: &str, body: impl FnOnce() -> Result<Exit, Failure>) -> std::process::ExitCode {
+    let started = std::time::Instant::now();
     let code = match body() {
         Ok(exit) => exit,
         Err(Failure::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
@@ -75,6 +205,7 @@ pub fn run(tool: &str, body: impl FnOnce() -> Result<Exit, Failure>) -> std::pro
             Exit::from(&e)
         }
     };
+    write_run_log(tool, code, started);
     std::process::ExitCode::from(code.code() as u8)
 }
 

@@ -2174,5 +2174,21 @@ fn what_reflection_prints_and_leaves_now_matches_the_wire_tables() {
         std::fs::read_to_string(bucket.join("memory/MEMORY.md")).unwrap(),
         "# Memory\n\n- Use pnpm.\n"
     );
+    // The run log those runs left: every line matches its table.
+    let run_log = example_table(&wire, "\"command\": \"recall\", \"exit_code\"");
+    let log = std::fs::read_to_string(state.join("logs/runs.jsonl")).unwrap();
+    let mut runs = Vec::new();
+    for (n, line) in log.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        wire.check(
+            &v,
+            &[run_log],
+            &format!("logs/runs.jsonl:{}", n + 1),
+            &mut problems,
+        );
+        runs.push(v);
+    }
+    assert!(runs.len() >= 4, "{log}");
+    all_fields_seen_in(&wire, run_log, &runs, &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -240,11 +240,13 @@ impl Env {
         walk(self.root(), self.root(), skip, &mut out);
         out
     }
-    /// Everything outside the run directory.
+    /// Everything outside the run directory (and the run log, which every run appends to).
     fn snapshot(&self) -> Snapshot {
         let run = self.run();
         let run_rel = run.strip_prefix(self.root()).unwrap().to_path_buf();
-        self.snapshot_where(&move |p| p == run_rel)
+        let logs = self.state().join("logs");
+        let logs_rel = logs.strip_prefix(self.root()).unwrap().to_path_buf();
+        self.snapshot_where(&move |p| p == run_rel || p == logs_rel)
     }
 
     /// Runs verify on a hostile run directory and checks the rejection: exit 1, status
@@ -404,8 +406,8 @@ fn a_good_proposal_is_applied_with_receipt_and_journal_and_undo_restores_the_exa
         json!([env.skills().join("csep-reflect-run-tests")])
     );
 
-    // Undo puts every byte back: the tree is the original again, apart from the journal
-    // and the lock files.
+    // Undo puts every byte back: the tree is the original again, apart from the journal,
+    // the lock files and the run log.
     let (code, u) = env.undo();
     assert_eq!(code, 0, "{u:#}");
     assert_eq!(u["type"], "undo_receipt");
@@ -421,11 +423,13 @@ fn a_good_proposal_is_applied_with_receipt_and_journal_and_undo_restores_the_exa
         .strip_prefix(env.root())
         .unwrap()
         .to_path_buf();
+    let logs_rel = locks_rel.with_file_name("logs");
     let bookkeeping = move |p: &Path| {
         skip_run(p)
             || p.starts_with(bucket_rel.join("journal"))
             || p == bucket_rel.join(".lock")
             || p.starts_with(&locks_rel)
+            || p.starts_with(&logs_rel)
     };
     let mut expected = original.clone();
     expected.retain(|p, _| !bookkeeping(p));

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hook;
 pub mod index;
+pub mod logs;
 pub mod memory;
 pub mod paths;
 pub mod redact;

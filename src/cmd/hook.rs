@@ -13,7 +13,7 @@ use csep_lib::hook::{self, Event};
 use csep_lib::index::{db, spool};
 use csep_lib::memory;
 use csep_lib::wire::Agent;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 /// Larger payloads are cut: no real hook payload comes near this.
@@ -75,24 +75,17 @@ fn read_stdin() -> Vec<u8> {
     buf
 }
 
-/// Appends one line to `logs/hook.log`; best effort, never fails the hook. Only metadata
-/// (event, agent, session id, outcome) is logged, never payload text.
+/// Appends one line to `logs/hook.log` (rotated daily, see `csep_lib::logs`); best effort,
+/// never fails the hook. Only metadata (event, agent, session id, outcome) is logged, never
+/// payload text.
 fn log(state_dir: &Path, fields: serde_json::Value) {
-    let dir = state_dir.join("logs");
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
-    }
     let mut line = serde_json::json!({"ts": csep_lib::timefmt::format_iso_ms(csep_lib::timefmt::now_ms()), "tool": "csep hook"});
     if let (Some(o), serde_json::Value::Object(f)) = (line.as_object_mut(), fields) {
         o.extend(f);
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("hook.log"))
-    {
-        let _ = writeln!(f, "{line}");
-    }
+    csep_lib::logs::append(state_dir, csep_lib::logs::HOOKS, &line.to_string(), || {
+        csep_lib::config::load(state_dir).0.log.retention_days
+    });
 }
 
 fn inject_max_chars(state_dir: &Path) -> usize {
@@ -185,6 +178,7 @@ fn print(output: &str) -> Result<Exit, Failure> {
 }
 
 pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
+    crate::out::no_run_log();
     let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
     let bytes = read_stdin();
     let state_dir = a.state.dir();
@@ -211,6 +205,7 @@ pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
 }
 
 pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {
+    crate::out::no_run_log();
     let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
     let bytes = if a.from_stdin {
         read_stdin()
@@ -227,6 +222,7 @@ pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {
 }
 
 pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
+    crate::out::no_run_log();
     let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
     let bytes = if a.from_stdin {
         read_stdin()

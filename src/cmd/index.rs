@@ -67,6 +67,9 @@ pub fn backfill(
 
 /// Reports per-file errors on stderr and picks the exit code for a summary.
 pub fn report(tool: &str, summary: &Summary) -> Exit {
+    crate::out::log_count("processed_files", summary.processed_files);
+    crate::out::log_count("messages", summary.messages);
+    crate::out::log_count("error_count", summary.error_count);
     for e in &summary.errors {
         warn(tool, format_args!("{}: {}", e.path, e.message));
     }

@@ -158,6 +158,8 @@ pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
     }
     let conn = db::open_ro(&args.state.db())?;
     let result = search::recall(conn.as_ref(), &opts)?;
+    crate::out::log_count("results", result.results.len());
+    crate::out::log_count("status", result.status);
     let format = Format::parse(&args.format).unwrap_or(Format::Markdown);
     let mut out = Out::new();
     out.text(&render::render(&result, format))?;

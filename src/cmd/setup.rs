@@ -68,6 +68,9 @@ fn abs(p: &Path) -> PathBuf {
 }
 
 pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
+    if a.dry_run {
+        crate::out::no_run_log();
+    }
     let state_dir = abs(&a.state.dir());
     let csep_bin = std::env::current_exe().map_err(|e| Error::io("finding the csep binary", e))?;
     let csep_bin = fs::canonicalize(&csep_bin).unwrap_or(csep_bin);

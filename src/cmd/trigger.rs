@@ -27,6 +27,9 @@ pub struct TriggerArgs {
 }
 
 pub fn run(args: &TriggerArgs) -> Result<Exit, Failure> {
+    if args.dry_run {
+        crate::out::no_run_log();
+    }
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)

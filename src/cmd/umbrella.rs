@@ -319,6 +319,10 @@ fn session_ingest(a: &SessionIngest) -> Result<Exit, Failure> {
 }
 
 pub fn run(cmd: &Command) -> Result<Exit, Failure> {
+    // The subcommand's name as the user typed it, for the run log.
+    if let Some(name) = std::env::args().nth(1) {
+        crate::out::log_command(&name);
+    }
     match cmd {
         Command::Recall(a) => recall_cmd(a),
         Command::SessionArchive(a) => session_archive(a),

@@ -31,6 +31,9 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
+    if args.dry_run {
+        crate::out::no_run_log();
+    }
     let state_dir = args.state.dir();
     let opts = Options {
         dry_run: args.dry_run,
