@@ -1008,6 +1008,18 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
                 &ctx,
                 &mut problems,
             ),
+            "forget_result" => round_trip::<csep_lib::index::forget::ForgetResult>(
+                &v,
+                "csep_lib::index::forget::ForgetResult",
+                &ctx,
+                &mut problems,
+            ),
+            "forgotten_session" => round_trip::<csep_lib::index::forget::Tombstone>(
+                &v,
+                "csep_lib::index::forget::Tombstone",
+                &ctx,
+                &mut problems,
+            ),
             _ => {}
         }
     }
@@ -1032,6 +1044,9 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "reflect_result",
         "session_reflect_status",
         "csep_status",
+        "forget_result",
+        "forgotten_session",
+        "forget_list",
     ] {
         assert!(
             types_seen.contains(t),
@@ -1294,6 +1309,110 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
 
 /// The session id of [`FIXTURE`].
 const FIXTURE_ID: &str = "019a93b9-f380-7600-98ff-940e6b99603c";
+
+#[test]
+fn what_forget_prints_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let fixture = repo().join(FIXTURE);
+    let codex_root = repo().join("tests/fixtures/transcripts/codex/sessions");
+    let mut problems = Vec::new();
+    let mut values = Vec::new();
+    let state = live.state();
+    let summary = live.json_lines(
+        "csep-index",
+        &[
+            "--backfill",
+            "codex",
+            "--all-history",
+            "--root",
+            codex_root.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(summary[0]["forgotten_sessions"], 0);
+    // A reflection run that quoted the session.
+    let run = state.join("runs/20261124T130626Z-43a2f7f9");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(
+        run.join("job.json"),
+        serde_json::json!({"type": "reflect_job", "job_id": "20261124T130626Z-43a2f7f9", "session_id": FIXTURE_ID}).to_string(),
+    )
+    .unwrap();
+    let gone = live.root().join("rollout-gone.jsonl");
+    let forgets: [&[&str]; 4] = [
+        &["recall", "forget", FIXTURE_ID],
+        &["recall", "forget", "019c9d12-5b7e-7a41-8c33-0d2e6f1a9b77"],
+        &["recall", "forget", "--source", gone.to_str().unwrap()],
+        &["recall", "forget", "--list"],
+    ];
+    for args in forgets {
+        let mut c = live.cmd("csep");
+        c.args(args);
+        values.push(printed_record(
+            &wire,
+            c,
+            &format!("csep {args:?}"),
+            &mut problems,
+        ));
+    }
+    assert_eq!(values[0]["was_indexed"], true);
+    assert_eq!(values[0]["other_copies"][0]["kind"], "reflection_run");
+    for args in [&["--forget", "claude:0000"][..], &["--list-forgotten"][..]] {
+        let mut c = live.cmd("csep-index");
+        c.args(args);
+        values.push(printed_record(
+            &wire,
+            c,
+            &format!("csep-index {args:?}"),
+            &mut problems,
+        ));
+    }
+    // Every field of the three records is written by some call above; the tombstones are
+    // checked inside their answers.
+    let tombstones: Vec<Value> = values
+        .iter()
+        .flat_map(|v| v["tombstones"].as_array().cloned().unwrap_or_default())
+        .collect();
+    all_fields_seen(
+        &wire,
+        &["forget_result", "forget_list"],
+        &values,
+        &mut problems,
+    );
+    all_fields_seen(&wire, &["forgotten_session"], &tombstones, &mut problems);
+
+    // What the ingest paths print once they meet the forgotten session.
+    let fixture = fixture.to_str().unwrap();
+    let s = live.json_lines("csep-index", &["--file", fixture], None);
+    assert_eq!(s[0]["forgotten_sessions"], 1);
+    wire.check(
+        &s[0],
+        &[wire.by_type["index_summary"]],
+        "csep-index --file",
+        &mut problems,
+    );
+    let spool = state.join("spool/archive/new");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(
+        spool.join("1.json"),
+        serde_json::json!({"payload": {"transcript_path": fixture}}).to_string(),
+    )
+    .unwrap();
+    let d = live.json_lines("csep-index", &["--spool"], None);
+    assert_eq!(d[0]["forgotten_sessions"], 1);
+    wire.check(
+        &d[0],
+        &[wire.by_type["drain_summary"]],
+        "csep-index --spool",
+        &mut problems,
+    );
+    let mut c = live.cmd("csep");
+    c.args(["session-archive", "--transcript-path", fixture]);
+    let a = printed_record(&wire, c, "csep session-archive (forgotten)", &mut problems);
+    assert_eq!(a["reason"], "forgotten");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
 
 /// Runs `c`, which must succeed and print one JSON object on one line, `"type"` first; checks
 /// the object against its field table and returns it.

@@ -1,5 +1,6 @@
 //! `csep-index`: records from stdin, a backfill of a transcript root, specific files, or the
-//! archive spool → the recall database. Prints one JSON summary.
+//! archive spool → the recall database. Prints one JSON summary. Also forgets a session
+//! (`--forget`, `--forget-source`) and lists the forgotten ones (`--list-forgotten`).
 
 use crate::args::{CapsArgs, HistoryArgs, StateArgs};
 use crate::exit::Exit;
@@ -17,7 +18,7 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub state: StateArgs,
     /// Walk a transcript root instead of reading records from stdin
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"], conflicts_with_all = ["file", "spool"])]
+    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"], conflicts_with_all = ["file", "spool", "forget", "forget_source", "list_forgotten"])]
     pub backfill: Option<String>,
     /// The root to walk [default: $CODEX_HOME/sessions, or $CLAUDE_CONFIG_DIR/projects]
     #[arg(long, value_name = "DIR", requires = "backfill")]
@@ -28,11 +29,20 @@ pub struct IndexArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// Index these transcript files incrementally
-    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "spool")]
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["spool", "forget", "forget_source", "list_forgotten"])]
     pub file: Vec<PathBuf>,
     /// Drain queued hook payloads from spool/archive/
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["forget", "forget_source", "list_forgotten"])]
     pub spool: bool,
+    /// Remove this session from the index for good and leave a tombstone (as `csep recall forget`)
+    #[arg(long, value_name = "SESSION_ID", conflicts_with_all = ["forget_source", "list_forgotten"])]
+    pub forget: Option<String>,
+    /// Forget the session this transcript file belongs to, and tombstone the path
+    #[arg(long, value_name = "PATH", conflicts_with = "list_forgotten")]
+    pub forget_source: Option<PathBuf>,
+    /// Print the tombstones of forgotten sessions
+    #[arg(long)]
+    pub list_forgotten: bool,
     #[command(flatten)]
     pub caps: CapsArgs,
 }
@@ -91,6 +101,16 @@ pub fn report(tool: &str, summary: &Summary) -> Exit {
 }
 
 pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
+    use csep_lib::index::forget::Target;
+    if let Some(id) = &args.forget {
+        return crate::cmd::forget::forget(TOOL, &args.state, &Target::Session(id.clone()));
+    }
+    if let Some(p) = &args.forget_source {
+        return crate::cmd::forget::forget(TOOL, &args.state, &Target::Source(p.clone()));
+    }
+    if args.list_forgotten {
+        return crate::cmd::forget::list(&args.state);
+    }
     let summary = if let Some(agent) = &args.backfill {
         let agent =
             Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;

@@ -8,6 +8,7 @@ use crate::cmd::recall::{self, RecallArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
+use csep_lib::index::forget::Target;
 use csep_lib::index::{db, Summary};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
@@ -20,7 +21,7 @@ pub const TOOL: &str = "csep";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index
+    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session
     Recall(UmbrellaRecall),
     /// Archive one session's transcript into the index (what the Stop hook does)
     SessionArchive(SessionArchive),
@@ -71,6 +72,67 @@ pub struct UmbrellaRecall {
     pub history: HistoryArgs,
     #[command(flatten)]
     pub caps: CapsArgs,
+    /// With `forget`: forget the session this transcript file belongs to (and tombstone the path)
+    #[arg(long, value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// With `forget`: print the tombstones of the forgotten sessions
+    #[arg(long)]
+    pub list: bool,
+    /// Words after `--` are always a query, never a command word: `csep recall -- forget x`
+    /// searches for "forget x"
+    #[arg(last = true, value_name = "WORDS")]
+    pub after_dashdash: Vec<String>,
+}
+
+/// What `csep recall forget …` asks for.
+enum ForgetRequest {
+    Target(Target),
+    List,
+}
+
+/// `csep recall forget ID`, `forget --source PATH`, `forget --list`: `forget` is the first
+/// query word, on its own (a quoted `"forget"` phrase, a query word after `--`, or any query
+/// with `--recent` still searches). `None` when this is not a forget.
+fn forget_request(a: &UmbrellaRecall) -> Result<Option<ForgetRequest>, Error> {
+    let words = &a.recall.query;
+    let is_forget = !a.recall.recent && words.first().map(String::as_str) == Some("forget");
+    if !is_forget {
+        if a.list || a.source.is_some() {
+            return Err(Error::usage(
+                "--list and --source go with `csep recall forget`",
+            ));
+        }
+        return Ok(None);
+    }
+    let ids = &words[1..];
+    if a.bootstrap || a.sync_claude {
+        return Err(Error::usage(
+            "forget cannot be combined with --bootstrap or --sync-claude",
+        ));
+    }
+    let hint = "to search for the word, quote it (csep recall '\"forget\" …') or put it after --";
+    match (ids, &a.source, a.list) {
+        ([], None, true) if a.after_dashdash.is_empty() => Ok(Some(ForgetRequest::List)),
+        (_, _, true) => Err(Error::usage(
+            "forget --list takes no session id or --source",
+        )),
+        ([], Some(p), false) if a.after_dashdash.is_empty() => {
+            Ok(Some(ForgetRequest::Target(Target::Source(p.clone()))))
+        }
+        (_, Some(_), false) => Err(Error::usage(
+            "forget takes a session id or --source PATH, not both",
+        )),
+        ([id], None, false) if a.after_dashdash.is_empty() => {
+            if id.trim().is_empty() {
+                return Err(Error::usage("forget: the session id is empty"));
+            }
+            Ok(Some(ForgetRequest::Target(Target::Session(id.clone()))))
+        }
+        ([], None, false) => Err(Error::usage(format!(
+            "forget needs a SESSION_ID, --source PATH or --list; {hint}"
+        ))),
+        _ => Err(Error::usage(format!("forget takes one session id; {hint}"))),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -166,8 +228,18 @@ fn print_summary(
 }
 
 fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
-    let q = a.recall.query_text();
-    let word = q.as_deref().filter(|_| !a.recall.recent);
+    match forget_request(a)? {
+        Some(ForgetRequest::List) => return crate::cmd::forget::list(&a.recall.state),
+        Some(ForgetRequest::Target(t)) => {
+            return crate::cmd::forget::forget(TOOL, &a.recall.state, &t)
+        }
+        None => {}
+    }
+    // The words after `--` join the query, as they did before `--` had a meaning of its own.
+    let mut recall_args = a.recall.clone();
+    recall_args.query.extend(a.after_dashdash.iter().cloned());
+    let q = recall_args.query_text();
+    let word = q.as_deref().filter(|_| !recall_args.recent);
     let backfill_agent = if a.bootstrap || word == Some("bootstrap") {
         Some(Agent::Codex)
     } else if a.sync_claude || word == Some("sync-claude") {
@@ -178,18 +250,18 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     if (a.bootstrap || a.sync_claude) && q.is_some() {
         return Err(Error::usage("--bootstrap and --sync-claude take no query").into());
     }
-    if a.recall.recent && (a.bootstrap || a.sync_claude) {
+    if recall_args.recent && (a.bootstrap || a.sync_claude) {
         return Err(
             Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into(),
         );
     }
     let Some(agent) = backfill_agent else {
         // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.
-        recall::search_and_print(&a.recall)?;
+        recall::search_and_print(&recall_args)?;
         return Ok(Exit::Ok);
     };
     let s = index::backfill(
-        &a.recall.state,
+        &recall_args.state,
         agent,
         a.root.clone(),
         &a.history,
@@ -205,8 +277,8 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
             "claude_code",
         ),
     };
-    let db = a.recall.state.db();
-    if a.recall.format == "markdown" {
+    let db = recall_args.state.db();
+    if recall_args.format == "markdown" {
         let mut out = Out::new();
         out.text(&backfill_markdown(title, &s, &db))?;
         out.flush()?;
@@ -262,6 +334,20 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
         a.caps.caps(),
         &mut |_| {},
     )?;
+    if s.forgotten_sessions > 0 {
+        if a.cleanup_payload {
+            if let Some(p) = &a.from_hook_payload {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        out.json(&serde_json::json!({
+            "type": "session_archive",
+            "status": "skipped", "reason": "forgotten", "session_id": hinted_id,
+            "detail": "the session was forgotten (csep recall forget); it is not archived again", "db_path": db.display().to_string(),
+        }))?;
+        out.flush()?;
+        return Ok(Exit::Ok);
+    }
     let session_id: Option<String> = conn
         .query_row(
             "SELECT s.session_id FROM sources src JOIN sessions s ON s.id = src.session_rowid WHERE src.path = ?1",

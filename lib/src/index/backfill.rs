@@ -6,6 +6,7 @@
 //! same size and mtime → unchanged (one stat); prefix fingerprint still matches → resume at
 //! the offset; anything else → the file was rewritten and is re-indexed whole.
 
+use super::forget;
 use super::ingest::{self, SourceState};
 use crate::archive::{self, Caps, Parsed, Request, Stat};
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use crate::timefmt;
 use crate::wire::Agent;
 use rusqlite::Connection;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,6 +65,8 @@ pub struct Summary {
     pub unchanged_sessions: u64,
     /// Sessions csep's own reflection started: remembered, not archived.
     pub excluded_sessions: u64,
+    /// Files of forgotten sessions (`csep recall forget`), skipped: read or not, never written.
+    pub forgotten_sessions: u64,
     pub error_count: u64,
     pub messages: u64,
     pub elapsed_ms: u64,
@@ -100,7 +103,9 @@ impl Summary {
         self.processed_successfully += 1;
         self.messages += applied.messages;
         self.skipped_lines += source.skipped.total();
-        if applied.excluded {
+        if applied.forgotten {
+            self.forgotten_sessions += 1;
+        } else if applied.excluded {
             self.excluded_sessions += 1;
         } else if applied.new_session {
             self.new_sessions += 1;
@@ -303,7 +308,9 @@ fn run_pipeline(
     summary: &mut Summary,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    let total = jobs.len() as u64 + summary.unchanged_sessions;
+    // Files skipped before parsing (unchanged, or of a forgotten session) count as done.
+    let skipped = summary.unchanged_sessions + summary.forgotten_sessions;
+    let total = jobs.len() as u64 + skipped;
     let threads = if threads == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -331,7 +338,7 @@ fn run_pipeline(
         }
         drop(tx);
         let mut batch = Batch::new(conn)?;
-        for (done, outcome) in (summary.unchanged_sessions + 1..).zip(rx) {
+        for (done, outcome) in (skipped + 1..).zip(rx) {
             match outcome {
                 Outcome::Parsed { parsed, bytes, .. } => {
                     let applied = ingest::apply(batch.conn, &parsed)?;
@@ -445,22 +452,31 @@ pub fn backfill(
     summary.limit_files = opts.limit_files;
     summary.files_seen = files.len() as u64 + walk_errors.len() as u64;
     let states = ingest::load_source_states(conn)?;
-    let jobs = plan_jobs(files, &states, Some(opts.agent), &mut summary);
+    let forgotten = forget::forgotten_paths(conn)?;
+    let jobs = plan_jobs(files, &states, &forgotten, Some(opts.agent), &mut summary);
     summary.record_errors(conn, walk_errors)?;
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
     summary.close(conn, started)?;
     Ok(summary)
 }
 
+/// What must be read. A file already known to belong to a forgotten session is not read at
+/// all (one that is not yet known is read, and `ingest` keeps it out and remembers it).
 fn plan_jobs(
     files: Vec<(PathBuf, Stat)>,
     states: &HashMap<String, SourceState>,
+    forgotten: &HashSet<String>,
     agent: Option<Agent>,
     summary: &mut Summary,
 ) -> Vec<Job> {
     let mut jobs = Vec::with_capacity(files.len());
     for (path, stat) in files {
-        match plan_for(stat, states.get(path.to_string_lossy().as_ref())) {
+        let key = path.to_string_lossy();
+        if forgotten.contains(key.as_ref()) {
+            summary.forgotten_sessions += 1;
+            continue;
+        }
+        match plan_for(stat, states.get(key.as_ref())) {
             None => summary.unchanged_sessions += 1,
             Some(plan) => jobs.push(Job {
                 path,
@@ -501,7 +517,8 @@ pub fn index_paths(
             states.insert(key, s);
         }
     }
-    let jobs = plan_jobs(files, &states, agent, &mut summary);
+    let forgotten = forget::forgotten_paths(conn)?;
+    let jobs = plan_jobs(files, &states, &forgotten, agent, &mut summary);
     summary.record_errors(conn, failed)?;
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
     summary.close(conn, started)?;

@@ -89,6 +89,25 @@ CREATE TABLE ingest_errors (
     // 2: sources csep must not archive (its own reflection sessions) are remembered, so a
     // backfill does not read them again, but hold no message.
     "ALTER TABLE sources ADD COLUMN excluded TEXT;",
+    // 3: tombstones of forgotten sessions (`csep recall forget`), which every ingest path
+    // checks inside its write transaction so nothing brings a forgotten session back.
+    // `session_key` is the id without the `claude:` prefix, so either spelling matches;
+    // it is NULL for a tombstone of a path whose session could not be read.
+    r#"
+CREATE TABLE forgotten (
+    id INTEGER PRIMARY KEY,
+    session_key TEXT UNIQUE,
+    session_id TEXT,
+    agent TEXT,
+    forgotten_ms INTEGER NOT NULL,
+    was_indexed INTEGER NOT NULL,
+    removed_messages INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE forgotten_paths (
+    path TEXT PRIMARY KEY,
+    forgotten_id INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Message flag bits.

@@ -80,6 +80,8 @@ pub fn source_state(conn: &Connection, path: &str) -> Result<Option<SourceState>
 /// What applying one file did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// The session (or the file) was forgotten (`csep recall forget`): nothing was written.
+    pub forgotten: bool,
     /// The source is one csep must not archive (see `SourceRecord::excluded`).
     pub excluded: bool,
     pub new_session: bool,
@@ -170,6 +172,22 @@ fn delete_source_messages(tx: &Connection, source_rowid: i64) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// Deletes every message of a session and its postings (a forget); returns how many.
+pub(crate) fn delete_session_messages(tx: &Connection, session_rowid: i64) -> Result<u64> {
+    tx.prepare_cached(
+        "DELETE FROM fts_words WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1)",
+    )?
+    .execute([session_rowid])?;
+    tx.prepare_cached(
+        "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1)",
+    )?
+    .execute([session_rowid])?;
+    let n = tx
+        .prepare_cached("DELETE FROM messages WHERE session_rowid = ?1")?
+        .execute([session_rowid])?;
+    Ok(n as u64)
+}
+
 /// Applies one parsed file inside `tx`.
 pub fn apply(tx: &Connection, parsed: &Parsed) -> Result<Applied> {
     apply_parts(tx, &parsed.session, &parsed.messages, &parsed.source)
@@ -182,6 +200,17 @@ pub fn apply_parts(
     messages: &[MessageRecord],
     source: &SourceRecord,
 ) -> Result<Applied> {
+    // Checked here, inside the caller's write transaction, so a forget that committed after
+    // this file was read still keeps it out.
+    if let Some(tombstone) =
+        super::forget::blocking_tombstone(tx, &session.session_id, &source.path)?
+    {
+        super::forget::remember_path(tx, tombstone, &source.path)?;
+        return Ok(Applied {
+            forgotten: true,
+            ..Default::default()
+        });
+    }
     if let Some(reason) = &source.excluded {
         return exclude_source(tx, source, reason);
     }
@@ -213,6 +242,7 @@ pub fn apply_parts(
                 source.mtime_ms
             ])?;
         return Ok(Applied {
+            forgotten: false,
             excluded: false,
             new_session: created,
             updated_session: false,
@@ -329,6 +359,7 @@ pub fn apply_parts(
     )?
     .execute(params![session_rowid, added as i64, removed as i64])?;
     Ok(Applied {
+        forgotten: false,
         excluded: false,
         new_session: created,
         updated_session: !created && (added > 0 || removed > 0),

@@ -1,9 +1,10 @@
 //! `csep-index`: records → SQLite. `db` owns the schema, `ingest` applies one file's records
 //! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
-//! `spool` drains queued hook payloads.
+//! `spool` drains queued hook payloads, `forget` removes a session and keeps it out.
 
 pub mod backfill;
 pub mod db;
+pub mod forget;
 pub mod ingest;
 pub mod spool;
 

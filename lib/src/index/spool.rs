@@ -45,6 +45,8 @@ pub struct DrainSummary {
     pub messages: u64,
     pub new_sessions: u64,
     pub updated_sessions: u64,
+    /// Transcripts of forgotten sessions (`csep recall forget`), skipped.
+    pub forgotten_sessions: u64,
     /// Why each failed item failed (it stays in `failed/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<super::FileError>,
@@ -138,7 +140,9 @@ pub fn drain_archive(
                 (Some(path), agent) => {
                     settle(&payload);
                     let s = super::index_paths(conn, &[path], agent, caps, &mut |_| {})?;
-                    if s.error_count == 0 {
+                    // A forgotten session is not reviewed either: the trigger would keep
+                    // state about it.
+                    if s.error_count == 0 && s.forgotten_sessions == 0 {
                         on_indexed(&payload);
                     }
                     Ok(Some(s))
@@ -149,6 +153,7 @@ pub fn drain_archive(
                 summary.messages += s.messages;
                 summary.new_sessions += s.new_sessions;
                 summary.updated_sessions += s.updated_sessions;
+                summary.forgotten_sessions += s.forgotten_sessions;
                 s.errors
                     .first()
                     .map(|e| format!("{}: {}", e.path, e.message))
