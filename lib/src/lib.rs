@@ -6,11 +6,13 @@
 
 pub mod archive;
 pub mod config;
+pub mod envfile;
 pub mod error;
 pub mod fsutil;
 pub mod hook;
 pub mod index;
 pub mod memory;
+pub mod migrate;
 pub mod paths;
 pub mod redact;
 pub mod reflect;

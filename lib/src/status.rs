@@ -4,6 +4,7 @@
 //! fails: what cannot be read is reported in place.
 
 use crate::config::{self, Config};
+use crate::envfile::{self, ProviderKeys};
 use crate::reflect::{self, Outcome, StatusReport};
 use crate::timefmt;
 use serde::Serialize;
@@ -18,6 +19,8 @@ pub struct Status {
     pub timestamp: String,
     pub home: String,
     pub config: ConfigStatus,
+    /// `.env.provider`: which provider keys it sets (names only) and its mode.
+    pub env_provider: ProviderKeys,
     pub stable_memory: StableMemory,
     pub session_reflection: StatusReport,
 }
@@ -72,6 +75,7 @@ pub fn collect(state_dir: &Path) -> Status {
             exists: file.is_file(),
             warnings,
         },
+        env_provider: envfile::provider_keys(state_dir),
         stable_memory: stable_memory(state_dir, &config, session_reflection.latest.as_ref()),
         session_reflection,
     }

@@ -2,7 +2,7 @@
 
 use crate::args::HomeArgs;
 use crate::exit::Exit;
-use crate::out::{Failure, Out};
+use crate::out::{warn, Failure, Out};
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
@@ -12,8 +12,12 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: &StatusArgs) -> Result<Exit, Failure> {
+    let status = csep_lib::status::collect(&args.state.dir());
+    if let Some(w) = status.env_provider.mode_warning() {
+        warn(crate::cmd::umbrella::TOOL, w);
+    }
     let mut out = Out::new();
-    out.json(&csep_lib::status::collect(&args.state.dir()))?;
+    out.json(&status)?;
     out.flush()?;
     Ok(Exit::Ok)
 }

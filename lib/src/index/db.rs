@@ -139,6 +139,44 @@ pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     Ok(Some(conn))
 }
 
+/// Opens an existing database for a read that must leave the state directory exactly as it
+/// was (a dry run). [`open_ro`] lets SQLite create the `-wal` and `-shm` files of a database
+/// nobody has open, and migrates an old schema. Here, when there is no `-wal` file (no
+/// writer has the database open, and every page is in the main file) it is opened
+/// immutable, which creates nothing; otherwise the files are there already and [`open_ro`]
+/// is used. `Ok(None)` when there is no database, or its schema is not this csep's.
+pub fn open_untouched(path: &Path) -> Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        return open_ro(path);
+    }
+    let Some(text) = path.to_str() else {
+        return Ok(None);
+    };
+    let mut uri = String::from("file:");
+    for c in text.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let conn = Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok((version as usize == MIGRATIONS.len()).then_some(conn))
+}
+
 fn user_version(conn: &Connection) -> Result<usize> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     Ok(v as usize)
@@ -178,6 +216,29 @@ fn migrate(conn: &Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untouched_open_reads_and_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd?#%name.sqlite3");
+        assert!(open_untouched(&path).unwrap().is_none());
+        let conn = open_rw(&path).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (session_id, agent, cwd) VALUES ('s', 'codex', '/w')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files(), 1, "a closed database keeps no -wal");
+        let conn = open_untouched(&path).unwrap().unwrap();
+        let cwd: String = conn
+            .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(cwd, "/w");
+        drop(conn);
+        assert_eq!(files(), 1);
+    }
 
     #[test]
     fn migrations_apply_once_and_record_the_version() {
