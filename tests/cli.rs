@@ -1043,6 +1043,22 @@ fn readme_examples_use_real_commands_and_flags() {
             let mut help_args: Vec<&str> = Vec::new();
             if bin == "csep" {
                 help_args.push(words[1]);
+                // A subcommand's own subcommand (`csep config show --raw`) has its own flags.
+                if let Some(sub) = words.get(2).filter(|w| {
+                    w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-')
+                }) {
+                    let nested = Command::cargo_bin(bin)
+                        .unwrap()
+                        .args([words[1], sub, "--help"])
+                        .output()
+                        .unwrap();
+                    if nested.status.success()
+                        && String::from_utf8_lossy(&nested.stdout)
+                            .contains(&format!("Usage: csep {} {sub}", words[1]))
+                    {
+                        help_args.push(sub);
+                    }
+                }
             }
             help_args.push("--help");
             let help = Command::cargo_bin(bin)

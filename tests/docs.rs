@@ -10,7 +10,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{codex_exec_rollout, copy_dir, write_lines, Env};
+use common::{codex_exec_rollout, copy_dir, git_repo, git_worktree, write_lines, Env};
 use csep_lib::wire::Record;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1047,6 +1047,12 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "forget_result",
         "forgotten_session",
         "forget_list",
+        "config_path",
+        "config_show",
+        "config_raw",
+        "config_validate",
+        "config_init",
+        "migrate_worktrees",
     ] {
         assert!(
             types_seen.contains(t),
@@ -2309,5 +2315,103 @@ fn what_reflection_prints_and_leaves_now_matches_the_wire_tables() {
     }
     assert!(runs.len() >= 4, "{log}");
     all_fields_seen_in(&wire, run_log, &runs, &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn what_config_and_migrate_worktrees_print_now_match_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let state = live.state();
+    let mut problems = Vec::new();
+    let mut printed = Vec::new();
+    // One line, one object, "type" first, with the documented exit status.
+    let mut answer = |args: &[&str], code: i32, problems: &mut Vec<String>| -> Value {
+        let out = live.cmd("csep").args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "csep {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        if !text.starts_with("{\"type\":") || text.trim_end().contains('\n') {
+            problems.push(format!(
+                "csep {args:?}: not one line with \"type\" first: {text}"
+            ));
+        }
+        let v: Value = serde_json::from_str(text.trim_end())
+            .unwrap_or_else(|e| panic!("csep {args:?}: {e}: {text}"));
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &format!("csep {args:?}"), problems),
+            None => problems.push(format!("csep {args:?}: no documented type: {text}")),
+        }
+        printed.push(v.clone());
+        v
+    };
+
+    std::fs::create_dir_all(&state).unwrap();
+    let env_file = state.join(".env.provider");
+    std::fs::write(&env_file, "OPENAI_API_KEY=x\nHTTPS_PROXY=y\n").unwrap();
+    std::fs::set_permissions(
+        &env_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    answer(&["config", "path"], 0, &mut problems);
+    answer(&["config", "init"], 0, &mut problems);
+    let forced = answer(&["config", "init", "--force"], 0, &mut problems);
+    assert!(forced["backup_path"].is_string());
+    live.config("[memory]\ninject_max_chars = 0\ncolour = 1\n");
+    let show = answer(&["config", "show"], 0, &mut problems);
+    assert_eq!(show["env_provider"]["mode_too_wide"], true);
+    answer(&["config", "show", "--raw"], 0, &mut problems);
+    answer(&["config", "validate"], 1, &mut problems);
+
+    let root = std::fs::canonicalize(live.root()).unwrap();
+    let (repo, wt, gone) = (root.join("app"), root.join("app-wt"), root.join("app-old"));
+    git_repo(&repo);
+    git_worktree(&repo, &wt, "wt");
+    git_worktree(&repo, &gone, "old");
+    std::fs::remove_dir_all(&gone).unwrap();
+    for (dir, text) in [(&repo, "- main\n"), (&wt, "- wt\n"), (&gone, "- old\n")] {
+        live.seed_memory(dir, text);
+    }
+    let refs = state
+        .join("projects")
+        .join(wt.to_string_lossy().replace('/', "-"))
+        .join("memory/refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    std::fs::write(refs.join("a.md"), "a\n").unwrap();
+    let plan = answer(&["migrate-worktrees"], 0, &mut problems);
+    assert_eq!(plan["counts"]["to_migrate"], 1, "{plan}");
+    let done = answer(&["migrate-worktrees", "--apply"], 0, &mut problems);
+    assert_eq!(done["apply_results"][0]["status"], "merged", "{done}");
+    let journal = done["apply_results"][0]["journal"].as_str().unwrap();
+    for (n, line) in std::fs::read_to_string(journal)
+        .unwrap()
+        .lines()
+        .enumerate()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let what = format!("the migration's journal, line {}", n + 1);
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &what, &mut problems),
+            None => problems.push(format!("{what}: no documented type")),
+        }
+    }
+    all_fields_seen(
+        &wire,
+        &[
+            "config_path",
+            "config_show",
+            "config_raw",
+            "config_validate",
+            "config_init",
+            "migrate_worktrees",
+        ],
+        &printed,
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -4,7 +4,10 @@
 //! Loading never fails. A hook must not break because someone mistyped a key, so a missing
 //! file means defaults, an unreadable or unparsable file means defaults plus a warning, and
 //! every unknown key, wrong type or out-of-range value is a warning while the rest of the file
-//! still applies. Callers decide where warnings go (the CLI prints them on stderr).
+//! still applies. Callers decide where warnings go (the CLI prints them on stderr). A string
+//! value that looks like a credential is a warning too, under any key: secrets belong in
+//! `.env.provider` (see `envfile`). [`check`] gives each warning its key and kind, for
+//! `csep config validate`; [`TEMPLATE`] is what `csep config init` writes.
 //!
 //! Known keys (dotted path = default):
 //!
@@ -38,7 +41,9 @@
 //! retention_days = 14
 //! ```
 
+use crate::redact::redact;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
@@ -166,57 +171,259 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("config.toml")
 }
 
-/// Reads `config.toml` under `state_dir`. Never fails: see the module doc.
-pub fn load(state_dir: &Path) -> (Config, Vec<String>) {
+/// What is wrong with one key (or, with `key` null, with the whole file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// The dotted key (`session_reflection.trigger.memory_stop_interval`); null when the
+    /// warning is about the file as a whole.
+    pub key: Option<String>,
+    pub kind: WarningKind,
+    /// What is wrong and what csep does instead; never the value of a secret.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            Some(k) => write!(f, "{k}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The kinds of [`Warning`]; the names are stable (scripts match on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// A key csep does not know (a typo, or a key of a newer version).
+    UnknownKey,
+    /// A key named like a credential, or a value that looks like one.
+    Secret,
+    /// A value of the wrong type.
+    WrongType,
+    /// A value of the right type outside what the key allows.
+    OutOfRange,
+    /// A `schema_version` other than [`SCHEMA_VERSION`].
+    SchemaVersion,
+    /// The file is not TOML; every value is a default.
+    ParseError,
+    /// The file cannot be read; every value is a default.
+    Unreadable,
+    /// `.env.provider` can be read by others (see `envfile`).
+    EnvFileMode,
+}
+
+impl WarningKind {
+    /// Whether the file as a whole could not be used (`csep config validate` exits 2).
+    pub fn is_fatal(self) -> bool {
+        matches!(self, WarningKind::ParseError | WarningKind::Unreadable)
+    }
+}
+
+/// The file as [`check`] found it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub path: PathBuf,
+    pub exists: bool,
+    /// What csep uses: the file's values where they are good, defaults elsewhere.
+    pub config: Config,
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads and checks `config.toml` under `state_dir`: [`load`] with warnings that name their
+/// key and kind.
+pub fn check(state_dir: &Path) -> Checked {
     let file = path(state_dir);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Config::default(), vec![]),
-        Err(e) => {
-            return (
-                Config::default(),
-                vec![format!(
-                    "{}: unreadable ({e}); using defaults",
-                    file.display()
-                )],
-            )
-        }
+    let whole = |kind, message: String| Warning {
+        key: None,
+        kind,
+        message,
     };
-    match parse(&text) {
-        Ok((config, warnings)) => {
-            let shown = file.display();
-            (
-                config,
-                warnings
-                    .into_iter()
-                    .map(|w| format!("{shown}: {w}"))
-                    .collect(),
-            )
-        }
+    let (config, warnings) = match std::fs::read_to_string(&file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), vec![]),
         Err(e) => (
             Config::default(),
-            vec![format!(
-                "{}: not valid TOML ({}); using defaults",
-                file.display(),
-                e.trim()
+            vec![whole(
+                WarningKind::Unreadable,
+                format!("unreadable ({e}); using defaults"),
             )],
         ),
+        Ok(text) => match parse_checked(&text) {
+            Ok(r) => r,
+            Err(e) => (
+                Config::default(),
+                vec![whole(
+                    WarningKind::ParseError,
+                    format!("not valid TOML ({}); using defaults", e.trim()),
+                )],
+            ),
+        },
+    };
+    Checked {
+        exists: file.exists(),
+        path: file,
+        config,
+        warnings,
     }
+}
+
+/// Reads `config.toml` under `state_dir`. Never fails: see the module doc. Each warning is
+/// one line naming the file.
+pub fn load(state_dir: &Path) -> (Config, Vec<String>) {
+    let c = check(state_dir);
+    let shown = c.path.display();
+    let warnings = c.warnings.iter().map(|w| format!("{shown}: {w}")).collect();
+    (c.config, warnings)
 }
 
 /// Parses the file's text. `Err` only when it is not TOML at all; everything else is a warning.
 pub fn parse(text: &str) -> Result<(Config, Vec<String>), String> {
-    let root: Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    parse_checked(text).map(|(c, w)| (c, w.iter().map(Warning::to_string).collect()))
+}
+
+/// [`parse`] with structured warnings.
+pub fn parse_checked(text: &str) -> Result<(Config, Vec<Warning>), String> {
+    let root: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| one_line_error(&e, text))?;
     let mut r = Reader::default();
     let mut config = Config::default();
     r.read_root(&root, &mut config);
+    r.secret_values(&Value::Table(root), "");
     config.from_file = r.from_file;
     Ok((config, r.warnings))
 }
 
+/// A TOML error as one line (`line 1, column 3: unclosed table, expected ']'`): the
+/// parser's own text quotes the offending lines, and a warning is one line.
+fn one_line_error(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+impl Config {
+    /// Every dotted key with a value (`log.retention_days`, …), sorted, and whether that
+    /// value came from the file (`true`) or is a default.
+    pub fn sources(&self) -> Vec<(String, bool)> {
+        fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    for (k, child) in o {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(child, &key, out);
+                    }
+                }
+                _ => out.push(prefix.to_string()),
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &serde_json::to_value(self).unwrap_or_default(),
+            "",
+            &mut keys,
+        );
+        keys.sort();
+        keys.into_iter()
+            .map(|k| {
+                let from_file = self.from_file.contains(&k);
+                (k, from_file)
+            })
+            .collect()
+    }
+}
+
+/// What `csep config init` writes: every key, commented out at its default value, with what
+/// it does. Commented out so that writing the file changes nothing: a value written into the
+/// file is no longer a default (`session_reflection.model` from the file reaches Claude Code
+/// as `--model`; a default changed in a later csep would not reach the user).
+pub const TEMPLATE: &str = r##"# csep configuration. Every key is listed below, commented out at its default
+# value: remove the "# " in front of a key to set it. `csep config show` prints
+# what is in effect and where each value comes from; `csep config validate`
+# checks this file. Provider secrets never go here: they belong in
+# .env.provider next to this file (mode 0600).
+
+# The layout of this file; csep reads version 2, as csep 1.3.10 did.
+# schema_version = 2
+
+[memory]
+# How many characters of the repository's MEMORY.md go into each new session.
+# A longer file is cut at a line end, with a note saying where the rest is.
+# inject_max_chars = 8000
+
+[session_reflection]
+# Whether sessions are reviewed at all (false: no review is queued or run).
+# enabled = true
+# Which model proposes memory and skill changes: "codex" (codex exec;
+# "codex-app-server" is csep 1.3.10's name for the same), "claude" (claude -p)
+# or "command" (the program named by `command` below).
+# backend = "codex-app-server"
+# The model the backend asks. Claude Code uses its own default model unless
+# this key is set here.
+# model = "gpt-5.3-codex-spark"
+# Keep the review out of the host's saved sessions.
+# ephemeral = true
+# Read for csep 1.3.10 compatibility; not used: a review may only ever write
+# its own run directory, whatever this says.
+# sandbox = "danger-full-access"
+# Read for csep 1.3.10 compatibility; not used: the codex backend never asks
+# for approval.
+# approval_policy = "never"
+# Generated skills are named with this prefix. It must start with
+# "csep-reflect-", so a review never touches a skill of yours.
+# skill_prefix = "csep-reflect-"
+# A review still running after this many seconds is stopped.
+# timeout_seconds = 900.0
+# Read for csep 1.3.10 compatibility; not used: one review runs at a time.
+# max_concurrent_jobs = 1
+# With backend = "command": the program to run, as a list of arguments. It
+# gets the prompt on stdin and CSEP_RUN_DIR in its environment. No default.
+# command = ["sh", "/path/to/reflect.sh"]
+
+[session_reflection.trigger]
+# Whether the hooks count stops and queue reviews.
+# enabled = true
+# Queue a memory review after this many stops since the last one,
+# memory_stop_interval = 3
+# or after this many characters of new user and assistant text.
+# memory_context_chars = 16000
+# Queue a skill review after this many tool calls since the last one.
+# skill_tool_call_interval = 15
+# Queue a review at once when the user says something like "remember ..." or
+# "from now on ...".
+# high_signal_immediate = true
+# "one_shot_active": one session is enough evidence for a new skill;
+# "evidence_first": a new skill needs evidence from more than one session.
+# skill_generation_mode = "one_shot_active"
+# A review reserved longer ago than this many seconds no longer holds back
+# new ones, so a crashed worker cannot switch reviews off for a session.
+# active_job_stale_seconds = 1800
+
+[session_recall]
+# Read for csep 1.3.10 compatibility; not used: recall is always available.
+# enabled = true
+# Read for csep 1.3.10 compatibility; not used: the Stop hook always archives.
+# stop_hook_archive = true
+
+[log]
+# Read for csep 1.3.10 compatibility; not used yet.
+# retention_days = 14
+"##;
+
 #[derive(Default)]
 struct Reader {
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     from_file: BTreeSet<String>,
 }
 
@@ -232,18 +439,69 @@ fn looks_like_secret(key: &str) -> bool {
 }
 
 impl Reader {
-    fn warn(&mut self, w: String) {
-        self.warnings.push(w);
+    fn warn(&mut self, key: &str, kind: WarningKind, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            key: Some(key.to_string()),
+            kind,
+            message: message.into(),
+        });
     }
 
     fn unknown(&mut self, key: &str) {
         let leaf = key.rsplit('.').next().unwrap_or(key);
         if looks_like_secret(leaf) {
-            self.warn(format!(
-                "{key}: unknown key that looks like a secret; secrets belong in .env.provider"
-            ));
+            self.warn(
+                key,
+                WarningKind::Secret,
+                "unknown key that looks like a secret; secrets belong in .env.provider",
+            );
         } else {
-            self.warn(format!("{key}: unknown key (ignored)"));
+            self.warn(key, WarningKind::UnknownKey, "unknown key (ignored)");
+        }
+    }
+
+    /// Every string anywhere in the file that holds something [`redact`] would hide: a
+    /// credential pasted into a world-readable file, under whatever key. Names the kind of
+    /// secret, never the value.
+    fn secret_values(&mut self, v: &Value, key: &str) {
+        match v {
+            Value::String(s) => {
+                let Cow::Owned(redacted) = redact(s) else {
+                    return;
+                };
+                if self
+                    .warnings
+                    .iter()
+                    .any(|w| w.kind == WarningKind::Secret && w.key.as_deref() == Some(key))
+                {
+                    return;
+                }
+                let kinds: BTreeSet<&str> = redacted
+                    .split("[REDACTED:")
+                    .skip(1)
+                    .filter_map(|rest| rest.split(']').next())
+                    .collect();
+                self.warn(
+                    key,
+                    WarningKind::Secret,
+                    format!(
+                        "the value looks like a secret ({}); secrets belong in .env.provider",
+                        kinds.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            Value::Array(items) => items.iter().for_each(|i| self.secret_values(i, key)),
+            Value::Table(t) => {
+                for (k, v) in t {
+                    let dotted = if key.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{key}.{k}")
+                    };
+                    self.secret_values(v, &dotted);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -251,7 +509,7 @@ impl Reader {
         match parent.get(key)? {
             Value::Table(t) => Some(t),
             _ => {
-                self.warn(format!("{dotted}: must be a table (ignored)"));
+                self.warn(dotted, WarningKind::WrongType, "must be a table (ignored)");
                 None
             }
         }
@@ -264,7 +522,11 @@ impl Reader {
                 *slot = *b;
                 self.from_file.insert(dotted.to_string());
             }
-            Some(_) => self.warn(format!("{dotted}: must be true or false (default kept)")),
+            Some(_) => self.warn(
+                dotted,
+                WarningKind::WrongType,
+                "must be true or false (default kept)",
+            ),
         }
     }
 
@@ -275,9 +537,16 @@ impl Reader {
                 *slot = s.clone();
                 self.from_file.insert(dotted.to_string());
             }
-            Some(_) => self.warn(format!(
-                "{dotted}: must be a non-empty string (default kept)"
-            )),
+            Some(Value::String(_)) => self.warn(
+                dotted,
+                WarningKind::OutOfRange,
+                "must be a non-empty string (default kept)",
+            ),
+            Some(_) => self.warn(
+                dotted,
+                WarningKind::WrongType,
+                "must be a non-empty string (default kept)",
+            ),
         }
     }
 
@@ -289,10 +558,16 @@ impl Reader {
                 *slot = *n as u64;
                 self.from_file.insert(dotted.to_string());
             }
-            Some(Value::Integer(_)) => {
-                self.warn(format!("{dotted}: must be positive (default kept)"))
-            }
-            Some(_) => self.warn(format!("{dotted}: must be a whole number (default kept)")),
+            Some(Value::Integer(_)) => self.warn(
+                dotted,
+                WarningKind::OutOfRange,
+                "must be positive (default kept)",
+            ),
+            Some(_) => self.warn(
+                dotted,
+                WarningKind::WrongType,
+                "must be a whole number (default kept)",
+            ),
         }
     }
 
@@ -310,14 +585,23 @@ impl Reader {
                         *slot = argv;
                         self.from_file.insert(dotted.to_string());
                     }
-                    _ => self.warn(format!(
-                        "{dotted}: must be a non-empty list of non-empty strings (default kept)"
-                    )),
+                    Some(_) => self.warn(
+                        dotted,
+                        WarningKind::OutOfRange,
+                        "must be a non-empty list of non-empty strings (default kept)",
+                    ),
+                    None => self.warn(
+                        dotted,
+                        WarningKind::WrongType,
+                        "must be a non-empty list of non-empty strings (default kept)",
+                    ),
                 }
             }
-            Some(_) => self.warn(format!(
-                "{dotted}: must be a list of strings, such as [\"sh\", \"reflect.sh\"] (default kept)"
-            )),
+            Some(_) => self.warn(
+                dotted,
+                WarningKind::WrongType,
+                "must be a list of strings, such as [\"sh\", \"reflect.sh\"] (default kept)",
+            ),
         }
     }
 
@@ -327,7 +611,11 @@ impl Reader {
             Some(Value::Integer(n)) => *n as f64,
             Some(Value::Float(f)) => *f,
             Some(_) => {
-                self.warn(format!("{dotted}: must be a number (default kept)"));
+                self.warn(
+                    dotted,
+                    WarningKind::WrongType,
+                    "must be a number (default kept)",
+                );
                 return;
             }
         };
@@ -335,17 +623,27 @@ impl Reader {
             *slot = v;
             self.from_file.insert(dotted.to_string());
         } else {
-            self.warn(format!("{dotted}: must be positive (default kept)"));
+            self.warn(
+                dotted,
+                WarningKind::OutOfRange,
+                "must be positive (default kept)",
+            );
         }
     }
 
     /// An enumerated string outside its set falls back to the default, as in 1.3.10.
     fn one_of(&mut self, dotted: &str, slot: &mut String, allowed: &[&str], default: &str) {
         if !allowed.contains(&slot.as_str()) {
-            self.warn(format!(
-                "{dotted}: {slot:?} is not one of {}; using {default:?}",
-                allowed.join(", ")
-            ));
+            // Redacted: the value is echoed, and someone may have pasted a token here.
+            let shown = redact(slot);
+            self.warn(
+                dotted,
+                WarningKind::OutOfRange,
+                format!(
+                    "{shown:?} is not one of {}; using {default:?}",
+                    allowed.join(", ")
+                ),
+            );
             *slot = default.to_string();
             self.from_file.remove(dotted);
         }
@@ -371,13 +669,21 @@ impl Reader {
                 c.schema_version = *v;
                 self.from_file.insert("schema_version".into());
                 if *v != SCHEMA_VERSION {
-                    self.warn(format!(
-                        "schema_version = {v}: this csep reads version {SCHEMA_VERSION}; \
-                         keys it knows still apply"
-                    ));
+                    self.warn(
+                        "schema_version",
+                        WarningKind::SchemaVersion,
+                        format!(
+                            "is {v}, but this csep reads version {SCHEMA_VERSION}; \
+                             keys it knows still apply"
+                        ),
+                    );
                 }
             }
-            Some(_) => self.warn("schema_version: must be a whole number (ignored)".into()),
+            Some(_) => self.warn(
+                "schema_version",
+                WarningKind::WrongType,
+                "must be a whole number (ignored)",
+            ),
         }
         if let Some(t) = self.table(root, "memory", "memory") {
             self.known(t, "memory", &["inject_max_chars"]);
@@ -431,9 +737,11 @@ impl Reader {
             "one_shot_active",
         );
         if !r.skill_prefix.starts_with(REFLECT_SKILL_PREFIX) {
-            self.warn(format!(
-                "session_reflection.skill_prefix: must start with {REFLECT_SKILL_PREFIX:?}; using it"
-            ));
+            self.warn(
+                "session_reflection.skill_prefix",
+                WarningKind::OutOfRange,
+                format!("must start with {REFLECT_SKILL_PREFIX:?}; using it"),
+            );
             r.skill_prefix = REFLECT_SKILL_PREFIX.into();
             self.from_file.remove("session_reflection.skill_prefix");
         }
@@ -732,9 +1040,120 @@ retention_days = true
     fn a_non_table_section_and_another_schema_version_warn() {
         let (c, w) = parse("schema_version = 3\nsession_reflection = 1\n").unwrap();
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].contains("schema_version = 3"));
+        assert!(w[0].starts_with("schema_version: is 3"), "{w:?}");
         assert!(w[1].contains("session_reflection: must be a table"));
         assert_eq!(c.schema_version, 3);
         assert!(c.session_reflection.enabled);
+    }
+
+    /// The template with every `# key = value` line uncommented.
+    fn uncommented(template: &str) -> String {
+        template
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    rest.to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_starter_template_loads_clean_and_names_every_key_at_its_default() {
+        let (c, w) = parse_checked(TEMPLATE).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c, Config::default());
+        assert!(c.sources().iter().all(|(_, from_file)| !from_file));
+
+        // Uncommented, every key is set, to its default (`command` has none).
+        let (c, w) = parse_checked(&uncommented(TEMPLATE)).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let sources = c.sources();
+        let unset: Vec<&String> = sources.iter().filter(|(_, f)| !f).map(|(k, _)| k).collect();
+        assert!(unset.is_empty(), "the template lacks {unset:?}");
+        let mut expected = Config::default();
+        expected.session_reflection.command = vec!["sh".into(), "/path/to/reflect.sh".into()];
+        expected.from_file = c.from_file.clone();
+        assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn warnings_name_their_key_and_kind() {
+        let text = "colour = 1\nschema_version = 3\n[log]\nretention_days = 0\n\
+                    [session_reflection]\nenabled = \"yes\"\napi_token = \"x\"\n\
+                    model = \"ghp_0123456789abcdefghijABCDEFGHIJ\"\n";
+        let (_, w) = parse_checked(text).unwrap();
+        let got: Vec<(Option<&str>, WarningKind)> =
+            w.iter().map(|w| (w.key.as_deref(), w.kind)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("colour"), WarningKind::UnknownKey),
+                (Some("schema_version"), WarningKind::SchemaVersion),
+                (Some("session_reflection.api_token"), WarningKind::Secret),
+                (Some("session_reflection.enabled"), WarningKind::WrongType),
+                (Some("log.retention_days"), WarningKind::OutOfRange),
+                (Some("session_reflection.model"), WarningKind::Secret),
+            ]
+        );
+        let all = format!("{w:?}");
+        assert!(
+            !all.contains("ghp_0123"),
+            "a warning shows the secret: {all}"
+        );
+        assert!(all.contains("github_token"), "{all}");
+    }
+
+    #[test]
+    fn an_echoed_bad_value_is_redacted() {
+        let (_, w) =
+            parse_checked("[session_reflection]\nsandbox = \"sk-proj-AbCdEfGhIjKlMnOpQrSt\"\n")
+                .unwrap();
+        let all = format!("{w:?}");
+        assert!(!all.contains("AbCdEfGh"), "{all}");
+        assert!(w.iter().any(|w| w.kind == WarningKind::OutOfRange), "{all}");
+        assert!(w.iter().any(|w| w.kind == WarningKind::Secret), "{all}");
+    }
+
+    #[test]
+    fn check_tells_a_broken_file_from_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = check(dir.path());
+        assert!(!c.exists && c.warnings.is_empty());
+        std::fs::write(path(dir.path()), "a = 1\n[x\n").unwrap();
+        let c = check(dir.path());
+        assert!(c.exists);
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0]
+                .message
+                .starts_with("not valid TOML (line 2, column 3: ")
+                && !c.warnings[0].message.contains('\n'),
+            "{:?}",
+            c.warnings[0]
+        );
+        assert_eq!(c.warnings[0].kind, WarningKind::ParseError);
+        assert!(c.warnings[0].kind.is_fatal() && c.warnings[0].key.is_none());
+    }
+
+    #[test]
+    fn sources_list_every_key_sorted() {
+        let (c, _) = parse("[log]\nretention_days = 3\n").unwrap();
+        let s = c.sources();
+        assert_eq!(
+            s.first().map(|(k, _)| k.as_str()),
+            Some("log.retention_days")
+        );
+        assert!(s.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(s.contains(&("log.retention_days".into(), true)));
+        assert!(s.contains(&("session_reflection.command".into(), false)));
+        assert!(s.contains(&("session_reflection.trigger.enabled".into(), false)));
+        assert_eq!(s.len(), 22);
     }
 }

@@ -6,12 +6,14 @@
 
 pub mod archive;
 pub mod config;
+pub mod envfile;
 pub mod error;
 pub mod fsutil;
 pub mod hook;
 pub mod index;
 pub mod logs;
 pub mod memory;
+pub mod migrate;
 pub mod paths;
 pub mod redact;
 pub mod reflect;

@@ -6,9 +6,14 @@
 use crate::repo;
 use std::path::{Path, PathBuf};
 
+/// A bucket's name: the path with every `/` as `-` (csep 1.3.10's naming).
+pub fn bucket_name(path: &str) -> String {
+    path.replace('/', "-")
+}
+
 /// The bucket directory for a repo root.
 pub fn bucket_dir(state_dir: &Path, repo_root: &str) -> PathBuf {
-    state_dir.join("projects").join(repo_root.replace('/', "-"))
+    state_dir.join("projects").join(bucket_name(repo_root))
 }
 
 /// The one injected file of a bucket.

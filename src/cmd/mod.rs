@@ -2,9 +2,11 @@
 //! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them.
 
 pub mod archive;
+pub mod config;
 pub mod forget;
 pub mod hook;
 pub mod index;
+pub mod migrate;
 pub mod recall;
 pub mod reflect;
 pub mod reflection;

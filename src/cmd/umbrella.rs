@@ -53,6 +53,10 @@ pub enum Command {
     Reflect(crate::cmd::reflect::ReflectArgs),
     /// Check a reflection proposal and apply it, or undo a job (same as csep-verify)
     Verify(crate::cmd::verify::VerifyArgs),
+    /// config.toml: `path`, `show [--raw]`, `init [--force]`, `validate`
+    Config(crate::cmd::config::ConfigArgs),
+    /// Fold memory buckets of worktrees into their repository's bucket (a dry run unless --apply)
+    MigrateWorktrees(crate::cmd::migrate::MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -426,5 +430,7 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Status(a) => crate::cmd::status::run(a),
         Command::Reflect(a) => crate::cmd::reflect::run(a),
         Command::Verify(a) => crate::cmd::verify::run(a),
+        Command::Config(a) => crate::cmd::config::run(a),
+        Command::MigrateWorktrees(a) => crate::cmd::migrate::run(a),
     }
 }

@@ -232,6 +232,19 @@ pub fn archive_drained(queue: &Path) -> bool {
     empty("new") && empty("cur") && unlocked
 }
 
+/// Takes the exclusive lock on the lock file `path` (made if missing), as a running csep
+/// process holds it, until the returned file is dropped.
+pub fn hold_lock(path: &Path) -> fs::File {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    fs2::FileExt::try_lock_exclusive(&f).unwrap();
+    f
+}
+
 /// The archive queue's `.lock`, which a drainer holds while it works.
 fn open_queue_lock(queue: &Path) -> std::io::Result<fs::File> {
     fs::OpenOptions::new()

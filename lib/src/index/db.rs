@@ -158,6 +158,56 @@ pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     Ok(Some(conn))
 }
 
+/// Opens an existing database read-only without creating or changing any file (`csep
+/// status`, dry runs). [`open_ro`] lets SQLite create the `-wal` and `-shm` files of a
+/// database nobody has open, and migrates an old schema. Here, when the `-wal` file is absent
+/// or empty (every page is in the main file) the database is opened `immutable`, which
+/// touches nothing; a checkpoint running meanwhile can at worst make this one read fail.
+/// When the log holds transactions it is opened `mode=ro`: the only bytes that read touches
+/// are SQLite's read marks in the existing `-shm`, as for any reader. No migration either way.
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let log_empty = std::fs::metadata(Path::new(&wal)).map_or(true, |m| m.len() == 0);
+    let conn = Connection::open_with_flags(
+        sqlite_uri(path, log_empty),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_millis(500))?;
+    Ok(conn)
+}
+
+fn sqlite_uri(path: &Path, immutable: bool) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str(if immutable {
+        "?mode=ro&immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    uri
+}
+
+/// [`open_read_only`] for a reader that needs this csep's schema: `Ok(None)` when there is
+/// no database, or its schema is another version.
+pub fn open_untouched(path: &Path) -> Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = open_read_only(path)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok((version as usize == MIGRATIONS.len()).then_some(conn))
+}
+
 fn user_version(conn: &Connection) -> Result<usize> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     Ok(v as usize)
@@ -197,6 +247,41 @@ fn migrate(conn: &Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_untouched_open_reads_and_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd?#%name.sqlite3");
+        assert!(open_untouched(&path).unwrap().is_none());
+        let conn = open_rw(&path).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (session_id, agent, cwd) VALUES ('s', 'codex', '/w')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files(), 1, "a closed database keeps no -wal");
+        let conn = open_untouched(&path).unwrap().unwrap();
+        let cwd: String = conn
+            .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(cwd, "/w");
+        drop(conn);
+        assert_eq!(files(), 1);
+    }
+
+    #[test]
+    fn uris_escape_what_sqlite_would_read_as_syntax() {
+        assert_eq!(
+            sqlite_uri(Path::new("/a b/x?y#z%.db"), true),
+            "file:/a%20b/x%3Fy%23z%25.db?mode=ro&immutable=1"
+        );
+        assert_eq!(
+            sqlite_uri(Path::new("/s/i.db"), false),
+            "file:/s/i.db?mode=ro"
+        );
+    }
 
     #[test]
     fn migrations_apply_once_and_record_the_version() {

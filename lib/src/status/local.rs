@@ -1,17 +1,11 @@
 //! csep's own state for `csep status`: the recall index, the spool queues, the trigger's
 //! latest session, and the logs. Everything is read, nothing is created.
 //!
-//! The index is opened read-only. When its write-ahead log is absent or empty, a read-only
-//! open would still create `-wal` and `-shm` files, so it is opened `immutable` instead,
-//! which touches nothing (the main file then holds everything; a checkpoint that runs
-//! meanwhile can at worst make this one snapshot report an error in place). When the log
-//! holds transactions, the only bytes the read touches are SQLite's read marks in the
-//! existing shared-memory file (`-shm`): that is how any SQLite reader takes its place, and
-//! no state changes.
+//! The index is opened with `db::open_read_only`, which creates and changes no file.
 
 use crate::index::spool;
 use crate::timefmt;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -68,40 +62,6 @@ pub struct IngestRun {
 
 const MISSING_EXAMPLES: usize = 5;
 
-fn sqlite_uri(path: &Path, immutable: bool) -> String {
-    let mut uri = String::from("file:");
-    for b in path.to_string_lossy().bytes() {
-        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
-            uri.push(b as char);
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri.push_str(if immutable {
-        "?mode=ro&immutable=1"
-    } else {
-        "?mode=ro"
-    });
-    uri
-}
-
-/// A read-only connection that creates no file (see the module doc).
-pub fn open_index(db: &Path) -> rusqlite::Result<Connection> {
-    let wal = db.with_file_name(format!(
-        "{}-wal",
-        db.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let log_empty = fs::metadata(&wal).map_or(true, |m| m.len() == 0);
-    let conn = Connection::open_with_flags(
-        sqlite_uri(db, log_empty),
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_millis(500))?;
-    Ok(conn)
-}
-
 /// The index figures. `indexed` gets every source path with the size the index holds of it.
 pub fn session_recall(db: &Path, indexed: &mut HashMap<String, u64>) -> SessionRecall {
     let mut r = SessionRecall {
@@ -125,7 +85,7 @@ fn fill(
     r: &mut SessionRecall,
     indexed: &mut HashMap<String, u64>,
 ) -> rusqlite::Result<()> {
-    let conn = open_index(db)?;
+    let conn = crate::index::db::open_read_only(db)?;
     r.schema_version = Some(conn.pragma_query_value(None, "user_version", |row| row.get(0))?);
     let mut st = conn.prepare(
         "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM sessions GROUP BY agent",
@@ -399,22 +359,5 @@ pub fn logs(state_dir: &Path, retention_days: u64) -> Logs {
         files,
         size_bytes: size,
         retention_days,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uris_escape_what_sqlite_would_read_as_syntax() {
-        assert_eq!(
-            sqlite_uri(Path::new("/a b/x?y#z%.db"), true),
-            "file:/a%20b/x%3Fy%23z%25.db?mode=ro&immutable=1"
-        );
-        assert_eq!(
-            sqlite_uri(Path::new("/s/i.db"), false),
-            "file:/s/i.db?mode=ro"
-        );
     }
 }

@@ -8,6 +8,7 @@ pub mod hosts;
 pub mod local;
 
 use crate::config::{self, Config};
+use crate::envfile::{self, ProviderKeys};
 use crate::reflect::{self, Outcome, StatusReport};
 use crate::timefmt;
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub struct Status {
     pub config: ConfigStatus,
     pub hooks: Hooks,
     pub plugin_bundle: hosts::PluginBundle,
+    /// `.env.provider`: which provider keys it sets (names only, never values) and its mode.
+    pub env_provider: ProviderKeys,
     pub stable_memory: StableMemory,
     pub session_recall: local::SessionRecall,
     pub spool: local::Spool,
@@ -106,6 +109,7 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
             claude: hosts::claude(claude_dir, &expected),
         },
         plugin_bundle: hosts::plugin_bundle(),
+        env_provider: envfile::provider_keys(state_dir),
         stable_memory: stable_memory(state_dir, &config, session_reflection.latest.as_ref()),
         session_recall,
         spool: local::spool(state_dir),
@@ -125,6 +129,9 @@ fn warnings(s: &Status) -> Vec<String> {
     let mut w = Vec::new();
     for c in &s.config.warnings {
         w.push(format!("config: {c}"));
+    }
+    if let Some(m) = s.env_provider.mode_warning() {
+        w.push(m);
     }
     for (name, h) in [("Codex", &s.hooks.codex), ("Claude Code", &s.hooks.claude)] {
         if let Some(e) = &h.error {

@@ -6,7 +6,9 @@
 //! before-copies, write the journal, then the live files one atomic write each; an I/O error
 //! part-way rolls back what was written and journals the rollback. Lock order: the bucket's
 //! `.lock`, then `<state>/locks/skills.lock` (only when skills change). Undo takes the same
-//! locks in the same order.
+//! locks in the same order. `csep migrate-worktrees` writes its merges through [`apply`] too
+//! (holding the source bucket's `.lock` first; a source bucket is never a target), so they
+//! are journalled and undone the same way.
 
 use super::live::{self, Live};
 use super::{split_rel, valid_job_id, Base, Change, Reason, Rejection};
@@ -99,8 +101,8 @@ pub(crate) enum Applied {
     RolledBack(PathBuf, String),
 }
 
-/// Takes an exclusive lock on `path`, retrying for up to `wait`.
-fn lock(path: &Path, wait: Duration) -> Result<File> {
+/// Takes an exclusive lock on `path`, retrying for up to `wait` (`Busy` after that).
+pub(crate) fn lock(path: &Path, wait: Duration) -> Result<File> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     }
@@ -109,7 +111,7 @@ fn lock(path: &Path, wait: Duration) -> Result<File> {
     while file.try_lock_exclusive().is_err() {
         if start.elapsed() >= wait {
             return Err(Error::busy(format!(
-                "{} is held by another csep-verify; retry later",
+                "{} is held by another csep process; retry later",
                 path.display()
             )));
         }

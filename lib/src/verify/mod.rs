@@ -18,6 +18,7 @@ mod walk;
 
 pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
 pub use draft::DraftSummary;
+pub(crate) use journal::{apply, lock, Applied, Planned};
 pub use journal::{journal_path, undo, JournalEntry, UndoChange, UndoReceipt, UndoStatus};
 
 use crate::error::{Error, Result};
