@@ -1478,6 +1478,25 @@ fn all_fields_seen_in(wire: &Wire, table: usize, values: &[Value], problems: &mu
     }
 }
 
+/// Every line of a JSON-lines log, each checked against `table`.
+fn checked_log_lines(
+    wire: &Wire,
+    table: usize,
+    path: &std::path::Path,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
+    let log = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    log.lines()
+        .enumerate()
+        .map(|(n, line)| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            wire.check(&v, &[table], &format!("logs/{name}:{}", n + 1), problems);
+            v
+        })
+        .collect()
+}
+
 /// A `codex exec` rollout of one prompt at `path`.
 fn small_rollout(path: &std::path::Path, id: &str, prompt: &str) {
     write_lines(
@@ -1703,19 +1722,16 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
     live.wait_drained();
     let log_table = example_table(&wire, "\"tool\": \"csep hook\"");
     let log = std::fs::read_to_string(state.join("logs/hook.log")).unwrap();
-    let mut events = BTreeSet::new();
-    let mut lines = Vec::new();
-    for (n, line) in log.lines().enumerate() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        wire.check(
-            &v,
-            &[log_table],
-            &format!("logs/hook.log:{}", n + 1),
-            &mut problems,
-        );
-        events.insert(v["event"].as_str().unwrap_or_default().to_string());
-        lines.push(v);
-    }
+    let lines = checked_log_lines(
+        &wire,
+        log_table,
+        &state.join("logs/hook.log"),
+        &mut problems,
+    );
+    let events: BTreeSet<String> = lines
+        .iter()
+        .map(|v| v["event"].as_str().unwrap_or_default().to_string())
+        .collect();
     all_fields_seen(&wire, &["archive_request"], &requests, &mut problems);
     all_fields_seen_in(&wire, log_table, &lines, &mut problems);
     for event in ["SessionStart", "Stop", "SessionEnd", "trigger"] {
@@ -2301,19 +2317,13 @@ fn what_reflection_prints_and_leaves_now_matches_the_wire_tables() {
     );
     // The run log those runs left: every line matches its table.
     let run_log = example_table(&wire, "\"command\": \"recall\", \"exit_code\"");
-    let log = std::fs::read_to_string(state.join("logs/runs.jsonl")).unwrap();
-    let mut runs = Vec::new();
-    for (n, line) in log.lines().enumerate() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        wire.check(
-            &v,
-            &[run_log],
-            &format!("logs/runs.jsonl:{}", n + 1),
-            &mut problems,
-        );
-        runs.push(v);
-    }
-    assert!(runs.len() >= 4, "{log}");
+    let runs = checked_log_lines(
+        &wire,
+        run_log,
+        &state.join("logs/runs.jsonl"),
+        &mut problems,
+    );
+    assert!(runs.len() >= 4, "{runs:?}");
     all_fields_seen_in(&wire, run_log, &runs, &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

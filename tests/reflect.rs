@@ -5,6 +5,8 @@
 //!
 //! Each test gets its own state dir, skills dir and home (`Env`); nothing touches $HOME.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{json, Value};
@@ -1320,27 +1322,6 @@ fn a_running_worker_is_left_to_take_the_new_job() {
 // ---------------------------------------------------------------------------------------
 // `csep status`.
 
-/// Every file and directory under `dir` with its bytes and modification time.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            let meta = fs::symlink_metadata(&p).unwrap();
-            let bytes = if meta.is_file() {
-                fs::read(&p).unwrap()
-            } else {
-                stack.push(p.clone());
-                vec![]
-            };
-            out.insert(p, (bytes, meta.modified().unwrap()));
-        }
-    }
-    out
-}
-
 #[test]
 fn csep_status_shows_the_latest_job_its_validation_and_why_and_writes_nothing() {
     let env = Env::new();
@@ -1371,7 +1352,7 @@ fn csep_status_shows_the_latest_job_its_validation_and_why_and_writes_nothing() 
         "{stderr}"
     );
 
-    let before = tree(env.dir.path());
+    let before = common::disk_state(env.dir.path());
     let out = env
         .cmd("csep")
         .args(["status", "--home"])
@@ -1381,14 +1362,7 @@ fn csep_status_shows_the_latest_job_its_validation_and_why_and_writes_nothing() 
         .success()
         .get_output()
         .clone();
-    let after = tree(env.dir.path());
-    let changed: Vec<&PathBuf> = after
-        .keys()
-        .chain(before.keys())
-        // SQLite's read marks in an existing -shm are how any reader takes its place.
-        .filter(|k| !(k.to_string_lossy().ends_with("-shm") && before.contains_key(*k)))
-        .filter(|k| before.get(*k) != after.get(*k))
-        .collect();
+    let changed = common::changed_paths(&before, &common::disk_state(env.dir.path()));
     assert!(changed.is_empty(), "csep status changed {changed:?}");
     assert!(!env.path("elsewhere").exists());
     let text = String::from_utf8(out.stdout).unwrap();

@@ -56,28 +56,6 @@ fn warnings(s: &Value) -> String {
         .join("\n")
 }
 
-/// Every entry under `dir`: kind, bytes and modification time.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, (String, Vec<u8>, SystemTime)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let m = fs::symlink_metadata(&p).unwrap();
-            let (kind, bytes) = if m.is_dir() {
-                stack.push(p.clone());
-                ("dir", vec![])
-            } else if m.is_file() {
-                ("file", fs::read(&p).unwrap())
-            } else {
-                ("other", vec![])
-            };
-            out.insert(p, (kind.to_string(), bytes, m.modified().unwrap()));
-        }
-    }
-    out
-}
-
 /// Sets a file's modification time `secs` seconds into the past.
 fn age(path: &Path, secs: u64) {
     let t = SystemTime::now() - std::time::Duration::from_secs(secs);
@@ -535,7 +513,7 @@ fn status_changes_nothing_on_disk_even_beside_the_index() {
                 let _ = fs::remove_file(index.join(side));
             }
         }
-        let before = tree(env.root());
+        let before = common::disk_state(env.root());
         let s = env.status();
         assert!(
             s["session_recall"]["session_count"].as_u64().unwrap() > 0,
@@ -547,14 +525,7 @@ fn status_changes_nothing_on_disk_even_beside_the_index() {
             "{}",
             s["session_recall"]
         );
-        let after = tree(env.root());
-        let changed: Vec<&PathBuf> = after
-            .keys()
-            .chain(before.keys())
-            // SQLite's read marks in an existing -shm are how any reader takes its place.
-            .filter(|k| !(k.to_string_lossy().ends_with("-shm") && before.contains_key(*k)))
-            .filter(|k| before.get(*k) != after.get(*k))
-            .collect();
+        let changed = common::changed_paths(&before, &common::disk_state(env.root()));
         assert!(
             changed.is_empty(),
             "pass {pass}: csep status changed {changed:?}"

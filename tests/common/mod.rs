@@ -12,6 +12,7 @@
 
 use serde_json::{json, Value};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -902,4 +903,44 @@ fn kill_group(child: &Child) {
         .args(["-KILL", "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
         .status();
+}
+
+/// Every entry under `dir` with its kind, bytes and modification time: what "changes nothing
+/// on disk" is checked against.
+pub fn disk_state(dir: &Path) -> BTreeMap<PathBuf, (String, Vec<u8>, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let (kind, bytes) = if m.is_dir() {
+                stack.push(p.clone());
+                ("dir", vec![])
+            } else if m.is_file() {
+                ("file", fs::read(&p).unwrap())
+            } else {
+                ("other", vec![])
+            };
+            out.insert(p, (kind.to_string(), bytes, m.modified().unwrap()));
+        }
+    }
+    out
+}
+
+/// The paths that differ between two [`disk_state`]s. SQLite's read marks in a `-shm` that
+/// was already there are how any SQLite reader takes its place, so they do not count.
+pub fn changed_paths(
+    before: &BTreeMap<PathBuf, (String, Vec<u8>, SystemTime)>,
+    after: &BTreeMap<PathBuf, (String, Vec<u8>, SystemTime)>,
+) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|k| !(k.to_string_lossy().ends_with("-shm") && before.contains_key(*k)))
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    v.dedup();
+    v
 }
