@@ -1416,3 +1416,65 @@ fn reflection_sessions_are_remembered_but_never_archived() {
     // Unchanged: one stat, nothing read.
     assert_eq!(env.backfill("codex", &root)["unchanged_sessions"], 1);
 }
+
+#[test]
+fn completions_cover_every_tool_and_its_flags() {
+    let env = Env::new();
+    for tool in [
+        "csep",
+        "csep-archive",
+        "csep-index",
+        "csep-recall",
+        "csep-trigger",
+        "csep-reflect",
+        "csep-verify",
+    ] {
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            let out = env
+                .cmd("csep")
+                .args(["completions", shell, "--tool", tool])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{tool} {shell}: {out:?}");
+            let script = String::from_utf8(out.stdout).unwrap();
+            assert!(script.contains(tool), "{tool} {shell}");
+            if shell == "bash" {
+                // The script is valid bash.
+                let mut check = std::process::Command::new("bash")
+                    .arg("-n")
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                check
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(script.as_bytes())
+                    .unwrap();
+                assert!(check.wait().unwrap().success(), "{tool}: bash -n failed");
+            }
+        }
+    }
+    let recall = env
+        .cmd("csep")
+        .args(["completions", "bash", "--tool", "csep-recall"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8(recall.stdout).unwrap();
+    for flag in ["--global", "--format", "--agent", "--since", "--state-dir"] {
+        assert!(script.contains(flag), "{flag} missing");
+    }
+    let zsh = env
+        .cmd("csep")
+        .args(["completions", "zsh"])
+        .output()
+        .unwrap();
+    let zsh = String::from_utf8(zsh.stdout).unwrap();
+    assert!(zsh.starts_with("#compdef csep"), "{}", &zsh[..40]);
+    assert!(zsh.contains("session-reflect") && zsh.contains("completions"));
+    env.cmd("csep")
+        .args(["completions", "bash", "--tool", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("csep: --tool \"nope\""));
+}

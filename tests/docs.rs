@@ -2425,3 +2425,66 @@ fn what_config_and_migrate_worktrees_print_now_match_the_wire_tables() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_architecture_page_has_its_parts_and_names_every_lock_the_code_takes() {
+    let arch = read("docs/ARCHITECTURE.md");
+    for heading in [
+        "## Data flow",
+        "## The spool protocol",
+        "## Locks and their order",
+        "## Crash recovery",
+    ] {
+        assert!(
+            arch.contains(heading),
+            "docs/ARCHITECTURE.md lacks {heading:?}"
+        );
+    }
+    // Every lock file name the code opens appears in the lock table.
+    let table: String = arch
+        .split("## Locks and their order")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap()
+        .to_string();
+    let mut names = BTreeSet::new();
+    for dir in ["lib/src", "src"] {
+        for entry in walkdir(&repo().join(dir)) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            for piece in text.split('"').skip(1).step_by(2) {
+                if piece.ends_with(".lock") && !piece.contains(' ') {
+                    names.insert(piece.to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        names.contains("trigger.lock") && names.contains(".lock"),
+        "{names:?}"
+    );
+    for name in &names {
+        assert!(
+            table.contains(name.as_str()),
+            "the code takes a lock on {name:?}, which docs/ARCHITECTURE.md's lock table does not name"
+        );
+    }
+}
+
+/// Every `.rs` file below `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

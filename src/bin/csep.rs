@@ -1,20 +1,10 @@
 //! `csep`: the umbrella command, with csep 1.3.10's command surface. See `man csep`.
+//! Argument parsing only (`csep::cli`); the work is in `csep::cmd::umbrella`.
 
 use clap::Parser;
-use csep::cmd::umbrella::{self, Command};
-
-#[derive(Parser)]
-#[command(
-    name = "csep",
-    version,
-    about = "Local memory and session recall for coding agents (Codex CLI, Claude Code)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use csep::cmd::umbrella;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = csep::cli::CsepCli::parse();
     csep::out::run(umbrella::TOOL, || umbrella::run(&cli.command))
 }

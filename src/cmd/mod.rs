@@ -2,6 +2,7 @@
 //! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them.
 
 pub mod archive;
+pub mod completions;
 pub mod config;
 pub mod forget;
 pub mod hook;

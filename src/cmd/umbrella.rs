@@ -49,6 +49,8 @@ pub enum Command {
     SessionReflection(crate::cmd::reflection::SessionReflectionArgs),
     /// Read-only diagnostic snapshot (JSON): config, memory buckets, reflection and its latest job
     Status(crate::cmd::status::StatusArgs),
+    /// Print shell completions for csep or one of its tools (bash, zsh, fish, …)
+    Completions(crate::cmd::completions::CompletionsArgs),
     /// Run queued reflection jobs (same as csep-reflect; the drainer starts it when one is queued)
     Reflect(crate::cmd::reflect::ReflectArgs),
     /// Check a reflection proposal and apply it, or undo a job (same as csep-verify)
@@ -428,6 +430,7 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::SessionReflect(a) => crate::cmd::reflect::run_session_reflect(a),
         Command::SessionReflection(a) => crate::cmd::reflection::run(a),
         Command::Status(a) => crate::cmd::status::run(a),
+        Command::Completions(a) => crate::cmd::completions::run(a),
         Command::Reflect(a) => crate::cmd::reflect::run(a),
         Command::Verify(a) => crate::cmd::verify::run(a),
         Command::Config(a) => crate::cmd::config::run(a),

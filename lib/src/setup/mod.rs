@@ -136,7 +136,6 @@ pub fn write_recorded(
             user_changed: false,
         });
     }
-    fsutil::write_atomic(path, bytes)?;
     let c = manifest
         .changes
         .iter_mut()
@@ -148,7 +147,11 @@ pub fn write_recorded(
             c.added.push(a.clone());
         }
     }
-    Ok(())
+    // The manifest knows of the change before the file does: after a crash between the two,
+    // uninstall still finds the backup, and a file that does not carry the recorded hash is
+    // only cleaned of csep's parts, never overwritten.
+    save_manifest(state_dir, manifest)?;
+    fsutil::write_atomic(path, bytes)
 }
 
 /// Re-reads a recorded file's hash after someone else (Codex's own config writer) changed it on
@@ -258,4 +261,37 @@ pub fn uninstall(
     let _ = fs::remove_dir_all(state_dir.join("install").join("backup"));
     let _ = fs::remove_file(manifest_path(state_dir));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifest_on_disk_knows_of_a_change_before_the_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let target = dir.path().join("settings.json");
+        fs::write(&target, b"{}").unwrap();
+        // A directory where the file should be: the write fails after the manifest is saved,
+        // as a crash between the two would leave things.
+        let blocked = dir.path().join("blocked");
+        fs::create_dir_all(blocked.join("x")).unwrap();
+        let mut m = Manifest::default();
+        write_recorded(
+            &state,
+            &mut m,
+            &target,
+            b"{\"hooks\":{}}",
+            &["hooks".into()],
+        )
+        .unwrap();
+        assert!(write_recorded(&state, &mut m, &blocked, b"new", &[]).is_err());
+        let saved = load_manifest(&state).unwrap().unwrap();
+        let paths: Vec<&str> = saved.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, [target.to_str().unwrap(), blocked.to_str().unwrap()]);
+        assert_eq!(saved.changes[0].action, "modified");
+        assert!(Path::new(saved.changes[0].backup.as_ref().unwrap()).is_file());
+        assert_eq!(saved.changes[0].after_sha256, sha256_hex(b"{\"hooks\":{}}"));
+    }
 }

@@ -1,0 +1,110 @@
+//! The command lines of every binary, in one place: each binary parses its own, and
+//! `csep completions` asks clap for any of them to generate shell completions.
+
+use crate::cmd::{archive, index, recall, reflect, trigger, umbrella, verify};
+use clap::{CommandFactory, Parser};
+
+#[derive(Parser)]
+#[command(
+    name = "csep",
+    version,
+    about = "Local memory and session recall for coding agents (Codex CLI, Claude Code)"
+)]
+pub struct CsepCli {
+    #[command(subcommand)]
+    pub command: umbrella::Command,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-archive",
+    version,
+    about = "Turn Codex and Claude Code transcripts into normalized JSON Lines records"
+)]
+pub struct ArchiveCli {
+    #[command(flatten)]
+    pub args: archive::ArchiveArgs,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-index",
+    version,
+    about = "Index transcript records into the local recall database (stdin, backfill, files, spool)"
+)]
+pub struct IndexCli {
+    #[command(flatten)]
+    pub args: index::IndexArgs,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-recall",
+    version,
+    about = "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts"
+)]
+pub struct RecallCli {
+    #[command(flatten)]
+    pub args: recall::RecallArgs,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-reflect",
+    version,
+    about = "Run queued reflection jobs: a model proposes memory and skill changes in \
+                     runs/<job>/, csep-verify checks and applies them"
+)]
+pub struct ReflectCli {
+    #[command(flatten)]
+    pub args: reflect::ReflectArgs,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-trigger",
+    version,
+    about = "Decide whether a session is due for reflection (hook payload in, decision \
+                     JSON out); queue the job when it is"
+)]
+pub struct TriggerCli {
+    #[command(flatten)]
+    pub args: trigger::TriggerArgs,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "csep-verify",
+    version,
+    about = "Check a reflection proposal against hard boundaries and apply it \
+                     atomically with a receipt and a journal; or undo an applied job"
+)]
+pub struct VerifyCli {
+    #[command(flatten)]
+    pub args: verify::VerifyArgs,
+}
+
+/// Every binary's name, the umbrella first.
+pub const TOOLS: &[&str] = &[
+    "csep",
+    "csep-archive",
+    "csep-index",
+    "csep-recall",
+    "csep-trigger",
+    "csep-reflect",
+    "csep-verify",
+];
+
+/// The clap command of binary `tool`.
+pub fn command(tool: &str) -> Option<clap::Command> {
+    Some(match tool {
+        "csep" => CsepCli::command(),
+        "csep-archive" => ArchiveCli::command(),
+        "csep-index" => IndexCli::command(),
+        "csep-recall" => RecallCli::command(),
+        "csep-reflect" => ReflectCli::command(),
+        "csep-trigger" => TriggerCli::command(),
+        "csep-verify" => VerifyCli::command(),
+        _ => return None,
+    })
+}
