@@ -1420,15 +1420,23 @@ fn reflection_sessions_are_remembered_but_never_archived() {
 #[test]
 fn completions_cover_every_tool_and_its_flags() {
     let env = Env::new();
-    for tool in [
-        "csep",
-        "csep-archive",
-        "csep-index",
-        "csep-recall",
-        "csep-trigger",
-        "csep-reflect",
-        "csep-verify",
-    ] {
+    // The list completions are made from names every binary there is.
+    let mut bins: Vec<String> = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    bins.sort();
+    let mut tools: Vec<String> = csep::cli::TOOLS.iter().map(|t| t.to_string()).collect();
+    tools.sort();
+    assert_eq!(tools, bins);
+    for &tool in csep::cli::TOOLS {
         for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
             let out = env
                 .cmd("csep")
