@@ -1486,3 +1486,68 @@ fn completions_cover_every_tool_and_its_flags() {
         .code(2)
         .stderr(predicate::str::starts_with("csep: --tool \"nope\""));
 }
+
+/// Regression: a payload the drainer could not index because the database stayed busy (a long
+/// forget or backfill) went to failed/ and was never retried. It goes back to new/.
+#[test]
+fn a_busy_index_puts_the_payloads_back_for_the_next_drainer() {
+    let env = Env::new();
+    let id = "99999999-0000-4000-8000-000000000002";
+    let t = codex_path(&env.path("codex"), id);
+    write_lines(
+        &t,
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            "busy spool mentions heron_gate",
+            "o",
+            "a",
+        ),
+    );
+    env.cmd("csep-index")
+        .arg("--file")
+        .arg(&t)
+        .assert()
+        .success();
+    let new = env.state().join("spool/archive/new");
+    fs::create_dir_all(&new).unwrap();
+    for name in ["0001.json", "0002.json"] {
+        fs::write(
+            new.join(name),
+            json!({"agent": "codex", "payload": {"session_id": id, "transcript_path": t}})
+                .to_string(),
+        )
+        .unwrap();
+    }
+    // Another writer holds the index longer than the drainer's 10 s wait.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let out = env.cmd("csep-index").arg("--spool").output().unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    drop(conn);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&s["requeued"], &s["items"], &s["failed"]),
+        (&json!(2), &json!(0), &json!(0)),
+        "{s}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("put back into the queue"));
+    let mut waiting: Vec<String> = fs::read_dir(&new)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    waiting.sort();
+    assert_eq!(waiting, ["0001.json", "0002.json"]);
+    assert_eq!(
+        fs::read_dir(env.state().join("spool/archive/failed"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // The next drainer takes them.
+    let out = env.cmd("csep-index").arg("--spool").assert().success();
+    let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(s["done"], 2, "{s}");
+    assert!(s.get("requeued").is_none());
+}

@@ -262,7 +262,8 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
             };
         drop(conn);
         out.json(&summary)?;
-        if !spool::has_new(&state_dir, "archive") {
+        // Requeued: the index is busy for a while; the next Stop's drainer takes them.
+        if summary.requeued > 0 || !spool::has_new(&state_dir, "archive") {
             break;
         }
     }

@@ -139,7 +139,22 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
         let mut out = Out::new();
         out.json(&s)?;
         out.flush()?;
-        return Ok(if s.failed > 0 { Exit::Error } else { Exit::Ok });
+        if s.requeued > 0 {
+            warn(
+                TOOL,
+                format_args!(
+                    "the index stayed busy: {} payload(s) put back into the queue; retry later",
+                    s.requeued
+                ),
+            );
+        }
+        return Ok(if s.failed > 0 {
+            Exit::Error
+        } else if s.requeued > 0 {
+            Exit::Busy
+        } else {
+            Exit::Ok
+        });
     } else {
         let mut conn = db::open_rw(&args.state.db())?;
         let stdin = std::io::stdin();

@@ -47,9 +47,17 @@ pub struct DrainSummary {
     pub updated_sessions: u64,
     /// Transcripts of forgotten sessions (`csep recall forget`), skipped.
     pub forgotten_sessions: u64,
+    /// Payloads put back into `new/` because the index stayed busy (a long forget or
+    /// backfill held it): the drain stopped there, and the next drainer takes them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub requeued: u64,
     /// Why each failed item failed (it stays in `failed/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<super::FileError>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>) {
@@ -127,7 +135,8 @@ pub fn drain_archive(
             items.push(claimed);
         }
     }
-    for item in items {
+    let mut items = items.into_iter();
+    while let Some(item) = items.next() {
         summary.items += 1;
         let outcome = fs::read(&item)
             .map_err(|e| Error::io(item.display(), e))
@@ -148,6 +157,21 @@ pub fn drain_archive(
                     Ok(Some(s))
                 }
             });
+        if let Err(e) = &outcome {
+            if e.kind == crate::ErrorKind::Busy {
+                // Not this payload's fault: it and every payload not yet looked at go back
+                // to new/ for the next drainer, instead of into failed/.
+                for waiting in std::iter::once(item).chain(items.by_ref()) {
+                    if let Some(name) = waiting.file_name() {
+                        if fs::rename(&waiting, queue.join("new").join(name)).is_ok() {
+                            summary.requeued += 1;
+                        }
+                    }
+                }
+                summary.items -= 1;
+                break;
+            }
+        }
         let failure = match outcome {
             Ok(Some(s)) => {
                 summary.messages += s.messages;
