@@ -1,5 +1,6 @@
 //! Writing: stdout carries data (JSON Lines or Markdown), stderr carries one-line messages
-//! prefixed `csep-<tool>:`. A closed stdout (`| head`) ends the program with success.
+//! prefixed `csep-<tool>:`. A closed stdout (`| head`) ends the program with success. When a
+//! run ends, [`run`] appends its line to the run log (`logs/runs.jsonl`).
 
 use crate::exit::Exit;
 use csep_lib::Error;
