@@ -11,12 +11,17 @@ pub struct StateArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// The state directory `--state-dir` (or the environment) names; also where this run's log
+/// line goes.
+fn state_dir(explicit: Option<&std::path::Path>) -> PathBuf {
+    let d = csep_lib::paths::state_dir(explicit);
+    crate::out::log_state_dir(&d);
+    d
+}
+
 impl StateArgs {
-    /// The state directory; also where this run's log line goes.
     pub fn dir(&self) -> PathBuf {
-        let d = csep_lib::paths::state_dir(self.state_dir.as_deref());
-        crate::out::log_state_dir(&d);
-        d
+        state_dir(self.state_dir.as_deref())
     }
     pub fn db(&self) -> PathBuf {
         csep_lib::paths::index_db(&self.dir())
@@ -33,11 +38,8 @@ pub struct HomeArgs {
 }
 
 impl HomeArgs {
-    /// The state directory; also where this run's log line goes.
     pub fn dir(&self) -> PathBuf {
-        let d = csep_lib::paths::state_dir(self.state_dir.as_deref());
-        crate::out::log_state_dir(&d);
-        d
+        state_dir(self.state_dir.as_deref())
     }
 }
 

@@ -91,7 +91,7 @@ fn note_printed(line: &[u8]) {
 }
 
 fn write_run_log(tool: &str, code: Exit, started: std::time::Instant) {
-    let l = RUN_LOG
+    let mut l = RUN_LOG
         .lock()
         .ok()
         .and_then(|mut g| g.take())
@@ -101,7 +101,7 @@ fn write_run_log(tool: &str, code: Exit, started: std::time::Instant) {
     }
     let dir = l
         .state_dir
-        .clone()
+        .take()
         .unwrap_or_else(|| csep_lib::paths::state_dir(None));
     append_run_line(&dir, tool, l, code, started);
 }

@@ -37,6 +37,21 @@ pub fn open_lock_file(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(path.display(), e))
 }
 
+/// Whether someone holds the lock on `path` now: looked at with a shared lock taken and
+/// dropped at once, through a read-only handle, so the file is never created or changed.
+pub fn is_locked(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    match fs2::FileExt::try_lock_shared(&f) {
+        Ok(()) => {
+            let _ = fs2::FileExt::unlock(&f);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// Writes `bytes` to `path` atomically, creating the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path

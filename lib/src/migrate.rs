@@ -184,10 +184,7 @@ pub fn run(state_dir: &Path, opts: &Options) -> Result<Report> {
         skipped: report.skipped.len() as u64,
     };
     if opts.apply {
-        let stamp: String = timefmt::format_iso_ms(timefmt::now_ms())
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect();
+        let stamp = timefmt::compact_ms(timefmt::now_ms());
         for (n, plan) in report.plans.iter().enumerate() {
             let job_id = format!("migrate-{stamp}-{}", n + 1);
             report

@@ -106,6 +106,14 @@ pub fn format_iso_ms(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}Z")
 }
 
+/// `YYYYMMDDTHHMMSSfffZ`: [`format_iso_ms`] without separators, for file and job names.
+pub fn compact_ms(ms: i64) -> String {
+    format_iso_ms(ms)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
 /// Parses a `--since`/`--until` value: an ISO date or time, or an age such as `7d`, `12h`, `30m`.
 pub fn parse_when(s: &str, now: i64) -> Option<i64> {
     let s = s.trim();

@@ -200,10 +200,7 @@ fn init(state_dir: &Path, force: bool) -> Result<Exit, Failure> {
     }
     let backup = match &old {
         Some(bytes) => {
-            let stamp: String = timefmt::format_iso_ms(timefmt::now_ms())
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect();
+            let stamp = timefmt::compact_ms(timefmt::now_ms());
             let mut b = file.with_file_name(format!("config.toml.bak-{stamp}"));
             let mut n = 2;
             while b.exists() {

@@ -47,7 +47,7 @@ pub enum Command {
     SessionReflect(crate::cmd::reflect::SessionReflectArgs),
     /// csep 1.3.10's `write-receipt`: check a run's proposal and draft early, changing nothing
     SessionReflection(crate::cmd::reflection::SessionReflectionArgs),
-    /// Read-only diagnostic snapshot (JSON): config, memory buckets, reflection and its latest job
+    /// Read-only diagnostic snapshot (JSON): hooks, config, memory, index, queues, reflection, warnings
     Status(crate::cmd::status::StatusArgs),
     /// Print shell completions for csep or one of its tools (bash, zsh, fish, …)
     Completions(crate::cmd::completions::CompletionsArgs),

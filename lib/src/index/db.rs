@@ -166,9 +166,7 @@ pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
 /// When the log holds transactions it is opened `mode=ro`: the only bytes that read touches
 /// are SQLite's read marks in the existing `-shm`, as for any reader. No migration either way.
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let log_empty = std::fs::metadata(Path::new(&wal)).map_or(true, |m| m.len() == 0);
+    let log_empty = std::fs::metadata(wal_path(path)).map_or(true, |m| m.len() == 0);
     let conn = Connection::open_with_flags(
         sqlite_uri(path, log_empty),
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -177,6 +175,13 @@ pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(Duration::from_millis(500))?;
     Ok(conn)
+}
+
+/// The database's write-ahead log, beside it.
+pub fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
 }
 
 fn sqlite_uri(path: &Path, immutable: bool) -> String {

@@ -56,20 +56,7 @@ pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
 
 /// Whether a worker holds the lock now (looked at without disturbing it).
 pub fn is_locked(state_dir: &Path) -> bool {
-    let path = lock_path(state_dir);
-    if !path.exists() {
-        return false;
-    }
-    match crate::fsutil::open_lock_file(&path) {
-        Ok(f) => match FileExt::try_lock_shared(&f) {
-            Ok(()) => {
-                let _ = FileExt::unlock(&f);
-                false
-            }
-            Err(_) => true,
-        },
-        Err(_) => false,
-    }
+    crate::fsutil::is_locked(&lock_path(state_dir))
 }
 
 /// `*.json` files of one queue directory, oldest job first (job ids sort by time).

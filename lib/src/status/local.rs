@@ -73,7 +73,7 @@ pub fn session_recall(db: &Path, indexed: &mut HashMap<String, u64>) -> SessionR
         return r;
     }
     let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
-    r.size_bytes = size(db) + size(&db.with_extension("sqlite3-wal"));
+    r.size_bytes = size(db) + size(&crate::index::db::wal_path(db));
     if let Err(e) = fill(db, &mut r, indexed) {
         r.error = Some(e.to_string());
     }
@@ -233,22 +233,7 @@ fn queue(state_dir: &Path, name: &str, with_done: bool) -> Queue {
         failed,
         done,
         oldest_age_seconds: oldest,
-        locked: is_locked(&dir.join(".lock")),
-    }
-}
-
-/// Whether someone holds the lock file (looked at without disturbing them, never created).
-fn is_locked(path: &Path) -> bool {
-    use fs2::FileExt;
-    let Ok(f) = fs::OpenOptions::new().read(true).open(path) else {
-        return false;
-    };
-    match FileExt::try_lock_shared(&f) {
-        Ok(()) => {
-            let _ = FileExt::unlock(&f);
-            false
-        }
-        Err(_) => true,
+        locked: crate::fsutil::is_locked(&dir.join(".lock")),
     }
 }
 
