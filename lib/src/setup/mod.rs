@@ -176,8 +176,10 @@ pub fn write_recorded(
             .find(|c| c.path == path.to_string_lossy())
         {
             c.after_sha256 = sha256_hex(bytes);
+            return Ok(());
         }
-        return Ok(());
+        // Already as csep would leave it, yet unrecorded (an earlier manifest was lost): it
+        // is recorded all the same, so uninstall still takes csep's parts out.
     }
     let existing = manifest.changes.iter().position(|c| c.path == key);
     if existing.is_none() {
@@ -224,6 +226,9 @@ pub fn write_recorded(
     // uninstall still finds the backup, and a file that does not carry the recorded hash is
     // only cleaned of csep's parts, never overwritten.
     save_manifest(state_dir, manifest)?;
+    if before.as_deref() == Some(bytes) {
+        return Ok(());
+    }
     fsutil::write_atomic(path, bytes)
 }
 
@@ -445,5 +450,46 @@ mod tests {
         assert_eq!(saved.changes[0].action, "modified");
         assert!(Path::new(saved.changes[0].backup.as_ref().unwrap()).is_file());
         assert_eq!(saved.changes[0].after_sha256, sha256_hex(b"{\"hooks\":{}}"));
+    }
+
+    fn change(path: &str, added: &str) -> FileChange {
+        FileChange {
+            path: path.into(),
+            action: "created".into(),
+            backup: None,
+            before_sha256: None,
+            after_sha256: sha256_hex(path.as_bytes()),
+            added: vec![added.into()],
+            user_changed: false,
+        }
+    }
+
+    #[test]
+    fn saving_a_manifest_keeps_what_another_setup_recorded_since_it_was_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        // Both loaded an empty manifest; the other saved first.
+        let mut other = Manifest::default();
+        other.changes.push(change("/h/hooks.json", "hooks.Stop"));
+        other.changes.push(change("/h/settings.json", "hooks.Stop"));
+        other.changes[1].user_changed = true;
+        save_manifest(state, &other).unwrap();
+        let mut ours = Manifest::default();
+        ours.changes
+            .push(change("/h/settings.json", "hooks.SessionStart"));
+        ours.changes
+            .push(change("/h/config.toml", "features.hooks"));
+        save_manifest(state, &ours).unwrap();
+        let saved = load_manifest(state).unwrap().unwrap();
+        let paths: Vec<&str> = saved.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/h/hooks.json", "/h/settings.json", "/h/config.toml"]
+        );
+        assert_eq!(saved.changes[1].added, ["hooks.Stop", "hooks.SessionStart"]);
+        assert!(
+            saved.changes[1].user_changed,
+            "a user's change is never forgotten"
+        );
     }
 }
