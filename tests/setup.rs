@@ -356,3 +356,346 @@ fn edits_made_between_two_setups_survive_uninstall() {
         assert_eq!(csep_handlers(&hooks, e), 0);
     }
 }
+
+/// The hosts' files a test seeds, relative to the env.
+const HOST_FILES: [&str; 3] = [
+    "codex/hooks.json",
+    "codex/config.toml",
+    "claude/settings.json",
+];
+
+/// [`seed`], with a key in each file and the files private (0600), as a careful user keeps them.
+fn seed_private(env: &Env) {
+    use std::os::unix::fs::PermissionsExt;
+    seed(env);
+    let mut toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();
+    toml.push_str("\n[model_providers.corp]\nname = \"corp\"\nenv_key = \"CORP_API_KEY\"\n");
+    fs::write(env.path("codex/config.toml"), toml).unwrap();
+    let mut settings = read_json(&env.path("claude/settings.json"));
+    settings["env"] =
+        json!({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "CORP_TOKEN": "not-a-real-token-0000"});
+    fs::write(
+        env.path("claude/settings.json"),
+        serde_json::to_vec_pretty(&settings).unwrap(),
+    )
+    .unwrap();
+    for f in HOST_FILES {
+        fs::set_permissions(env.path(f), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+fn snapshot(env: &Env) -> Vec<Option<Vec<u8>>> {
+    HOST_FILES
+        .iter()
+        .map(|f| fs::read(env.path(f)).ok())
+        .collect()
+}
+
+/// Every hook script the hosts' files name exists: no host runs a missing program.
+#[track_caller]
+fn no_hook_runs_a_missing_script(env: &Env, when: &str) {
+    for f in ["codex/hooks.json", "claude/settings.json"] {
+        let Ok(bytes) = fs::read(env.path(f)) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        for script in common::hook_scripts(&doc) {
+            assert!(
+                script.is_file(),
+                "{when}: {f} runs {}, which is gone",
+                script.display()
+            );
+        }
+    }
+}
+
+impl Env {
+    /// `csep setup --no-backfill` with the test's host dirs and `extra`, started, not waited for.
+    fn spawn_setup(&self, extra: &[&str]) -> std::process::Child {
+        let mut c = self.std_command(assert_cmd::cargo::cargo_bin("csep"));
+        c.args(["setup", "--no-backfill", "--codex-home"])
+            .arg(self.path("codex"))
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if !extra.contains(&"--no-claude") {
+            c.arg("--claude-dir").arg(self.path("claude"));
+        }
+        c.spawn().unwrap()
+    }
+}
+
+#[test]
+fn concurrent_setups_then_one_uninstall_restore_the_hosts_files_every_round() {
+    // Two installs at once (a dotfiles script and a person), with every mix of host filters:
+    // the second waits for the first, adds to its manifest, and one uninstall undoes both.
+    let env = setup_env();
+    seed_private(&env);
+    let originals = snapshot(&env);
+    let mixes: [(&[&str], &[&str]); 3] = [
+        (&[], &[]),
+        (&["--no-claude"], &[]),
+        (&["--no-codex"], &["--no-claude"]),
+    ];
+    for round in 0..50 {
+        let (a, b) = mixes[round % mixes.len()];
+        let (a, b) = (env.spawn_setup(a), env.spawn_setup(b));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        no_hook_runs_a_missing_script(&env, "after setup");
+        if round % 5 == 4 {
+            // A setup and an uninstall at once: whichever goes first, no hook is left
+            // running a missing script, and the uninstall below still undoes everything.
+            let mut c = env.std_command(assert_cmd::cargo::cargo_bin("csep"));
+            let uninstall = c
+                .arg("uninstall")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            for child in [env.spawn_setup(&[]), uninstall] {
+                let out = child.wait_with_output().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "round {round}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            no_hook_runs_a_missing_script(&env, "after a setup and an uninstall at once");
+        }
+        let out = env.csep(&["uninstall"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(snapshot(&env), originals, "round {round}: {u}");
+        no_hook_runs_a_missing_script(&env, "after uninstall");
+        assert!(
+            !env.path("state/bin/csep-hook.sh").exists(),
+            "round {round}"
+        );
+        assert!(
+            !env.path("state/install/manifest.json").exists(),
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn a_held_install_lock_makes_setup_and_uninstall_wait_then_exit_75() {
+    let env = setup_env();
+    seed(&env);
+    let originals = snapshot(&env);
+    fs::create_dir_all(env.path("state/locks")).unwrap();
+    let lock = common::hold_lock(&env.path("state/locks/install.lock"));
+    let codex = env.path("codex");
+    let claude = env.path("claude");
+    let setup = |wait: &str| {
+        env.csep(&[
+            "setup",
+            "--no-backfill",
+            "--wait",
+            wait,
+            "--codex-home",
+            codex.to_str().unwrap(),
+            "--claude-dir",
+            claude.to_str().unwrap(),
+        ])
+    };
+    let out = setup("1");
+    assert_eq!(out.status.code(), Some(75));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("waiting for another csep setup or uninstall"),
+        "{err}"
+    );
+    assert!(
+        err.contains("locks/install.lock") && err.contains("retry"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(snapshot(&env), originals, "nothing changed");
+    assert!(!env.path("state/install/manifest.json").exists());
+    assert!(!env.path("state/bin/csep-hook.sh").exists());
+    // --wait 0: busy at once, without the waiting line.
+    let out = setup("0");
+    assert_eq!(out.status.code(), Some(75));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("waiting"));
+    drop(lock);
+
+    let out = setup("0");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let installed = snapshot(&env);
+    let lock = common::hold_lock(&env.path("state/locks/install.lock"));
+    let out = env.csep(&["uninstall", "--wait", "0"]);
+    assert_eq!(out.status.code(), Some(75));
+    assert_eq!(snapshot(&env), installed, "uninstall changed nothing");
+    assert!(env.path("state/install/manifest.json").exists());
+    drop(lock);
+    assert!(env.csep(&["uninstall", "--wait", "0"]).status.success());
+    assert_eq!(snapshot(&env), originals);
+    assert!(
+        env.path("state/locks/install.lock").exists(),
+        "lock files are never deleted"
+    );
+}
+
+#[test]
+fn a_waiting_setup_goes_ahead_once_the_lock_is_let_go() {
+    use std::io::{BufRead, BufReader};
+    let env = setup_env();
+    seed(&env);
+    fs::create_dir_all(env.path("state/locks")).unwrap();
+    let lock = common::hold_lock(&env.path("state/locks/install.lock"));
+    let mut child = env.spawn_setup(&["--wait", "600"]);
+    // It says it waits before it waits; only then is the lock let go.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("csep: waiting for another csep setup"),
+        "{line}"
+    );
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["type"], "setup_summary");
+    let hooks = read_json(&env.path("codex/hooks.json"));
+    assert_eq!(csep_handlers(&hooks, "Stop"), 1);
+}
+
+#[test]
+fn setups_of_one_host_then_the_other_are_merged_and_undone_together() {
+    let env = setup_env();
+    seed(&env);
+    let originals = snapshot(&env);
+    env.csep(&[
+        "setup",
+        "--no-backfill",
+        "--no-claude",
+        "--codex-home",
+        env.path("codex").to_str().unwrap(),
+    ]);
+    let out = env.csep(&[
+        "setup",
+        "--no-backfill",
+        "--no-codex",
+        "--claude-dir",
+        env.path("claude").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    let want = |p: &str| env.path(p).display().to_string();
+    assert_eq!(
+        paths,
+        [
+            want("state/bin/csep-hook.sh"),
+            want("codex/hooks.json"),
+            want("codex/config.toml"),
+            want("claude/settings.json")
+        ],
+        "the second setup added to the first's manifest"
+    );
+    let out = env.csep(&["uninstall"]);
+    assert!(out.status.success());
+    assert_eq!(snapshot(&env), originals);
+    assert!(!env.path("state/bin/csep-hook.sh").exists());
+}
+
+#[test]
+fn a_backup_of_csep_own_hooks_is_never_put_back_to_run_a_deleted_script() {
+    // The manifest is lost (deleted by hand, or overwritten by a racing older csep) and setup
+    // runs again: its backup of the host files is of csep's own edit.
+    let env = setup_env();
+    seed(&env);
+    env.setup(&["--no-backfill"]);
+    fs::remove_dir_all(env.path("state/install")).unwrap();
+    env.setup(&["--no-backfill"]);
+    let out = env.csep(&["uninstall"]);
+    assert!(out.status.success());
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    no_hook_runs_a_missing_script(&env, "after uninstall");
+    for f in ["codex/hooks.json", "claude/settings.json"] {
+        let doc = read_json(&env.path(f));
+        for e in ["SessionStart", "Stop", "SessionEnd"] {
+            assert_eq!(csep_handlers(&doc, e), 0, "{f} {e}: {u}");
+        }
+    }
+    let hooks = read_json(&env.path("codex/hooks.json"));
+    assert_eq!(
+        hooks["hooks"]["Stop"][0]["hooks"][0]["command"], "/usr/local/bin/my-notifier",
+        "the user's own hook stays"
+    );
+    assert!(!env.path("state/bin/csep-hook.sh").exists());
+}
+
+#[test]
+fn uninstall_keeps_the_script_while_a_host_file_still_runs_it() {
+    let env = setup_env();
+    seed(&env);
+    env.setup(&["--no-backfill"]);
+    let script = env.path("state/bin/csep-hook.sh");
+    // The user points one of their own Codex settings at csep's script: csep cannot take
+    // that out, so the script must stay.
+    let mut toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();
+    let mine = format!("notify = [\"{}\"]\n", script.display());
+    toml.insert_str(0, &mine);
+    fs::write(env.path("codex/config.toml"), &toml).unwrap();
+    let out = env.csep(&["uninstall"]);
+    assert!(out.status.success());
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let how = |p: &Path| {
+        u["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p.display().to_string())
+            .map(|f| f["how"].as_str().unwrap().to_string())
+    };
+    assert_eq!(how(&script).as_deref(), Some("kept"), "{u}");
+    assert!(script.is_file());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kept") && err.contains("csep-hook.sh"),
+        "{err}"
+    );
+    for f in ["codex/hooks.json", "claude/settings.json"] {
+        let doc = read_json(&env.path(f));
+        assert_eq!(csep_handlers(&doc, "Stop"), 0, "{f}");
+    }
+    // Once the user's line is gone, the next uninstall finishes the job.
+    let toml = fs::read_to_string(env.path("codex/config.toml")).unwrap();
+    fs::write(env.path("codex/config.toml"), toml.replacen(&mine, "", 1)).unwrap();
+    let out = env.csep(&["uninstall"]);
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(u["status"], "uninstalled", "{u}");
+    assert!(!script.exists());
+    assert_eq!(
+        fs::read_to_string(env.path("codex/config.toml")).unwrap(),
+        USER_TOML
+    );
+    assert!(!env.path("state/install/manifest.json").exists());
+}

@@ -52,6 +52,27 @@ pub fn is_locked(path: &Path) -> bool {
     }
 }
 
+/// Takes an exclusive lock on the lock file `path` (creating it and its directory), retrying
+/// for up to `wait`; still held by someone else after that is `Busy` (exit 75). A zero `wait`
+/// tries once.
+pub fn lock_wait(path: &Path, wait: std::time::Duration) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    }
+    let file = open_lock_file(path)?;
+    let start = std::time::Instant::now();
+    while fs2::FileExt::try_lock_exclusive(&file).is_err() {
+        if start.elapsed() >= wait {
+            return Err(Error::busy(format!(
+                "{} is held by another csep process; retry later",
+                path.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(file)
+}
+
 /// Writes `bytes` to `path` atomically, creating the parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path

@@ -12,6 +12,7 @@ use csep_lib::{timefmt, Error};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
@@ -36,6 +37,9 @@ pub struct SetupArgs {
     /// Skip the first backfill of existing sessions
     #[arg(long)]
     pub no_backfill: bool,
+    /// How long to wait for another setup or uninstall to finish before giving up (exit 75)
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -48,8 +52,30 @@ pub struct UninstallArgs {
     /// Accepted for symmetry with setup; the install manifest says what to undo
     #[arg(long, value_name = "DIR")]
     pub claude_dir: Option<PathBuf>,
+    /// How long to wait for a running setup to finish before giving up (exit 75)
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+/// How long setup and uninstall wait for the install lock by default: longer than a setup
+/// holds it (file edits and Codex's trust round trips; the backfill runs after it is let go),
+/// short enough that a stuck one turns into "retry later".
+const DEFAULT_WAIT_SECS: u64 = 60;
+
+/// Takes the install lock for setup or uninstall, saying on stderr when it has to wait.
+fn install_lock(state_dir: &Path, wait_secs: u64) -> Result<fs::File, Error> {
+    setup::lock_install(state_dir, Duration::from_secs(wait_secs), &mut || {
+        if wait_secs > 0 {
+            crate::out::warn(
+                "csep",
+                format_args!(
+                    "waiting for another csep setup or uninstall to finish (up to {wait_secs} s)"
+                ),
+            );
+        }
+    })
 }
 
 fn claude_dir(a: &SetupArgs) -> Option<PathBuf> {
@@ -77,7 +103,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     let target = HookTarget {
         csep_bin,
         state_dir: state_dir.clone(),
-        script: state_dir.join("bin").join("csep-hook.sh"),
+        script: setup::hook_script_path(&state_dir),
     };
     let codex_home = (!a.no_codex).then(|| {
         abs(&a
@@ -95,6 +121,9 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             codex_bin.as_deref(),
         );
     }
+    // Held from reading the manifest to saving it, so a second setup reads what this one
+    // recorded; let go before the backfill, which needs no protection from another setup.
+    let lock = install_lock(&state_dir, a.wait)?;
     let mut manifest = setup::load_manifest(&state_dir)?.unwrap_or_else(|| Manifest {
         version: 1,
         created_at: timefmt::format_iso_ms(timefmt::now_ms()),
@@ -121,6 +150,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     manifest.updated_at = timefmt::format_iso_ms(timefmt::now_ms());
     // Whatever got written is in the manifest, even when a later step failed.
     setup::save_manifest(&state_dir, &manifest)?;
+    drop(lock);
     let hosts = result?;
     let mut backfill = json!({});
     if !a.no_backfill {
@@ -273,6 +303,11 @@ fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> 
 pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
     let state_dir = abs(&a.state.dir());
     let mut out = Out::new();
+    // No state dir, nothing installed: no lock file made just to say so.
+    let _lock = match state_dir.is_dir() {
+        true => Some(install_lock(&state_dir, a.wait)?),
+        false => None,
+    };
     let Some(manifest) = setup::load_manifest(&state_dir)? else {
         out.json(&json!({"type": "uninstall_summary", "status": "nothing_to_uninstall", "manifest": setup::manifest_path(&state_dir)}))?;
         out.flush()?;
@@ -283,9 +318,17 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
         .and_then(|n| n.to_str())
     {
         Some("settings.json") => claude::clean(path),
-        Some("csep-hook.sh") => fs::remove_file(path).map_err(|e| Error::io(path.display(), e)),
         _ => codex::clean(path, change),
     })?;
+    for r in restored.iter().filter(|r| r.how == "kept") {
+        crate::out::warn(
+            "csep",
+            format_args!(
+                "kept {}: a host file still runs it; take csep's hooks out of it, then run csep uninstall again",
+                r.path
+            ),
+        );
+    }
     let changed: Vec<&str> = restored
         .iter()
         .filter(|r| r.how == "cleaned")

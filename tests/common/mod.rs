@@ -108,7 +108,12 @@ impl Env {
     /// `program` with this environment: the variables above, none of the caller's csep
     /// settings, and the temp dir as its working dir.
     pub fn command(&self, program: impl AsRef<OsStr>) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::new(program);
+        assert_cmd::Command::from_std(self.std_command(program))
+    }
+    /// [`Env::command`] as a plain `std::process::Command`, for a test that spawns it and
+    /// goes on while it runs.
+    pub fn std_command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
         // The caller's csep settings stay out: scripts/test.sh exports CSEP_CODEX_BIN, and a
         // reflection worker a hook starts must not find a real Codex through it.
         for (k, _) in std::env::vars_os() {

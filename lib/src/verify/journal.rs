@@ -16,12 +16,11 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::setup::sha256_hex;
 use crate::timefmt;
-use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One line of a job's journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,21 +102,7 @@ pub(crate) enum Applied {
 
 /// Takes an exclusive lock on `path`, retrying for up to `wait` (`Busy` after that).
 pub(crate) fn lock(path: &Path, wait: Duration) -> Result<File> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    }
-    let file = fsutil::open_lock_file(path)?;
-    let start = Instant::now();
-    while file.try_lock_exclusive().is_err() {
-        if start.elapsed() >= wait {
-            return Err(Error::busy(format!(
-                "{} is held by another csep process; retry later",
-                path.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(file)
+    fsutil::lock_wait(path, wait)
 }
 
 /// The locks a change set needs, in the documented order: bucket, then skills.
@@ -545,6 +530,7 @@ pub fn undo(state_dir: &Path, job_id: &str, dry_run: bool, wait: Duration) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fs2::FileExt;
     use std::collections::BTreeMap;
 
     fn base(dir: &Path) -> Base {
