@@ -1469,7 +1469,10 @@ fn a_job_left_by_a_killed_worker_is_resumed_at_the_next_stop_and_frees_its_sessi
     // The worker is gone: its lock is free, its job is still in cur/, its session reserved.
     let start = Instant::now();
     while env.status()["worker_running"] == true {
-        assert!(start.elapsed() < Duration::from_secs(20), "the worker lives on");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the worker lives on"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(names(&env.queue("cur")), vec![format!("{job}.json")]);

@@ -72,10 +72,9 @@ impl Fault {
             C::DiskFull => Some(Fault::Full),
             C::ReadOnly => Some(Fault::ReadOnly),
             C::PermissionDenied => Some(Fault::Permission),
-            C::SystemIoFailure
-            | C::CannotOpen
-            | C::FileLockingProtocolFailed
-            | C::OutOfMemory => Some(Fault::Io),
+            C::SystemIoFailure | C::CannotOpen | C::FileLockingProtocolFailed | C::OutOfMemory => {
+                Some(Fault::Io)
+            }
             C::DatabaseCorrupt | C::NotADatabase => Some(Fault::Damaged),
             C::DatabaseBusy | C::DatabaseLocked => Some(Fault::Busy),
             _ => None,
@@ -154,5 +153,47 @@ impl Error {
             }
         }
         Error::new(ErrorKind::Db, format!("database: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None).into()
+    }
+
+    #[test]
+    fn the_environment_is_told_apart_from_the_item() {
+        use rusqlite::ffi;
+        for (code, fault) in [
+            (ffi::SQLITE_FULL, Fault::Full),
+            (ffi::SQLITE_READONLY, Fault::ReadOnly),
+            (ffi::SQLITE_IOERR_WRITE, Fault::Io),
+            (ffi::SQLITE_CANTOPEN, Fault::Io),
+            (ffi::SQLITE_CORRUPT, Fault::Damaged),
+            (ffi::SQLITE_NOTADB, Fault::Damaged),
+            (ffi::SQLITE_BUSY, Fault::Busy),
+        ] {
+            assert_eq!(sqlite(code).fault(), Some(fault), "{code}");
+        }
+        assert_eq!(sqlite(ffi::SQLITE_BUSY).kind, ErrorKind::Busy);
+        for code in [
+            ffi::SQLITE_CONSTRAINT,
+            ffi::SQLITE_ERROR,
+            ffi::SQLITE_MISMATCH,
+        ] {
+            assert_eq!(sqlite(code).fault(), None, "{code}");
+        }
+        let io = |errno| Error::io("x", std::io::Error::from_raw_os_error(errno));
+        assert_eq!(io(libc::ENOSPC).fault(), Some(Fault::Full));
+        assert_eq!(io(libc::EFBIG).fault(), Some(Fault::Full));
+        assert_eq!(io(libc::EROFS).fault(), Some(Fault::ReadOnly));
+        assert_eq!(io(libc::EACCES).fault(), Some(Fault::Permission));
+        assert_eq!(io(libc::EIO).fault(), Some(Fault::Io));
+        assert_eq!(io(libc::ENOENT).fault(), None);
+        assert_eq!(Error::input("bad").fault(), None);
+        assert_eq!(Error::busy("held").fault(), Some(Fault::Busy));
     }
 }

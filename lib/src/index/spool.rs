@@ -232,7 +232,6 @@ pub struct DrainOptions {
     pub now: bool,
 }
 
-
 /// How one payload's attempt ended.
 enum Verdict {
     /// Indexed (or nothing to index): the payload is deleted.
@@ -266,7 +265,9 @@ fn attempt(
     if let Some(e) = s.errors.first() {
         let message = format!("{}: {}", e.path, e.message);
         return match e.fault {
-            Some(f) => Verdict::Fault(Error::new(crate::ErrorKind::Io, message).with_fault(Some(f))),
+            Some(f) => {
+                Verdict::Fault(Error::new(crate::ErrorKind::Io, message).with_fault(Some(f)))
+            }
             None if !path.exists() => Verdict::Bad("transcript_missing", message),
             None => Verdict::Bad("transcript_unreadable", message),
         };
@@ -293,7 +294,13 @@ fn attempt(
 /// Puts a claimed payload back into `new/`; with `fault`, first records it in the payload's
 /// `retry` field (best effort: on a disk too full even for that, the payload goes back as it
 /// was, and is still never lost).
-fn put_back(queue: &Path, item: &Path, payload: Option<&mut Value>, fault: Option<&Error>, summary: &mut DrainSummary) {
+fn put_back(
+    queue: &Path,
+    item: &Path,
+    payload: Option<&mut Value>,
+    fault: Option<&Error>,
+    summary: &mut DrainSummary,
+) {
     if let (Some(Value::Object(map)), Some(e)) = (payload, fault) {
         let now = crate::timefmt::now_ms();
         let attempts = map
@@ -323,7 +330,14 @@ fn put_back(queue: &Path, item: &Path, payload: Option<&mut Value>, fault: Optio
 }
 
 /// Moves a payload that is bad in itself to `failed/`, with `<stem>.reason.json` beside it.
-fn fail(queue: &Path, item: &Path, payload: Option<&Value>, reason: &str, message: String, summary: &mut DrainSummary) {
+fn fail(
+    queue: &Path,
+    item: &Path,
+    payload: Option<&Value>,
+    reason: &str,
+    message: String,
+    summary: &mut DrainSummary,
+) {
     let kept = item
         .file_name()
         .map(|n| queue.join("failed").join(n))
@@ -428,7 +442,14 @@ pub fn drain_archive(
                 continue;
             }
             Ok(Err(e)) => {
-                fail(&queue, &item, None, "not_json", format!("not JSON: {e}"), &mut summary);
+                fail(
+                    &queue,
+                    &item,
+                    None,
+                    "not_json",
+                    format!("not JSON: {e}"),
+                    &mut summary,
+                );
                 continue;
             }
             Ok(Ok(v)) => v,
@@ -500,4 +521,42 @@ fn record_fault(summary: &mut DrainSummary, e: &Error, retrying: bool) {
     }
     summary.fault = e.fault().map(|f| f.as_str().to_string());
     summary.fault_message = Some(e.message.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_a_retry_is_due_only_within_the_bound() {
+        assert_eq!(backoff_ms(1), 10_000);
+        assert_eq!(backoff_ms(2), 20_000);
+        assert_eq!(backoff_ms(4), 80_000);
+        assert_eq!(backoff_ms(8), BACKOFF_MAX_MS);
+        assert_eq!(backoff_ms(u32::MAX), BACKOFF_MAX_MS);
+        let r = |attempts, next_attempt_ms| Retry {
+            attempts,
+            fault: "disk_full".into(),
+            last_error: "x".into(),
+            last_attempt_ms: 0,
+            next_attempt_ms,
+        };
+        assert!(r(1, 100).due(100));
+        assert!(!r(1, 101).due(100));
+        assert!(!r(MAX_RETRIES, 0).due(100));
+        let v = serde_json::json!({"type": "archive_request", "retry": r(3, 5)});
+        assert_eq!(Retry::of(&v), Some(r(3, 5)));
+        assert_eq!(Retry::of(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn a_reason_file_sits_beside_its_payload_and_is_not_one() {
+        let p = Path::new("/s/spool/archive/failed/1795.3.0.json");
+        assert_eq!(
+            reason_path(p),
+            Path::new("/s/spool/archive/failed/1795.3.0.reason.json")
+        );
+        assert!(is_reason_file(&reason_path(p)));
+        assert!(!is_reason_file(p));
+    }
 }

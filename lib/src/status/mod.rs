@@ -206,7 +206,11 @@ fn warnings(s: &Status) -> Vec<String> {
                 q.dir,
                 q.oldest_failure
                     .as_ref()
-                    .and_then(|f| Some(format!(" (oldest: {}: {})", f.reason.as_ref()?, f.message.as_ref()?)))
+                    .and_then(|f| Some(format!(
+                        " (oldest: {}: {})",
+                        f.reason.as_ref()?,
+                        f.message.as_ref()?
+                    )))
                     .unwrap_or_default()
             ));
         }
@@ -231,7 +235,12 @@ fn warnings(s: &Status) -> Vec<String> {
                 if q.cur == 1 { "it" } else { "them" },
             ));
         }
-        if !q.locked && q.oldest_age_seconds.is_some_and(|a| a > STUCK_SECONDS) {
+        // Payloads a fault keeps have a warning of their own, with the fault.
+        let kept = q.retrying.unwrap_or(0);
+        if !q.locked
+            && q.new + q.cur > kept
+            && q.oldest_age_seconds.is_some_and(|a| a > STUCK_SECONDS)
+        {
             w.push(format!(
                 "spool: {} item{} queued in {} for {} minutes with no one working on it: run `{fix}`",
                 q.new + q.cur,
