@@ -338,6 +338,10 @@ fn fail(
     message: String,
     summary: &mut DrainSummary,
 ) {
+    // Gone meanwhile (removed by hand): nothing to keep, nothing to explain.
+    if !item.exists() {
+        return;
+    }
     let kept = item
         .file_name()
         .map(|n| queue.join("failed").join(n))
@@ -465,13 +469,14 @@ pub fn drain_archive(
                 Err(e) => {
                     // Not this payload's fault, nor one a retry record would explain: all of
                     // them go back untouched for the next drainer.
+                    let before = summary.put_back.len();
                     put_back(&queue, &item, None, None, &mut summary);
                     for (rest, _) in queue_items.drain(..).chain(waiting.drain(..)) {
                         put_back(&queue, &rest, None, None, &mut summary);
                     }
                     summary.items -= 1;
                     if e.kind == crate::ErrorKind::Busy {
-                        summary.requeued = summary.put_back.len() as u64;
+                        summary.requeued = (summary.put_back.len() - before) as u64;
                         return Ok(summary);
                     }
                     return Err(e);
