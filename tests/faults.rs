@@ -424,3 +424,57 @@ fn only_a_payload_bad_in_itself_fails_and_its_reason_is_kept_beside_it() {
     // Nothing of the state dir is left behind in cur/ or tmp/.
     assert!(walk(&q.join("tmp")).is_empty());
 }
+
+#[test]
+fn a_hooks_drainer_leaves_a_payload_in_its_backoff_until_another_one_is_indexed() {
+    let env = Env::new();
+    let q = env.archive_queue();
+    fs::create_dir_all(q.join("new")).unwrap();
+    let kept_transcript = write_session(&env, 1);
+    // Failed ten times, and not due for a long while: only a success or a person retries it.
+    let kept = json!({"type": "archive_request", "agent": "codex", "event": "Stop",
+        "payload": {"session_id": id(1), "transcript_path": kept_transcript},
+        "retry": {"attempts": 10, "fault": "disk_full", "last_error": "database: database or disk is full",
+                  "last_attempt_ms": 1, "next_attempt_ms": i64::MAX / 2}})
+    .to_string();
+    let kept_file = q.join("new/1000.1.0.json");
+    fs::write(&kept_file, &kept).unwrap();
+    let drain = |args: &[&str]| -> Value {
+        let out = env.cmd("csep").arg("drain").args(args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let s = drain(&["--from-hook"]);
+    assert_eq!((&s["items"], &s["waiting"]), (&json!(0), &json!(1)), "{s}");
+    assert_eq!(
+        fs::read_to_string(&kept_file).unwrap(),
+        kept,
+        "left as it was"
+    );
+    assert!(!recalled(&env, 1));
+
+    // A fresh payload is indexed first, which shows the fault has cleared: the kept one
+    // follows in the same drain.
+    let fresh = write_session(&env, 2);
+    hook(&env, plain, 2, &fresh);
+    env.wait_drained();
+    assert!(recalled(&env, 1) && recalled(&env, 2));
+    assert!(env
+        .state()
+        .join("triggers")
+        .join(id(1))
+        .join("state.json")
+        .is_file());
+
+    // A person's `csep drain` tries one in its backoff at once.
+    let third = write_session(&env, 3);
+    fs::write(
+        &kept_file,
+        kept.replace(&id(1), &id(3))
+            .replace(kept_transcript.to_str().unwrap(), third.to_str().unwrap()),
+    )
+    .unwrap();
+    let s = drain(&[]);
+    assert_eq!((&s["items"], &s["done"]), (&json!(1), &json!(1)), "{s}");
+    assert!(recalled(&env, 3));
+}
