@@ -1442,3 +1442,97 @@ fn csep_status_on_an_empty_home_creates_nothing() {
     assert_eq!(s["stable_memory"]["exists"], false);
     assert!(s["session_reflection"]["latest"].is_null());
 }
+
+#[test]
+fn a_job_left_by_a_killed_worker_is_resumed_at_the_next_stop_and_frees_its_session() {
+    let env = Env::new();
+    env.seed();
+    // The first run sleeps until killed (after saying who its worker is); later runs propose.
+    env.config(
+        &format!(
+            "{RECORD}if [ ! -e \"$REFLECT_TEST_OUT/first\" ]; then\n  touch \"$REFLECT_TEST_OUT/first\"\n  \
+             echo $PPID > \"$REFLECT_TEST_OUT/worker.pid\"\n  sleep 60\nfi\n{}",
+            good_proposal()
+        ),
+        120.0,
+    );
+    env.stop_hook(ID);
+    let worker_pid = env.out().join("worker.pid");
+    env.wait_for(&worker_pid);
+    let job = env.wait_job_in("cur");
+    let pid = fs::read_to_string(&worker_pid).unwrap().trim().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The worker is gone: its lock is free, its job is still in cur/, its session reserved.
+    let start = Instant::now();
+    while env.status()["worker_running"] == true {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the worker lives on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(names(&env.queue("cur")), vec![format!("{job}.json")]);
+    assert_eq!(env.trigger_state(ID)["active_job_id"], job.as_str());
+    let status = env.cmd("csep").arg("status").output().unwrap();
+    let s: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        strs(&s["warnings"])
+            .iter()
+            .any(|w| w.contains("left by a worker that died")),
+        "{s}"
+    );
+
+    // The next Stop of the same session: the trigger defers (the session is reserved), and
+    // the drainer starts a worker for the orphaned job, which completes it.
+    env.stop_hook(ID);
+    let done = env.wait_job_in("done");
+    assert_eq!(done, job);
+    assert!(names(&env.queue("cur")).is_empty());
+    let r = read_json(&env.run_dir(&job).join("status.json"));
+    assert_eq!(
+        (&r["status"], &r["recovered"], &r["attempt"]),
+        (&json!("succeeded"), &json!(true), &json!(2)),
+        "{r}"
+    );
+    assert!(fs::read_to_string(env.memory())
+        .unwrap()
+        .contains("make db-up"));
+    assert!(env
+        .worker_log()
+        .iter()
+        .any(|l| l["outcome"] == "started_to_resume"));
+    let s = env.status();
+    assert_eq!(s["resumed_jobs"], 1, "{s}");
+    assert_eq!(s["latest_resumed"]["job_id"], job.as_str(), "{s}");
+    assert_eq!(s["latest_resumed"]["status"], "succeeded", "{s}");
+
+    // The reservation is gone at once: the session's next high-signal Stop queues a review,
+    // not a deferral until the 30-minute staleness window has passed.
+    let state = env.trigger_state(ID);
+    assert!(state["active_job_id"].is_null(), "{state}");
+    let path = env.path(&format!("sessions/rollout-2026-11-01T10-00-00-{ID}.jsonl"));
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let more = "remember: the staging deploy needs make migrate first";
+    for l in [
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": more}]}}),
+        json!({"timestamp": TS, "type": "event_msg", "payload": {"type": "user_message", "message": more}}),
+    ] {
+        writeln!(f, "{l}").unwrap();
+    }
+    drop(f);
+    env.index(&path);
+    let out = env
+        .cmd("csep-trigger")
+        .write_stdin(stop_payload(ID, &path).to_string())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let d: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(d["decision"], "queued", "{d}");
+}

@@ -26,4 +26,4 @@ pub mod trigger;
 pub mod verify;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Fault, Result};

@@ -10,7 +10,7 @@ use crate::exit::Exit;
 use crate::out::{Failure, Out};
 use clap::Args;
 use csep_lib::hook::{self, Event};
-use csep_lib::index::{db, spool};
+use csep_lib::index::spool;
 use csep_lib::memory;
 use csep_lib::wire::Agent;
 use std::io::Read;
@@ -60,6 +60,11 @@ pub struct SessionStopArgs {
 
 #[derive(Debug, Args)]
 pub struct DrainArgs {
+    /// How the drainer a hook starts runs: a payload waiting out its retry backoff after a
+    /// fault (a full disk, a read-only index) is left for later, unless another payload gets
+    /// indexed first [default: every queued payload is tried now]
+    #[arg(long)]
+    pub from_hook: bool,
     #[command(flatten)]
     pub state: StateArgs,
     #[command(flatten)]
@@ -144,7 +149,9 @@ fn handle(
                     match hook::enqueue_archive(state_dir, agent, event, &payload) {
                         Ok(_) => {
                             let exe = std::env::current_exe().unwrap_or_else(|_| "csep".into());
-                            if let Err(e) = hook::spawn_detached(&exe, &["drain"], state_dir) {
+                            if let Err(e) =
+                                hook::spawn_detached(&exe, &["drain", "--from-hook"], state_dir)
+                            {
                                 outcome = format!("drainer not started: {e}");
                             }
                         }
@@ -244,40 +251,68 @@ pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
 
 /// The drainer: one at a time (a second one finds the queue locked and exits 0), it indexes
 /// every queued transcript, runs the trigger for each, and looks again after letting go of
-/// the lock, so a payload queued meanwhile is never stranded.
+/// the lock, so a payload queued meanwhile is never stranded. A payload the environment kept
+/// from being indexed (a full disk, a read-only index) stays queued with its reason; the exit
+/// status is still 0, and `csep status` tells a person.
 pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     let state_dir = a.state.dir();
     let mut out = Out::new();
     // Read once per drain, not once per queued payload.
     let (config, _) = csep_lib::config::load(&state_dir);
+    let opts = spool::DrainOptions { now: !a.from_hook };
+    let mut kept = None;
     loop {
-        let mut conn = db::open_rw(&a.state.db())?;
-        let summary =
-            match spool::drain_archive(&mut conn, &state_dir, a.caps.caps(), &mut |item| {
-                run_trigger(&state_dir, &config, item);
-            }) {
-                Ok(s) => s,
-                Err(e) if e.kind == csep_lib::ErrorKind::Busy => return Ok(Exit::Ok),
-                Err(e) => return Err(e.into()),
-            };
-        drop(conn);
+        let summary = match spool::drain_archive(
+            &a.state.db(),
+            &state_dir,
+            a.caps.caps(),
+            opts,
+            &mut |item| run_trigger(&state_dir, &config, item),
+        ) {
+            Ok(s) => s,
+            Err(e) if e.kind == csep_lib::ErrorKind::Busy => break,
+            Err(e) => return Err(e.into()),
+        };
         out.json(&summary)?;
-        // Requeued: the index is busy for a while; the next Stop's drainer takes them.
-        if summary.requeued > 0 || !spool::has_new(&state_dir, "archive") {
+        kept = (summary.retrying + summary.requeued > 0)
+            .then(|| summary.fault_message.clone())
+            .flatten();
+        if let (Some(fault), Some(message)) = (&summary.fault, &summary.fault_message) {
+            log(
+                &state_dir,
+                serde_json::json!({"event": "drain", "outcome": "kept_queued", "fault": fault,
+                    "retrying": summary.retrying, "requeued": summary.requeued, "message": message}),
+            );
+        }
+        // What this drain put back waits for a later one; anything else in new/ arrived while
+        // it held the lock.
+        if summary.requeued > 0 || !spool::has_new_besides(&state_dir, "archive", &summary.put_back)
+        {
             break;
         }
     }
     start_reflection_worker(&state_dir, &config);
     out.flush()?;
+    if let Some(message) = kept {
+        if !a.from_hook {
+            crate::out::warn(
+                "csep",
+                format_args!("payloads kept in the queue, to be retried: {message}"),
+            );
+            return Ok(Exit::Busy);
+        }
+    }
     Ok(Exit::Ok)
 }
 
 /// Starts the reflection worker (`csep reflect`, detached like the drainer) when jobs wait in
-/// `spool/reflect/new/` and none runs. A job queued by hand or left by a crash is picked up
-/// the same way. Logged; never fatal to the drain.
+/// `spool/reflect/new/`, or a job sits in `cur/` with no worker holding the queue (its worker
+/// died: the new one resumes it first and releases its session's reservation), and none
+/// runs. A job queued by hand is picked up the same way. Logged; never fatal to the drain.
 fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) {
     use csep_lib::reflect;
-    if !spool::has_new(state_dir, "reflect") {
+    let orphaned = spool::has_cur(state_dir, "reflect");
+    if !spool::has_new(state_dir, "reflect") && !orphaned {
         return;
     }
     let outcome = if let Err(e) = reflect::ready_provider(config) {
@@ -290,6 +325,7 @@ fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) 
     } else {
         let exe = std::env::current_exe().unwrap_or_else(|_| "csep".into());
         match hook::spawn_detached(&exe, &["reflect"], state_dir) {
+            Ok(()) if orphaned => "started_to_resume".to_string(),
             Ok(()) => "started".to_string(),
             Err(e) => format!("not started: {e}"),
         }
@@ -300,16 +336,25 @@ fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) 
     );
 }
 
-/// Runs the trigger for one archived payload; a failure is logged, never fatal to the drain.
-fn run_trigger(state_dir: &Path, config: &csep_lib::config::Config, item: &serde_json::Value) {
+/// Runs the trigger for one archived payload; a failure is logged, and handed back so that a
+/// fault (its state could not be saved) keeps the payload queued for another try.
+fn run_trigger(
+    state_dir: &Path,
+    config: &csep_lib::config::Config,
+    item: &serde_json::Value,
+) -> csep_lib::Result<()> {
     use csep_lib::trigger;
     let outcome = trigger::Input::from_value(item, None).and_then(|input| {
         trigger::evaluate(state_dir, config, &input, &trigger::Options::default())
     });
-    if let Err(e) = outcome {
-        log(
-            state_dir,
-            serde_json::json!({"event": "trigger", "outcome": format!("error: {e}")}),
-        );
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            log(
+                state_dir,
+                serde_json::json!({"event": "trigger", "outcome": format!("error: {e}")}),
+            );
+            Err(e)
+        }
     }
 }

@@ -126,12 +126,12 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
         let mut conn = db::open_rw(&args.state.db())?;
         index::index_paths(&mut conn, &args.file, None, args.caps.caps(), &mut |_| {})?
     } else if args.spool {
-        let mut conn = db::open_rw(&args.state.db())?;
         let s = index::spool::drain_archive(
-            &mut conn,
+            &args.state.db(),
             &args.state.dir(),
             args.caps.caps(),
-            &mut |_| {},
+            index::spool::DrainOptions { now: true },
+            &mut |_| Ok(()),
         )?;
         for e in &s.errors {
             warn(TOOL, format_args!("{}: {}", e.path, e.message));
@@ -139,6 +139,15 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
         let mut out = Out::new();
         out.json(&s)?;
         out.flush()?;
+        if let (true, Some(m)) = (s.retrying > 0, &s.fault_message) {
+            warn(
+                TOOL,
+                format_args!(
+                    "{} payload(s) kept in the queue, to be retried: {m}",
+                    s.retrying
+                ),
+            );
+        }
         if s.requeued > 0 {
             warn(
                 TOOL,
@@ -150,7 +159,7 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
         }
         return Ok(if s.failed > 0 {
             Exit::Error
-        } else if s.requeued > 0 {
+        } else if s.requeued > 0 || s.retrying > 0 {
             Exit::Busy
         } else {
             Exit::Ok

@@ -9,7 +9,7 @@
 use super::forget;
 use super::ingest::{self, SourceState};
 use crate::archive::{self, Caps, Parsed, Request, Stat};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::timefmt;
 use crate::wire::Agent;
 use rusqlite::Connection;
@@ -39,6 +39,10 @@ pub struct BackfillOptions {
 pub struct FileError {
     pub path: String,
     pub message: String,
+    /// Set when the environment failed rather than the file (see `Error::fault`): the
+    /// archive spool keeps such a payload queued.
+    #[serde(skip)]
+    pub fault: Option<Fault>,
 }
 
 impl FileError {
@@ -49,7 +53,19 @@ impl FileError {
             .strip_prefix(&format!("{path}: "))
             .unwrap_or(message)
             .to_string();
-        FileError { path, message }
+        FileError {
+            path,
+            message,
+            fault: None,
+        }
+    }
+
+    /// [`FileError::new`] keeping whether the environment was at fault.
+    pub fn from_error(path: &Path, err: &Error) -> Self {
+        FileError {
+            fault: err.fault(),
+            ..FileError::new(path, &err.message)
+        }
     }
 }
 
@@ -182,6 +198,7 @@ enum Outcome {
         path: PathBuf,
         stat: Option<Stat>,
         message: String,
+        fault: Option<Fault>,
     },
 }
 
@@ -222,6 +239,7 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
                 errors.push(FileError {
                     path,
                     message: format!("cannot read: {e}"),
+                    fault: e.io_error().and_then(Fault::of_io),
                 });
                 continue;
             }
@@ -234,6 +252,7 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
             errors.push(FileError {
                 path: entry.path().display().to_string(),
                 message: "is a directory, not a transcript".into(),
+                fault: None,
             });
             continue;
         }
@@ -242,7 +261,7 @@ fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
         }
         match archive::stat(entry.path()) {
             Ok(st) => files.push((entry.into_path(), st)),
-            Err(e) => errors.push(FileError::new(entry.path(), &e.message)),
+            Err(e) => errors.push(FileError::from_error(entry.path(), &e)),
         }
     }
     files.sort_by(|a, b| b.1.mtime_ms.cmp(&a.1.mtime_ms).then_with(|| a.0.cmp(&b.0)));
@@ -294,6 +313,7 @@ fn run_job(job: &Job, caps: Caps) -> Outcome {
         Err(e) => Outcome::Failed {
             stat: Some(job.stat),
             message: FileError::new(&job.path, &e.message).message,
+            fault: e.fault(),
             path: job.path.clone(),
         },
     }
@@ -350,13 +370,18 @@ fn run_pipeline(
                     path,
                     stat,
                     message,
+                    fault,
                 } => {
                     let p = path.display().to_string();
                     ingest::record_error(batch.conn, Some(run_id), &p, stat, &message)?;
                     summary.processed_files += 1;
                     summary.error_count += 1;
                     if summary.errors.len() < MAX_LISTED_ERRORS {
-                        summary.errors.push(FileError { path: p, message });
+                        summary.errors.push(FileError {
+                            path: p,
+                            message,
+                            fault,
+                        });
                     }
                     batch.count(0);
                 }
@@ -507,7 +532,7 @@ pub fn index_paths(
         let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
         match archive::stat(&p) {
             Ok(st) => files.push((p, st)),
-            Err(e) => failed.push(FileError::new(&p, &e.message)),
+            Err(e) => failed.push(FileError::from_error(&p, &e)),
         }
     }
     let mut states = HashMap::new();
@@ -547,6 +572,7 @@ pub fn index_records(
             summary.errors.push(FileError {
                 path: "-".into(),
                 message: msg,
+                fault: None,
             });
         }
     };

@@ -2,13 +2,21 @@
 //! (`tmp/` → `new/` → `cur/` → deleted once indexed, or `failed/`). One drainer at a time holds
 //! `spool/archive/.lock` (try-lock: a second drainer is told "busy" and consumes nothing).
 //! Anything left in `cur/` belongs to a drainer that died, and is retried first.
+//!
+//! Faults lose nothing: a payload that cannot be indexed because of the environment (a full
+//! disk, a read-only or damaged index, an I/O error, a busy database; `Error::fault`) goes
+//! back to `new/` with a [`Retry`] record written into it (attempts, why, when next), and only
+//! a payload that is bad in itself goes to `failed/`, with a `<name>.reason.json` beside it.
 
 use crate::archive::Caps;
 use crate::error::{Error, Result};
 use crate::wire::Agent;
 use fs2::FileExt;
 use rusqlite::Connection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -51,16 +59,30 @@ pub struct DrainSummary {
     /// backfill held it): the drain stopped there, and the next drainer takes them.
     #[serde(skip_serializing_if = "is_zero")]
     pub requeued: u64,
+    /// Payloads put back into `new/` after a fault of the environment, with a `retry` record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retrying: u64,
+    /// Payloads left in `new/` to wait out their backoff (not tried; not counted in `items`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub waiting: u64,
+    /// The last fault met (`disk_full`, `read_only`, …) and what it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_message: Option<String>,
     /// Why each failed item failed (it stays in `failed/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<super::FileError>,
+    /// The names this drain put back into `new/` (so a second look skips them).
+    #[serde(skip)]
+    pub put_back: HashSet<OsString>,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>) {
+fn transcript_of(payload: &Value) -> (Option<PathBuf>, Option<Agent>) {
     let inner = payload.get("payload").unwrap_or(payload);
     let path = inner
         .get("transcript_path")
@@ -74,11 +96,13 @@ fn transcript_of(payload: &serde_json::Value) -> (Option<PathBuf>, Option<Agent>
     (path, agent)
 }
 
+/// The payloads in one queue directory, oldest first. Hidden names are temporary files of an
+/// atomic rewrite (a dead drainer's), never payloads.
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
+                .filter(|p| p.is_file() && !is_hidden(p))
                 .collect()
         })
         .unwrap_or_default();
@@ -91,7 +115,7 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 /// way (the next Stop or SessionEnd reads the rest), this only makes recall current sooner.
 const CLAUDE_SETTLE_MS: i64 = 500;
 
-fn settle(payload: &serde_json::Value) {
+fn settle(payload: &Value) {
     if payload.get("agent").and_then(|a| a.as_str()) != Some("claude") {
         return;
     }
@@ -105,21 +129,260 @@ fn settle(payload: &serde_json::Value) {
     }
 }
 
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
 /// Whether `spool/<name>/new/` holds anything.
 pub fn has_new(state_dir: &Path, name: &str) -> bool {
+    has_new_besides(state_dir, name, &HashSet::new())
+}
+
+/// Whether `spool/<name>/new/` holds anything but `known` (what a drainer itself put back).
+pub fn has_new_besides(state_dir: &Path, name: &str, known: &HashSet<OsString>) -> bool {
     fs::read_dir(queue_dir(state_dir, name).join("new"))
-        .map(|mut rd| rd.next().is_some())
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| !known.contains(&e.file_name()) && !is_hidden(&e.path()))
+        })
         .unwrap_or(false)
 }
 
-/// Drains `spool/archive`: each payload's transcript is indexed incrementally, and
-/// `on_indexed` sees each payload whose transcript was indexed (the drainer runs the trigger
-/// there).
-pub fn drain_archive(
+/// Whether `spool/<name>/cur/` holds anything (a dead consumer's items).
+pub fn has_cur(state_dir: &Path, name: &str) -> bool {
+    !sorted_entries(&queue_dir(state_dir, name).join("cur")).is_empty()
+}
+
+/// How often a payload is retried on its own schedule after a fault; after that only a
+/// payload indexed in the same drain (proof the fault has cleared) or a person's
+/// `csep drain` sends it round again. It is never dropped.
+pub const MAX_RETRIES: u32 = 10;
+const BACKOFF_FIRST_MS: i64 = 10_000;
+const BACKOFF_MAX_MS: i64 = 15 * 60_000;
+
+/// The wait after `attempts` failed attempts: 10 s, doubling, at most 15 minutes.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    (BACKOFF_FIRST_MS << attempts.saturating_sub(1).min(16)).min(BACKOFF_MAX_MS)
+}
+
+/// Why a queued payload is back in `new/`: the `retry` field the drainer writes into it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retry {
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// What failed: `disk_full`, `read_only`, `permission_denied`, `io_error`,
+    /// `damaged_index`, `busy` (see `Fault`).
+    pub fault: String,
+    pub last_error: String,
+    pub last_attempt_ms: i64,
+    /// A drainer a hook starts leaves the payload alone until then.
+    pub next_attempt_ms: i64,
+}
+
+impl Retry {
+    /// Read from a queued payload; `None` when it has never failed.
+    pub fn of(payload: &Value) -> Option<Retry> {
+        serde_json::from_value(payload.get("retry")?.clone()).ok()
+    }
+    /// Whether a drainer started by a hook should try it now.
+    pub fn due(&self, now_ms: i64) -> bool {
+        self.attempts < MAX_RETRIES && self.next_attempt_ms <= now_ms
+    }
+}
+
+/// What `failed/<stem>.reason.json` says about the payload beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureNote {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The payload's file name in `failed/`.
+    pub payload: String,
+    /// `unreadable`, `not_json`, `not_an_object`, `transcript_missing`,
+    /// `transcript_unreadable`, `index_error`.
+    pub reason: String,
+    pub message: String,
+    pub failed_at: String,
+    /// Earlier attempts that failed for a fault of the environment.
+    pub attempts: u32,
+}
+
+/// The reason file kept beside the failed payload `payload` (a path in `failed/`).
+pub fn reason_path(payload: &Path) -> PathBuf {
+    let name = payload
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".json").unwrap_or(&name);
+    payload.with_file_name(format!("{stem}.reason.json"))
+}
+
+/// Whether `path` (in `failed/`) is a reason file rather than a payload.
+pub fn is_reason_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".reason.json"))
+}
+
+/// How a drain treats payloads waiting out a backoff.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DrainOptions {
+    /// Try every payload now (a person's `csep drain`, `csep-index --spool`). Without it (the
+    /// drainer a hook starts) a payload is tried when its backoff has passed, or once another
+    /// payload has been indexed in the same drain.
+    pub now: bool,
+}
+
+/// How one payload's attempt ended.
+enum Verdict {
+    /// Indexed (or nothing to index): the payload is deleted.
+    Done { indexed: bool },
+    /// The environment failed: back to `new/` with a retry record.
+    Fault(Error),
+    /// Bad in itself: to `failed/`, with a reason.
+    Bad(&'static str, String),
+}
+
+/// One payload: parse, index its transcript, run `on_indexed`.
+fn attempt(
     conn: &mut Connection,
+    payload: &Value,
+    caps: Caps,
+    summary: &mut DrainSummary,
+    on_indexed: &mut dyn FnMut(&Value) -> Result<()>,
+) -> Verdict {
+    if !payload.is_object() {
+        return Verdict::Bad("not_an_object", "the payload is not a JSON object".into());
+    }
+    let (Some(path), agent) = transcript_of(payload) else {
+        return Verdict::Done { indexed: false };
+    };
+    settle(payload);
+    let s = match super::index_paths(conn, std::slice::from_ref(&path), agent, caps, &mut |_| {}) {
+        Ok(s) => s,
+        Err(e) if e.fault().is_some() => return Verdict::Fault(e),
+        Err(e) => return Verdict::Bad("index_error", e.message),
+    };
+    if let Some(e) = s.errors.first() {
+        let message = format!("{}: {}", e.path, e.message);
+        return match e.fault {
+            Some(f) => {
+                Verdict::Fault(Error::new(crate::ErrorKind::Io, message).with_fault(Some(f)))
+            }
+            None if !path.exists() => Verdict::Bad("transcript_missing", message),
+            None => Verdict::Bad("transcript_unreadable", message),
+        };
+    }
+    summary.messages += s.messages;
+    summary.new_sessions += s.new_sessions;
+    summary.updated_sessions += s.updated_sessions;
+    summary.forgotten_sessions += s.forgotten_sessions;
+    // A forgotten session is not reviewed either: the trigger would keep state about it.
+    if s.forgotten_sessions == 0 {
+        // The trigger's own faults (its state cannot be saved) keep the payload queued
+        // too: indexing it again is a no-op, and the trigger then runs.
+        // A trigger lock held too long is not a fault worth a retry: the next Stop's trigger
+        // counts these messages anyway (it counts from its watermark in the index).
+        if let Err(e) = on_indexed(payload) {
+            if e.fault().is_some_and(|f| f != crate::Fault::Busy) {
+                return Verdict::Fault(e);
+            }
+        }
+    }
+    Verdict::Done { indexed: true }
+}
+
+/// Puts a claimed payload back into `new/`; with `fault`, first records it in the payload's
+/// `retry` field (best effort: on a disk too full even for that, the payload goes back as it
+/// was, and is still never lost).
+fn put_back(
+    queue: &Path,
+    item: &Path,
+    payload: Option<&mut Value>,
+    fault: Option<&Error>,
+    summary: &mut DrainSummary,
+) {
+    if let (Some(Value::Object(map)), Some(e)) = (payload, fault) {
+        let now = crate::timefmt::now_ms();
+        let attempts = map
+            .get("retry")
+            .and_then(|r| serde_json::from_value::<Retry>(r.clone()).ok())
+            .map_or(0, |r| r.attempts)
+            + 1;
+        let retry = Retry {
+            attempts,
+            fault: e.fault().map_or("unknown", |f| f.as_str()).to_string(),
+            last_error: e.message.clone(),
+            last_attempt_ms: now,
+            next_attempt_ms: now + backoff_ms(attempts),
+        };
+        if let Ok(v) = serde_json::to_value(&retry) {
+            map.insert("retry".into(), v);
+        }
+        if let Ok(bytes) = serde_json::to_vec(&map) {
+            let _ = crate::fsutil::write_atomic(item, &bytes);
+        }
+    }
+    if let Some(name) = item.file_name() {
+        if fs::rename(item, queue.join("new").join(name)).is_ok() {
+            summary.put_back.insert(name.to_os_string());
+        }
+    }
+}
+
+/// Moves a payload that is bad in itself to `failed/`, with `<stem>.reason.json` beside it.
+fn fail(
+    queue: &Path,
+    item: &Path,
+    payload: Option<&Value>,
+    reason: &str,
+    message: String,
+    summary: &mut DrainSummary,
+) {
+    // Gone meanwhile (removed by hand): nothing to keep, nothing to explain.
+    if !item.exists() {
+        return;
+    }
+    let kept = item
+        .file_name()
+        .map(|n| queue.join("failed").join(n))
+        .unwrap_or_else(|| item.to_path_buf());
+    let note = FailureNote {
+        kind: "spool_failure".into(),
+        payload: kept
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        reason: reason.into(),
+        message: message.clone(),
+        failed_at: crate::timefmt::format_iso_ms(crate::timefmt::now_ms()),
+        attempts: payload.and_then(Retry::of).map_or(0, |r| r.attempts),
+    };
+    // The reason goes first: a payload in failed/ always has one, unless the disk is full.
+    if let Ok(mut bytes) = serde_json::to_vec_pretty(&note) {
+        bytes.push(b'\n');
+        let _ = crate::fsutil::write_atomic(&reason_path(&kept), &bytes);
+    }
+    let _ = fs::rename(item, &kept);
+    let mut e = super::FileError::new(item, &message);
+    e.path = kept.display().to_string();
+    summary.errors.push(e);
+    summary.failed += 1;
+}
+
+/// Drains `spool/archive`, writing into the index at `db` (opened only once there is work):
+/// each payload's transcript is indexed incrementally, and `on_indexed` sees each payload
+/// whose transcript was indexed (the drainer runs the trigger there; a fault it returns keeps
+/// the payload queued).
+///
+/// `Err` only when the queue is held by another drainer (`Busy`), or the index cannot be
+/// opened for a reason that is not a fault (a schema from a newer csep): everything claimed
+/// is then back in `new/`.
+pub fn drain_archive(
+    db: &Path,
     state_dir: &Path,
     caps: Caps,
-    on_indexed: &mut dyn FnMut(&serde_json::Value),
+    opts: DrainOptions,
+    on_indexed: &mut dyn FnMut(&Value) -> Result<()>,
 ) -> Result<DrainSummary> {
     let queue = queue_dir(state_dir, "archive");
     let _lock = try_lock(&queue)?;
@@ -135,75 +398,170 @@ pub fn drain_archive(
             items.push(claimed);
         }
     }
-    let mut items = items.into_iter();
-    while let Some(item) = items.next() {
-        summary.items += 1;
-        let outcome = fs::read(&item)
+    // Read each payload once; sort those waiting out a backoff behind the rest.
+    let now = crate::timefmt::now_ms();
+    let mut due = Vec::new();
+    let mut waiting = Vec::new();
+    for item in items {
+        let parsed = fs::read(&item)
             .map_err(|e| Error::io(item.display(), e))
-            .and_then(|b| {
-                serde_json::from_slice::<serde_json::Value>(&b)
-                    .map_err(|e| Error::input(format!("{}: {e}", item.display())))
-            })
-            .and_then(|payload| match transcript_of(&payload) {
-                (None, _) => Ok(None),
-                (Some(path), agent) => {
-                    settle(&payload);
-                    let s = super::index_paths(conn, &[path], agent, caps, &mut |_| {})?;
-                    // A forgotten session is not reviewed either: the trigger would keep
-                    // state about it.
-                    if s.error_count == 0 && s.forgotten_sessions == 0 {
-                        on_indexed(&payload);
-                    }
-                    Ok(Some(s))
+            .map(|b| serde_json::from_slice::<Value>(&b));
+        match parsed {
+            Err(e) => due.push((item, Err(e))),
+            Ok(Err(e)) => due.push((item, Ok(Err(e)))),
+            Ok(Ok(v)) => {
+                if opts.now || Retry::of(&v).is_none_or(|r| r.due(now)) {
+                    due.push((item, Ok(Ok(v))));
+                } else {
+                    waiting.push((item, Ok(Ok(v))));
                 }
-            });
-        if let Err(e) = &outcome {
-            if e.kind == crate::ErrorKind::Busy {
-                // Not this payload's fault: it and every payload not yet looked at go back
-                // to new/ for the next drainer, instead of into failed/.
-                for waiting in std::iter::once(item).chain(items.by_ref()) {
-                    if let Some(name) = waiting.file_name() {
-                        if fs::rename(&waiting, queue.join("new").join(name)).is_ok() {
-                            summary.requeued += 1;
-                        }
-                    }
-                }
-                summary.items -= 1;
-                break;
-            }
-        }
-        let failure = match outcome {
-            Ok(Some(s)) => {
-                summary.messages += s.messages;
-                summary.new_sessions += s.new_sessions;
-                summary.updated_sessions += s.updated_sessions;
-                summary.forgotten_sessions += s.forgotten_sessions;
-                s.errors
-                    .first()
-                    .map(|e| format!("{}: {}", e.path, e.message))
-            }
-            Ok(None) => None,
-            Err(e) => Some(e.message),
-        };
-        // A payload can quote the conversation (`last_assistant_message`), so a processed one
-        // is deleted rather than kept; a failed one stays in failed/ for a person to look at.
-        match failure {
-            None => {
-                let _ = fs::remove_file(&item);
-                summary.done += 1;
-            }
-            Some(message) => {
-                let kept = item
-                    .file_name()
-                    .map(|n| queue.join("failed").join(n))
-                    .unwrap_or_else(|| item.clone());
-                let _ = fs::rename(&item, &kept);
-                let mut e = super::FileError::new(&item, &message);
-                e.path = kept.display().to_string();
-                summary.errors.push(e);
-                summary.failed += 1;
             }
         }
     }
+    let mut conn: Option<Connection> = None;
+    let mut indexed_any = false;
+    let mut queue_items: std::collections::VecDeque<_> = due.into();
+    let mut waiting_tried = false;
+    loop {
+        let Some((item, parsed)) = queue_items.pop_front() else {
+            // A payload indexed now is proof the fault has cleared: the waiting ones go too.
+            if indexed_any && !waiting_tried && !waiting.is_empty() {
+                waiting_tried = true;
+                queue_items.extend(waiting.drain(..));
+                continue;
+            }
+            break;
+        };
+        summary.items += 1;
+        let mut payload = match parsed {
+            // The file could not be read: a fault keeps it, anything else (it vanished)
+            // leaves nothing to keep.
+            Err(e) if e.fault().is_some() => {
+                record_fault(&mut summary, &e, true);
+                put_back(&queue, &item, None, None, &mut summary);
+                continue;
+            }
+            Err(e) => {
+                fail(&queue, &item, None, "unreadable", e.message, &mut summary);
+                continue;
+            }
+            Ok(Err(e)) => {
+                fail(
+                    &queue,
+                    &item,
+                    None,
+                    "not_json",
+                    format!("not JSON: {e}"),
+                    &mut summary,
+                );
+                continue;
+            }
+            Ok(Ok(v)) => v,
+        };
+        if conn.is_none() {
+            match super::db::open_rw(db) {
+                Ok(c) => conn = Some(c),
+                Err(e) if e.fault().is_some() && e.kind != crate::ErrorKind::Busy => {
+                    record_fault(&mut summary, &e, true);
+                    put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+                    continue;
+                }
+                Err(e) => {
+                    // Not this payload's fault, nor one a retry record would explain: all of
+                    // them go back untouched for the next drainer.
+                    let before = summary.put_back.len();
+                    put_back(&queue, &item, None, None, &mut summary);
+                    for (rest, _) in queue_items.drain(..).chain(waiting.drain(..)) {
+                        put_back(&queue, &rest, None, None, &mut summary);
+                    }
+                    summary.items -= 1;
+                    if e.kind == crate::ErrorKind::Busy {
+                        summary.requeued = (summary.put_back.len() - before) as u64;
+                        return Ok(summary);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        match attempt(c, &payload, caps, &mut summary, on_indexed) {
+            Verdict::Done { indexed } => {
+                // A payload can quote the conversation, so a processed one is deleted.
+                let _ = fs::remove_file(&item);
+                summary.done += 1;
+                indexed_any |= indexed;
+            }
+            Verdict::Fault(e) if e.fault() == Some(crate::Fault::Busy) => {
+                // The index stayed busy past its wait (a long forget): it and every payload
+                // not yet looked at go back to new/ for the next drainer, and the drain stops.
+                let before = summary.put_back.len();
+                put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+                for (rest, _) in queue_items.drain(..).chain(waiting.drain(..)) {
+                    put_back(&queue, &rest, None, None, &mut summary);
+                }
+                summary.requeued += (summary.put_back.len() - before) as u64;
+                summary.items -= 1;
+                record_fault(&mut summary, &e, false);
+                break;
+            }
+            Verdict::Fault(e) => {
+                record_fault(&mut summary, &e, true);
+                put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+            }
+            Verdict::Bad(reason, message) => {
+                fail(&queue, &item, Some(&payload), reason, message, &mut summary);
+            }
+        }
+    }
+    for (item, _) in waiting {
+        put_back(&queue, &item, None, None, &mut summary);
+        summary.waiting += 1;
+    }
     Ok(summary)
+}
+
+fn record_fault(summary: &mut DrainSummary, e: &Error, retrying: bool) {
+    if retrying {
+        summary.retrying += 1;
+    }
+    summary.fault = e.fault().map(|f| f.as_str().to_string());
+    summary.fault_message = Some(e.message.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_a_retry_is_due_only_within_the_bound() {
+        assert_eq!(backoff_ms(1), 10_000);
+        assert_eq!(backoff_ms(2), 20_000);
+        assert_eq!(backoff_ms(4), 80_000);
+        assert_eq!(backoff_ms(8), BACKOFF_MAX_MS);
+        assert_eq!(backoff_ms(u32::MAX), BACKOFF_MAX_MS);
+        let r = |attempts, next_attempt_ms| Retry {
+            attempts,
+            fault: "disk_full".into(),
+            last_error: "x".into(),
+            last_attempt_ms: 0,
+            next_attempt_ms,
+        };
+        assert!(r(1, 100).due(100));
+        assert!(!r(1, 101).due(100));
+        assert!(!r(MAX_RETRIES, 0).due(100));
+        let v = serde_json::json!({"type": "archive_request", "retry": r(3, 5)});
+        assert_eq!(Retry::of(&v), Some(r(3, 5)));
+        assert_eq!(Retry::of(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn a_reason_file_sits_beside_its_payload_and_is_not_one() {
+        let p = Path::new("/s/spool/archive/failed/1795.3.0.json");
+        assert_eq!(
+            reason_path(p),
+            Path::new("/s/spool/archive/failed/1795.3.0.reason.json")
+        );
+        assert!(is_reason_file(&reason_path(p)));
+        assert!(!is_reason_file(p));
+    }
 }

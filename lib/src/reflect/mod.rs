@@ -726,6 +726,20 @@ pub struct StatusReport {
     pub runs: u64,
     /// Sessions the trigger keeps counters for.
     pub trigger_sessions: u64,
+    /// Jobs a worker resumed from `cur/` after the worker running them died (`recovered` in
+    /// their result), and the newest of them.
+    pub resumed_jobs: u64,
+    pub latest_resumed: Option<ResumedJob>,
+}
+
+/// A job resumed after its worker died, in short.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResumedJob {
+    pub job_id: String,
+    pub session_id: String,
+    pub status: JobStatus,
+    pub attempt: u32,
+    pub finished_at: Option<String>,
 }
 
 /// The state of reflection: the queue, the worker, the latest job with its verdict and why.
@@ -733,12 +747,23 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
     let locked = queue::is_locked(state_dir);
     let mut latest: Option<Outcome> = None;
     let mut runs = 0;
+    let mut resumed_jobs = 0;
+    let mut latest_resumed: Option<Outcome> = None;
     if let Ok(rd) = fs::read_dir(state_dir.join("runs")) {
         for e in rd.flatten() {
             let Some(o) = read_status(&e.path()) else {
                 continue;
             };
             runs += 1;
+            if o.recovered {
+                resumed_jobs += 1;
+                if latest_resumed
+                    .as_ref()
+                    .is_none_or(|l| o.started_at > l.started_at)
+                {
+                    latest_resumed = Some(o.clone());
+                }
+            }
             if latest.as_ref().is_none_or(|l| o.started_at > l.started_at) {
                 latest = Some(o);
             }
@@ -773,6 +798,14 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
         latest,
         runs,
         trigger_sessions,
+        resumed_jobs,
+        latest_resumed: latest_resumed.map(|o| ResumedJob {
+            job_id: o.job_id,
+            session_id: o.session_id,
+            status: o.status,
+            attempt: o.attempt,
+            finished_at: o.finished_at,
+        }),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The recall index (1.3.10's `session_recall` section, with more in it).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -188,6 +188,92 @@ pub struct Queue {
     pub oldest_age_seconds: Option<u64>,
     /// A drainer (archive) or worker (reflect) holds the queue's lock now.
     pub locked: bool,
+    /// Archive only: payloads in `new/` kept there by a fault (they carry a `retry` record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrying: Option<u64>,
+    /// Archive only: the oldest of those, and why it is waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_retry: Option<RetryInfo>,
+    /// Archive only: the oldest failed payload and the reason kept beside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_failure: Option<FailureInfo>,
+}
+
+/// A payload the archive queue keeps after a fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryInfo {
+    pub path: String,
+    pub attempts: u32,
+    pub fault: String,
+    pub last_error: String,
+    pub next_attempt_at: String,
+}
+
+/// A payload in `spool/archive/failed/` and its reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureInfo {
+    pub path: String,
+    /// From `<stem>.reason.json`; `None` for a payload failed by an older csep (no reason file).
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// What the archive queue keeps after faults and failures (reads every payload in `new/`;
+/// there are few).
+fn archive_faults(dir: &Path, q: &mut Queue) {
+    let mut retrying = 0;
+    let mut oldest: Option<(PathBuf, spool::Retry)> = None;
+    for p in sorted_files(&dir.join("new")) {
+        let Some(r) = fs::read(&p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| spool::Retry::of(&v))
+        else {
+            continue;
+        };
+        retrying += 1;
+        if oldest.is_none() {
+            oldest = Some((p, r));
+        }
+    }
+    q.retrying = Some(retrying);
+    q.oldest_retry = oldest.map(|(p, r)| RetryInfo {
+        path: p.display().to_string(),
+        attempts: r.attempts,
+        fault: r.fault,
+        last_error: r.last_error,
+        next_attempt_at: timefmt::format_iso_ms(r.next_attempt_ms),
+    });
+    let failed: Vec<PathBuf> = sorted_files(&dir.join("failed"))
+        .into_iter()
+        .filter(|p| !spool::is_reason_file(p))
+        .collect();
+    q.failed = failed.len() as u64;
+    q.oldest_failure = failed.first().map(|p| {
+        let note = fs::read(spool::reason_path(p))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<spool::FailureNote>(&b).ok());
+        FailureInfo {
+            path: p.display().to_string(),
+            reason: note.as_ref().map(|n| n.reason.clone()),
+            message: note.map(|n| n.message),
+        }
+    });
+}
+
+/// The files of a queue directory (no hidden ones), by name: queue names sort by time.
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -226,7 +312,7 @@ fn queue(state_dir: &Path, name: &str, with_done: bool) -> Queue {
     let cur = count("cur", true);
     let failed = count("failed", false);
     let done = with_done.then(|| count("done", false));
-    Queue {
+    let mut q = Queue {
         dir: dir.display().to_string(),
         new,
         cur,
@@ -234,7 +320,14 @@ fn queue(state_dir: &Path, name: &str, with_done: bool) -> Queue {
         done,
         oldest_age_seconds: oldest,
         locked: crate::fsutil::is_locked(&dir.join(".lock")),
+        retrying: None,
+        oldest_retry: None,
+        oldest_failure: None,
+    };
+    if name == "archive" {
+        archive_faults(&dir, &mut q);
     }
+    q
 }
 
 pub fn spool(state_dir: &Path) -> Spool {

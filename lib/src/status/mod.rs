@@ -200,13 +200,47 @@ fn warnings(s: &Status) -> Vec<String> {
     ] {
         if what == "archive" && q.failed > 0 {
             w.push(format!(
-                "spool: {} hook payload{} failed to archive and wait in {}/failed/",
+                "spool: {} hook payload{} failed to archive and wait in {}/failed/{}",
                 q.failed,
                 if q.failed == 1 { "" } else { "s" },
-                q.dir
+                q.dir,
+                q.oldest_failure
+                    .as_ref()
+                    .and_then(|f| Some(format!(
+                        " (oldest: {}: {})",
+                        f.reason.as_ref()?,
+                        f.message.as_ref()?
+                    )))
+                    .unwrap_or_default()
             ));
         }
-        if !q.locked && q.oldest_age_seconds.is_some_and(|a| a > STUCK_SECONDS) {
+        if let (Some(n @ 1..), Some(r)) = (q.retrying, &q.oldest_retry) {
+            w.push(format!(
+                "spool: {n} hook payload{} could not be archived because of {} and {} kept for a retry (oldest: {} attempt{}: {}): fix that, then run `csep drain`",
+                if n == 1 { "" } else { "s" },
+                r.fault.replace('_', " "),
+                if n == 1 { "is" } else { "are" },
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s" },
+                r.last_error
+            ));
+        }
+        if what == "reflect" && q.cur > 0 && !q.locked {
+            w.push(format!(
+                "reflection: {} job{} in {}/cur/ {} a worker that died; the next Stop resumes {}, or run `csep reflect`",
+                q.cur,
+                if q.cur == 1 { "" } else { "s" },
+                q.dir,
+                if q.cur == 1 { "was left by" } else { "were left by" },
+                if q.cur == 1 { "it" } else { "them" },
+            ));
+        }
+        // Payloads a fault keeps have a warning of their own, with the fault.
+        let kept = q.retrying.unwrap_or(0);
+        if !q.locked
+            && q.new + q.cur > kept
+            && q.oldest_age_seconds.is_some_and(|a| a > STUCK_SECONDS)
+        {
             w.push(format!(
                 "spool: {} item{} queued in {} for {} minutes with no one working on it: run `{fix}`",
                 q.new + q.cur,
