@@ -15,6 +15,9 @@ pub enum ErrorKind {
     Db,
     /// A lock is held by someone else; nothing was consumed, retry later.
     Busy,
+    /// The recall index is damaged (SQLite's CORRUPT or NOTADB: a truncated file, garbage,
+    /// broken pages): nothing is written into it until `csep recall rebuild` replaces it.
+    Damaged,
 }
 
 #[derive(Debug)]
@@ -44,6 +47,9 @@ impl Error {
     pub fn busy(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Busy, message)
     }
+    pub fn damaged(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Damaged, message)
+    }
 }
 
 impl fmt::Display for Error {
@@ -62,6 +68,13 @@ impl From<rusqlite::Error> for Error {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ) {
                 return Error::busy(format!("database is busy: {err}"));
+            }
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) {
+                // Without the file's name: `index::health::named` adds it and the fix.
+                return Error::damaged(err.to_string());
             }
         }
         Error::new(ErrorKind::Db, format!("database: {err}"))
