@@ -186,6 +186,8 @@ fn open_ro_unnamed(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
+    // 100 bytes read: a truncated or foreign file is named as such, not as "malformed".
+    health::check_header(path).map_err(Error::damaged)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
