@@ -88,12 +88,7 @@ fn queue(env: &Env, name: &str, transcript: &Path) -> PathBuf {
 /// the fix.
 #[track_caller]
 fn refused(env: &Env, bin: &str, args: &[&str], stdin: &str) -> String {
-    let out = env
-        .cmd(bin)
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
+    let out = env.cmd(bin).args(args).write_stdin(stdin).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {stderr}");
     let db = env.db().display().to_string();
@@ -128,7 +123,12 @@ fn every_command_names_the_file_and_the_fix(env: &Env, sessions: &[(String, Stri
     refused(env, "csep", &["recall", "forget", id], "");
     refused(env, "csep-index", &["--list-forgotten"], "");
     let stop = json!({"hook_event_name": "Stop", "session_id": id, "transcript_path": rollout, "cwd": "/nonexistent/repo"});
-    refused(env, "csep-trigger", &["--agent", "codex"], &stop.to_string());
+    refused(
+        env,
+        "csep-trigger",
+        &["--agent", "codex"],
+        &stop.to_string(),
+    );
     // The payload stays queued for after the rebuild: not consumed, not in failed/.
     assert!(payload.is_file(), "the queued payload was consumed");
     assert!(walk(&env.archive_queue().join("failed")).is_empty());
@@ -180,7 +180,11 @@ fn broken_pages_under_a_valid_header_make_writers_refuse_until_rebuilt() {
     assert!(stderr.contains("found by an earlier run"), "{stderr}");
     assert_eq!(fs::read(&db).unwrap(), before, "something wrote into it");
 
-    let out = env.cmd("csep").args(["recall", "rebuild"]).assert().success();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
     let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(s["was_damaged"], true, "{s}");
     let aside = PathBuf::from(s["moved_aside"].as_str().unwrap());
@@ -215,11 +219,7 @@ fn rebuild_moves_the_damaged_index_aside_and_reindexes_every_session() {
     );
     // The --file session is only read back when the old index can still name it; a truncated
     // one cannot, so this rebuild is of a healthy index first.
-    let out = env
-        .cmd("csep-index")
-        .arg("--rebuild")
-        .assert()
-        .success();
+    let out = env.cmd("csep-index").arg("--rebuild").assert().success();
     let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(s["type"], "rebuild_summary");
     assert_eq!(s["was_damaged"], false, "{s}");
@@ -234,7 +234,11 @@ fn rebuild_moves_the_damaged_index_aside_and_reindexes_every_session() {
     truncate(&env.db());
     let damaged = fs::read(env.db()).unwrap();
     queue(&env, "5.json", &queued);
-    let out = env.cmd("csep").args(["recall", "rebuild"]).assert().success();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(s["was_damaged"], true, "{s}");
@@ -268,11 +272,19 @@ fn a_missing_index_is_rebuilt_from_the_roots() {
     let env = Env::new();
     let sessions = indexed(&env);
     for f in walk(&env.state().join("index")) {
-        if f.file_name().unwrap().to_string_lossy().starts_with("recall.sqlite3") {
+        if f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("recall.sqlite3")
+        {
             fs::remove_file(f).unwrap();
         }
     }
-    let out = env.cmd("csep").args(["recall", "rebuild"]).assert().success();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
     let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(s["moved_aside"].is_null(), "{s}");
     assert_eq!(s["sessions"], 3, "{s}");
@@ -290,7 +302,11 @@ fn rebuild_keeps_a_forgotten_session_forgotten() {
         .success();
     assert_eq!(found(&env, needle), 0);
     garbage(&env.db());
-    let out = env.cmd("csep").args(["recall", "rebuild"]).assert().success();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
     let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(s["forgotten"], 1, "{s}");
     assert_eq!(s["sessions"], 2, "{s}");
@@ -308,7 +324,11 @@ fn a_deleted_index_and_a_backfill_keep_a_forgotten_session_forgotten() {
         .assert()
         .success();
     for f in walk(&env.state().join("index")) {
-        if f.file_name().unwrap().to_string_lossy().starts_with("recall.sqlite3") {
+        if f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("recall.sqlite3")
+        {
             fs::remove_file(f).unwrap();
         }
     }
@@ -336,7 +356,11 @@ fn a_restored_old_index_loses_the_sessions_forgotten_since() {
         .assert()
         .success();
     for f in walk(&env.state().join("index")) {
-        if f.file_name().unwrap().to_string_lossy().starts_with("recall.sqlite3") {
+        if f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("recall.sqlite3")
+        {
             fs::remove_file(f).unwrap();
         }
     }
@@ -363,9 +387,15 @@ fn an_existing_install_exports_its_tombstones_on_the_next_write() {
     env.cmd("csep-index").arg("--spool").assert().success();
     let text = fs::read_to_string(&file).unwrap();
     assert!(text.contains(id.as_str()), "{text}");
-    assert!(!text.contains(needle.as_str()), "a tombstone holds no message text");
+    assert!(
+        !text.contains(needle.as_str()),
+        "a tombstone holds no message text"
+    );
     garbage(&env.db());
-    env.cmd("csep").args(["recall", "rebuild"]).assert().success();
+    env.cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
     assert_eq!(found(&env, needle), 0, "the rebuild brought it back");
 }
 
@@ -375,7 +405,11 @@ fn rebuild_while_a_drainer_holds_the_queue_is_busy_and_changes_nothing() {
     indexed(&env);
     let before = fs::read(env.db()).unwrap();
     let lock = env.lock_archive_queue();
-    let out = env.cmd("csep").args(["recall", "rebuild"]).output().unwrap();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(75), "{out:?}");
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("retry"));
@@ -387,4 +421,32 @@ fn rebuild_while_a_drainer_holds_the_queue_is_busy_and_changes_nothing() {
         .filter(|e| e.path().is_dir())
         .collect();
     assert!(aside.is_empty(), "nothing is moved aside");
+}
+
+#[test]
+fn a_forget_after_a_rebuild_names_the_old_index_that_still_holds_the_session() {
+    let env = Env::new();
+    let sessions = indexed(&env);
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .assert()
+        .success();
+    let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let aside = s["moved_aside"].as_str().unwrap().to_string();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "forget", &sessions[0].0])
+        .assert()
+        .success();
+    let r: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let copies = r["other_copies"].as_array().unwrap();
+    assert_eq!(copies.len(), 1, "{r}");
+    assert_eq!(copies[0]["kind"], "old_index");
+    assert_eq!(copies[0]["path"], aside.as_str());
+    assert!(copies[0].get("job_id").is_none(), "{r}");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains(&aside), "{stderr}");
+    // The old copy is left as it was: reported, not deleted.
+    assert!(Path::new(&aside).join("recall.sqlite3").is_file());
 }

@@ -1429,7 +1429,13 @@ fn what_rebuild_prints_now_matches_the_wire_tables() {
     let mut problems = Vec::new();
     live.json_lines(
         "csep-index",
-        &["--backfill", "codex", "--all-history", "--root", codex_root.to_str().unwrap()],
+        &[
+            "--backfill",
+            "codex",
+            "--all-history",
+            "--root",
+            codex_root.to_str().unwrap(),
+        ],
         None,
     );
     live.json_lines("csep", &["recall", "forget", FIXTURE_ID], None);
@@ -1444,14 +1450,22 @@ fn what_rebuild_prints_now_matches_the_wire_tables() {
     c.args(["recall", "rebuild"]);
     let healthy = printed_record(&wire, c, "csep recall rebuild (healthy)", &mut problems);
     assert_eq!(healthy["forgotten"], 1, "{healthy}");
-    assert!(healthy["roots"][2]["forgotten_sessions"].as_u64() > Some(0), "{healthy}");
+    assert!(
+        healthy["roots"][2]["forgotten_sessions"].as_u64() > Some(0),
+        "{healthy}"
+    );
     // A damaged one, and none at all.
     std::fs::write(live.state().join("index/recall.sqlite3"), b"not a database").unwrap();
     let mut c = live.cmd("csep-index");
     c.arg("--rebuild");
     let damaged = printed_record(&wire, c, "csep-index --rebuild (damaged)", &mut problems);
     assert_eq!(damaged["was_damaged"], true, "{damaged}");
-    all_fields_seen(&wire, &["rebuild_summary"], &[healthy, damaged], &mut problems);
+    all_fields_seen(
+        &wire,
+        &["rebuild_summary"],
+        &[healthy, damaged],
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -301,7 +301,11 @@ fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) 
 }
 
 /// Runs the trigger for one archived payload; a failure is logged, never fatal to the drain.
-pub(crate) fn run_trigger(state_dir: &Path, config: &csep_lib::config::Config, item: &serde_json::Value) {
+pub(crate) fn run_trigger(
+    state_dir: &Path,
+    config: &csep_lib::config::Config,
+    item: &serde_json::Value,
+) {
     use csep_lib::trigger;
     let outcome = trigger::Input::from_value(item, None).and_then(|input| {
         trigger::evaluate(state_dir, config, &input, &trigger::Options::default())

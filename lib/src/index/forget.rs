@@ -66,10 +66,13 @@ pub struct Tombstone {
 /// deleted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherCopy {
-    /// `reflection_run`: a `runs/<job>/` directory whose `inputs/messages.md` quotes the session.
+    /// `reflection_run`: a `runs/<job>/` directory whose `inputs/messages.md` quotes the
+    /// session; `old_index`: an index `csep recall rebuild` moved aside that holds it (or is
+    /// too damaged to tell).
     pub kind: String,
     pub path: String,
-    pub job_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 /// A `forget_result` record: what one forget did.
@@ -235,6 +238,9 @@ pub fn forget(
     result.wal_checkpointed = checkpoint(conn);
     if let Some(id) = &result.session_id {
         result.other_copies = reflection_runs(state_dir, session_key(id));
+        result
+            .other_copies
+            .extend(old_indexes(db_path, session_key(id)));
     }
     result.db_path = db_path.display().to_string();
     Ok(result)
@@ -635,12 +641,52 @@ fn reflection_runs(state_dir: &Path, key: &str) -> Vec<OtherCopy> {
             let sid = job.get("session_id")?.as_str()?;
             (session_key(sid) == key).then(|| OtherCopy {
                 kind: "reflection_run".into(),
-                job_id: job
-                    .get("job_id")
-                    .and_then(|j| j.as_str())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.file_name().to_string_lossy().into_owned()),
+                job_id: Some(
+                    job.get("job_id")
+                        .and_then(|j| j.as_str())
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.file_name().to_string_lossy().into_owned()),
+                ),
                 path: dir.display().to_string(),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// Old indexes a rebuild moved aside (`index/damaged-*/`, `index/replaced-*/`) that hold
+/// the session, or that cannot be read to tell.
+fn old_indexes(db_path: &Path, key: &str) -> Vec<OtherCopy> {
+    let Some(Ok(rd)) = db_path.parent().map(fs::read_dir) else {
+        return Vec::new();
+    };
+    let name = db_path.file_name().unwrap_or_default();
+    let mut found: Vec<OtherCopy> = rd
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("damaged-") || n.starts_with("replaced-")
+        })
+        .filter_map(|e| {
+            let old = e.path().join(name);
+            if !old.is_file() {
+                return None;
+            }
+            let holds = super::db::open_read_only(&old)
+                .and_then(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM sessions WHERE session_id IN (?1, 'claude:' || ?1)",
+                        [key],
+                        |r| r.get::<_, i64>(0),
+                    )
+                })
+                .map_or(true, |n| n > 0);
+            holds.then(|| OtherCopy {
+                kind: "old_index".into(),
+                path: e.path().display().to_string(),
+                job_id: None,
             })
         })
         .collect();

@@ -126,7 +126,9 @@ pub fn check_header(db: &Path) -> std::result::Result<(), String> {
         n => n as u64,
     };
     if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
-        return Err(format!("its header names an invalid page size ({page_size})"));
+        return Err(format!(
+            "its header names an invalid page size ({page_size})"
+        ));
     }
     let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
     // The page count is only valid when the "version valid for" field matches the change
@@ -187,7 +189,9 @@ mod tests {
         fs::write(&db, &bytes[..40]).unwrap();
         assert!(check_header(&db).unwrap_err().starts_with("truncated"));
         fs::write(&db, vec![0x5au8; 8192]).unwrap();
-        assert!(check_header(&db).unwrap_err().contains("not a SQLite database"));
+        assert!(check_header(&db)
+            .unwrap_err()
+            .contains("not a SQLite database"));
         fs::write(&db, b"").unwrap();
         assert_eq!(check_header(&db), Ok(()), "empty is a new database");
     }
@@ -198,7 +202,10 @@ mod tests {
         let e = named(db, Error::damaged("file is not a database"));
         assert!(e.message.starts_with("/s/index/recall.sqlite3: "), "{e}");
         assert!(e.message.contains("csep recall rebuild"));
-        assert_eq!(named(db, Error::damaged(e.message.clone())).message, e.message);
+        assert_eq!(
+            named(db, Error::damaged(e.message.clone())).message,
+            e.message
+        );
         assert_eq!(named(db, Error::input("x")).message, "x");
     }
 }
