@@ -438,9 +438,20 @@ fn append(file: &Path, tombstones: &[Tombstone]) -> Result<()> {
     }
     let mut f = fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(file)
         .map_err(|e| Error::io(file.display(), e))?;
+    // A torn last line (a crash mid-write) must not swallow this one.
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut last = [b'\n'];
+    if len > 0 {
+        use std::os::unix::fs::FileExt;
+        let _ = f.read_at(&mut last, len - 1);
+    }
+    if last[0] != b'\n' {
+        bytes.insert(0, b'\n');
+    }
     f.write_all(&bytes)
         .and_then(|()| f.sync_data())
         .map_err(|e| Error::io(file.display(), e))
@@ -730,5 +741,47 @@ mod tests {
             &db
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_tombstone_file_folds_repeats_and_skips_torn_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("recall.sqlite3");
+        let mut conn = super::super::db::open_rw(&db).unwrap();
+        forget(&mut conn, &Target::Session("u-1".into()), dir.path(), &db).unwrap();
+        forget(
+            &mut conn,
+            &Target::Session("claude:u-1".into()),
+            dir.path(),
+            &db,
+        )
+        .unwrap();
+        forget(
+            &mut conn,
+            &Target::Source("/gone.jsonl".into()),
+            dir.path(),
+            &db,
+        )
+        .unwrap();
+        let file = tombstones_path(&db);
+        let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(b"{\"type\":\"forgotten_session\",\"sess")
+            .unwrap();
+        forget(&mut conn, &Target::Session("u-2".into()), dir.path(), &db).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap().lines().count(), 5);
+        let read = read_file(&file);
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert_eq!(read[0].session_id.as_deref(), Some("u-1"));
+        assert_eq!(read[1].source_paths, vec!["/gone.jsonl".to_string()]);
+        assert_eq!(read[2].session_id.as_deref(), Some("u-2"));
+        // A fresh index beside the same file starts with every tombstone.
+        drop(conn);
+        fs::remove_file(&db).unwrap();
+        let conn = super::super::db::open_rw(&db).unwrap();
+        assert_eq!(list(&conn).unwrap().len(), 3);
+        assert!(blocking_tombstone(&conn, "u-1", "/x").unwrap().is_some());
+        assert!(blocking_tombstone(&conn, "x", "/gone.jsonl")
+            .unwrap()
+            .is_some());
     }
 }
