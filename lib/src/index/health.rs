@@ -209,4 +209,28 @@ mod tests {
         );
         assert_eq!(named(db, Error::input("x")).message, "x");
     }
+
+    #[test]
+    fn damage_met_by_a_writers_statement_marks_the_index_for_every_later_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("recall.sqlite3");
+        let conn = super::super::db::open_rw(&db).unwrap();
+        let met: Result<()> = Err(Error::damaged("database disk image is malformed"));
+        let e = note(&conn, met).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Damaged);
+        assert!(e.message.contains(&db.display().to_string()), "{e}");
+        assert_eq!(
+            marked(&db).as_deref(),
+            Some("database disk image is malformed")
+        );
+        drop(conn);
+        let again = super::super::db::open_rw(&db).unwrap_err();
+        assert_eq!(again.kind, ErrorKind::Damaged);
+        assert!(again.message.contains("found by an earlier run"), "{again}");
+        // Other errors pass through and mark nothing.
+        fs::remove_file(marker_path(&db)).unwrap();
+        let conn = super::super::db::open_rw(&db).unwrap();
+        assert!(note::<()>(&conn, Err(Error::input("x"))).is_err());
+        assert!(marked(&db).is_none());
+    }
 }
