@@ -312,6 +312,13 @@ fn rebuild_keeps_a_forgotten_session_forgotten() {
     assert_eq!(s["sessions"], 2, "{s}");
     assert_eq!(found(&env, needle), 0, "the rebuild brought it back");
     assert_eq!(found(&env, &sessions[1].1), 1);
+    // What the rebuild keeps outside the index is private, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let index = env.state().join("index");
+    assert_eq!(mode(&index.join("forgotten.jsonl")), 0o600);
+    assert_eq!(mode(&index.join("roots.jsonl")), 0o600);
+    assert_eq!(mode(Path::new(s["moved_aside"].as_str().unwrap())), 0o700);
 }
 
 #[test]

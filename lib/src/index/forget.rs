@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What to forget.
@@ -440,6 +441,7 @@ fn append(file: &Path, tombstones: &[Tombstone]) -> Result<()> {
         .create(true)
         .read(true)
         .append(true)
+        .mode(0o600)
         .open(file)
         .map_err(|e| Error::io(file.display(), e))?;
     // A torn last line (a crash mid-write) must not swallow this one.

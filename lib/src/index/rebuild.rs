@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -58,6 +59,7 @@ pub fn remember_root(db: &Path, agent: Agent, root: &Path) {
     if let Ok(mut f) = fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(roots_path(db))
     {
         let _ = f.write_all(format!("{line}\n").as_bytes());
@@ -173,7 +175,10 @@ fn move_aside(db: &Path, damaged: bool) -> Result<(Option<PathBuf>, Vec<String>)
         n += 1;
         dir = parent.join(format!("{base}-{n}"));
     }
-    fs::create_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::io(dir.display(), e))?;
     let mut moved = Vec::new();
     for f in files {
         let to = dir.join(f.file_name().unwrap_or_default());
