@@ -43,7 +43,11 @@ impl From<&Error> for Exit {
     fn from(e: &Error) -> Exit {
         match e.kind {
             ErrorKind::Busy => Exit::Busy,
-            ErrorKind::Usage | ErrorKind::Input | ErrorKind::Io | ErrorKind::Db => Exit::Error,
+            ErrorKind::Usage
+            | ErrorKind::Input
+            | ErrorKind::Io
+            | ErrorKind::Db
+            | ErrorKind::Damaged => Exit::Error,
         }
     }
 }
@@ -60,5 +64,6 @@ mod tests {
         );
         assert_eq!(Exit::from(&Error::busy("x")), Exit::Busy);
         assert_eq!(Exit::from(&Error::input("x")), Exit::Error);
+        assert_eq!(Exit::from(&Error::damaged("x")), Exit::Error);
     }
 }

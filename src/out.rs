@@ -202,12 +202,27 @@ pub fn run(tool: &str, body: impl FnOnce() -> Result<Exit, Failure>) -> std::pro
             Exit::Error
         }
         Err(Failure::Lib(e)) => {
+            let e = name_damage(e);
             warn(tool, &e);
             Exit::from(&e)
         }
     };
     write_run_log(tool, code, started);
     std::process::ExitCode::from(code.code() as u8)
+}
+
+/// A damaged-index error that reached the top without its file named (a reader's later
+/// statement, the trigger, reflection inputs) gets this run's index named, with the fix.
+fn name_damage(e: Error) -> Error {
+    if e.kind != csep_lib::ErrorKind::Damaged {
+        return e;
+    }
+    let dir = RUN_LOG
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().and_then(|l| l.state_dir.clone()))
+        .unwrap_or_else(|| csep_lib::paths::state_dir(None));
+    csep_lib::index::health::named(&csep_lib::paths::index_db(&dir), e)
 }
 
 /// A one-line progress display on stderr, only when stderr is a terminal.

@@ -1047,6 +1047,7 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "forget_result",
         "forgotten_session",
         "forget_list",
+        "rebuild_summary",
         "config_path",
         "config_show",
         "config_raw",
@@ -1417,6 +1418,54 @@ fn what_forget_prints_now_matches_the_wire_tables() {
     c.args(["session-archive", "--transcript-path", fixture]);
     let a = printed_record(&wire, c, "csep session-archive (forgotten)", &mut problems);
     assert_eq!(a["reason"], "forgotten");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn what_rebuild_prints_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let codex_root = repo().join("tests/fixtures/transcripts/codex/sessions");
+    let mut problems = Vec::new();
+    live.json_lines(
+        "csep-index",
+        &[
+            "--backfill",
+            "codex",
+            "--all-history",
+            "--root",
+            codex_root.to_str().unwrap(),
+        ],
+        None,
+    );
+    live.json_lines("csep", &["recall", "forget", FIXTURE_ID], None);
+    let spool = live.state().join("spool/archive/new");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(
+        spool.join("1.json"),
+        serde_json::json!({"payload": {"transcript_path": repo().join(FIXTURE)}}).to_string(),
+    )
+    .unwrap();
+    let mut c = live.cmd("csep");
+    c.args(["recall", "rebuild"]);
+    let healthy = printed_record(&wire, c, "csep recall rebuild (healthy)", &mut problems);
+    assert_eq!(healthy["forgotten"], 1, "{healthy}");
+    assert!(
+        healthy["roots"][2]["forgotten_sessions"].as_u64() > Some(0),
+        "{healthy}"
+    );
+    // A damaged one, and none at all.
+    std::fs::write(live.state().join("index/recall.sqlite3"), b"not a database").unwrap();
+    let mut c = live.cmd("csep-index");
+    c.arg("--rebuild");
+    let damaged = printed_record(&wire, c, "csep-index --rebuild (damaged)", &mut problems);
+    assert_eq!(damaged["was_damaged"], true, "{damaged}");
+    all_fields_seen(
+        &wire,
+        &["rebuild_summary"],
+        &[healthy, damaged],
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

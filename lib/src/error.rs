@@ -15,6 +15,9 @@ pub enum ErrorKind {
     Db,
     /// A lock is held by someone else; nothing was consumed, retry later.
     Busy,
+    /// The recall index is damaged (SQLite's CORRUPT or NOTADB: a truncated file, garbage,
+    /// broken pages): nothing is written into it until `csep recall rebuild` replaces it.
+    Damaged,
 }
 
 /// What in the environment failed when an error is not the fault of the item being worked
@@ -122,8 +125,12 @@ impl Error {
     pub fn fault(&self) -> Option<Fault> {
         match self.kind {
             ErrorKind::Busy => Some(Fault::Busy),
+            ErrorKind::Damaged => Some(Fault::Damaged),
             ErrorKind::Usage | ErrorKind::Input | ErrorKind::Io | ErrorKind::Db => self.fault,
         }
+    }
+    pub fn damaged(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Damaged, message)
     }
 }
 
@@ -150,6 +157,13 @@ impl Error {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ) {
                 return Error::busy(format!("database is busy: {err}"));
+            }
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) {
+                // Without the file's name: `index::health::named` adds it and the fix.
+                return Error::damaged(err.to_string());
             }
         }
         Error::new(ErrorKind::Db, format!("database: {err}"))

@@ -36,15 +36,25 @@ pub fn forget(tool: &str, state: &StateArgs, target: &Target) -> Result<Exit, Fa
         };
         warn(tool, format_args!("{what} is not in the index; {why}"));
     }
-    if !r.other_copies.is_empty() {
-        let paths: Vec<&str> = r.other_copies.iter().map(|c| c.path.as_str()).collect();
-        warn(
-            tool,
-            format_args!(
-                "reflection runs still hold this session's text (not deleted): {}",
-                paths.join(" ")
-            ),
-        );
+    for (kind, what) in [
+        ("reflection_run", "reflection runs"),
+        ("old_index", "indexes a rebuild moved aside"),
+    ] {
+        let paths: Vec<&str> = r
+            .other_copies
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.path.as_str())
+            .collect();
+        if !paths.is_empty() {
+            warn(
+                tool,
+                format_args!(
+                    "{what} still hold this session's text (not deleted): {}",
+                    paths.join(" ")
+                ),
+            );
+        }
     }
     if !r.wal_checkpointed {
         warn(

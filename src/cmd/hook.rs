@@ -338,7 +338,7 @@ fn start_reflection_worker(state_dir: &Path, config: &csep_lib::config::Config) 
 
 /// Runs the trigger for one archived payload; a failure is logged, and handed back so that a
 /// fault (its state could not be saved) keeps the payload queued for another try.
-fn run_trigger(
+pub(crate) fn run_trigger(
     state_dir: &Path,
     config: &csep_lib::config::Config,
     item: &serde_json::Value,

@@ -1,6 +1,7 @@
 //! `csep-index`: records from stdin, a backfill of a transcript root, specific files, or the
 //! archive spool → the recall database. Prints one JSON summary. Also forgets a session
-//! (`--forget`, `--forget-source`) and lists the forgotten ones (`--list-forgotten`).
+//! (`--forget`, `--forget-source`), lists the forgotten ones (`--list-forgotten`), and
+//! rebuilds the index (`--rebuild`).
 
 use crate::args::{CapsArgs, HistoryArgs, StateArgs};
 use crate::exit::Exit;
@@ -43,6 +44,10 @@ pub struct IndexArgs {
     /// Print the tombstones of forgotten sessions
     #[arg(long)]
     pub list_forgotten: bool,
+    /// Replace the index (damaged or not) with one rebuilt from every known transcript root,
+    /// keeping the old files aside and every forgotten session forgotten
+    #[arg(long, conflicts_with_all = ["backfill", "file", "spool", "forget", "forget_source", "list_forgotten"])]
+    pub rebuild: bool,
     #[command(flatten)]
     pub caps: CapsArgs,
 }
@@ -100,8 +105,60 @@ pub fn report(tool: &str, summary: &Summary) -> Exit {
     }
 }
 
+/// `csep recall rebuild` and `csep-index --rebuild`: one `rebuild_summary` on stdout, one
+/// line for a person on stderr. The drain after it runs the trigger as the hook's drainer
+/// does.
+pub fn rebuild(
+    tool: &str,
+    state: &StateArgs,
+    caps: &CapsArgs,
+    threads: usize,
+) -> Result<Exit, Failure> {
+    let state_dir = state.dir();
+    let (config, _) = csep_lib::config::load(&state_dir);
+    let s = csep_lib::index::rebuild::rebuild(&state_dir, caps.caps(), threads, &mut |item| {
+        crate::cmd::hook::run_trigger(&state_dir, &config, item)
+    })?;
+    let old = match (&s.moved_aside, s.was_damaged) {
+        (Some(dir), true) => format!("the damaged index is kept in {dir}"),
+        (Some(dir), false) => format!("the old index is kept in {dir}"),
+        (None, _) => "there was no index to move aside".to_string(),
+    };
+    warn(
+        tool,
+        format_args!(
+            "rebuilt {}: {} sessions, {} messages from {} root(s); {} forgotten session(s) stay forgotten; {old}",
+            s.db_path,
+            s.sessions,
+            s.messages,
+            s.roots.iter().filter(|r| r.exists).count(),
+            s.forgotten
+        ),
+    );
+    if s.error_count > 0 {
+        warn(
+            tool,
+            format_args!(
+                "{} file(s), root(s) or queued payload(s) failed; see `csep status`",
+                s.error_count
+            ),
+        );
+    }
+    let mut out = Out::new();
+    out.json(&s)?;
+    out.flush()?;
+    Ok(if s.error_count > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
+}
+
 pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     use csep_lib::index::forget::Target;
+    if args.rebuild {
+        return rebuild(TOOL, &args.state, &args.caps, args.threads);
+    }
     if let Some(id) = &args.forget {
         return crate::cmd::forget::forget(TOOL, &args.state, &Target::Session(id.clone()));
     }

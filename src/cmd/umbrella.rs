@@ -1,6 +1,7 @@
 //! The `csep` umbrella: csep 1.3.10's command names and flags, mapped onto the same command
 //! functions the small tools run (`csep recall` is `csep-recall`, `csep recall bootstrap`
-//! is `csep-index --backfill codex`, …), so users of 1.3.10 switch without relearning.
+//! is `csep-index --backfill codex`, `csep recall rebuild` is `csep-index --rebuild`, …), so
+//! users of 1.3.10 switch without relearning.
 
 use crate::args::{CapsArgs, HistoryArgs, StateArgs};
 use crate::cmd::index::{self, report};
@@ -21,7 +22,7 @@ pub const TOOL: &str = "csep";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session
+    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index
     Recall(UmbrellaRecall),
     /// Archive one session's transcript into the index (what the Stop hook does)
     SessionArchive(SessionArchive),
@@ -260,6 +261,9 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         return Err(
             Error::usage("--recent cannot be combined with --bootstrap or --sync-claude").into(),
         );
+    }
+    if word == Some("rebuild") && !a.bootstrap && !a.sync_claude {
+        return index::rebuild(TOOL, &recall_args.state, &a.caps, 0);
     }
     let Some(agent) = backfill_agent else {
         // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.

@@ -452,8 +452,21 @@ impl Drop for Batch<'_> {
     }
 }
 
-/// Backfills one agent's transcripts under `opts.root`.
+/// Backfills one agent's transcripts under `opts.root`, and remembers the root for
+/// `csep recall rebuild`.
 pub fn backfill(
+    conn: &mut Connection,
+    opts: &BackfillOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary> {
+    let r = backfill_unnoted(conn, opts, progress);
+    if let (Ok(_), Some(db)) = (&r, conn.path().filter(|p| !p.is_empty())) {
+        super::rebuild::remember_root(Path::new(db), opts.agent, &opts.root);
+    }
+    super::health::note(conn, r)
+}
+
+fn backfill_unnoted(
     conn: &mut Connection,
     opts: &BackfillOptions,
     progress: &mut dyn FnMut(Progress),
@@ -522,6 +535,17 @@ pub fn index_paths(
     caps: Caps,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Summary> {
+    let r = index_paths_unnoted(conn, paths, agent, caps, progress);
+    super::health::note(conn, r)
+}
+
+fn index_paths_unnoted(
+    conn: &mut Connection,
+    paths: &[PathBuf],
+    agent: Option<Agent>,
+    caps: Caps,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary> {
     let started = Instant::now();
     let run_id = ingest::start_run(conn, "files", None)?;
     let mut summary = Summary::new("files".into(), run_id);
@@ -554,6 +578,15 @@ pub fn index_paths(
 /// closing `source` record are applied together in one transaction. A bad line or an
 /// incomplete group is reported through `on_error` and skipped; the rest still lands.
 pub fn index_records(
+    conn: &mut Connection,
+    reader: impl std::io::BufRead,
+    on_error: &mut dyn FnMut(&str),
+) -> Result<Summary> {
+    let r = index_records_unnoted(conn, reader, on_error);
+    super::health::note(conn, r)
+}
+
+fn index_records_unnoted(
     conn: &mut Connection,
     reader: impl std::io::BufRead,
     on_error: &mut dyn FnMut(&str),

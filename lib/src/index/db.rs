@@ -9,6 +9,7 @@
 //! assistant and tool-call text whole, and of tool output only the CJK (unspaced-script)
 //! runs: tool output is most of the bytes, and its words are in `fts_words` already.
 
+use super::health;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -108,6 +109,10 @@ CREATE TABLE forgotten_paths (
     forgotten_id INTEGER NOT NULL
 );
 "#,
+    // 4: small facts about the index itself. `tombstone_file_bytes`: the length of
+    // `forgotten.jsonl` (the tombstones kept outside the index) when this index last matched
+    // it, so a writer merges the two only when the file changed (see `forget::sync_file`).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value);",
 ];
 
 /// Message flag bits.
@@ -121,7 +126,46 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 /// Opens (creating if needed) the database for writing and brings the schema up to date.
+/// Refuses a damaged database (see [`health`]): one marked so earlier, one whose header is
+/// wrong, one SQLite cannot open, or (while small) one `quick_check` finds broken. Then
+/// merges the tombstones kept outside the index ([`super::forget::sync_file`]), so even a
+/// brand-new index keeps forgotten sessions out.
 pub fn open_rw(path: &Path) -> Result<Connection> {
+    if let Some(reason) = health::marked(path) {
+        return Err(health::damaged(
+            path,
+            &format!(
+                "found by an earlier run: {reason}; nothing is written into it, see {}",
+                health::marker_path(path).display()
+            ),
+        ));
+    }
+    let refuse = |detail: &str| {
+        health::mark(path, detail);
+        health::damaged(path, detail)
+    };
+    if let Err(detail) = health::check_header(path) {
+        return Err(refuse(&detail));
+    }
+    let conn = open_rw_unchecked(path).map_err(|e| match e.kind {
+        crate::ErrorKind::Damaged => refuse(&e.message),
+        _ => e,
+    })?;
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size <= health::QUICK_CHECK_MAX_BYTES {
+        let found = health::quick_check(&conn);
+        let found = health::note(&conn, found)?;
+        if let Some(detail) = found {
+            return Err(refuse(&format!("quick_check: {detail}")));
+        }
+    }
+    let mut conn = conn;
+    let synced = super::forget::sync_file(&mut conn, path);
+    health::note(&conn, synced)?;
+    Ok(conn)
+}
+
+fn open_rw_unchecked(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
     }
@@ -135,9 +179,15 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
 
 /// Opens an existing database for reading; `Ok(None)` when there is none yet.
 pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
+    open_ro_unnamed(path).map_err(|e| health::named(path, e))
+}
+
+fn open_ro_unnamed(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
+    // 100 bytes read: a truncated or foreign file is named as such, not as "malformed".
+    health::check_header(path).map_err(Error::damaged)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -208,9 +258,12 @@ pub fn open_untouched(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
-    let conn = open_read_only(path)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    Ok((version as usize == MIGRATIONS.len()).then_some(conn))
+    let look = || -> Result<Option<Connection>> {
+        let conn = open_read_only(path)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok((version as usize == MIGRATIONS.len()).then_some(conn))
+    };
+    look().map_err(|e| health::named(path, e))
 }
 
 fn user_version(conn: &Connection) -> Result<usize> {

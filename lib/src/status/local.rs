@@ -39,6 +39,10 @@ pub struct SessionRecall {
     pub missing_source_count: u64,
     pub missing_source_examples: Vec<String>,
     pub error: Option<String>,
+    /// What is wrong with a damaged index (a writer's marker, a bad header, SQLite's
+    /// "malformed" or "not a database"); `null` when none was seen. Fixed by `csep recall
+    /// rebuild`.
+    pub damage: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,8 +78,17 @@ pub fn session_recall(db: &Path, indexed: &mut HashMap<String, u64>) -> SessionR
     }
     let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
     r.size_bytes = size(db) + size(&crate::index::db::wal_path(db));
-    if let Err(e) = fill(db, &mut r, indexed) {
-        r.error = Some(e.to_string());
+    use crate::index::health;
+    r.damage = health::marked(db).or_else(|| health::check_header(db).err());
+    if r.damage.is_none() {
+        if let Err(e) = fill(db, &mut r, indexed) {
+            let text = e.to_string();
+            if crate::Error::from(e).kind == crate::ErrorKind::Damaged {
+                r.damage = Some(text);
+            } else {
+                r.error = Some(text);
+            }
+        }
     }
     r
 }

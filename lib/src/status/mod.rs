@@ -179,6 +179,10 @@ fn warnings(s: &Status) -> Vec<String> {
     if let Some(e) = &s.session_recall.error {
         w.push(format!("index: {e}"));
     }
+    if let Some(d) = &s.session_recall.damage {
+        let db = std::path::Path::new(&s.session_recall.db_path);
+        w.push(format!("index: {}", crate::index::health::damaged(db, d)));
+    }
     if s.session_recall.ingest_error_count > 0 {
         w.push(format!(
             "index: {} transcript{} could not be read the last time (latest: {})",
