@@ -95,6 +95,8 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             codex_bin.as_deref(),
         );
     }
+    // Whatever an older csep (or a `cp` under umask 022) left readable becomes private.
+    csep_lib::private::tighten(&state_dir);
     let mut manifest = setup::load_manifest(&state_dir)?.unwrap_or_else(|| Manifest {
         version: 1,
         created_at: timefmt::format_iso_ms(timefmt::now_ms()),
@@ -260,7 +262,8 @@ fn dry_run(
 }
 
 fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> {
-    fs::create_dir_all(to).map_err(|e| Error::io(to.display(), e))?;
+    // Scratch copies of the hosts' files (which can hold API keys) are the owner's alone.
+    csep_lib::fsutil::create_dir_private(to)?;
     for n in names {
         let src = from.join(n);
         if src.exists() {

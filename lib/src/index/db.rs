@@ -123,7 +123,17 @@ fn configure(conn: &Connection) -> Result<()> {
 /// Opens (creating if needed) the database for writing and brings the schema up to date.
 pub fn open_rw(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        crate::fsutil::create_dir_private(dir)?;
+    }
+    // SQLite gives `-wal` and `-shm` the database file's mode, so a database created 0600
+    // here keeps its side files private too, whatever the umask.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(crate::fsutil::PRIVATE_FILE)
+            .open(path);
     }
     let conn = Connection::open(path)?;
     configure(&conn)?;

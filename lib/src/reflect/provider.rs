@@ -27,7 +27,7 @@
 use crate::config::ReflectionConfig;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -296,10 +296,7 @@ pub fn run(
 ) -> Result<ProviderRun> {
     let argv = provider.argv(run_dir);
     let log_path = run_dir.join("provider.log");
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
+    let log = crate::fsutil::open_append_private(&log_path)
         .map_err(|e| Error::io(log_path.display(), e))?;
     let log2 = log
         .try_clone()

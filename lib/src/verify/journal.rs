@@ -104,7 +104,7 @@ pub(crate) enum Applied {
 /// Takes an exclusive lock on `path`, retrying for up to `wait` (`Busy` after that).
 pub(crate) fn lock(path: &Path, wait: Duration) -> Result<File> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        fsutil::create_dir_private(dir)?;
     }
     let file = fsutil::open_lock_file(path)?;
     let start = Instant::now();
@@ -142,9 +142,11 @@ fn write_journal(path: &Path, entries: &[JournalEntry]) -> Result<()> {
     fsutil::write_atomic(path, &bytes)
 }
 
+/// Gives a written file back the owner's bits it had (an executable stays executable); what
+/// csep writes is never readable by others, whatever mode the old file had.
 fn set_mode(path: &Path, mode: Option<u32>) {
     if let Some(mode) = mode {
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700));
     }
 }
 

@@ -1,0 +1,178 @@
+//! The state directory is the owner's alone: finding what under it another user could read
+//! (for `csep status`) and tightening an install made before csep created everything private
+//! (dirs to 0700, files to 0600, an executable file to 0700). New files are private from the
+//! start (`fsutil`'s modes and the binaries' umask); this is for what older versions, a
+//! person's `cp` under umask 022 or an editor left behind.
+//!
+//! Symlinks are never followed or changed (chmod would change their target, which may be
+//! anywhere), and neither is anything owned by another user: status names it instead.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// What `csep status` reports: how many paths under the state dir are wider than private,
+/// and how many belong to someone else, each with the first one found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Audit {
+    pub wide: u64,
+    pub first_wide: Option<(PathBuf, u32)>,
+    pub foreign: u64,
+    pub first_foreign: Option<PathBuf>,
+}
+
+fn too_wide(mode: u32) -> bool {
+    mode & 0o077 != 0
+}
+
+/// Every entry under `state_dir` (itself included, symlinks not followed), with its metadata.
+fn walk(state_dir: &Path) -> impl Iterator<Item = (PathBuf, fs::Metadata)> {
+    walkdir::WalkDir::new(state_dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| !e.path_is_symlink())
+        .filter_map(|e| e.metadata().ok().map(|m| (e.into_path(), m)))
+}
+
+/// Looks at every path under `state_dir`; never writes. Reads directory entries and one
+/// `lstat` per path (a few milliseconds for thousands of sessions).
+pub fn audit(state_dir: &Path) -> Audit {
+    let me = crate::fsutil::current_uid();
+    let mut a = Audit::default();
+    // `.env.provider` has a warning of its own (`envfile`), with the same fix.
+    let env = crate::envfile::path(state_dir);
+    for (path, m) in walk(state_dir) {
+        if m.uid() != me {
+            a.foreign += 1;
+            a.first_foreign.get_or_insert_with(|| path.clone());
+        } else if too_wide(m.mode()) && path != env {
+            a.wide += 1;
+            a.first_wide.get_or_insert((path, m.mode() & 0o7777));
+        }
+    }
+    a
+}
+
+impl Audit {
+    /// Status warnings, each with what to run.
+    pub fn warnings(&self, state_dir: &Path) -> Vec<String> {
+        let mut w = Vec::new();
+        let dir = state_dir.display();
+        if let Some((p, mode)) = &self.first_wide {
+            w.push(format!(
+                "{} path{} under {dir} can be read by other users (first: {} has mode {mode:04o}): the next `csep drain` or `csep setup` makes them private, or run `chmod -R go= '{dir}'`",
+                self.wide,
+                if self.wide == 1 { "" } else { "s" },
+                p.display(),
+            ));
+        }
+        if let Some(p) = &self.first_foreign {
+            w.push(format!(
+                "{} path{} under {dir} belong{} to another user (first: {}): csep cannot keep {} private; chown {} back to yourself",
+                self.foreign,
+                if self.foreign == 1 { "" } else { "s" },
+                if self.foreign == 1 { "s" } else { "" },
+                p.display(),
+                if self.foreign == 1 { "it" } else { "them" },
+                if self.foreign == 1 { "it" } else { "them" },
+            ));
+        }
+        w
+    }
+}
+
+/// The private mode for a path that has `mode`: only the owner's bits kept (so 0755 → 0700,
+/// 0644 → 0600).
+fn private_mode(mode: u32) -> u32 {
+    mode & 0o700
+}
+
+/// Makes every path under `state_dir` the owner's alone; returns how many it changed.
+/// The state dir itself is done last, so an interrupted pass leaves it wide and
+/// [`tighten_if_wide`] runs again.
+pub fn tighten(state_dir: &Path) -> u64 {
+    let me = crate::fsutil::current_uid();
+    let mut changed = 0;
+    let mut top = None;
+    for (path, m) in walk(state_dir) {
+        if m.uid() != me || !too_wide(m.mode()) {
+            continue;
+        }
+        if path == state_dir {
+            top = Some(m);
+            continue;
+        }
+        let mode = private_mode(m.mode());
+        if fs::set_permissions(&path, fs::Permissions::from_mode(mode)).is_ok() {
+            changed += 1;
+        }
+    }
+    if let Some(m) = top {
+        let mode = private_mode(m.mode());
+        if fs::set_permissions(state_dir, fs::Permissions::from_mode(mode)).is_ok() {
+            changed += 1;
+        }
+    }
+    changed
+}
+
+/// The cheap check for every writer that runs often (the drainer): one `lstat` of the state
+/// dir. Only when it is wider than 0700 (an install from before csep made everything
+/// private, or an interrupted tightening) is the whole tree walked. Never fails: a read-only
+/// state dir stays as it is.
+pub fn tighten_if_wide(state_dir: &Path) -> u64 {
+    match fs::symlink_metadata(state_dir) {
+        Ok(m) if m.is_dir() && m.uid() == crate::fsutil::current_uid() && too_wide(m.mode()) => {
+            tighten(state_dir)
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn tightening_takes_group_and_other_bits_off_and_leaves_symlinks_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("state");
+        fs::create_dir_all(state.join("logs")).unwrap();
+        fs::write(state.join("logs/runs.jsonl"), "x").unwrap();
+        fs::write(state.join("hook.sh"), "x").unwrap();
+        let outside = d.path().join("outside");
+        fs::write(&outside, "x").unwrap();
+        std::os::unix::fs::symlink(&outside, state.join("link")).unwrap();
+        for (p, m) in [
+            (state.clone(), 0o755),
+            (state.join("logs"), 0o775),
+            (state.join("logs/runs.jsonl"), 0o644),
+            (state.join("hook.sh"), 0o755),
+            (outside.clone(), 0o644),
+        ] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+        }
+        let before = audit(&state);
+        assert_eq!(before.wide, 4);
+        assert_eq!(before.first_wide, Some((state.clone(), 0o755)));
+        assert!(before.warnings(&state)[0].starts_with("4 paths under"));
+
+        assert_eq!(tighten_if_wide(&state), 4);
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join("logs")), 0o700);
+        assert_eq!(mode(&state.join("logs/runs.jsonl")), 0o600);
+        assert_eq!(mode(&state.join("hook.sh")), 0o700);
+        assert_eq!(mode(&outside), 0o644, "a symlink's target is not csep's");
+        assert_eq!(audit(&state), Audit::default());
+        assert!(audit(&state).warnings(&state).is_empty());
+        // Private already: one lstat, nothing walked or changed.
+        fs::set_permissions(state.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(tighten_if_wide(&state), 0);
+        assert_eq!(tighten(&state), 1);
+    }
+}
