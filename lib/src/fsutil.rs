@@ -228,6 +228,45 @@ mod tests {
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn csep_files_are_private_and_host_files_keep_their_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/a");
+        let p = state.join("state.json");
+        write_atomic(&p, b"one").unwrap();
+        assert_eq!((mode(&p), mode(&state)), (0o600, 0o700));
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(
+            mode(&p),
+            0o600,
+            "an old wide state file is replaced by a private one"
+        );
+
+        let host = dir.path().join("settings.json");
+        fs::write(&host, b"{}").unwrap();
+        fs::set_permissions(&host, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic_keep_mode(&host, b"{\"a\":1}").unwrap();
+        assert_eq!(
+            (mode(&host), fs::read(&host).unwrap()),
+            (0o640, b"{\"a\":1}".to_vec())
+        );
+        let new = dir.path().join("new.json");
+        write_atomic_keep_mode(&new, b"{}").unwrap();
+        assert_eq!(mode(&new), 0o600);
+
+        let q = dir.path().join("spool/q");
+        let item = enqueue(&q, "x.json", b"{}", Durability::Notice).unwrap();
+        assert_eq!((mode(&item), mode(&q.join("tmp"))), (0o600, 0o700));
+        let lock = q.join(".lock");
+        open_lock_file(&lock).unwrap();
+        assert_eq!(mode(&lock), 0o600);
+    }
+
     #[test]
     fn enqueue_lands_in_new_only() {
         let dir = tempfile::tempdir().unwrap();
