@@ -35,20 +35,47 @@ fn walk(state_dir: &Path) -> impl Iterator<Item = (PathBuf, fs::Metadata)> {
         .filter_map(|e| e.metadata().ok().map(|m| (e.into_path(), m)))
 }
 
-/// Looks at every path under `state_dir`; never writes. Reads directory entries and one
-/// `lstat` per path (a few milliseconds for thousands of sessions).
+/// The directories whose entries [`audit`] always looks at, even when private: what csep
+/// writes most and what must stay writable by its owner (a file `sudo csep …` left there
+/// would break every later run).
+const ALWAYS_LISTED: [&str; 5] = ["index", "logs", "install", "bin", "locks"];
+
+/// Looks for what another user could read under `state_dir`, and what belongs to someone
+/// else; never writes. A directory others cannot traverse hides everything below it, so it
+/// is not descended into (a private install of thousands of sessions costs a few dozen
+/// `lstat`s), except the state dir itself and [`ALWAYS_LISTED`]; a wide tree is walked
+/// whole.
 pub fn audit(state_dir: &Path) -> Audit {
     let me = crate::fsutil::current_uid();
     let mut a = Audit::default();
     // `.env.provider` has a warning of its own (`envfile`), with the same fix.
     let env = crate::envfile::path(state_dir);
-    for (path, m) in walk(state_dir) {
+    let mut it = walkdir::WalkDir::new(state_dir)
+        .follow_links(false)
+        .into_iter();
+    while let Some(entry) = it.next() {
+        let Ok(e) = entry else { continue };
+        if e.path_is_symlink() {
+            continue;
+        }
+        let Ok(m) = e.metadata() else { continue };
         if m.uid() != me {
             a.foreign += 1;
-            a.first_foreign.get_or_insert_with(|| path.clone());
-        } else if too_wide(m.mode()) && path != env {
+            a.first_foreign
+                .get_or_insert_with(|| e.path().to_path_buf());
+        } else if too_wide(m.mode()) && e.path() != env {
             a.wide += 1;
-            a.first_wide.get_or_insert((path, m.mode() & 0o7777));
+            a.first_wide
+                .get_or_insert((e.path().to_path_buf(), m.mode() & 0o7777));
+        }
+        let traversable = m.mode() & 0o011 != 0;
+        let listed = e.depth() == 0
+            || (e.depth() == 1
+                && ALWAYS_LISTED
+                    .iter()
+                    .any(|d| e.file_name() == std::ffi::OsStr::new(d)));
+        if m.is_dir() && !traversable && !listed {
+            it.skip_current_dir();
         }
     }
     a
@@ -174,5 +201,31 @@ mod tests {
         fs::set_permissions(state.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(tighten_if_wide(&state), 0);
         assert_eq!(tighten(&state), 1);
+    }
+
+    #[test]
+    fn the_audit_skips_what_a_private_directory_hides_but_lists_the_index() {
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("state");
+        for dir in ["triggers/s1", "index"] {
+            fs::create_dir_all(state.join(dir)).unwrap();
+        }
+        let hidden = state.join("triggers/s1/state.json");
+        let index = state.join("index/recall.sqlite3");
+        for f in [&hidden, &index] {
+            fs::write(f, "x").unwrap();
+            fs::set_permissions(f, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        for dir in ["", "triggers", "triggers/s1", "index"] {
+            fs::set_permissions(state.join(dir), fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        // Nobody else can reach triggers/s1/state.json; the index is looked at anyway.
+        assert_eq!(audit(&state).first_wide, Some((index.clone(), 0o644)));
+        assert_eq!(audit(&state).wide, 1);
+        // Once triggers/ can be traversed, what is below it is found too.
+        fs::set_permissions(state.join("triggers"), fs::Permissions::from_mode(0o711)).unwrap();
+        assert_eq!(audit(&state).wide, 2);
+        fs::set_permissions(state.join("triggers/s1"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(audit(&state).wide, 4);
     }
 }
