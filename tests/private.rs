@@ -437,3 +437,45 @@ fn status_names_a_path_that_belongs_to_another_user() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn codex_trusting_the_hooks_keeps_config_toml_mode() {
+    // The real Codex writes the trust into config.toml itself (`config/batchWrite`), through
+    // a new file of its own making.
+    let codex_bin = common::host_bin(
+        "CSEP_CODEX_BIN",
+        "the real Codex CLI",
+        "scripts/install-hosts.sh",
+        "on the dev machines: CSEP_CODEX_BIN=/tmp/codexcli/node_modules/.bin/codex",
+    );
+    let env = Env::builder()
+        .host_dirs("codex", "claude")
+        .path_var("/usr/bin:/bin")
+        .build();
+    fs::create_dir_all(env.path("codex")).unwrap();
+    let toml = env.path("codex/config.toml");
+    fs::write(&toml, "model = \"o3\"\n").unwrap();
+    set_mode(&toml, 0o640);
+    let s: Value = serde_json::from_slice(&env.ok(
+        "csep",
+        &[
+            "setup",
+            "--no-backfill",
+            "--no-claude",
+            "--codex-home",
+            env.path("codex").to_str().unwrap(),
+            "--codex-bin",
+            codex_bin.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(s["codex"]["trust"], "trusted", "{s}");
+    assert!(
+        fs::read_to_string(&toml).unwrap().contains("trusted_hash"),
+        "Codex wrote the trust"
+    );
+    assert_eq!(mode(&toml), 0o640);
+    env.ok("csep", &["uninstall"]);
+    assert_eq!(mode(&toml), 0o640);
+    assert_eq!(fs::read_to_string(&toml).unwrap(), "model = \"o3\"\n");
+}

@@ -25,14 +25,32 @@ fn too_wide(mode: u32) -> bool {
     mode & 0o077 != 0
 }
 
-/// Every entry under `state_dir` (itself included, symlinks not followed), with its metadata.
-fn walk(state_dir: &Path) -> impl Iterator<Item = (PathBuf, fs::Metadata)> {
+/// The metadata of a walked entry: the state dir itself is what its path names (a symlinked
+/// `~/.codex-self-evolution` is still the state dir, and walkdir descends into it), anything
+/// below it is looked at without following a symlink; `None` for a symlink below.
+fn meta(e: &walkdir::DirEntry) -> Option<fs::Metadata> {
+    if e.depth() == 0 {
+        fs::metadata(e.path()).ok()
+    } else if e.path_is_symlink() {
+        None
+    } else {
+        e.metadata().ok()
+    }
+}
+
+fn walker(state_dir: &Path) -> walkdir::IntoIter {
     walkdir::WalkDir::new(state_dir)
         .follow_links(false)
+        .follow_root_links(true)
         .into_iter()
+}
+
+/// Every entry under `state_dir` (itself included, symlinks below it not followed), with its
+/// metadata.
+fn walk(state_dir: &Path) -> impl Iterator<Item = (PathBuf, fs::Metadata)> {
+    walker(state_dir)
         .flatten()
-        .filter(|e| !e.path_is_symlink())
-        .filter_map(|e| e.metadata().ok().map(|m| (e.into_path(), m)))
+        .filter_map(|e| meta(&e).map(|m| (e.into_path(), m)))
 }
 
 /// The directories whose entries [`audit`] always looks at, even when private: what csep
@@ -50,15 +68,10 @@ pub fn audit(state_dir: &Path) -> Audit {
     let mut a = Audit::default();
     // `.env.provider` has a warning of its own (`envfile`), with the same fix.
     let env = crate::envfile::path(state_dir);
-    let mut it = walkdir::WalkDir::new(state_dir)
-        .follow_links(false)
-        .into_iter();
+    let mut it = walker(state_dir);
     while let Some(entry) = it.next() {
         let Ok(e) = entry else { continue };
-        if e.path_is_symlink() {
-            continue;
-        }
-        let Ok(m) = e.metadata() else { continue };
+        let Some(m) = meta(&e) else { continue };
         if m.uid() != me {
             a.foreign += 1;
             a.first_foreign
@@ -144,12 +157,12 @@ pub fn tighten(state_dir: &Path) -> u64 {
     changed
 }
 
-/// The cheap check for every writer that runs often (the drainer): one `lstat` of the state
+/// The cheap check for every writer that runs often (the drainer): one `stat` of the state
 /// dir. Only when it is wider than 0700 (an install from before csep made everything
 /// private, or an interrupted tightening) is the whole tree walked. Never fails: a read-only
 /// state dir stays as it is.
 pub fn tighten_if_wide(state_dir: &Path) -> u64 {
-    match fs::symlink_metadata(state_dir) {
+    match fs::metadata(state_dir) {
         Ok(m) if m.is_dir() && m.uid() == crate::fsutil::current_uid() && too_wide(m.mode()) => {
             tighten(state_dir)
         }
@@ -201,6 +214,15 @@ mod tests {
         fs::set_permissions(state.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(tighten_if_wide(&state), 0);
         assert_eq!(tighten(&state), 1);
+
+        // A state dir reached through a symlink is still the state dir.
+        let alias = d.path().join("alias");
+        std::os::unix::fs::symlink(&state, &alias).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(state.join("logs"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(audit(&alias).wide, 2);
+        assert_eq!(tighten_if_wide(&alias), 2);
+        assert_eq!((mode(&state), mode(&state.join("logs"))), (0o700, 0o700));
     }
 
     #[test]

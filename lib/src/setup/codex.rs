@@ -172,16 +172,7 @@ pub fn install(
                     .into(),
             );
         }
-        Some(bin) => match {
-            // Codex rewrites config.toml through a new file of its own making (0600 under
-            // csep's umask, whatever the user's file had): the user's mode and owner go back.
-            let kept = fs::metadata(&config_path).ok();
-            let r = trust_hooks(bin, codex_home);
-            if let Some(m) = kept {
-                crate::fsutil::restore_mode_owner(&config_path, &m);
-            }
-            r
-        } {
+        Some(bin) => match trust_keeping_mode(bin, codex_home, &config_path) {
             Ok(keys) => {
                 report.trust = "trusted".into();
                 report.trusted_hooks = keys.len();
@@ -195,6 +186,17 @@ pub fn install(
         },
     }
     Ok(report)
+}
+
+/// [`trust_hooks`], then the user's mode and owner back on `config.toml`: Codex rewrites it
+/// through a new file of its own making (0600 under csep's umask, whatever the file had).
+fn trust_keeping_mode(bin: &Path, codex_home: &Path, config: &Path) -> Result<Vec<String>> {
+    let kept = fs::metadata(config).ok();
+    let r = trust_hooks(bin, codex_home);
+    if let Some(m) = kept {
+        crate::fsutil::restore_mode_owner(config, &m);
+    }
+    r
 }
 
 /// Talks JSON-RPC (one JSON object per line) to `codex app-server`.
