@@ -322,8 +322,17 @@ fn host_files_keep_their_mode_through_setup_and_uninstall() {
         fs::write(p, text).unwrap();
         set_mode(p, *m);
     }
+    // Run as root (as the tests are, or `sudo csep setup`), setup leaves a file's owner as
+    // it was; elsewhere nobody can give a file away, and it is the caller's anyway.
+    let owner = |p: &Path| {
+        let m = fs::metadata(p).unwrap();
+        (m.uid(), m.gid())
+    };
+    let as_root = std::os::unix::fs::chown(&files[2].0, Some(4242), Some(4343)).is_ok();
+    let owners: Vec<_> = files.iter().map(|(p, _, _)| owner(p)).collect();
     env.setup_hosts();
-    for (p, text, m) in &files {
+    for (i, (p, text, m)) in files.iter().enumerate() {
+        assert_eq!(owner(p), owners[i], "{} after setup", p.display());
         assert_eq!(mode(p), *m, "{} after setup", p.display());
         assert_ne!(fs::read_to_string(p).unwrap(), *text, "setup changed it");
     }
@@ -336,6 +345,11 @@ fn host_files_keep_their_mode_through_setup_and_uninstall() {
     for (p, text, m) in &files {
         assert_eq!(mode(p), *m, "{} after uninstall", p.display());
         assert_eq!(fs::read_to_string(p).unwrap(), *text);
+    }
+    let after: Vec<_> = files.iter().map(|(p, _, _)| owner(p)).collect();
+    assert_eq!(after, owners);
+    if as_root {
+        assert_eq!(owner(&files[2].0), (4242, 4343));
     }
 }
 
