@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The mode of every directory csep creates.
 pub const PRIVATE_DIR: u32 = 0o700;
@@ -53,7 +54,6 @@ pub fn open_append_private(path: &Path) -> std::io::Result<File> {
         .mode(PRIVATE_FILE)
         .open(path)
 }
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A name unique within this machine for a temp or spool file: time, pid and a counter.
 pub fn unique_name(suffix: &str) -> String {
