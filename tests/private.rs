@@ -424,14 +424,27 @@ fn an_old_install_is_reported_then_tightened_by_the_next_drain_or_setup() {
         env.status_warnings()
     );
 
-    // Setup tightens whatever it finds, even when the state dir itself is private.
+    // Setup tightens whatever it finds, even when the state dir itself is private, and the
+    // skills an older csep-verify generated; never a skill of the user's.
     let wide = old_install(&env);
     set_mode(&env.state(), 0o700);
+    let mut skills = Vec::new();
+    for name in ["csep-reflect-db-tests", "my-skill"] {
+        let skill = env.path(&format!("skills/{name}/SKILL.md"));
+        fs::create_dir_all(skill.parent().unwrap()).unwrap();
+        fs::write(&skill, "x").unwrap();
+        set_mode(&skill, 0o644);
+        set_mode(skill.parent().unwrap(), 0o755);
+        skills.push(skill);
+    }
     env.setup_hosts();
-    for p in &wide {
+    for p in wide.iter().chain(&skills[..1]) {
         let want = if p.is_dir() { 0o700 } else { 0o600 };
         assert_eq!(mode(p), want, "{}", p.display());
     }
+    assert_eq!(mode(skills[0].parent().unwrap()), 0o700);
+    assert_eq!(mode(&skills[1]), 0o644, "the user's own skill");
+    assert_eq!(mode(skills[1].parent().unwrap()), 0o755);
 }
 
 #[test]

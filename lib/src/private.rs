@@ -157,6 +157,23 @@ pub fn tighten(state_dir: &Path) -> u64 {
     changed
 }
 
+/// Makes the skills csep generated (the `csep-reflect-*` directories under `skills_root`, real
+/// directories only) private as [`tighten`] does; the user's own skills are never touched.
+pub fn tighten_generated_skills(skills_root: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(skills_root) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(crate::config::REFLECT_SKILL_PREFIX)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+        .map(|e| tighten(&e.path()))
+        .sum()
+}
+
 /// The cheap check for every writer that runs often (the drainer): one `stat` of the state
 /// dir. Only when it is wider than 0700 (an install from before csep made everything
 /// private, or an interrupted tightening) is the whole tree walked. Never fails: a read-only
@@ -223,6 +240,28 @@ mod tests {
         assert_eq!(audit(&alias).wide, 2);
         assert_eq!(tighten_if_wide(&alias), 2);
         assert_eq!((mode(&state), mode(&state.join("logs"))), (0o700, 0o700));
+    }
+
+    #[test]
+    fn only_generated_skills_are_tightened() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["csep-reflect-tests", "my-skill"] {
+            let dir = d.path().join(name);
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("SKILL.md"), "x").unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+            fs::set_permissions(dir.join("SKILL.md"), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        std::os::unix::fs::symlink(
+            d.path().join("my-skill"),
+            d.path().join("csep-reflect-link"),
+        )
+        .unwrap();
+        assert_eq!(tighten_generated_skills(d.path()), 2);
+        assert_eq!(mode(&d.path().join("csep-reflect-tests")), 0o700);
+        assert_eq!(mode(&d.path().join("csep-reflect-tests/SKILL.md")), 0o600);
+        assert_eq!(mode(&d.path().join("my-skill")), 0o755);
+        assert_eq!(mode(&d.path().join("my-skill/SKILL.md")), 0o644);
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     }
     // Whatever an older csep (or a `cp` under umask 022) left readable becomes private.
     csep_lib::private::tighten(&state_dir);
+    csep_lib::private::tighten_generated_skills(&csep_lib::verify::default_skills_dir());
     let mut manifest = setup::load_manifest(&state_dir)?.unwrap_or_else(|| Manifest {
         version: 1,
         created_at: timefmt::format_iso_ms(timefmt::now_ms()),
