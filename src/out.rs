@@ -194,6 +194,8 @@ pub fn warn(tool: &str, message: impl std::fmt::Display) {
 /// Runs a command body, turns its outcome into the process exit code, and logs the run.
 pub fn run(tool: &str, body: impl FnOnce() -> Result<Exit, Failure>) -> std::process::ExitCode {
     let started = std::time::Instant::now();
+    // Before anything is created: what this run and its children make is private.
+    csep_lib::fsutil::private_umask();
     let code = match body() {
         Ok(exit) => exit,
         Err(Failure::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,

@@ -176,6 +176,8 @@ fn broken_pages_under_a_valid_header_make_writers_refuse_until_rebuilt() {
     // Found once; from then on every writer refuses without looking again.
     let marker = env.state().join("index/recall.sqlite3.damaged");
     assert!(marker.is_file());
+    // The drainer opens the index only when it has work.
+    queue(&env, "1.json", &sessions[1].2);
     let stderr = refused(&env, "csep-index", &["--spool"], "");
     assert!(stderr.contains("found by an earlier run"), "{stderr}");
     assert_eq!(fs::read(&db).unwrap(), before, "something wrote into it");
@@ -372,8 +374,13 @@ fn a_restored_old_index_loses_the_sessions_forgotten_since() {
         }
     }
     fs::copy(&backup, env.db()).unwrap();
-    // Any writer's open applies the tombstone file to the restored copy.
-    env.cmd("csep-index").arg("--spool").assert().success();
+    // Any writer's open applies the tombstone file to the restored copy (the drainer opens
+    // the index only when it has work, so a `--file` run is the writer here).
+    env.cmd("csep-index")
+        .arg("--file")
+        .arg(&sessions[0].2)
+        .assert()
+        .success();
     assert_eq!(found(&env, needle), 0, "the restored copy brought it back");
     assert_eq!(found(&env, &sessions[0].1), 1);
 }
@@ -391,7 +398,11 @@ fn an_existing_install_exports_its_tombstones_on_the_next_write() {
     let file = env.state().join("index/forgotten.jsonl");
     assert!(fs::read_to_string(&file).unwrap().contains(id.as_str()));
     fs::remove_file(&file).unwrap();
-    env.cmd("csep-index").arg("--spool").assert().success();
+    env.cmd("csep-index")
+        .arg("--file")
+        .arg(&sessions[1].2)
+        .assert()
+        .success();
     let text = fs::read_to_string(&file).unwrap();
     assert!(text.contains(id.as_str()), "{text}");
     assert!(

@@ -344,9 +344,12 @@ fn stops_while_the_index_is_damaged_are_kept_until_it_is_replaced() {
     for p in wait_kept(&env, 3) {
         assert_eq!(p["retry"]["fault"], "damaged_index", "{p}");
     }
-    // What a rebuild does first: the damaged file moves aside. The next drain indexes all.
-    fs::rename(env.db(), env.path("damaged.sqlite3")).unwrap();
+    // Waiting does not heal it: a person's drain says so (exit 2) and keeps them queued.
     let out = env.cmd("csep").arg("drain").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(payloads(&env.archive_queue().join("new")).len(), 3);
+    // The rebuild moves the damaged file aside and drains the queue: every session indexed.
+    let out = env.cmd("csep").args(["recall", "rebuild"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(payloads(&env.archive_queue().join("new")).is_empty());
     for n in 1..=3 {

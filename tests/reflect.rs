@@ -399,7 +399,8 @@ fn a_good_proposal_is_applied_and_the_counters_reset() {
         .unwrap()
         .permissions()
         .mode();
-    assert_eq!(mode & 0o777, 0o444);
+    // Read-only for the model, and the owner's alone.
+    assert_eq!(mode & 0o777, 0o400);
     assert_eq!(
         fs::read_to_string(run.join("inputs/MEMORY.md")).unwrap(),
         old_memory

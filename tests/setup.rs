@@ -384,10 +384,16 @@ fn seed_private(env: &Env) {
     }
 }
 
-fn snapshot(env: &Env) -> Vec<Option<Vec<u8>>> {
+/// Each host file's bytes and permission bits (a restore must keep a 0600 file 0600).
+fn snapshot(env: &Env) -> Vec<Option<(Vec<u8>, u32)>> {
+    use std::os::unix::fs::PermissionsExt;
     HOST_FILES
         .iter()
-        .map(|f| fs::read(env.path(f)).ok())
+        .map(|f| {
+            let p = env.path(f);
+            let mode = fs::metadata(&p).ok()?.permissions().mode() & 0o7777;
+            Some((fs::read(&p).ok()?, mode))
+        })
         .collect()
 }
 

@@ -1,12 +1,59 @@
 //! Durable file writes: tmp file in the same directory → fsync → rename → fsync the
 //! directory. No state file is ever written in place, so a reader (or a crash) sees the old
-//! bytes or the new ones, never a mix.
+//! bytes or the new ones, never a mix. Also the modes things are created with: everything
+//! csep makes is the owner's alone (dirs 0700, files 0600) whatever the caller's umask, and a
+//! host's file csep rewrites keeps the mode and owner it had.
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The mode of every directory csep creates.
+pub const PRIVATE_DIR: u32 = 0o700;
+/// The mode of every file csep creates (an executable one gets 0700).
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Sets the process umask to 077, so what this process and its children create (SQLite's
+/// `-wal`/`-shm`, a provider's files in a run directory, logs) is the owner's alone even
+/// where no explicit mode is given. Every binary calls it first; the library's own writers
+/// pass explicit modes too, so they stay private for another caller.
+pub fn private_umask() {
+    // SAFETY: umask(2) cannot fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// `create_dir_all` with mode 0700 for every directory it creates (existing ones are left as
+/// they are; the state dir's are tightened by [`crate::private`]).
+pub fn create_dir_private(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR)
+        .create(dir)
+        .map_err(|e| Error::io(dir.display(), e))
+}
+
+/// Opens a new file for writing, failing when it exists, with `mode` (before the umask).
+fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+}
+
+/// Opens (creating with mode 0600) a file for appending: logs.
+pub fn open_append_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+}
 
 /// A name unique within this machine for a temp or spool file: time, pid and a counter.
 pub fn unique_name(suffix: &str) -> String {
@@ -33,6 +80,7 @@ pub fn open_lock_file(path: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(PRIVATE_FILE)
         .open(path)
         .map_err(|e| Error::io(path.display(), e))
 }
@@ -57,7 +105,7 @@ pub fn is_locked(path: &Path) -> bool {
 /// tries once.
 pub fn lock_wait(path: &Path, wait: std::time::Duration) -> Result<File> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        create_dir_private(dir)?;
     }
     let file = open_lock_file(path)?;
     let start = std::time::Instant::now();
@@ -73,15 +121,39 @@ pub fn lock_wait(path: &Path, wait: std::time::Duration) -> Result<File> {
     Ok(file)
 }
 
-/// Writes `bytes` to `path` atomically, creating the parent directory.
+/// Writes `bytes` to `path` atomically with mode 0600, creating the parent directory (0700).
+/// A state file is the owner's alone, whatever mode an older file at `path` had.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_as(path, bytes, None)
+}
+
+/// Writes `bytes` over a file that is not csep's own (a host's `settings.json`,
+/// `config.toml`, `hooks.json`) atomically, keeping the mode and owner the file had: the temp
+/// file is created with that mode (and, as root, given that owner) before the rename. A file
+/// that did not exist gets 0600.
+pub fn write_atomic_keep_mode(path: &Path, bytes: &[u8]) -> Result<()> {
+    let keep = fs::metadata(path).ok().filter(|m| m.is_file());
+    write_atomic_as(path, bytes, keep.as_ref())
+}
+
+fn write_atomic_as(path: &Path, bytes: &[u8], keep: Option<&fs::Metadata>) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::usage(format!("{}: no parent directory", path.display())))?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    create_dir_private(dir)?;
     let tmp = dir.join(format!(".{}", unique_name(".tmp")));
+    let mode = keep.map_or(PRIVATE_FILE, |m| m.mode() & 0o7777);
     let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = create_new(&tmp, mode)?;
+        if let Some(m) = keep {
+            // The umask took bits off at creation; the owner comes first because chown(2)
+            // clears set-id bits. Only root (or a member of the file's group) may give the
+            // file away: otherwise it becomes the writer's, as any editor's save would.
+            if m.uid() != current_uid() || m.gid() != current_gid() {
+                let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            }
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -93,6 +165,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     sync_dir(dir);
     Ok(())
+}
+
+/// Gives `path` back the mode and owner `was` records, after another program replaced it
+/// (best effort, like the owner in [`write_atomic_keep_mode`]).
+pub fn restore_mode_owner(path: &Path, was: &fs::Metadata) {
+    let Ok(now) = fs::metadata(path) else { return };
+    if (now.uid(), now.gid()) != (was.uid(), was.gid()) {
+        let _ = std::os::unix::fs::chown(path, Some(was.uid()), Some(was.gid()));
+    }
+    if now.mode() & 0o7777 != was.mode() & 0o7777 {
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(was.mode() & 0o7777));
+    }
+}
+
+/// This process's effective user id.
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn current_gid() -> u32 {
+    // SAFETY: getegid(2) cannot fail.
+    unsafe { libc::getegid() }
 }
 
 /// Whether a queued item must survive a power loss.
@@ -117,12 +212,12 @@ pub fn enqueue(
     let tmp_dir = queue.join("tmp");
     let new_dir = queue.join("new");
     for d in [&tmp_dir, &new_dir] {
-        fs::create_dir_all(d).map_err(|e| Error::io(d.display(), e))?;
+        create_dir_private(d)?;
     }
     let tmp = tmp_dir.join(name);
     let dest = new_dir.join(name);
     let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = create_new(&tmp, PRIVATE_FILE)?;
         f.write_all(bytes)?;
         if durability == Durability::Durable {
             f.sync_all()?;
@@ -152,6 +247,45 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn csep_files_are_private_and_host_files_keep_their_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/a");
+        let p = state.join("state.json");
+        write_atomic(&p, b"one").unwrap();
+        assert_eq!((mode(&p), mode(&state)), (0o600, 0o700));
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(
+            mode(&p),
+            0o600,
+            "an old wide state file is replaced by a private one"
+        );
+
+        let host = dir.path().join("settings.json");
+        fs::write(&host, b"{}").unwrap();
+        fs::set_permissions(&host, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic_keep_mode(&host, b"{\"a\":1}").unwrap();
+        assert_eq!(
+            (mode(&host), fs::read(&host).unwrap()),
+            (0o640, b"{\"a\":1}".to_vec())
+        );
+        let new = dir.path().join("new.json");
+        write_atomic_keep_mode(&new, b"{}").unwrap();
+        assert_eq!(mode(&new), 0o600);
+
+        let q = dir.path().join("spool/q");
+        let item = enqueue(&q, "x.json", b"{}", Durability::Notice).unwrap();
+        assert_eq!((mode(&item), mode(&q.join("tmp"))), (0o600, 0o700));
+        let lock = q.join(".lock");
+        open_lock_file(&lock).unwrap();
+        assert_eq!(mode(&lock), 0o600);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod memory;
 pub mod migrate;
 pub mod paths;
+pub mod private;
 pub mod redact;
 pub mod reflect;
 pub mod repo;

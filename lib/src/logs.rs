@@ -8,7 +8,7 @@
 //! file opened with `O_APPEND`, so lines from processes writing at once do not interleave.
 
 use crate::timefmt;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::Path;
 
@@ -26,7 +26,7 @@ fn day_of(ms: i64) -> String {
 /// line).
 pub fn append(state_dir: &Path, name: &str, line: &str, retention_days: impl FnOnce() -> u64) {
     let dir = state_dir.join("logs");
-    if fs::create_dir_all(&dir).is_err() {
+    if crate::fsutil::create_dir_private(&dir).is_err() {
         return;
     }
     let path = dir.join(name);
@@ -45,7 +45,7 @@ pub fn append(state_dir: &Path, name: &str, line: &str, retention_days: impl FnO
     }
     let mut bytes = line.as_bytes().to_vec();
     bytes.push(b'\n');
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
+    if let Ok(mut f) = crate::fsutil::open_append_private(&path) {
         let _ = f.write_all(&bytes);
     }
 }

@@ -8,6 +8,8 @@
 # CSEP_BIN names the csep binary (`csep setup` writes it into the hook command); without it,
 # csep is looked up on PATH.
 
+# What this script creates (the log below when csep is missing) is the user's alone.
+umask 077
 agent="${1:-codex}"
 event="${2:-}"
 csep="${CSEP_BIN:-}"

@@ -256,11 +256,15 @@ pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
 /// status is still 0, and `csep status` tells a person.
 pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     let state_dir = a.state.dir();
+    // An install from before csep made everything private is tightened here, off the hook's
+    // foreground, within one Stop; one lstat when it is private already.
+    csep_lib::private::tighten_if_wide(&state_dir);
     let mut out = Out::new();
     // Read once per drain, not once per queued payload.
     let (config, _) = csep_lib::config::load(&state_dir);
     let opts = spool::DrainOptions { now: !a.from_hook };
     let mut kept = None;
+    let mut damaged = false;
     loop {
         let summary = match spool::drain_archive(
             &a.state.db(),
@@ -277,6 +281,7 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
         kept = (summary.retrying + summary.requeued > 0)
             .then(|| summary.fault_message.clone())
             .flatten();
+        damaged = summary.fault.as_deref() == Some(csep_lib::Fault::Damaged.as_str());
         if let (Some(fault), Some(message)) = (&summary.fault, &summary.fault_message) {
             log(
                 &state_dir,
@@ -299,7 +304,8 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
                 "csep",
                 format_args!("payloads kept in the queue, to be retried: {message}"),
             );
-            return Ok(Exit::Busy);
+            // A damaged index does not heal by waiting: it takes `csep recall rebuild`.
+            return Ok(if damaged { Exit::Error } else { Exit::Busy });
         }
     }
     Ok(Exit::Ok)

@@ -214,7 +214,9 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
                 ),
             );
         }
-        return Ok(if s.failed > 0 {
+        // A damaged index does not heal by waiting: it takes `csep recall rebuild`.
+        let damaged = s.fault.as_deref() == Some(csep_lib::Fault::Damaged.as_str());
+        return Ok(if s.failed > 0 || (damaged && s.retrying > 0) {
             Exit::Error
         } else if s.requeued > 0 || s.retrying > 0 {
             Exit::Busy

@@ -121,6 +121,9 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             codex_bin.as_deref(),
         );
     }
+    // Whatever an older csep (or a `cp` under umask 022) left readable becomes private.
+    csep_lib::private::tighten(&state_dir);
+    csep_lib::private::tighten_generated_skills(&csep_lib::verify::default_skills_dir());
     // Held from reading the manifest to saving it, so a second setup reads what this one
     // recorded; let go before the backfill, which needs no protection from another setup.
     let lock = install_lock(&state_dir, a.wait)?;
@@ -290,7 +293,8 @@ fn dry_run(
 }
 
 fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> {
-    fs::create_dir_all(to).map_err(|e| Error::io(to.display(), e))?;
+    // Scratch copies of the hosts' files (which can hold API keys) are the owner's alone.
+    csep_lib::fsutil::create_dir_private(to)?;
     for n in names {
         let src = from.join(n);
         if src.exists() {

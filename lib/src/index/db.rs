@@ -167,9 +167,19 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
 
 fn open_rw_unchecked(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+        crate::fsutil::create_dir_private(dir)?;
     }
+    let fresh = !path.exists();
     let conn = Connection::open(path)?;
+    if fresh {
+        // Before anything is written to it: SQLite gives `-wal` and `-shm` the database
+        // file's mode, so they are private too, whatever the umask.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(crate::fsutil::PRIVATE_FILE),
+        );
+    }
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -305,6 +315,31 @@ fn migrate(conn: &Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_database_and_its_side_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index/recall.sqlite3");
+        let conn = open_rw(&path).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (session_id, agent, cwd) VALUES ('s', 'codex', '/w')",
+            [],
+        )
+        .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let wal = dir.path().join("index/recall.sqlite3-wal");
+        let shm = dir.path().join("index/recall.sqlite3-shm");
+        assert_eq!(
+            [
+                mode(path.parent().unwrap()),
+                mode(&path),
+                mode(&wal),
+                mode(&shm)
+            ],
+            [0o700, 0o600, 0o600, 0o600]
+        );
+    }
 
     #[test]
     fn an_untouched_open_reads_and_leaves_no_file_behind() {

@@ -34,7 +34,7 @@ pub struct QueueLock {
 
 pub fn try_lock(queue: &Path) -> Result<QueueLock> {
     for d in QUEUE_DIRS {
-        fs::create_dir_all(queue.join(d)).map_err(|e| Error::io(queue.join(d).display(), e))?;
+        crate::fsutil::create_dir_private(&queue.join(d))?;
     }
     let path = queue.join(".lock");
     let file = crate::fsutil::open_lock_file(&path)?;

@@ -573,14 +573,14 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
 /// Step 2: the run directory's files. Returns what went into `inputs/`.
 fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inputs> {
     let runs = ctx.state_dir.join("runs");
-    fs::create_dir_all(&runs).map_err(|e| Error::io(runs.display(), e))?;
+    crate::fsutil::create_dir_private(&runs)?;
     // Run directories hold session text: for the owner only.
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = fs::set_permissions(&runs, fs::Permissions::from_mode(0o700));
     }
     let proposal = run.join("proposal");
-    fs::create_dir_all(&proposal).map_err(|e| Error::io(proposal.display(), e))?;
+    crate::fsutil::create_dir_private(&proposal)?;
     write_status(run, o)?;
     write_atomic(&run.join("job.json"), &to_json(job)?)?;
     let repo_root = rundir::repo_root_of(job)

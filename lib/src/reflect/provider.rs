@@ -27,7 +27,7 @@
 use crate::config::ReflectionConfig;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -296,10 +296,7 @@ pub fn run(
 ) -> Result<ProviderRun> {
     let argv = provider.argv(run_dir);
     let log_path = run_dir.join("provider.log");
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
+    let log = crate::fsutil::open_append_private(&log_path)
         .map_err(|e| Error::io(log_path.display(), e))?;
     let log2 = log
         .try_clone()
@@ -315,6 +312,15 @@ pub fn run(
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
         .process_group(0);
+    // What the provider writes into the run directory (session text) is the owner's alone,
+    // whatever umask this library's caller runs with.
+    // SAFETY: umask(2) is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -505,6 +511,49 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("/nonexistent/codex"), "{e}");
+    }
+
+    #[test]
+    fn what_the_provider_writes_is_private_whatever_the_callers_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt = dir.path().join("prompt.md");
+        fs::write(&prompt, "x").unwrap();
+        // The umask the provider starts with, and a file it makes with the default mode.
+        let p = Provider::Command {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                "umask > umask.txt; mkdir d; echo x > d/f".into(),
+            ],
+        };
+        let r = run(
+            &p,
+            dir.path(),
+            "j",
+            &prompt,
+            Duration::from_secs(30),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(r.failure(), None);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            fs::read_to_string(dir.path().join("umask.txt"))
+                .unwrap()
+                .trim(),
+            "0077"
+        );
+        assert_eq!(
+            (mode("d"), mode("d/f"), mode("provider.log")),
+            (0o700, 0o600, 0o600)
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
     let q = dir(state_dir);
     for d in DIRS {
         let p = q.join(d);
-        fs::create_dir_all(&p).map_err(|e| Error::io(p.display(), e))?;
+        crate::fsutil::create_dir_private(&p)?;
     }
     let path = lock_path(state_dir);
     let file = crate::fsutil::open_lock_file(&path)?;
@@ -127,7 +127,7 @@ pub fn finished(state_dir: &Path, job_id: &str) -> Option<PathBuf> {
 /// Moves a claimed job to `done/` or `failed/`; returns where it went.
 pub fn finish(state_dir: &Path, cur: &Path, ok: bool) -> Result<PathBuf> {
     let to = dir(state_dir).join(if ok { "done" } else { "failed" });
-    fs::create_dir_all(&to).map_err(|e| Error::io(to.display(), e))?;
+    crate::fsutil::create_dir_private(&to)?;
     let dest = to.join(cur.file_name().unwrap_or_default());
     fs::rename(cur, &dest).map_err(|e| Error::io(dest.display(), e))?;
     if let Ok(d) = File::open(&to) {

@@ -79,10 +79,10 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes a read-only copy (mode 0444) for the model.
+/// Writes a read-only copy (mode 0400: read-only, and the owner's alone) for the model.
 fn copy_in(dest: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(dest, bytes)?;
-    fs::set_permissions(dest, fs::Permissions::from_mode(0o444))
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o400))
         .map_err(|e| Error::io(dest.display(), e))
 }
 

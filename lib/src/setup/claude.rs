@@ -20,7 +20,7 @@ pub fn install(
     rec_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<ClaudeReport> {
-    fs::create_dir_all(claude_dir).map_err(|e| Error::io(claude_dir.display(), e))?;
+    crate::fsutil::create_dir_private(claude_dir)?;
     let path = claude_dir.join("settings.json");
     let mut doc = match fs::read(&path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| {
@@ -59,5 +59,5 @@ pub fn clean(path: &Path) -> Result<()> {
             o.remove("hooks");
         }
     }
-    crate::fsutil::write_atomic(path, &pretty(&doc))
+    crate::fsutil::write_atomic_keep_mode(path, &pretty(&doc))
 }

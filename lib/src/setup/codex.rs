@@ -125,7 +125,7 @@ pub fn install(
     rec_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<CodexReport> {
-    fs::create_dir_all(codex_home).map_err(|e| Error::io(codex_home.display(), e))?;
+    crate::fsutil::create_dir_private(codex_home)?;
     let hooks_path = codex_home.join("hooks.json");
     let config_path = codex_home.join("config.toml");
     let command = target.command("codex");
@@ -172,7 +172,7 @@ pub fn install(
                     .into(),
             );
         }
-        Some(bin) => match trust_hooks(bin, codex_home) {
+        Some(bin) => match trust_keeping_mode(bin, codex_home, &config_path) {
             Ok(keys) => {
                 report.trust = "trusted".into();
                 report.trusted_hooks = keys.len();
@@ -186,6 +186,17 @@ pub fn install(
         },
     }
     Ok(report)
+}
+
+/// [`trust_hooks`], then the user's mode and owner back on `config.toml`: Codex rewrites it
+/// through a new file of its own making (0600 under csep's umask, whatever the file had).
+fn trust_keeping_mode(bin: &Path, codex_home: &Path, config: &Path) -> Result<Vec<String>> {
+    let kept = fs::metadata(config).ok();
+    let r = trust_hooks(bin, codex_home);
+    if let Some(m) = kept {
+        crate::fsutil::restore_mode_owner(config, &m);
+    }
+    r
 }
 
 /// Talks JSON-RPC (one JSON object per line) to `codex app-server`.
@@ -338,7 +349,7 @@ pub fn clean(path: &Path, change: &FileChange) -> Result<()> {
             return Ok(());
         };
         strip_ours(&mut doc);
-        return crate::fsutil::write_atomic(path, &pretty(&doc));
+        return crate::fsutil::write_atomic_keep_mode(path, &pretty(&doc));
     }
     if name == "config.toml" {
         let mut toml = read_toml(path)?;
@@ -359,7 +370,7 @@ pub fn clean(path: &Path, change: &FileChange) -> Result<()> {
             }
         }
         drop_empty_tables(&mut toml);
-        return crate::fsutil::write_atomic(path, toml.to_string().as_bytes());
+        return crate::fsutil::write_atomic_keep_mode(path, toml.to_string().as_bytes());
     }
     Ok(())
 }

@@ -229,7 +229,7 @@ pub fn write_recorded(
     if before.as_deref() == Some(bytes) {
         return Ok(());
     }
-    fsutil::write_atomic(path, bytes)
+    fsutil::write_atomic_keep_mode(path, bytes)
 }
 
 /// Re-reads a recorded file's hash after someone else (Codex's own config writer) changed it on
@@ -260,7 +260,8 @@ pub fn install_hook_script(state_dir: &Path, manifest: &mut Manifest) -> Result<
         &["hook script".into()],
     )?;
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+    // Executable, and like everything in the state dir the owner's alone.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io(path.display(), e))?;
     Ok(path)
 }
@@ -328,7 +329,7 @@ pub fn uninstall(
                 match (&c.action[..], &c.backup) {
                     ("modified", Some(backup)) => {
                         let original = fs::read(backup).map_err(|e| Error::io(backup, e))?;
-                        fsutil::write_atomic(path, &original)?;
+                        fsutil::write_atomic_keep_mode(path, &original)?;
                         "restored"
                     }
                     _ => {

@@ -119,6 +119,8 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
         claude_retention: hosts::claude_retention(claude_dir, &indexed),
     };
     s.warnings = warnings(&s);
+    s.warnings
+        .extend(crate::private::audit(state_dir).warnings(state_dir));
     s
 }
 

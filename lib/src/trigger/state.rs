@@ -185,7 +185,7 @@ impl Files {
     /// is `Busy` (exit 75), with nothing changed.
     pub fn lock(state_dir: &Path, session_id: &str, wait: Duration) -> Result<Files> {
         let dir = session_dir(state_dir, session_id);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+        crate::fsutil::create_dir_private(&dir)?;
         let path = dir.join("trigger.lock");
         let file = crate::fsutil::open_lock_file(&path)?;
         let start = Instant::now();

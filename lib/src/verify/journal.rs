@@ -127,9 +127,11 @@ fn write_journal(path: &Path, entries: &[JournalEntry]) -> Result<()> {
     fsutil::write_atomic(path, &bytes)
 }
 
+/// Gives a written file back the owner's bits it had (an executable stays executable); what
+/// csep writes is never readable by others, whatever mode the old file had.
 fn set_mode(path: &Path, mode: Option<u32>) {
     if let Some(mode) = mode {
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode));
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700));
     }
 }
 
