@@ -14,6 +14,7 @@ mod content;
 mod draft;
 mod journal;
 mod live;
+mod planted;
 mod walk;
 
 pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
