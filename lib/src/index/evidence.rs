@@ -31,14 +31,19 @@ pub fn session_text(conn: &Connection, session_id: &str) -> Result<Option<Sessio
         return Ok(None);
     };
     let mut stmt = conn.prepare(
-        "SELECT role, text FROM messages WHERE session_rowid = ?1 AND (flags & ?2) = 0 ORDER BY id",
+        "SELECT role, tool, text FROM messages
+         WHERE session_rowid = ?1 AND (flags & ?2) = 0 ORDER BY id",
     )?;
     let rows = stmt.query_map(rusqlite::params![rowid, FLAG_BACKGROUND], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut out = SessionText::default();
     for row in rows {
-        let (role, text) = row?;
+        let (role, tool, text) = row?;
         let side = match role.as_str() {
             "user" | "assistant" => &mut out.said,
             "tool" => &mut out.tool,
@@ -46,6 +51,25 @@ pub fn session_text(conn: &Connection, session_id: &str) -> Result<Option<Sessio
         };
         side.push_str(&text);
         side.push('\n');
+        // A tool call's arguments are JSON: its strings, unescaped, are what the assistant
+        // typed (`grep "x"` is stored as `grep \"x\"`).
+        if tool.is_some() && role == "assistant" {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                push_strings(&v, side);
+            }
+        }
     }
     Ok(Some(out))
+}
+
+fn push_strings(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| push_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| push_strings(x, out)),
+        _ => {}
+    }
 }

@@ -24,7 +24,8 @@ fn compiled(cell: &'static OnceLock<Vec<Regex>>, sources: &[&str]) -> &'static [
 /// Interpreters that run a program read from stdin. The script-language ones count only
 /// without a program argument (`python3 -m json.tool` reads data, `python3 -` reads code).
 const SHELLS: &str = r"(?:ba|z|k|da|fi|tc|c)?sh|pwsh|powershell|iex|invoke-expression|source";
-const LANGS: &str = r"(?:python[0-9.]*|perl|ruby|node|deno|bun|php)(?:\s+-)?(?:\s*$|\s*[;&|)`'\x22]|\s+-\s)";
+const LANGS: &str =
+    r"(?:python[0-9.]*|perl|ruby|node|deno|bun|php)(?:\s+-)?(?:\s*$|\s*[;&|)`'\x22]|\s+-\s)";
 /// What fetches a URL.
 const FETCH: &str = r"(?:curl|wget|fetch|aria2c|iwr|irm|invoke-webrequest|invoke-restmethod)";
 
@@ -39,14 +40,22 @@ fn remote_code_rules() -> &'static [Regex] {
             // curl … | sh, wget -qO- … | sudo bash -s, iwr … | iex
             &format!(r"(?i)\b{FETCH}\b[^|\n]*{pipe_to}"),
             // bash <(curl …), source <(wget …), . <(curl …)
-            &format!(r"(?i)(?:\b(?:ba|z|k|da)?sh|\bsource|(?:^|[\s;&`(])\.)\s+<\(\s*(?:sudo\s+)?{FETCH}\b"),
+            &format!(
+                r"(?i)(?:\b(?:ba|z|k|da)?sh|\bsource|(?:^|[\s;&`(])\.)\s+<\(\s*(?:sudo\s+)?{FETCH}\b"
+            ),
             // sh -c "$(curl …)", eval "$(wget …)", bash -c `curl …`
-            &format!(r#"(?i)(?:\b(?:ba|z|k|da)?sh\s+(?:-\S+\s+)*-c|\beval)\s+["']?(?:\$\(|`)\s*(?:sudo\s+)?{FETCH}\b"#),
+            &format!(
+                r#"(?i)(?:\b(?:ba|z|k|da)?sh\s+(?:-\S+\s+)*-c|\beval)\s+["']?(?:\$\(|`)\s*(?:sudo\s+)?{FETCH}\b"#
+            ),
             // iex (iwr …), Invoke-Expression (Invoke-WebRequest …).Content, iex ((New-Object Net.WebClient).DownloadString(…))
-            &format!(r"(?i)\b(?:iex|invoke-expression)\b\s*(?:\(\s*)+(?:{FETCH}\b|new-object\s+(?:system\.)?net\.webclient)"),
+            &format!(
+                r"(?i)\b(?:iex|invoke-expression)\b\s*(?:\(\s*)+(?:{FETCH}\b|new-object\s+(?:system\.)?net\.webclient)"
+            ),
             r"(?i)\bdownloadstring\s*\([^\n]*(?:\|\s*(?:iex|invoke-expression)\b)",
             // curl -o /tmp/i.sh URL && sh /tmp/i.sh
-            &format!(r"(?i)\b{FETCH}\b[^\n]*(?:&&|;)\s*(?:sudo\s+)?(?:chmod\s+\+x\s+\S+\s*(?:&&|;)\s*)?(?:(?:ba|z|k|da)?sh\s+\S+|\./\S+\.sh\b)"),
+            &format!(
+                r"(?i)\b{FETCH}\b[^\n]*(?:&&|;)\s*(?:sudo\s+)?(?:chmod\s+\+x\s+\S+\s*(?:&&|;)\s*)?(?:(?:ba|z|k|da)?sh\s+\S+|\./\S+\.sh\b)"
+            ),
         ],
     )
 }
@@ -167,15 +176,17 @@ pub(crate) fn exfiltration(line: &str) -> bool {
     {
         return true;
     }
-    if piped_or_copied_out()
-        .iter()
-        .any(|r| r.captures(line).is_some_and(|c| sensitive().is_match(&c[1])))
-    {
+    if piped_or_copied_out().iter().any(|r| {
+        r.captures(line)
+            .is_some_and(|c| sensitive().is_match(&c[1]))
+    }) {
         return true;
     }
     let lower = line.to_lowercase();
     // Giving a public key away is what it is for.
-    !lower.contains(".pub") && !lower.contains("public key") && told_to_send().iter().any(|r| r.is_match(line))
+    !lower.contains(".pub")
+        && !lower.contains("public key")
+        && told_to_send().iter().any(|r| r.is_match(line))
 }
 
 /// Whether a line poses as instructions or as a message boundary.
