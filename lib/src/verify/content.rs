@@ -83,13 +83,6 @@ pub(crate) fn check(
     session: &mut Session,
 ) -> Vec<(Reason, String)> {
     let mut out = Vec::new();
-    out.extend(characters(text));
-    out.extend(planted_lines(text, live));
-    if matches!(kind, Kind::Memory | Kind::Ref) {
-        if let Some(d) = unsupported(text, live, session) {
-            out.push((Reason::UnsupportedBySession, d));
-        }
-    }
     if *kind == Kind::Memory {
         let n = text.chars().count() as u64;
         if n > memory_max_chars {
@@ -109,6 +102,13 @@ pub(crate) fn check(
     }
     if let Kind::Skill(dir) = kind {
         out.extend(skill(dir, text));
+    }
+    out.extend(characters(text));
+    out.extend(planted_lines(text, live));
+    if matches!(kind, Kind::Memory | Kind::Ref) {
+        if let Some(d) = unsupported(text, live, session) {
+            out.push((Reason::UnsupportedBySession, d));
+        }
     }
     out
 }
