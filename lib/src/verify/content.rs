@@ -176,7 +176,8 @@ fn characters(text: &str) -> Vec<(Reason, String)> {
 /// New lines that tell the agent to run remote code, to send data out, or that pose as
 /// instructions. Up to five lines per reason are named.
 fn planted_lines(text: &str, live: Option<&str>) -> Vec<(Reason, String)> {
-    let rules: [(Reason, fn(&str) -> bool, &str); 3] = [
+    type Rule = (Reason, fn(&str) -> bool, &'static str);
+    let rules: [Rule; 3] = [
         (
             Reason::RemoteCode,
             planted::remote_code,
