@@ -41,7 +41,7 @@ pub fn render(job: &Job, base: &Base, inputs: &Inputs, run: &Path, mode: &str) -
     let _ = writeln!(
         w,
         "- Run directory (your working directory, also in $CSEP_RUN_DIR): {}",
-        quote(&run.display().to_string())
+        run.display()
     );
     let review = match (memory, skills) {
         (true, true) => "memory and skills",
@@ -393,7 +393,7 @@ mod tests {
             &j,
             &b,
             &Inputs::default(),
-            Path::new("/s/runs/x\ny"),
+            Path::new("/s/runs/x"),
             "one_shot_active",
         );
         for l in p.lines() {
