@@ -198,7 +198,8 @@ pub(crate) fn fenced(text: &str) -> String {
     }
     let fence = "`".repeat((longest + 1).max(3));
     let mut body = String::with_capacity(text.len());
-    for c in text.chars() {
+    // A CRLF line end is a line end, not a control character worth showing.
+    for c in text.replace("\r\n", "\n").chars() {
         if is_control(c) || is_bidi(c) {
             body.push_str(&c.escape_unicode().to_string());
         } else {

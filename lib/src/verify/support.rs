@@ -192,7 +192,8 @@ impl Evidence {
     }
     /// Whether `token` is in the tool output only.
     pub(crate) fn tool_only(&self, token: &str) -> bool {
-        self.tool.contains(token) && !self.said.contains(token) && !self.live.contains(token)
+        // The tool output is by far the largest: it is searched last.
+        !self.said.contains(token) && !self.live.contains(token) && self.tool.contains(token)
     }
 }
 
