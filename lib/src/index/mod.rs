@@ -1,10 +1,12 @@
 //! `csep-index`: records → SQLite. `db` owns the schema, `ingest` applies one file's records
 //! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out,
-//! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it.
+//! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
+//! `evidence` reads a session's text by author for csep-verify.
 
 pub mod backfill;
 pub mod db;
+pub mod evidence;
 pub mod forget;
 pub mod health;
 pub mod ingest;

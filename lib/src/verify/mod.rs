@@ -5,7 +5,9 @@
 //! `draft.json`; [`verify_run`] checks every proposed byte against hard boundaries (path
 //! shapes, no symlinks or hidden files, the skill prefix, UTF-8, size caps, the MEMORY.md
 //! budget, the skill format, secrets, no-op entries, a base that is still current, an honest
-//! draft) and applies the proposal only when every check passes: under the bucket lock, file
+//! draft, and no planted instruction: remote code, exfiltration, injection phrasing, control
+//! or bidi characters, memory that only tool output supports) and applies the proposal only
+//! when every check passes: under the bucket lock, file
 //! by file with atomic writes, after a journal record per change and a copy of each file's
 //! before-bytes. [`undo`] puts a job's before-state back when the files still carry its
 //! after-hashes. Everything ends in a receipt with a named reason for each rejection.
@@ -14,12 +16,15 @@ mod content;
 mod draft;
 mod journal;
 mod live;
+mod planted;
+mod support;
 mod walk;
 
 pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
 pub use draft::DraftSummary;
 pub(crate) use journal::{apply, lock, Applied, Planned};
 pub use journal::{journal_path, undo, JournalEntry, UndoChange, UndoReceipt, UndoStatus};
+pub(crate) use planted::{is_bidi, is_control};
 
 use crate::error::{Error, Result};
 use crate::{config, fsutil, timefmt};
@@ -53,6 +58,18 @@ pub enum Reason {
     InvalidUtf8,
     Secret,
     NoopEntry,
+    /// A new line runs code fetched from the network (`curl … | sh`).
+    RemoteCode,
+    /// A new line sends environment, keys, tokens or private files out.
+    Exfiltration,
+    /// A new line poses as instructions or as a message boundary.
+    PromptInjection,
+    /// A control character other than tab and newline, anywhere in the file.
+    ControlCharacter,
+    /// A bidirectional control or direction mark, anywhere in the file.
+    BidiOverride,
+    /// A new memory line whose distinctive tokens the session has only in tool output.
+    UnsupportedBySession,
     StaleBase,
     UnsafeLivePath,
     MalformedDraft,
@@ -84,6 +101,12 @@ impl Reason {
         Reason::InvalidUtf8,
         Reason::Secret,
         Reason::NoopEntry,
+        Reason::RemoteCode,
+        Reason::Exfiltration,
+        Reason::PromptInjection,
+        Reason::ControlCharacter,
+        Reason::BidiOverride,
+        Reason::UnsupportedBySession,
         Reason::StaleBase,
         Reason::UnsafeLivePath,
         Reason::MalformedDraft,
@@ -113,6 +136,12 @@ impl Reason {
             Reason::InvalidUtf8 => "invalid_utf8",
             Reason::Secret => "secret",
             Reason::NoopEntry => "noop_entry",
+            Reason::RemoteCode => "remote_code",
+            Reason::Exfiltration => "exfiltration",
+            Reason::PromptInjection => "prompt_injection",
+            Reason::ControlCharacter => "control_character",
+            Reason::BidiOverride => "bidi_override",
+            Reason::UnsupportedBySession => "unsupported_by_session",
             Reason::StaleBase => "stale_base",
             Reason::UnsafeLivePath => "unsafe_live_path",
             Reason::MalformedDraft => "malformed_draft",
@@ -195,6 +224,10 @@ pub struct Receipt {
     pub draft: Option<DraftSummary>,
     /// The journal that records the applied changes (null when nothing was applied).
     pub journal: Option<String>,
+    /// Whether the `unsupported_by_session` check could read the session: `checked`, or why
+    /// not (`no_index`, `no_session`, `unreadable`); null when no new memory line needed it.
+    #[serde(default)]
+    pub session_evidence: Option<String>,
     pub checked_at: String,
 }
 
@@ -212,6 +245,7 @@ impl Receipt {
             errors: Vec::new(),
             draft: None,
             journal: None,
+            session_evidence: None,
             checked_at: timefmt::format_iso_ms(timefmt::now_ms()),
         }
     }
@@ -564,6 +598,12 @@ fn check_and_apply(
     }
 
     // Each file against its live counterpart, then its content.
+    let mut session = support::Session::new(
+        state_dir,
+        base.session_id.as_deref(),
+        &base.bucket,
+        opts.size_cap_bytes,
+    );
     let mut planned = Vec::new();
     for f in &walked.files {
         let Some((skill, below)) = split_rel(&f.rel) else {
@@ -613,7 +653,7 @@ fn check_and_apply(
             }
         };
         let live_text = livestate.bytes().map(String::from_utf8_lossy);
-        let problems = content::check(&f.kind, text, live_text.as_deref(), budget);
+        let problems = content::check(&f.kind, text, live_text.as_deref(), budget, &mut session);
         if !problems.is_empty() {
             for (reason, detail) in problems {
                 r.reject(&f.rel, reason, detail);
@@ -637,6 +677,7 @@ fn check_and_apply(
         });
     }
 
+    r.session_evidence = session.status();
     if !r.rejections.is_empty() {
         r.status = Status::Rejected;
     } else if planned.is_empty() {
