@@ -129,46 +129,109 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    keep_side_files(&conn)?;
     migrate(&conn)?;
     Ok(conn)
 }
 
-/// Opens an existing database for reading; `Ok(None)` when there is none yet.
+/// A reader that cannot create files (the host's sandbox, a read-only state dir) can open a
+/// WAL database only while its `-wal` and `-shm` exist. SQLite deletes both when the last
+/// connection closes, unless the log is persistent: then they stay, the log truncated to
+/// zero bytes on that close (any non-negative `journal_size_limit` asks for the truncation;
+/// the limit also caps the log a long backfill leaves between checkpoints).
+fn keep_side_files(conn: &Connection) -> Result<()> {
+    conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut 1))?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    Ok(())
+}
+
+/// The oldest schema a reader can use as it is when it cannot migrate (a read-only state
+/// dir): schemas 2 and 3 only added what indexing and forgetting use, and recall reads
+/// none of it.
+const OLDEST_READABLE: usize = 1;
+
+/// Opens an existing database for reading; `Ok(None)` when there is none yet (or it holds
+/// no schema and cannot get one). An older schema is brought up to date when the state dir
+/// is writable; when it is not, a schema recall can read is read as it is, and an older one
+/// is an error saying what to run.
 pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
+    Ok(open_ro_how(path)?.map(|(conn, _)| conn))
+}
+
+/// [`open_ro`], and whether the connection is `immutable` (see [`open_read_only`]).
+fn open_ro_how(path: &Path) -> Result<Option<(Connection, bool)>> {
     if !path.exists() {
         return Ok(None);
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let (conn, immutable) = open_read_only_how(path)?;
     configure(&conn)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version as usize > MIGRATIONS.len() {
+    let version = user_version(&conn)?;
+    if version > MIGRATIONS.len() {
         return Err(Error::usage(format!(
             "{}: schema version {version} is newer than this csep understands ({})",
             path.display(),
             MIGRATIONS.len()
         )));
     }
-    if (version as usize) < MIGRATIONS.len() {
-        drop(conn);
-        return open_rw(path).map(Some);
+    if version < MIGRATIONS.len() {
+        match open_rw(path) {
+            Ok(rw) => return Ok(Some((rw, false))),
+            Err(_) if version >= OLDEST_READABLE => {}
+            Err(_) if version == 0 => return Ok(None),
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "{}: schema version {version} is too old to read, and upgrading it failed \
+                     ({e}); run `csep drain` where the state dir is writable (outside the sandbox)",
+                    path.display()
+                )))
+            }
+        }
     }
-    Ok(Some(conn))
+    Ok(Some((conn, immutable)))
 }
 
-/// Opens an existing database read-only without creating or changing any file (`csep
-/// status`, dry runs). [`open_ro`] lets SQLite create the `-wal` and `-shm` files of a
-/// database nobody has open, and migrates an old schema. Here, when the `-wal` file is absent
-/// or empty (every page is in the main file) the database is opened `immutable`, which
-/// touches nothing; a checkpoint running meanwhile can at worst make this one read fail.
-/// When the log holds transactions it is opened `mode=ro`: the only bytes that read touches
-/// are SQLite's read marks in the existing `-shm`, as for any reader. No migration either way.
+/// Opens an existing database read-only, creating no file and migrating nothing (recall,
+/// `csep status`, dry runs), so it works where the state dir is read-only: the host's
+/// sandbox, a read-only mount. How, and what a reader sees while a writer runs elsewhere:
+///
+/// - `-wal` and `-shm` present (every writer leaves them, see [`keep_side_files`]): a plain
+///   `mode=ro` open. SQLite's locks keep the reader consistent with live writers; when the
+///   `-shm` is not writable either, SQLite (3.22+) rebuilds the WAL index in private memory
+///   from the log and still takes its read lock, so the reader sees every transaction
+///   committed when its read began, never a torn one. A writable `-shm` gets the reader's
+///   read mark, as for any reader.
+/// - no `-wal`, or an empty one (a database last written before writers kept their side
+///   files, or copied): `immutable=1`, which needs no side file and takes no lock. Every
+///   page is in the main file then. A writer starting meanwhile creates the `-wal` before it
+///   can change the main file, so [`Snapshot`] tells a caller that must be exact when to read
+///   again ([`read`] does).
+/// - a non-empty `-wal` without `-shm` (someone deleted it): `mode=ro`, which creates the
+///   `-shm` where it can; where it cannot, `immutable=1`, which sees the database as of its
+///   last checkpoint.
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
-    let log_empty = std::fs::metadata(wal_path(path)).map_or(true, |m| m.len() == 0);
+    open_read_only_how(path).map(|(conn, _)| conn)
+}
+
+fn open_read_only_how(path: &Path) -> rusqlite::Result<(Connection, bool)> {
+    let wal_len = std::fs::metadata(wal_path(path)).map(|m| m.len()).ok();
+    let shm = shm_path(path).exists();
+    if wal_len.unwrap_or(0) == 0 && !(shm && wal_len.is_some()) {
+        return Ok((open_uri(path, true)?, true));
+    }
+    let conn = open_uri(path, false)?;
+    // SQLite opens the log on the first read: that is where a missing side file fails.
+    match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok((conn, false)),
+        Err(e) if !shm && e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) => {
+            Ok((open_uri(path, true)?, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn open_uri(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
-        sqlite_uri(path, log_empty),
+        sqlite_uri(path, immutable),
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -177,11 +240,65 @@ pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// What an `immutable` read relies on: no writer touched the database while it ran. Taken
+/// before the open and compared after the read.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    wal: Option<(u64, Option<std::time::SystemTime>)>,
+    db: Option<(u64, Option<std::time::SystemTime>)>,
+}
+
+impl Snapshot {
+    fn take(db: &Path) -> Snapshot {
+        let stat = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()))
+        };
+        Snapshot {
+            wal: stat(&wal_path(db)),
+            db: stat(db),
+        }
+    }
+}
+
+/// Runs `read` on [`open_ro`]'s connection (`None` when there is no database) and returns
+/// its answer. When that was an `immutable` open and the files changed meanwhile (a writer
+/// started), the answer may mix two states of the database: it is read again, on a
+/// connection that now finds the writer's side files and so takes SQLite's locks. A
+/// database that keeps changing under `immutable` reads (a writer of an older csep, which
+/// deletes its side files) is busy: exit 75, retry later.
+pub fn read<T>(path: &Path, mut read: impl FnMut(Option<&Connection>) -> Result<T>) -> Result<T> {
+    for _ in 0..5 {
+        let before = Snapshot::take(path);
+        let opened = open_ro_how(path)?;
+        let immutable = opened.as_ref().is_some_and(|(_, i)| *i);
+        let answer = read(opened.as_ref().map(|(c, _)| c))?;
+        drop(opened);
+        if !immutable || Snapshot::take(path) == before {
+            return Ok(answer);
+        }
+    }
+    Err(Error::busy(format!(
+        "{}: the database kept changing while it was read without locks",
+        path.display()
+    )))
+}
+
 /// The database's write-ahead log, beside it.
 pub fn wal_path(db: &Path) -> std::path::PathBuf {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    wal.into()
+    side_path(db, "-wal")
+}
+
+/// The database's WAL index (shared memory), beside it.
+pub fn shm_path(db: &Path) -> std::path::PathBuf {
+    side_path(db, "-shm")
+}
+
+fn side_path(db: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
 }
 
 fn sqlite_uri(path: &Path, immutable: bool) -> String {
