@@ -140,7 +140,10 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
 /// zero bytes on that close (any non-negative `journal_size_limit` asks for the truncation;
 /// the limit also caps the log a long backfill leaves between checkpoints).
 fn keep_side_files(conn: &Connection) -> Result<()> {
-    conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut 1))?;
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut 1),
+    )?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(())
 }
