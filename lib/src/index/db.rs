@@ -200,36 +200,23 @@ fn open_ro_how(path: &Path) -> Result<Option<(Connection, bool)>> {
 /// - `-wal` and `-shm` present (every writer leaves them, see [`keep_side_files`]): a plain
 ///   `mode=ro` open. SQLite's locks keep the reader consistent with live writers; when the
 ///   `-shm` is not writable either, SQLite (3.22+) rebuilds the WAL index in private memory
-///   from the log and still takes its read lock, so the reader sees every transaction
-///   committed when its read began, never a torn one. A writable `-shm` gets the reader's
-///   read mark, as for any reader.
-/// - no `-wal`, or an empty one (a database last written before writers kept their side
-///   files, or copied): `immutable=1`, which needs no side file and takes no lock. Every
-///   page is in the main file then. A writer starting meanwhile creates the `-wal` before it
-///   can change the main file, so [`Snapshot`] tells a caller that must be exact when to read
-///   again ([`read`] does).
-/// - a non-empty `-wal` without `-shm` (someone deleted it): `mode=ro`, which creates the
-///   `-shm` where it can; where it cannot, `immutable=1`, which sees the database as of its
-///   last checkpoint.
+///   from the log and still takes its read lock. Either way the reader sees every
+///   transaction committed when its read began, never a torn one. A writable `-shm` gets the
+///   reader's read mark, as for any reader.
+/// - either missing (an index last closed by a csep whose writers deleted them, a copied
+///   one, a deleted `-shm`): `immutable=1`, which needs no side file and takes no lock, and
+///   sees what the main file holds: the database as of its last checkpoint (all of it when
+///   there is no log). A writer starting meanwhile creates the side files before it can
+///   change the main file, so [`read`], which compares the files before and after, reads
+///   again through them.
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     open_read_only_how(path).map(|(conn, _)| conn)
 }
 
+/// [`open_read_only`], and whether the connection is `immutable`.
 fn open_read_only_how(path: &Path) -> rusqlite::Result<(Connection, bool)> {
-    let wal_len = std::fs::metadata(wal_path(path)).map(|m| m.len()).ok();
-    let shm = shm_path(path).exists();
-    if wal_len.unwrap_or(0) == 0 && !(shm && wal_len.is_some()) {
-        return Ok((open_uri(path, true)?, true));
-    }
-    let conn = open_uri(path, false)?;
-    // SQLite opens the log on the first read: that is where a missing side file fails.
-    match conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)) {
-        Ok(_) => Ok((conn, false)),
-        Err(e) if !shm && e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) => {
-            Ok((open_uri(path, true)?, true))
-        }
-        Err(e) => Err(e),
-    }
+    let immutable = !(wal_path(path).exists() && shm_path(path).exists());
+    Ok((open_uri(path, immutable)?, immutable))
 }
 
 fn open_uri(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
@@ -386,14 +373,60 @@ mod tests {
         .unwrap();
         drop(conn);
         let files = || std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files(), 1, "a closed database keeps no -wal");
-        let conn = open_untouched(&path).unwrap().unwrap();
-        let cwd: String = conn
-            .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(cwd, "/w");
-        drop(conn);
+        assert_eq!(files(), 3, "a closed writer keeps its -wal and -shm");
+        assert_eq!(std::fs::metadata(wal_path(&path)).unwrap().len(), 0);
+        let read = || {
+            let conn = open_untouched(&path).unwrap().unwrap();
+            let cwd: String = conn
+                .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(cwd, "/w");
+        };
+        read();
+        assert_eq!(files(), 3);
+        // Without side files (closed by a csep that deleted them): immutable, nothing made.
+        std::fs::remove_file(wal_path(&path)).unwrap();
+        std::fs::remove_file(shm_path(&path)).unwrap();
+        read();
         assert_eq!(files(), 1);
+    }
+
+    #[test]
+    fn a_lock_free_read_that_a_writer_overtook_is_read_again_through_its_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recall.sqlite3");
+        let insert = |id: &str| {
+            let conn = open_rw(&path).unwrap();
+            conn.execute(
+                "INSERT INTO sessions (session_id, agent) VALUES (?1, 'codex')",
+                [id],
+            )
+            .unwrap();
+        };
+        insert("a");
+        std::fs::remove_file(wal_path(&path)).unwrap();
+        std::fs::remove_file(shm_path(&path)).unwrap();
+        let mut calls = Vec::new();
+        let n = read(&path, |conn| {
+            let conn = conn.unwrap();
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            calls.push(n);
+            if calls.len() == 1 {
+                insert("b"); // a writer outside, while this read runs
+            }
+            Ok(n)
+        })
+        .unwrap();
+        assert_eq!((calls, n), (vec![1, 2], 2));
+        // With the side files in place the read takes SQLite's locks: one call.
+        let mut calls = 0;
+        read(&path, |_| {
+            calls += 1;
+            insert("c");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
     }
 
     #[test]
