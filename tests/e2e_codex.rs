@@ -539,8 +539,8 @@ fn the_model_recalls_a_past_session_from_inside_codexs_sandbox() {
         let outputs: Vec<String> = w
             .requests()
             .into_iter()
-            .filter(|r| r["body"]["input"].to_string().contains(&prompt))
-            .last()
+            .rev()
+            .find(|r| r["body"]["input"].to_string().contains(&prompt))
             .unwrap_or_else(|| w.fail(&format!("{label}: the prompt never reached the model")))
             ["body"]["input"]
             .as_array()
