@@ -148,15 +148,10 @@ fn keep_side_files(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// The oldest schema a reader can use as it is when it cannot migrate (a read-only state
-/// dir): schemas 2 and 3 only added what indexing and forgetting use, and recall reads
-/// none of it.
-const OLDEST_READABLE: usize = 1;
-
 /// Opens an existing database for reading; `Ok(None)` when there is none yet (or it holds
 /// no schema and cannot get one). An older schema is brought up to date when the state dir
-/// is writable; when it is not, a schema recall can read is read as it is, and an older one
-/// is an error saying what to run.
+/// is writable. When it is not (the host's sandbox), it is read as it is: schemas 2 and 3
+/// only added what indexing, the trigger and forgetting use, and recall reads none of it.
 pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     Ok(open_ro_how(path)?.map(|(conn, _)| conn))
 }
@@ -179,15 +174,10 @@ fn open_ro_how(path: &Path) -> Result<Option<(Connection, bool)>> {
     if version < MIGRATIONS.len() {
         match open_rw(path) {
             Ok(rw) => return Ok(Some((rw, false))),
-            Err(_) if version >= OLDEST_READABLE => {}
+            // A writer holds the database: the caller retries, as it would for any write.
+            Err(e) if e.kind == crate::error::ErrorKind::Busy => return Err(e),
             Err(_) if version == 0 => return Ok(None),
-            Err(e) => {
-                return Err(Error::usage(format!(
-                    "{}: schema version {version} is too old to read, and upgrading it failed \
-                     ({e}); run `csep drain` where the state dir is writable (outside the sandbox)",
-                    path.display()
-                )))
-            }
+            Err(_) => {}
         }
     }
     Ok(Some((conn, immutable)))
