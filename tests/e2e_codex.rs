@@ -108,6 +108,11 @@ impl World {
     /// trust bypass); the reflection worker a hook starts finds this Codex through
     /// `CSEP_CODEX_BIN`, which the hooks inherit.
     fn codex_exec(&self, label: &str, args: &[&str]) -> common::Run {
+        self.codex_exec_in(label, &["--dangerously-bypass-approvals-and-sandbox"], args)
+    }
+
+    /// [`World::codex_exec`] with these sandbox flags instead of the bypass.
+    fn codex_exec_in(&self, label: &str, sandbox: &[&str], args: &[&str]) -> common::Run {
         let (sub, args) = match args.split_first() {
             Some((&"resume", rest)) => (vec!["exec", "resume"], rest),
             _ => (vec!["exec"], args),
@@ -115,10 +120,8 @@ impl World {
         let mut c = self.command(&self.bin);
         c.env("CSEP_CODEX_BIN", &self.bin)
             .args(sub)
-            .args([
-                "--skip-git-repo-check",
-                "--dangerously-bypass-approvals-and-sandbox",
-            ])
+            .arg("--skip-git-repo-check")
+            .args(sandbox)
             .args(args);
         let r = self.run(label, c, RUN_TIMEOUT);
         if r.code != Some(0) || r.timed_out {
@@ -443,4 +446,125 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
             hooks_path.display()
         ));
     }
+}
+
+/// Item 0 of issue #11: the model runs `csep recall` through Codex's shell tool inside
+/// Codex's own sandbox, with no bypass flag, and gets the planted session back. Under
+/// `--sandbox read-only` nothing is writable; under `workspace-write` only the work dir is
+/// (`/tmp` and `$TMPDIR`, where the state dir lives, are excluded). Nothing runs a recall
+/// outside the sandbox first: the index's side files are whatever the Stop hook's drainer
+/// left. Each sandboxed session first proves the state dir is read-only to its commands.
+#[test]
+fn the_model_recalls_a_past_session_from_inside_codexs_sandbox() {
+    let codex_bin = common::host_bin(
+        "CSEP_CODEX_BIN",
+        "the real Codex CLI",
+        "scripts/install-hosts.sh",
+        "on the dev machines: CSEP_CODEX_BIN=/tmp/codexcli/node_modules/.bin/codex",
+    );
+    let mut w = World::new(codex_bin);
+    let csep = assert_cmd::cargo::cargo_bin("csep");
+    let needle = format!("persimmon-sandbox-{}", unique_token());
+    let probe = r#"if touch "$CSEP_HOME/.sandbox-probe" 2>/dev/null; then echo STATE-DIR-WRITABLE; else echo STATE-DIR-READ-ONLY; fi"#;
+    let recall = format!("csep recall {needle}");
+    let sandboxed = |label: &str| {
+        serde_json::json!([
+            [{"type": "shell", "command": probe}],
+            [{"type": "shell", "command": recall}],
+            [{"type": "message", "text": format!("{label}: recalled.")}]
+        ])
+    };
+    let mut script = vec![
+        serde_json::json!([{"type": "shell", "command": format!("echo {needle}")}]),
+        serde_json::json!([{"type": "message", "text": "The persimmon step printed its token."}]),
+    ];
+    for label in ["read-only", "workspace-write"] {
+        script.extend(sandboxed(label).as_array().unwrap().iter().cloned());
+    }
+    let port = w.start_mock(&Value::Array(script).to_string());
+    fs::write(w.codex_home().join("config.toml"), config_toml(port)).unwrap();
+    w.git_repo_with_memory("- persimmon: nothing to remember yet\n");
+
+    // `csep` on the user's PATH as after `cargo install`: Codex runs commands in a login
+    // shell, which takes PATH from /etc/profile and then the user's ~/.profile.
+    let bin_dir = csep.parent().unwrap().to_string_lossy().into_owned();
+    fs::write(
+        w.p("home/.profile"),
+        format!("PATH='{}':\"$PATH\"\n", bin_dir.replace('\'', "'\\''")),
+    )
+    .unwrap();
+    // Installed as a user installs it.
+    let mut c = w.command(&csep);
+    c.arg("setup")
+        .arg("--codex-home")
+        .arg(w.codex_home())
+        .args(["--no-claude", "--no-backfill", "--codex-bin"])
+        .arg(&w.bin);
+    let r = w.run("csep-setup", c, RUN_TIMEOUT);
+    if w.setup_summary(&r)["codex"]["trust"] != "trusted" {
+        w.fail("csep setup did not get Codex to trust its hooks");
+    }
+
+    // The first session plants the needle; its Stop hook's drainer archives it.
+    let first = w.codex_exec_in(
+        "codex-plant",
+        &["--sandbox", "read-only"],
+        &["Run `echo` with the persimmon token, then tell me what it printed."],
+    );
+    let planted = first
+        .stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("session id: "))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| w.fail("no `session id: <uuid>` line in codex's stderr"));
+    w.wait_drained();
+
+    let modes: [(&str, Vec<&str>); 2] = [
+        ("read-only", vec!["--sandbox", "read-only"]),
+        (
+            "workspace-write",
+            vec![
+                "--sandbox",
+                "workspace-write",
+                "-c",
+                "sandbox_workspace_write.exclude_slash_tmp=true",
+                "-c",
+                "sandbox_workspace_write.exclude_tmpdir_env_var=true",
+            ],
+        ),
+    ];
+    for (label, flags) in modes {
+        let prompt = format!("Recall the persimmon session ({label}).");
+        w.codex_exec_in(&format!("codex-{label}"), &flags, &[&prompt]);
+        let outputs: Vec<String> = w
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r["body"]["input"].to_string().contains(&prompt))
+            .unwrap_or_else(|| w.fail(&format!("{label}: the prompt never reached the model")))
+            ["body"]["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["type"] == "function_call_output")
+            .filter_map(|i| i["output"].as_str().map(str::to_string))
+            .collect();
+        if !outputs.iter().any(|o| o.contains("STATE-DIR-READ-ONLY")) {
+            w.fail(&format!(
+                "{label}: the probe did not find the state dir read-only inside the sandbox: {outputs:?}"
+            ));
+        }
+        let found = outputs.iter().any(|o| {
+            o.contains("Process exited with code 0")
+                && o.contains("Status: matched")
+                && o.contains(&format!("session {planted}"))
+                && o.contains(&needle)
+        });
+        if !found {
+            w.fail(&format!(
+                "{label}: `{recall}` inside the sandbox did not return session {planted}: {outputs:?}"
+            ));
+        }
+    }
+    w.wait_drained();
 }

@@ -49,6 +49,34 @@ fn assert_session_start_shape(stdout: &[u8]) -> String {
     inner["additionalContext"].as_str().unwrap().to_string()
 }
 
+/// The recall policy gives the model the exact command (quoting, `|`), says it only reads and
+/// so runs inside the host's sandbox, and names the csep binary the hook ran, for a shell
+/// whose PATH lacks it.
+#[test]
+fn session_start_tells_the_model_exactly_how_to_run_recall_in_its_sandbox() {
+    let env = Env::new();
+    let out = env.hook(
+        &["codex"],
+        json!({"session_id": "s", "cwd": env.root(), "hook_event_name": "SessionStart", "source": "startup"}).to_string(),
+    );
+    let ctx = assert_session_start_shape(&out.stdout);
+    for want in [
+        "`csep recall \"needle|other needle\"` in your shell",
+        "works inside the sandbox",
+        "`--format json`",
+    ] {
+        assert!(ctx.contains(want), "{want:?} not in {ctx}");
+    }
+    let csep = assert_cmd::cargo::cargo_bin("csep");
+    assert!(
+        ctx.ends_with(&format!(
+            "If `csep` is not found, run it as {0} (`{0} recall \"a|b\"`).",
+            csep.display()
+        )),
+        "{ctx}"
+    );
+}
+
 #[test]
 fn session_start_injects_the_repo_memory_shared_by_worktrees() {
     let env = Env::new();

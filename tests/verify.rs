@@ -230,6 +230,10 @@ impl Env {
                 } else if m.is_dir() {
                     out.insert(rel, "dir".into());
                     walk(&p, base, skip, out);
+                } else if rel.to_string_lossy().ends_with("-shm") {
+                    // SQLite's read marks: any reader of the index (the session check) sets
+                    // them in the `-shm` a writer left; the data lives in the other files.
+                    out.insert(rel, "shm".into());
                 } else {
                     let bytes = fs::read(&p).unwrap();
                     out.insert(rel, format!("file {}", sha256_hex(&bytes)));

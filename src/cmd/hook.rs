@@ -136,11 +136,12 @@ fn handle(
                             .map(|d| d.to_string_lossy().into_owned())
                     })
                     .unwrap_or_default();
-                hook::session_start_output(&memory::session_start_context(
-                    state_dir,
-                    &cwd,
-                    inject_max_chars(state_dir),
-                ))
+                let mut context =
+                    memory::session_start_context(state_dir, &cwd, inject_max_chars(state_dir));
+                if let Ok(exe) = std::env::current_exe() {
+                    context.push_str(&memory::recall_binary_note(&exe));
+                }
+                hook::session_start_output(&context)
             }
             Event::Stop | Event::SessionEnd => {
                 if payload.is_empty() {

@@ -156,10 +156,7 @@ pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
     if opts.query.is_none() && !opts.recent {
         return Err(Error::usage("a query is required unless --recent is given").into());
     }
-    let db_path = args.state.db();
-    let conn = db::open_ro(&db_path)?;
-    let result = search::recall(conn.as_ref(), &opts)
-        .map_err(|e| csep_lib::index::health::named(&db_path, e))?;
+    let result = db::read(&args.state.db(), |conn| search::recall(conn, &opts))?;
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
     let format = Format::parse(&args.format).unwrap_or(Format::Markdown);

@@ -143,6 +143,13 @@ impl Env {
     pub fn cmd(&self, bin: &str) -> assert_cmd::Command {
         self.command(assert_cmd::cargo::cargo_bin(bin))
     }
+    /// One of this package's binaries run with `dir` mounted read-only for it and everything
+    /// it starts, as a host's sandbox leaves csep's state dir. See [`read_only_command`].
+    pub fn cmd_read_only(&self, dir: &Path, bin: &str) -> assert_cmd::Command {
+        let mut c = self.command("unshare");
+        c.args(read_only_command(dir, &assert_cmd::cargo::cargo_bin(bin)));
+        c
+    }
     /// `csep-index --backfill AGENT --all-history --root ROOT`, which must succeed; its
     /// summary.
     #[track_caller]
@@ -209,6 +216,22 @@ impl Env {
             "the drainer did not finish"
         );
     }
+}
+
+/// The arguments to `unshare` that run `program` with `dir` read-only: a private mount
+/// namespace (`-m`, in a user namespace, `-r`, so no privilege is needed) in which `dir` is
+/// bind-mounted onto itself read-only. Unlike a chmod, that holds for root too (tests run as
+/// root in CI). The wrapper first proves `dir` is read-only and exits 99 if it is not, so a
+/// test cannot pass on a writable dir.
+pub fn read_only_command(dir: &Path, program: &Path) -> Vec<std::ffi::OsString> {
+    let script = r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 98
+if touch "$1/.csep-rw-probe" 2>/dev/null; then echo "read_only_command: $1 is writable" >&2; exit 99; fi
+shift; exec "$@""#;
+    ["-rm", "sh", "-c", script, "sh"]
+        .iter()
+        .map(Into::into)
+        .chain([dir.as_os_str().to_owned(), program.as_os_str().to_owned()])
+        .collect()
 }
 
 /// Stores `text` as the MEMORY.md of the repository at `repo_root`, in the state dir

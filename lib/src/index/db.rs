@@ -183,52 +183,96 @@ fn open_rw_unchecked(path: &Path) -> Result<Connection> {
     configure(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    keep_side_files(&conn)?;
     migrate(&conn)?;
     Ok(conn)
 }
 
-/// Opens an existing database for reading; `Ok(None)` when there is none yet.
-pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
-    open_ro_unnamed(path).map_err(|e| health::named(path, e))
+/// A reader that cannot create files (the host's sandbox, a read-only state dir) can open a
+/// WAL database only while its `-wal` and `-shm` exist. SQLite deletes both when the last
+/// connection closes, unless the log is persistent: then they stay, the log truncated to
+/// zero bytes on that close (any non-negative `journal_size_limit` asks for the truncation;
+/// the limit also caps the log a long backfill leaves between checkpoints).
+fn keep_side_files(conn: &Connection) -> Result<()> {
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut 1),
+    )?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    Ok(())
 }
 
-fn open_ro_unnamed(path: &Path) -> Result<Option<Connection>> {
+/// Opens an existing database for reading; `Ok(None)` when there is none yet (or it holds
+/// no schema and cannot get one). An older schema is brought up to date when the state dir
+/// is writable. When it is not (the host's sandbox), it is read as it is: schemas 2 to 4
+/// only added what indexing, the trigger and forgetting use, and recall reads none of it.
+pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
+    Ok(open_ro_how(path)?.map(|(conn, _)| conn))
+}
+
+/// [`open_ro`], and whether the connection is `immutable` (see [`open_read_only`]); an error
+/// from a damaged index names the file and the fix.
+fn open_ro_how(path: &Path) -> Result<Option<(Connection, bool)>> {
+    open_ro_how_unnamed(path).map_err(|e| health::named(path, e))
+}
+
+fn open_ro_how_unnamed(path: &Path) -> Result<Option<(Connection, bool)>> {
     if !path.exists() {
         return Ok(None);
     }
     // 100 bytes read: a truncated or foreign file is named as such, not as "malformed".
     health::check_header(path).map_err(Error::damaged)?;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let (conn, immutable) = open_read_only_how(path)?;
     configure(&conn)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version as usize > MIGRATIONS.len() {
+    let version = user_version(&conn)?;
+    if version > MIGRATIONS.len() {
         return Err(Error::usage(format!(
             "{}: schema version {version} is newer than this csep understands ({})",
             path.display(),
             MIGRATIONS.len()
         )));
     }
-    if (version as usize) < MIGRATIONS.len() {
-        drop(conn);
-        return open_rw(path).map(Some);
+    if version < MIGRATIONS.len() {
+        match open_rw(path) {
+            Ok(rw) => return Ok(Some((rw, false))),
+            // A writer holds the database: the caller retries, as it would for any write.
+            Err(e) if e.kind == crate::error::ErrorKind::Busy => return Err(e),
+            Err(_) if version == 0 => return Ok(None),
+            Err(_) => {}
+        }
     }
-    Ok(Some(conn))
+    Ok(Some((conn, immutable)))
 }
 
-/// Opens an existing database read-only without creating or changing any file (`csep
-/// status`, dry runs). [`open_ro`] lets SQLite create the `-wal` and `-shm` files of a
-/// database nobody has open, and migrates an old schema. Here, when the `-wal` file is absent
-/// or empty (every page is in the main file) the database is opened `immutable`, which
-/// touches nothing; a checkpoint running meanwhile can at worst make this one read fail.
-/// When the log holds transactions it is opened `mode=ro`: the only bytes that read touches
-/// are SQLite's read marks in the existing `-shm`, as for any reader. No migration either way.
+/// Opens an existing database read-only, creating no file and migrating nothing (recall,
+/// `csep status`, dry runs), so it works where the state dir is read-only: the host's
+/// sandbox, a read-only mount. How, and what a reader sees while a writer runs elsewhere:
+///
+/// - `-wal` and `-shm` present (every writer leaves them, see [`keep_side_files`]): a plain
+///   `mode=ro` open. SQLite's locks keep the reader consistent with live writers; when the
+///   `-shm` is not writable either, SQLite (3.22+) rebuilds the WAL index in private memory
+///   from the log and still takes its read lock. Either way the reader sees every
+///   transaction committed when its read began, never a torn one. A writable `-shm` gets the
+///   reader's read mark, as for any reader.
+/// - either missing (an index last closed by a csep whose writers deleted them, a copied
+///   one, a deleted `-shm`): `immutable=1`, which needs no side file and takes no lock, and
+///   sees what the main file holds: the database as of its last checkpoint (all of it when
+///   there is no log). A writer starting meanwhile creates the side files before it can
+///   change the main file, so [`read`], which compares the files before and after, reads
+///   again through them.
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
-    let log_empty = std::fs::metadata(wal_path(path)).map_or(true, |m| m.len() == 0);
+    open_read_only_how(path).map(|(conn, _)| conn)
+}
+
+/// [`open_read_only`], and whether the connection is `immutable`.
+fn open_read_only_how(path: &Path) -> rusqlite::Result<(Connection, bool)> {
+    let immutable = !(wal_path(path).exists() && shm_path(path).exists());
+    Ok((open_uri(path, immutable)?, immutable))
+}
+
+fn open_uri(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
-        sqlite_uri(path, log_empty),
+        sqlite_uri(path, immutable),
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -237,11 +281,66 @@ pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// What an `immutable` read relies on: no writer touched the database while it ran. Taken
+/// before the open and compared after the read.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    wal: Option<(u64, Option<std::time::SystemTime>)>,
+    db: Option<(u64, Option<std::time::SystemTime>)>,
+}
+
+impl Snapshot {
+    fn take(db: &Path) -> Snapshot {
+        let stat = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()))
+        };
+        Snapshot {
+            wal: stat(&wal_path(db)),
+            db: stat(db),
+        }
+    }
+}
+
+/// Runs `read` on [`open_ro`]'s connection (`None` when there is no database) and returns
+/// its answer. When that was an `immutable` open and the files changed meanwhile (a writer
+/// started), the answer may mix two states of the database: it is read again, on a
+/// connection that now finds the writer's side files and so takes SQLite's locks. A
+/// database that keeps changing under `immutable` reads (a writer of an older csep, which
+/// deletes its side files) is busy: exit 75, retry later.
+pub fn read<T>(path: &Path, mut read: impl FnMut(Option<&Connection>) -> Result<T>) -> Result<T> {
+    for _ in 0..5 {
+        let before = Snapshot::take(path);
+        let opened = open_ro_how(path)?;
+        let immutable = opened.as_ref().is_some_and(|(_, i)| *i);
+        let answer =
+            read(opened.as_ref().map(|(c, _)| c)).map_err(|e| health::named(path, e))?;
+        drop(opened);
+        if !immutable || Snapshot::take(path) == before {
+            return Ok(answer);
+        }
+    }
+    Err(Error::busy(format!(
+        "{}: the database kept changing while it was read without locks",
+        path.display()
+    )))
+}
+
 /// The database's write-ahead log, beside it.
 pub fn wal_path(db: &Path) -> std::path::PathBuf {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    wal.into()
+    side_path(db, "-wal")
+}
+
+/// The database's WAL index (shared memory), beside it.
+pub fn shm_path(db: &Path) -> std::path::PathBuf {
+    side_path(db, "-shm")
+}
+
+fn side_path(db: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
 }
 
 fn sqlite_uri(path: &Path, immutable: bool) -> String {
@@ -354,14 +453,60 @@ mod tests {
         .unwrap();
         drop(conn);
         let files = || std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files(), 1, "a closed database keeps no -wal");
-        let conn = open_untouched(&path).unwrap().unwrap();
-        let cwd: String = conn
-            .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(cwd, "/w");
-        drop(conn);
+        assert_eq!(files(), 3, "a closed writer keeps its -wal and -shm");
+        assert_eq!(std::fs::metadata(wal_path(&path)).unwrap().len(), 0);
+        let read = || {
+            let conn = open_untouched(&path).unwrap().unwrap();
+            let cwd: String = conn
+                .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(cwd, "/w");
+        };
+        read();
+        assert_eq!(files(), 3);
+        // Without side files (closed by a csep that deleted them): immutable, nothing made.
+        std::fs::remove_file(wal_path(&path)).unwrap();
+        std::fs::remove_file(shm_path(&path)).unwrap();
+        read();
         assert_eq!(files(), 1);
+    }
+
+    #[test]
+    fn a_lock_free_read_that_a_writer_overtook_is_read_again_through_its_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recall.sqlite3");
+        let insert = |id: &str| {
+            let conn = open_rw(&path).unwrap();
+            conn.execute(
+                "INSERT INTO sessions (session_id, agent) VALUES (?1, 'codex')",
+                [id],
+            )
+            .unwrap();
+        };
+        insert("a");
+        std::fs::remove_file(wal_path(&path)).unwrap();
+        std::fs::remove_file(shm_path(&path)).unwrap();
+        let mut calls = Vec::new();
+        let n = read(&path, |conn| {
+            let conn = conn.unwrap();
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            calls.push(n);
+            if calls.len() == 1 {
+                insert("b"); // a writer outside, while this read runs
+            }
+            Ok(n)
+        })
+        .unwrap();
+        assert_eq!((calls, n), (vec![1, 2], 2));
+        // With the side files in place the read takes SQLite's locks: one call.
+        let mut calls = 0;
+        read(&path, |_| {
+            calls += 1;
+            insert("c");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
     }
 
     #[test]
