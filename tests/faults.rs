@@ -349,7 +349,11 @@ fn stops_while_the_index_is_damaged_are_kept_until_it_is_replaced() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(payloads(&env.archive_queue().join("new")).len(), 3);
     // The rebuild moves the damaged file aside and drains the queue: every session indexed.
-    let out = env.cmd("csep").args(["recall", "rebuild"]).output().unwrap();
+    let out = env
+        .cmd("csep")
+        .args(["recall", "rebuild"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(payloads(&env.archive_queue().join("new")).is_empty());
     for n in 1..=3 {

@@ -314,8 +314,7 @@ pub fn read<T>(path: &Path, mut read: impl FnMut(Option<&Connection>) -> Result<
         let before = Snapshot::take(path);
         let opened = open_ro_how(path)?;
         let immutable = opened.as_ref().is_some_and(|(_, i)| *i);
-        let answer =
-            read(opened.as_ref().map(|(c, _)| c)).map_err(|e| health::named(path, e))?;
+        let answer = read(opened.as_ref().map(|(c, _)| c)).map_err(|e| health::named(path, e))?;
         drop(opened);
         if !immutable || Snapshot::take(path) == before {
             return Ok(answer);
