@@ -1239,7 +1239,10 @@ retention_days = true
         let (p, w) = redact_patterns(dir.path());
         assert_eq!(p, ["acme_[a-z0-9]{20}", "password=(\\S+)"]);
         assert_eq!(w.len(), 3, "{w:?}");
-        assert!(w[0].contains("config.toml: redact.patterns[1]: not a usable pattern ("), "{w:?}");
+        assert!(
+            w[0].contains("config.toml: redact.patterns[1]: not a usable pattern ("),
+            "{w:?}"
+        );
     }
 
     #[test]

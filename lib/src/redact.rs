@@ -240,7 +240,13 @@ fn token_byte(b: u8) -> bool {
 /// Whether a line can be the continuation of a wrapped key: token bytes only, then at most
 /// two `=`.
 fn continuation(line: &[u8]) -> bool {
-    let body = line.len() - line.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+    let body = line.len()
+        - line
+            .iter()
+            .rev()
+            .take(2)
+            .take_while(|&&b| b == b'=')
+            .count();
     body > 0 && line[..body].iter().all(|&b| token_byte(b))
 }
 

@@ -291,12 +291,18 @@ mod tests {
                 [(Reason::Secret, d)] => d,
                 other => panic!("{form}: {other:?}"),
             };
-            assert!(detail.starts_with("holds a secret (line "), "{form}: {detail}");
+            assert!(
+                detail.starts_with("holds a secret (line "),
+                "{form}: {detail}"
+            );
             for s in *secrets {
                 assert!(!detail.contains(s), "{form}: {detail}");
             }
             // The same line already in the live file is not judged again.
-            assert!(check(&Kind::Memory, &file, Some(&file), 100_000).is_empty(), "{form}");
+            assert!(
+                check(&Kind::Memory, &file, Some(&file), 100_000).is_empty(),
+                "{form}"
+            );
         }
     }
 
@@ -307,7 +313,10 @@ mod tests {
         let found = check(&Kind::Memory, file, Some(live), 100_000);
         assert_eq!(
             found,
-            vec![(Reason::Secret, "holds a secret (line 4: secret)".to_string())]
+            vec![(
+                Reason::Secret,
+                "holds a secret (line 4: secret)".to_string()
+            )]
         );
         let wrapped = "- token ghp_0123456789abcd\nefghijABCDEFGHIJklmn\n";
         let found = check(&Kind::Ref, wrapped, None, 100_000);
