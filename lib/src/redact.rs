@@ -312,10 +312,7 @@ fn wrapped(text: &str) -> Vec<Found> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut line_start = 0;
-    loop {
-        let (end, Some(next)) = line_at(bytes, line_start) else {
-            break;
-        };
+    while let (end, Some(next)) = line_at(bytes, line_start) {
         if end == line_start || !(token_byte(bytes[end - 1]) || bytes[end - 1] == b'=') {
             line_start = next;
             continue;
@@ -325,7 +322,8 @@ fn wrapped(text: &str) -> Vec<Found> {
             from += 1;
         }
         // Pieces as byte ranges of `text`; the first is the end of the head line.
-        let mut pieces = vec![from..end];
+        let mut pieces: Vec<Range<usize>> = Vec::with_capacity(4);
+        pieces.push(from..end);
         let mut total = end - from;
         let mut at_line = next;
         loop {
