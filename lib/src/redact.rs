@@ -125,7 +125,7 @@ fn builtin() -> &'static Builtin {
         // the search below reports only the longest keyword at each position.
         for i in 0..words.len() {
             for j in 0..words.len() {
-                if i != j && words[i].contains(words[j].as_str()) {
+                if words[j].len() < words[i].len() && words[i].contains(words[j].as_str()) {
                     let more = rules_of[j].clone();
                     rules_of[i].extend(more);
                 }
