@@ -16,7 +16,22 @@ pub struct StateArgs {
 fn state_dir(explicit: Option<&std::path::Path>) -> PathBuf {
     let d = csep_lib::paths::state_dir(explicit);
     crate::out::log_state_dir(&d);
+    user_patterns_from(&d);
     d
+}
+
+/// The user's secret patterns (`[redact] patterns` in `dir`'s config.toml) join the built-in
+/// redaction rules for this run. They are read when the first text is redacted; one that
+/// does not compile is skipped with a warning on stderr. The first state directory wins.
+pub fn user_patterns_from(dir: &std::path::Path) {
+    let dir = dir.to_path_buf();
+    csep_lib::redact::set_user_patterns_source(move || {
+        let (patterns, warnings) = csep_lib::config::redact_patterns(&dir);
+        for w in warnings {
+            crate::out::warn(crate::out::tool(), w);
+        }
+        patterns
+    });
 }
 
 impl StateArgs {

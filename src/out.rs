@@ -191,8 +191,17 @@ pub fn warn(tool: &str, message: impl std::fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "{tool}: {message}");
 }
 
+/// The tool [`run`] runs, for messages written where it is not at hand.
+static TOOL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The running tool's name (`csep-index`), or `csep` before [`run`] starts.
+pub fn tool() -> &'static str {
+    TOOL.get().map_or("csep", String::as_str)
+}
+
 /// Runs a command body, turns its outcome into the process exit code, and logs the run.
 pub fn run(tool: &str, body: impl FnOnce() -> Result<Exit, Failure>) -> std::process::ExitCode {
+    let _ = TOOL.set(tool.to_string());
     let started = std::time::Instant::now();
     // Before anything is created: what this run and its children make is private.
     csep_lib::fsutil::private_umask();

@@ -189,7 +189,7 @@ fn show_tells_file_from_default_for_every_key() {
         3
     );
     let sources = v["sources"].as_object().unwrap();
-    assert_eq!(sources.len(), 22);
+    assert_eq!(sources.len(), 23);
     for (key, source) in sources {
         let want = match key.as_str() {
             "memory.inject_max_chars" | "session_reflection.trigger.skill_generation_mode" => {

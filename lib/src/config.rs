@@ -39,6 +39,8 @@
 //! stop_hook_archive = true
 //! [log]
 //! retention_days = 14
+//! [redact]
+//! patterns = []                           # csep only: more secret patterns (regexes)
 //! ```
 
 use crate::redact::redact;
@@ -66,6 +68,7 @@ pub struct Config {
     pub session_reflection: ReflectionConfig,
     pub session_recall: RecallConfig,
     pub log: LogConfig,
+    pub redact: RedactConfig,
     /// Dotted keys whose value came from the file (everything else is a default), so
     /// `csep config show` can say where each value came from.
     #[serde(skip)]
@@ -122,6 +125,13 @@ pub struct LogConfig {
     pub retention_days: u64,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RedactConfig {
+    /// The user's own secret patterns (not a 1.3.10 key), redacted as `user_pattern` on top
+    /// of the built-in rules (`csep_lib::redact`). Only those that compile are kept.
+    pub patterns: Vec<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -147,6 +157,7 @@ impl Default for Config {
                 stop_hook_archive: true,
             },
             log: LogConfig { retention_days: 14 },
+            redact: RedactConfig::default(),
             from_file: BTreeSet::new(),
         }
     }
@@ -211,6 +222,8 @@ pub enum WarningKind {
     Unreadable,
     /// `.env.provider` can be read by others (see `envfile`).
     EnvFileMode,
+    /// A `[redact] patterns` entry that is not a usable regular expression.
+    InvalidPattern,
 }
 
 impl WarningKind {
@@ -274,6 +287,28 @@ pub fn load(state_dir: &Path) -> (Config, Vec<String>) {
     let shown = c.path.display();
     let warnings = c.warnings.iter().map(|w| format!("{shown}: {w}")).collect();
     (c.config, warnings)
+}
+
+/// Only `[redact] patterns` under `state_dir`: the usable patterns, and a warning (naming
+/// the file) for each one left out. For redaction itself, which must not redact while it
+/// loads its rules, as [`load`] does (it looks for secrets in the file). Never fails: a
+/// missing or broken file has no patterns.
+pub fn redact_patterns(state_dir: &Path) -> (Vec<String>, Vec<String>) {
+    let file = path(state_dir);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return (Vec::new(), Vec::new());
+    };
+    let Ok(root) = text.parse::<Table>() else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut r = Reader::default();
+    let mut patterns = Vec::new();
+    if let Some(Value::Table(t)) = root.get("redact") {
+        r.patterns(t, &mut patterns);
+    }
+    let shown = file.display();
+    let warnings = r.warnings.iter().map(|w| format!("{shown}: {w}")).collect();
+    (patterns, warnings)
 }
 
 /// Parses the file's text. `Err` only when it is not TOML at all; everything else is a warning.
@@ -419,6 +454,14 @@ pub const TEMPLATE: &str = r##"# csep configuration. Every key is listed below, 
 [log]
 # Read for csep 1.3.10 compatibility; not used yet.
 # retention_days = 14
+
+[redact]
+# More secret patterns, on top of csep's built-in rules: regular expressions
+# (RE2 syntax, as in gitleaks) whose matches are replaced by
+# [REDACTED:user_pattern] before anything is stored or printed, and which
+# csep-verify rejects in proposed memory. With capture groups, only the groups
+# are hidden. A pattern that does not compile is skipped with a warning.
+# patterns = ['acme_[A-Za-z0-9]{32}', '(?i)internal-password:\s*(\S+)']
 "##;
 
 #[derive(Default)]
@@ -464,6 +507,10 @@ impl Reader {
     /// credential pasted into a world-readable file, under whatever key. Names the kind of
     /// secret, never the value.
     fn secret_values(&mut self, v: &Value, key: &str) {
+        // A pattern describes secrets; it is not one (and may well look like one).
+        if key == "redact.patterns" {
+            return;
+        }
         match v {
             Value::String(s) => {
                 let Cow::Owned(redacted) = redact(s) else {
@@ -657,6 +704,7 @@ impl Reader {
                 "session_reflection",
                 "session_recall",
                 "log",
+                "redact",
             ]
             .contains(&key.as_str())
             {
@@ -708,6 +756,10 @@ impl Reader {
                 &mut r.stop_hook_archive,
             );
         }
+        if let Some(t) = self.table(root, "redact", "redact") {
+            self.known(t, "redact", &["patterns"]);
+            self.patterns(t, &mut c.redact.patterns);
+        }
         if let Some(t) = self.table(root, "log", "log") {
             self.known(t, "log", &["retention_days"]);
             self.count(
@@ -745,6 +797,40 @@ impl Reader {
             r.skill_prefix = REFLECT_SKILL_PREFIX.into();
             self.from_file.remove("session_reflection.skill_prefix");
         }
+    }
+
+    /// `[redact] patterns`: a list of regexes. One that does not compile is left out with a
+    /// warning naming its index; the others apply.
+    fn patterns(&mut self, t: &Table, slot: &mut Vec<String>) {
+        const KEY: &str = "redact.patterns";
+        let Some(v) = t.get("patterns") else { return };
+        let Value::Array(items) = v else {
+            self.warn(
+                KEY,
+                WarningKind::WrongType,
+                "must be a list of strings, such as ['acme_[A-Za-z0-9]{32}'] (ignored)",
+            );
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(p) = item.as_str() else {
+                self.warn(
+                    &format!("{KEY}[{i}]"),
+                    WarningKind::WrongType,
+                    "must be a string (ignored)",
+                );
+                continue;
+            };
+            match crate::redact::check_pattern(p) {
+                Ok(()) => slot.push(p.to_string()),
+                Err(e) => self.warn(
+                    &format!("{KEY}[{i}]"),
+                    WarningKind::InvalidPattern,
+                    format!("not a usable pattern ({e}); ignored"),
+                ),
+            }
+        }
+        self.from_file.insert(KEY.to_string());
     }
 
     /// Warns about every key of `t` not in `keys`.
@@ -1079,6 +1165,10 @@ retention_days = true
         assert!(unset.is_empty(), "the template lacks {unset:?}");
         let mut expected = Config::default();
         expected.session_reflection.command = vec!["sh".into(), "/path/to/reflect.sh".into()];
+        expected.redact.patterns = vec![
+            "acme_[A-Za-z0-9]{32}".into(),
+            r"(?i)internal-password:\s*(\S+)".into(),
+        ];
         expected.from_file = c.from_file.clone();
         assert_eq!(c, expected);
     }
@@ -1122,6 +1212,40 @@ retention_days = true
     }
 
     #[test]
+    fn redact_patterns_keep_the_good_ones_and_name_the_bad_ones() {
+        let text = "[redact]\npatterns = ['acme_[a-z0-9]{20}', 'acme_[a-z', 'x*', 7, 'password=(\\S+)']\nother = 1\n";
+        let (c, w) = parse_checked(text).unwrap();
+        assert_eq!(c.redact.patterns, ["acme_[a-z0-9]{20}", "password=(\\S+)"]);
+        assert!(c.from_file.contains("redact.patterns"));
+        let got: Vec<(Option<&str>, WarningKind)> =
+            w.iter().map(|w| (w.key.as_deref(), w.kind)).collect();
+        assert_eq!(
+            got,
+            [
+                (Some("redact.other"), WarningKind::UnknownKey),
+                (Some("redact.patterns[1]"), WarningKind::InvalidPattern),
+                (Some("redact.patterns[2]"), WarningKind::InvalidPattern),
+                (Some("redact.patterns[3]"), WarningKind::WrongType),
+            ]
+        );
+        // A pattern that describes a secret is not itself reported as one.
+        assert!(!w.iter().any(|w| w.kind == WarningKind::Secret), "{w:?}");
+        let (_, w) = parse_checked("[redact]\npatterns = 'acme'\n").unwrap();
+        assert_eq!(w[0].kind, WarningKind::WrongType);
+
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(redact_patterns(dir.path()), (vec![], vec![]));
+        std::fs::write(path(dir.path()), text).unwrap();
+        let (p, w) = redact_patterns(dir.path());
+        assert_eq!(p, ["acme_[a-z0-9]{20}", "password=(\\S+)"]);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w[0].contains("config.toml: redact.patterns[1]: not a usable pattern ("),
+            "{w:?}"
+        );
+    }
+
+    #[test]
     fn check_tells_a_broken_file_from_a_missing_one() {
         let dir = tempfile::tempdir().unwrap();
         let c = check(dir.path());
@@ -1154,6 +1278,6 @@ retention_days = true
         assert!(s.contains(&("log.retention_days".into(), true)));
         assert!(s.contains(&("session_reflection.command".into(), false)));
         assert!(s.contains(&("session_reflection.trigger.enabled".into(), false)));
-        assert_eq!(s.len(), 22);
+        assert_eq!(s.len(), 23);
     }
 }

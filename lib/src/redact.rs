@@ -1,220 +1,387 @@
-//! Secret redaction. Every text csep stores or prints passes through [`redact`] first, so a
-//! token pasted into a session never reaches the index, a log or a recall answer.
+//! Secret redaction: the one secret rule set of csep. Every text csep stores or prints passes
+//! through [`redact`] first, so a token pasted into a session never reaches the index, a log
+//! or a recall answer; csep-verify's `secret` check asks [`find`] the same rules about a
+//! proposed file.
 //!
-//! The patterns favour catching a secret over keeping a harmless look-alike; a redaction
-//! names its kind (`[REDACTED:github_token]`) so a reader knows something was there.
+//! The built-in rules live in `redact_rules.toml` beside this file (their format, sources
+//! and the meaning of a capture group are described there); lib/build.rs turns them into a
+//! Rust table, so reading them costs nothing at run time. A
+//! user adds patterns with `[redact] patterns` in config.toml; the CLI registers where they
+//! come from with [`set_user_patterns_source`], and they are read on first use.
+//!
+//! Speed: redaction runs on every message, tool outputs included. One Aho-Corasick pass over
+//! the rules' keywords (ASCII case-insensitive) picks the rules that can match; only those
+//! regexes run, and each is compiled the first time it is needed, so a process that never
+//! sees a `curl` never builds the curl rule. The regex crate is linear-time in the text.
+//! Measured on a 300-session generated corpus (19k message texts, 13 MB, CPU time): about
+//! 185 MB/s, 5–20% below the older 17-pattern list; the first redaction in a process costs
+//! about 0.2 ms (building the keyword search).
+//!
+//! A redaction names its kind (`[REDACTED:github_token]`) so a reader knows something was
+//! there. Redacting a redacted text changes nothing.
 
-use regex::Regex;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::OnceLock;
 
+// The built-in rules, `RULES` and `KEYWORDS`: `redact_rules.toml` as lib/build.rs turned it
+// into Rust (see the file's header for what a rule is).
+include!(concat!(env!("OUT_DIR"), "/redact_rules.rs"));
+
+/// What a user pattern's redactions are called.
+pub const USER_KIND: &str = "user_pattern";
+
+const MARKER: &str = "[REDACTED:";
+
+/// A compiled regex may take this much memory; a user pattern over it is refused.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
 struct Rule {
-    kind: &'static str,
-    /// Which capture group holds the secret; 0 means the whole match.
-    group: usize,
+    kind: Cow<'static, str>,
+    pattern: Cow<'static, str>,
+    re: OnceLock<Option<Regex>>,
+    /// A found text that matches this is not a secret (`$TOKEN`, `self.password`).
+    allow: Option<(&'static str, OnceLock<Option<Regex>>)>,
 }
 
-const RULES: &[(&str, Rule)] = &[
-    (
-        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z)",
+impl Rule {
+    fn new(
+        kind: Cow<'static, str>,
+        pattern: Cow<'static, str>,
+        allow: Option<&'static str>,
+    ) -> Rule {
         Rule {
-            kind: "private_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\bsk-ant-[A-Za-z0-9_\-]{8,}",
-        Rule {
-            kind: "anthropic_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\bsk-[A-Za-z0-9_\-]{16,}",
-        Rule {
-            kind: "api_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}",
-        Rule {
-            kind: "api_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-        Rule {
-            kind: "github_token",
-            group: 0,
-        },
-    ),
-    (
-        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-        Rule {
-            kind: "github_token",
-            group: 0,
-        },
-    ),
-    (
-        r"\bglpat-[A-Za-z0-9_\-]{16,}",
-        Rule {
-            kind: "gitlab_token",
-            group: 0,
-        },
-    ),
-    (
-        r"\bxox[abposre]-[A-Za-z0-9\-]{10,}",
-        Rule {
-            kind: "slack_token",
-            group: 0,
-        },
-    ),
-    (
-        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        Rule {
-            kind: "aws_access_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\bAIza[0-9A-Za-z_\-]{35}",
-        Rule {
-            kind: "google_api_key",
-            group: 0,
-        },
-    ),
-    (
-        r"\bnpm_[A-Za-z0-9]{36}\b",
-        Rule {
-            kind: "npm_token",
-            group: 0,
-        },
-    ),
-    (
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{0,512}",
-        Rule {
-            kind: "jwt",
-            group: 0,
-        },
-    ),
-    (
-        r"(?i)\b(?:authorization|proxy-authorization)\s*[:=]\s*(?:bearer|basic|token|bot)?\s*([^\s\x22']{8,})",
-        Rule {
-            kind: "authorization",
-            group: 1,
-        },
-    ),
-    (
-        r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{12,}=*)",
-        Rule {
-            kind: "bearer_token",
-            group: 1,
-        },
-    ),
-    (
-        r"(?i)\b(?:set-)?cookie\s*:\s*([^\r\n]+)",
-        Rule {
-            kind: "cookie",
-            group: 1,
-        },
-    ),
-    (
-        // key=value and "key": "value" forms. The key may have a prefix (`db_password`,
-        // `AWS_SECRET_ACCESS_KEY`); the value needs four or more characters.
-        r#"(?i)\b[a-z0-9_\-.]*(?:password|passwd|passphrase|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|client[_\-]?secret)\b["']?\s*[:=]\s*["']?([^\s"'&,;<>]{4,})"#,
-        Rule {
-            kind: "secret",
-            group: 1,
-        },
-    ),
-    (
-        r"://[^/\s:@]{1,64}:([^/\s@]{3,128})@",
-        Rule {
-            kind: "url_password",
-            group: 1,
-        },
-    ),
-];
+            kind,
+            pattern,
+            re: OnceLock::new(),
+            allow: allow.map(|a| (a, OnceLock::new())),
+        }
+    }
 
-fn compiled() -> &'static [(Regex, &'static Rule)] {
-    static CELL: OnceLock<Vec<(Regex, &'static Rule)>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        RULES
+    fn regex(&self) -> Option<&Regex> {
+        self.re.get_or_init(|| compile(&self.pattern).ok()).as_ref()
+    }
+
+    fn allows(&self, found: &str) -> bool {
+        self.allow.as_ref().is_some_and(|(p, re)| {
+            re.get_or_init(|| compile(p).ok())
+                .as_ref()
+                .is_some_and(|re| re.is_match(found))
+        })
+    }
+}
+
+fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+}
+
+struct Builtin {
+    rules: Vec<Rule>,
+    /// The keywords, for short texts: an NFA, quick to build (a hook redacts only a few
+    /// short fields, and builds nothing more).
+    keywords: AhoCorasick,
+    /// The same for longer texts: a DFA, slower to build (~0.4 ms) but about 2.5 times
+    /// faster to search, since with this many case-insensitive keywords no prefilter applies.
+    keywords_dfa: OnceLock<AhoCorasick>,
+}
+
+fn builtin() -> &'static Builtin {
+    static CELL: OnceLock<Builtin> = OnceLock::new();
+    CELL.get_or_init(|| Builtin {
+        rules: RULES
             .iter()
-            .map(|(pat, rule)| (Regex::new(pat).expect("redaction pattern compiles"), rule))
+            .map(|(id, re, allow)| Rule::new(Cow::Borrowed(id), Cow::Borrowed(re), *allow))
+            .collect(),
+        keywords: keyword_searcher(AhoCorasickKind::NoncontiguousNFA),
+        keywords_dfa: OnceLock::new(),
+    })
+}
+
+fn keyword_searcher(kind: AhoCorasickKind) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(kind))
+        .build(KEYWORDS.iter().map(|(w, _)| w))
+        .expect("redaction keywords build")
+}
+
+/// From this many bytes on, a text is searched with the DFA.
+const LONG_TEXT: usize = 256;
+
+type Source = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+static USER_SOURCE: OnceLock<Source> = OnceLock::new();
+static USER_RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+
+/// Registers where this process's user patterns come from (config.toml's `[redact]
+/// patterns`). Called once by the CLI when it knows the state directory; the first call
+/// wins, and `source` runs when the first text is redacted. A pattern that does not compile
+/// is skipped (the source is where to warn about it: see [`check_pattern`]).
+pub fn set_user_patterns_source(source: impl Fn() -> Vec<String> + Send + Sync + 'static) {
+    let _ = USER_SOURCE.set(Box::new(source));
+}
+
+fn user_rules() -> &'static [Rule] {
+    USER_RULES.get_or_init(|| {
+        let patterns = USER_SOURCE.get().map(|f| f()).unwrap_or_default();
+        patterns
+            .into_iter()
+            .filter(|p| check_pattern(p).is_ok())
+            .map(|p| Rule::new(Cow::Borrowed(USER_KIND), Cow::Owned(p), None))
             .collect()
     })
 }
 
-/// Cheap screen: every rule needs one of these bytes sequences (case-insensitively for the
-/// keyword rules), so most text skips the regexes entirely.
-fn may_hold_secret(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.windows(3).any(|w| {
-        matches!(
-            [
-                w[0].to_ascii_lowercase(),
-                w[1].to_ascii_lowercase(),
-                w[2].to_ascii_lowercase()
-            ],
-            [b's', b'k', b'-']
-                | [b'_', b'l', b'i']
-                | [b'_', b't', b'e']
-                | [b'g', b'h', b'p' | b'o' | b'u' | b's' | b'r']
-                | [b'h', b'u', b'b']
-                | [b'g', b'l', b'p']
-                | [b'x', b'o', b'x']
-                | [b'a' | b's', b'k', b'i']
-                | [b's', b'i', b'a']
-                | [b'a', b'i', b'z']
-                | [b'n', b'p', b'm']
-                | [b'e', b'y', b'j']
-                | [b'a', b'u', b't']
-                | [b'e', b'a', b'r']
-                | [b'o', b'k', b'i']
-                | [b'-', b'-', b'-']
-                | [b'a', b's', b's']
-                | [b'e', b'c', b'r']
-                | [b'o', b'k', b'e']
-                | [b'p', b'i', b'_' | b'-' | b'k']
-                | [b's', b's', b'_' | b'-' | b'k']
-                | [b't', b'e', b'_' | b'-' | b'k']
-                | [b':', b'/', b'/']
-        )
-    })
+/// Whether `pattern` can be a user pattern: a regex (Rust `regex` syntax, which is RE2's)
+/// that compiles within the size limit and cannot match an empty text. The error is one
+/// line.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    let re = compile(pattern).map_err(|e| match e {
+        regex::Error::CompiledTooBig(_) => "the pattern is too large".to_string(),
+        e => e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or("not a regular expression")
+            .trim()
+            .trim_start_matches("error: ")
+            .to_string(),
+    })?;
+    if re.is_match("") {
+        return Err("the pattern matches an empty text".into());
+    }
+    Ok(())
+}
+
+/// One secret found in a text: its byte range and its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub range: Range<usize>,
+    pub kind: &'static str,
+}
+
+/// Every secret in `text`, in order, ranges not overlapping (overlapping finds are merged,
+/// keeping the first one's kind). Text already redacted is not found again.
+pub fn find(text: &str) -> Vec<Found> {
+    let mut found = scan(text);
+    found.extend(wrapped(text));
+    normalize(text, found)
+}
+
+/// Runs every rule that can match `text` (by keyword) plus the user's patterns.
+fn scan(text: &str) -> Vec<Found> {
+    let b = builtin();
+    let mut wanted = vec![false; b.rules.len()];
+    let mut any = false;
+    // Leftmost-longest with a restart one byte after each match start finds every position
+    // where a keyword starts (faster than an overlapping search, which has no prefilter).
+    let searcher = if text.len() < LONG_TEXT {
+        &b.keywords
+    } else {
+        b.keywords_dfa
+            .get_or_init(|| keyword_searcher(AhoCorasickKind::DFA))
+    };
+    let mut at = 0;
+    while let Some(m) = searcher.find(aho_corasick::Input::new(text).range(at..)) {
+        for &r in KEYWORDS[m.pattern().as_usize()].1 {
+            wanted[r] = true;
+            any = true;
+        }
+        at = m.start() + 1;
+    }
+    let user = user_rules();
+    let mut out = Vec::new();
+    if !any && user.is_empty() {
+        return out;
+    }
+    let chosen = b
+        .rules
+        .iter()
+        .zip(&wanted)
+        .filter(|(_, w)| **w)
+        .map(|(r, _)| r)
+        .chain(user);
+    for rule in chosen {
+        let Some(re) = rule.regex() else { continue };
+        let mut keep = |m: regex::Match<'_>| {
+            if !rule.allows(m.as_str()) {
+                out.push(Found {
+                    range: m.range(),
+                    kind: &rule.kind,
+                });
+            }
+        };
+        if re.captures_len() == 1 {
+            re.find_iter(text).for_each(&mut keep);
+            continue;
+        }
+        for caps in re.captures_iter(text) {
+            let mut groups = caps.iter().skip(1).flatten().peekable();
+            if groups.peek().is_none() {
+                caps.get(0).into_iter().for_each(&mut keep);
+            }
+            groups.for_each(&mut keep);
+        }
+    }
+    out
+}
+
+/// Bytes that can be part of a token, a key or base64 (`=` only as padding at the end).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'.')
+}
+
+/// Whether a line can be the continuation of a wrapped key: token bytes only, then at most
+/// two `=`.
+fn continuation(line: &[u8]) -> bool {
+    let body = line.len()
+        - line
+            .iter()
+            .rev()
+            .take(2)
+            .take_while(|&&b| b == b'=')
+            .count();
+    body > 0 && line[..body].iter().all(|&b| token_byte(b))
+}
+
+/// A wrapped key is looked for within this many bytes (its pieces joined).
+const MAX_WRAPPED: usize = 1024;
+
+/// The line `[start, end)` without its `\r`, and where the next line starts (if any).
+fn line_at(bytes: &[u8], start: usize) -> (usize, Option<usize>) {
+    let nl = memchr(bytes, b'\n', start);
+    let mut end = nl.unwrap_or(bytes.len());
+    if end > start && bytes[end - 1] == b'\r' {
+        end -= 1;
+    }
+    (end, nl.map(|n| n + 1))
+}
+
+/// Secrets that line breaks split: a long token wrapped by a terminal or an editor
+/// (`ghp_0123456789` / `abcdefghijABCDEF`). Where a line ends in token bytes and the lines
+/// after it are nothing but token bytes, the rules run once more on the pieces joined (with
+/// up to 256 bytes of the first line, where a `password=` or a `curl -u` sits); a find
+/// that crosses a break is mapped back and hides the pieces and the breaks between them.
+fn wrapped(text: &str) -> Vec<Found> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    while let (end, Some(next)) = line_at(bytes, line_start) {
+        if end == line_start || !(token_byte(bytes[end - 1]) || bytes[end - 1] == b'=') {
+            line_start = next;
+            continue;
+        }
+        let mut from = end.saturating_sub(256).max(line_start);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        // Pieces as byte ranges of `text`; the first is the end of the head line.
+        let mut pieces: Vec<Range<usize>> = Vec::with_capacity(4);
+        pieces.push(from..end);
+        let mut total = end - from;
+        let mut at_line = next;
+        loop {
+            let (e, after) = line_at(bytes, at_line);
+            if total + (e - at_line) > MAX_WRAPPED || !continuation(&bytes[at_line..e]) {
+                break;
+            }
+            pieces.push(at_line..e);
+            total += e - at_line;
+            match after {
+                Some(a) => at_line = a,
+                None => break,
+            }
+        }
+        if pieces.len() > 1 {
+            let joined: String = pieces.iter().map(|r| &text[r.clone()]).collect();
+            // Where each piece starts in `joined`.
+            let mut at = Vec::with_capacity(pieces.len());
+            let mut n = 0;
+            for r in &pieces {
+                at.push(n);
+                n += r.len();
+            }
+            let piece_of = |p: usize| at.partition_point(|&s| s <= p) - 1;
+            for f in scan(&joined).into_iter().filter(|f| !f.range.is_empty()) {
+                let (i, j) = (piece_of(f.range.start), piece_of(f.range.end - 1));
+                if i != j {
+                    out.push(Found {
+                        range: pieces[i].start + (f.range.start - at[i])
+                            ..pieces[j].start + (f.range.end - at[j]),
+                        kind: f.kind,
+                    });
+                }
+            }
+        }
+        // Every line is a head in turn: a key can start on a line that continues another.
+        line_start = next;
+    }
+    out
+}
+
+fn memchr(bytes: &[u8], needle: u8, from: usize) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| from + i)
+}
+
+/// Sorts, drops finds that are (or start inside) an earlier redaction, and merges overlaps.
+fn normalize(text: &str, mut found: Vec<Found>) -> Vec<Found> {
+    let markers: Vec<Range<usize>> = if text.contains(MARKER) {
+        text.match_indices(MARKER)
+            .filter_map(|(i, _)| text[i..].find(']').map(|j| i..i + j + 1))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    found.retain(|f| {
+        !f.range.is_empty()
+            && !text[f.range.clone()].starts_with(MARKER)
+            && !markers
+                .iter()
+                .any(|m| m.start < f.range.start && f.range.start < m.end)
+    });
+    found.sort_by(|a, b| {
+        a.range
+            .start
+            .cmp(&b.range.start)
+            .then(b.range.end.cmp(&a.range.end))
+    });
+    let mut out: Vec<Found> = Vec::with_capacity(found.len());
+    for f in found {
+        match out.last_mut() {
+            Some(last) if f.range.start < last.range.end => {
+                last.range.end = last.range.end.max(f.range.end);
+            }
+            _ => out.push(f),
+        }
+    }
+    out
 }
 
 /// Returns `text` with every secret replaced by `[REDACTED:<kind>]`.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    if !may_hold_secret(text) {
+    let found = find(text);
+    if found.is_empty() {
         return Cow::Borrowed(text);
     }
-    let mut out: Cow<'_, str> = Cow::Borrowed(text);
-    for (re, rule) in compiled() {
-        if !re.is_match(&out) {
-            continue;
-        }
-        let mut s = String::with_capacity(out.len());
-        let mut last = 0;
-        for caps in re.captures_iter(&out) {
-            let Some(m) = caps.get(rule.group) else {
-                continue;
-            };
-            if m.as_str().starts_with("[REDACTED") {
-                continue;
-            }
-            s.push_str(&out[last..m.start()]);
-            s.push_str("[REDACTED:");
-            s.push_str(rule.kind);
-            s.push(']');
-            last = m.end();
-        }
-        s.push_str(&out[last..]);
-        out = Cow::Owned(s);
+    let mut s = String::with_capacity(text.len());
+    let mut last = 0;
+    for f in found {
+        s.push_str(&text[last..f.range.start]);
+        s.push_str(MARKER);
+        s.push_str(f.kind);
+        s.push(']');
+        last = f.range.end;
     }
-    out
+    s.push_str(&text[last..]);
+    Cow::Owned(s)
 }
 
 /// Redacts in place, allocating only when something was found.
@@ -224,62 +391,16 @@ pub fn redact_string(text: &mut String) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn clean(s: &str) -> String {
-        redact(s).into_owned()
-    }
-
-    #[test]
-    fn redacts_each_kind() {
-        let cases = [
-            "key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123",
-            "key sk-ant-api03-AbCdEfGhIjKlMnOp",
-            "tok ghp_0123456789abcdefghijABCDEFGHIJ",
-            "tok github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
-            "slack xoxb-1234567890-abcdefghij",
-            "aws AKIAIOSFODNN7EXAMPLE",
-            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-            "Authorization: Bearer abcdef0123456789xyz",
-            "password=hunter2hunter2",
-            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            "Cookie: session=abc123; other=1",
-        ];
-        for case in cases {
-            let out = clean(case);
-            assert!(out.contains("[REDACTED:"), "{case} -> {out}");
-        }
-        assert!(!clean("x sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123 y").contains("AbCdEf"));
-        assert!(!clean("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").is_empty());
-    }
-
-    #[test]
-    fn redacts_private_key_blocks_whole() {
-        let pem = "before\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nAAAA\n-----END OPENSSH PRIVATE KEY-----\nafter";
-        let out = clean(pem);
-        assert_eq!(out, "before\n[REDACTED:private_key]\nafter");
-        let torn = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA";
-        assert_eq!(clean(torn), "[REDACTED:private_key]");
-    }
-
-    #[test]
-    fn leaves_ordinary_text_alone() {
-        for s in [
-            "cargo test --all-targets",
-            "error[E0382]: borrow of moved value: `buf`",
-            "\"input_tokens\": 1234, \"type\":\"token_count\"",
-            "the skill-based task is done",
-            "我们先看一下这个仓库的测试命令",
-        ] {
-            assert_eq!(clean(s), s);
+/// The kinds of the built-in rules, each once, in file order (for documentation and tests).
+pub fn builtin_kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for r in &builtin().rules {
+        if !kinds.contains(&&*r.kind) {
+            kinds.push(&r.kind);
         }
     }
-
-    #[test]
-    fn is_idempotent() {
-        let once = clean("password=hunter2hunter2 and sk-ant-api03-AbCdEfGhIjKlMnOp");
-        assert_eq!(clean(&once), once);
-    }
+    kinds
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

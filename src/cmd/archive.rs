@@ -26,6 +26,8 @@ pub struct ArchiveArgs {
 }
 
 pub fn run(args: &ArchiveArgs) -> Result<Exit, Failure> {
+    // No --state-dir here: the user's patterns come from the default state directory.
+    crate::args::user_patterns_from(&csep_lib::paths::state_dir(None));
     let mut out = Out::new();
     let mut failed = false;
     let req = Request {

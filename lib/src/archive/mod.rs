@@ -9,7 +9,7 @@ mod claude;
 mod codex;
 
 use crate::error::{Error, Result};
-use crate::redact::redact_string;
+use crate::redact::{redact, redact_string};
 use crate::repo;
 use crate::timefmt;
 use crate::wire::{Agent, MessageRecord, Role, SessionRecord, SkipCounts, SourceRecord};
@@ -320,8 +320,7 @@ impl Builder {
             _ if tool.is_some() => (self.caps.tool_head, self.caps.tool_tail),
             _ => (self.caps.text_head, self.caps.text_tail),
         };
-        let (mut text, truncated) = cap_text(text, head, tail);
-        redact_string(&mut text);
+        let (text, truncated) = cap_redacted(text, head, tail);
         let timestamp = ts
             .and_then(timefmt::parse_iso_ms)
             .map(timefmt::format_iso_ms);
@@ -405,6 +404,44 @@ impl Builder {
 }
 
 /// Keeps the first `head` and last `tail` bytes of `text` (on char boundaries).
+/// How far past each cap a long text is redacted before it is cut, so that a secret the cut
+/// goes through is recognised whole (and dropped with the middle) rather than kept in part.
+const REDACT_MARGIN: usize = 4096;
+
+/// [`cap_text`] on a redacted text. Only the two ends (each with [`REDACT_MARGIN`] bytes
+/// more) are redacted, so a huge output costs no more than a small one; a secret that spans
+/// a cut is seen whole inside the margin. The omitted count is of the original text.
+pub fn cap_redacted(text: &str, head: usize, tail: usize) -> (String, bool) {
+    let end = |s: &str, mut i: usize| {
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = |s: &str, mut i: usize| {
+        while !s.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    let hw = end(text, (head + REDACT_MARGIN).min(text.len()));
+    let tw = start(text, text.len().saturating_sub(tail + REDACT_MARGIN));
+    if text.len() <= head + tail || tw <= hw {
+        let mut s = text.to_string();
+        redact_string(&mut s);
+        return cap_text(&s, head, tail);
+    }
+    let h = redact(&text[..hw]);
+    let t = redact(&text[tw..]);
+    let hc = end(&h, head.min(h.len()));
+    let tc = start(&t, t.len().saturating_sub(tail));
+    let omitted = text.len() - hc.min(hw) - (t.len() - tc).min(text.len() - tw);
+    (
+        format!("{}\n[… {omitted} bytes omitted …]\n{}", &h[..hc], &t[tc..]),
+        true,
+    )
+}
+
 pub fn cap_text(text: &str, head: usize, tail: usize) -> (String, bool) {
     if text.len() <= head + tail {
         return (text.to_string(), false);
@@ -530,6 +567,34 @@ mod tests {
         assert!(out.ends_with("tail-error"));
         assert!(out.contains("bytes omitted"));
         assert_eq!(cap_text("short", 4, 4), ("short".to_string(), false));
+    }
+
+    #[test]
+    fn a_secret_cut_by_the_cap_is_redacted_whole() {
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJklmnopqr";
+        for at in [990, 995, 1000, 1005, 1010] {
+            // The head cut (1000) and the tail cut go through the token.
+            let text = format!(
+                "{} {token}{} {token}{}",
+                "a".repeat(at - 1),
+                "b".repeat(20_000),
+                " c".repeat((1000 - (token.len() - 10)) / 2)
+            );
+            let (out, cut) = cap_redacted(&text, 1000, 1000);
+            assert!(cut);
+            for piece in token.as_bytes().windows(8) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!out.contains(piece), "{at}: {piece} in {out}");
+            }
+            assert!(out.starts_with("aaaa") && out.ends_with(" c c"), "{out}");
+        }
+        // Short texts: redacted, then capped as before.
+        assert_eq!(
+            cap_redacted(&format!("key {token}"), 100, 100),
+            ("key [REDACTED:github_token]".to_string(), false)
+        );
+        let text = format!("{}\n{}", "x".repeat(30), "y".repeat(30));
+        assert_eq!(cap_redacted(&text, 10, 10), cap_text(&text, 10, 10));
     }
 
     #[test]

@@ -184,6 +184,11 @@ fn open_rw_unchecked(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     keep_side_files(&conn)?;
+    // `fast`: SQLite zeroes the space a deleted or moved cell leaves in a page, whenever it
+    // costs no extra I/O. Without it, rows that a page split or defragmentation moved keep a
+    // stale copy in the page's free space, which a later forget (secure_delete on) cannot
+    // reach: a forgotten message's text would stay in the file's bytes.
+    conn.pragma_update(None, "secure_delete", "FAST")?;
     migrate(&conn)?;
     Ok(conn)
 }

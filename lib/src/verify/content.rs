@@ -113,28 +113,39 @@ pub(crate) fn check(
     out
 }
 
-/// Names the kinds of secret on new lines (never the secret itself).
+/// Names the kinds of secret on new lines (never the secret itself). The rules run on the
+/// whole file, so a secret that a line break splits (a `key:` line and its value below it,
+/// a wrapped token, a PEM block) is seen; a new line is named when a secret touches it.
 fn secrets(text: &str, live: Option<&str>) -> Option<String> {
-    let mut found: Vec<String> = Vec::new();
-    for (n, line) in new_lines(text, live) {
-        let red = redact(line);
-        if red == line {
+    let found = crate::redact::find(text);
+    if found.is_empty() {
+        return None;
+    }
+    let old: HashSet<&str> = live.map(|l| l.lines().collect()).unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    for (i, raw) in text.split('\n').enumerate() {
+        let range = start..start + raw.len();
+        start = range.end + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.is_empty() || old.contains(line) {
             continue;
         }
-        let mut kinds: Vec<&str> = red
-            .match_indices("[REDACTED:")
-            .filter_map(|(i, _)| {
-                let rest = &red[i + "[REDACTED:".len()..];
-                rest.find(']').map(|j| &rest[..j])
-            })
+        let mut kinds: Vec<&str> = found
+            .iter()
+            .filter(|f| f.range.start < range.end && f.range.end > range.start)
+            .map(|f| f.kind)
             .collect();
         kinds.dedup();
-        found.push(format!("line {n}: {}", kinds.join(", ")));
-        if found.len() == 5 {
+        if kinds.is_empty() {
+            continue;
+        }
+        out.push(format!("line {}: {}", i + 1, kinds.join(", ")));
+        if out.len() == 5 {
             break;
         }
     }
-    (!found.is_empty()).then(|| format!("holds a secret ({})", found.join("; ")))
+    (!out.is_empty()).then(|| format!("holds a secret ({})", out.join("; ")))
 }
 
 /// A line as a detail shows it: redacted, cut, and quoted (so a control character is
@@ -399,6 +410,60 @@ mod tests {
 
     fn reasons(v: Vec<(Reason, String)>) -> Vec<Reason> {
         v.into_iter().map(|(r, _)| r).collect()
+    }
+
+    #[test]
+    fn every_secret_form_is_rejected_and_never_shown() {
+        for (form, text, secrets) in crate::redact::tests::FORMS {
+            let file = format!("# Memory\n\n- deploy with care\n- {text}\n");
+            // A form wrapped with CRLF is also a control character (judged on the whole
+            // file): that rejection is not this test's subject.
+            let not_control = |v: Vec<(Reason, String)>| -> Vec<(Reason, String)> {
+                v.into_iter()
+                    .filter(|(r, _)| *r != Reason::ControlCharacter || !text.contains('\r'))
+                    .collect()
+            };
+            let found = not_control(check(&Kind::Memory, &file, None, 100_000));
+            let detail = match found.as_slice() {
+                [(Reason::Secret, d)] => d,
+                other => panic!("{form}: {other:?}"),
+            };
+            assert!(
+                detail.starts_with("holds a secret (line "),
+                "{form}: {detail}"
+            );
+            for s in *secrets {
+                assert!(!detail.contains(s), "{form}: {detail}");
+            }
+            // The same line already in the live file is not judged again.
+            assert!(
+                not_control(check(&Kind::Memory, &file, Some(&file), 100_000)).is_empty(),
+                "{form}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_split_over_lines_is_seen_on_its_new_line() {
+        let live = "# Memory\n\npassword:\n";
+        let file = "# Memory\n\npassword:\n  Yaml-Split-Pa55\n";
+        let found = check(&Kind::Memory, file, Some(live), 100_000);
+        assert_eq!(
+            found,
+            vec![(
+                Reason::Secret,
+                "holds a secret (line 4: secret)".to_string()
+            )]
+        );
+        let wrapped = "- token ghp_0123456789abcd\nefghijABCDEFGHIJklmn\n";
+        let found = check(&Kind::Ref, wrapped, None, 100_000);
+        assert_eq!(
+            found,
+            vec![(
+                Reason::Secret,
+                "holds a secret (line 1: github_token; line 2: github_token)".to_string()
+            )]
+        );
     }
 
     #[test]
