@@ -395,6 +395,45 @@ fn a_30_mb_single_line_is_indexed_within_the_caps() {
         .contains(">>>walrus_buffer<<<"));
 }
 
+#[test]
+fn a_200_mb_line_is_skipped_and_counted_and_what_follows_is_indexed() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "22222222-0000-4000-8000-000000000002";
+    let path = codex_path(&root, id);
+    write_lines(
+        &path,
+        &codex_rollout(id, "/nonexistent/repo", "build it", "ok", "done"),
+    );
+    {
+        // Written in pieces: the test itself must not hold the line either.
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"timestamp":"2026-11-01T10:00:00.000Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":""#)
+            .unwrap();
+        let piece = "x".repeat(1 << 20);
+        for _ in 0..200 {
+            f.write_all(piece.as_bytes()).unwrap();
+        }
+        f.write_all(b"\"}}\n").unwrap();
+    }
+    common::append_lines(
+        &path,
+        &common::codex_turn("after the giant", &[], "the needle is quokka_after_giant"),
+    );
+    let out = env.cmd("csep-archive").arg(&path).assert().success();
+    let source = String::from_utf8_lossy(&out.get_output().stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["type"] == "source")
+        .unwrap();
+    assert_eq!(source["skipped"]["oversized_lines"], 1, "{source}");
+    assert_eq!(source["end_offset"], fs::metadata(&path).unwrap().len());
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["error_count"], 0, "{s}");
+    let v = env.recall_json(&["--global", "quokka_after_giant"]);
+    assert_eq!(top_session(&v), id);
+}
+
 // ---------------------------------------------------------------------------------------
 // Crash safety.
 
