@@ -232,6 +232,7 @@ impl Body<'_> {
             let mut r = r.take(self.end - self.start);
             scan_lines(
                 &mut r,
+                self.end - self.start,
                 self.start,
                 self.mid_line,
                 MAX_LINE_BYTES,
@@ -279,7 +280,8 @@ pub(crate) fn for_each_line(
 ) -> u64 {
     let mut r = data;
     // Reading a slice cannot fail.
-    scan_lines(&mut r, base, false, MAX_LINE_BYTES, skipped, &mut f).unwrap_or(base)
+    scan_lines(&mut r, data.len() as u64, base, false, MAX_LINE_BYTES, skipped, &mut f)
+        .unwrap_or(base)
 }
 
 /// The line splitter behind both: reads `r` (which begins at file offset `base`) in chunks,
@@ -288,8 +290,12 @@ pub(crate) fn for_each_line(
 /// newline counts as complete), so that the next parse reads it whole; but past a torn last
 /// line that is already oversized, so that a growing giant is never read twice. The next parse
 /// then starts inside that line (`mid_line`, see `resumes_mid_line`) and skips to its end.
+///
+/// `len` is how many bytes `r` should hold; it only sizes the read buffer, so that a small
+/// file costs no 1 MiB buffer.
 fn scan_lines(
     r: &mut impl Read,
+    len: u64,
     base: u64,
     mid_line: bool,
     max_line: usize,
@@ -302,7 +308,7 @@ fn scan_lines(
             f(offset, trimmed);
         }
     };
-    let mut chunk = vec![0u8; CHUNK_BYTES];
+    let mut chunk = vec![0u8; len.clamp(1, CHUNK_BYTES as u64) as usize];
     let mut line: Vec<u8> = Vec::new();
     let mut pos = base;
     let mut line_start = base;
@@ -706,7 +712,7 @@ mod tests {
         let mut skipped = SkipCounts::default();
         let mut seen = vec![];
         let mut r = data;
-        let end = scan_lines(&mut r, base, mid_line, max, &mut skipped, &mut |off, _| {
+        let end = scan_lines(&mut r, 4, base, mid_line, max, &mut skipped, &mut |off, _| {
             seen.push(off)
         })
         .unwrap();
