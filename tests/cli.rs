@@ -434,6 +434,63 @@ fn a_200_mb_line_is_skipped_and_counted_and_what_follows_is_indexed() {
     assert_eq!(top_session(&v), id);
 }
 
+#[test]
+fn a_torn_giant_last_line_is_passed_once_and_counted_when_it_ends() {
+    let env = Env::new();
+    let root = env.path("codex");
+    let id = "22222222-0000-4000-8000-000000000004";
+    let path = codex_path(&root, id);
+    write_lines(
+        &path,
+        &codex_rollout(id, "/nonexistent/repo", "build it", "ok", "done"),
+    );
+    {
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"timestamp":"2026-11-01T10:00:00.000Z","type":"response_item","payload":{"type":"function_call_output","call_id":"c1","output":""#)
+            .unwrap();
+        let piece = "y".repeat(1 << 20);
+        for _ in 0..65 {
+            f.write_all(piece.as_bytes()).unwrap();
+        }
+    }
+    let source = |args: &[&str]| -> Value {
+        let out = env.cmd("csep-archive").args(args).arg(&path).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|r| r["type"] == "source")
+            .unwrap()
+    };
+    // Still being written: torn, not yet oversized, and passed rather than left to re-read.
+    let first = source(&[]);
+    let torn_end = fs::metadata(&path).unwrap().len();
+    assert_eq!(first["skipped"]["torn_lines"], 1, "{first}");
+    assert_eq!(first["skipped"]["oversized_lines"], 0, "{first}");
+    assert_eq!(first["end_offset"], torn_end);
+    env.backfill("codex", &root);
+    // The line ends and the session goes on.
+    {
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"yyyy\"}}\n").unwrap();
+    }
+    common::append_lines(
+        &path,
+        &common::codex_turn("go on", &[], "the needle is wombat_after_torn_giant"),
+    );
+    let next = source(&["--from-offset", &torn_end.to_string()]);
+    assert_eq!(next["skipped"]["oversized_lines"], 1, "{next}");
+    assert_eq!(next["skipped"]["torn_lines"], 0, "{next}");
+    assert_eq!(next["messages"], 2, "{next}");
+    let s = env.backfill("codex", &root);
+    assert_eq!(s["error_count"], 0, "{s}");
+    let v = env.recall_json(&["--global", "wombat_after_torn_giant"]);
+    assert_eq!(top_session(&v), id);
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM messages WHERE text LIKE '%yyyyyyyy%'"),
+        0
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Crash safety.
 
