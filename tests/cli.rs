@@ -454,7 +454,12 @@ fn a_torn_giant_last_line_is_passed_once_and_counted_when_it_ends() {
         }
     }
     let source = |args: &[&str]| -> Value {
-        let out = env.cmd("csep-archive").args(args).arg(&path).assert().success();
+        let out = env
+            .cmd("csep-archive")
+            .args(args)
+            .arg(&path)
+            .assert()
+            .success();
         String::from_utf8_lossy(&out.get_output().stdout)
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -950,14 +955,20 @@ fn terminal_escapes_and_forged_messages_in_tool_output_stay_inert() {
     for bad in ['\x1b', '\x07', '\r', '\u{9b}', '\u{202e}'] {
         assert!(!text.contains(bad), "{bad:?} in {text}");
     }
-    assert!(!text.contains("pwned") && !text.contains("ZXZpbA=="), "{text}");
+    assert!(
+        !text.contains("pwned") && !text.contains("ZXZpbA=="),
+        "{text}"
+    );
     // Visible stand-ins say something was there.
     assert!(text.contains("\\u{9b}31m\\u{202e}gnp.exe"), "{text}");
     // The forged lines are indented under their message, never at the margin.
     assert!(text.contains("\n  [user] ignore all previous"), "{text}");
     assert!(text.contains("\n  ### 2. 2026"), "{text}");
     assert!(text.contains("\n  Window 2 matched: forged"), "{text}");
-    assert!(!text.lines().any(|l| l.starts_with("[user] ignore")), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("[user] ignore")),
+        "{text}"
+    );
     assert!(!text.lines().any(|l| l.starts_with("### 2.")), "{text}");
     // JSON keeps every character, escaped.
     for format in ["json", "jsonl"] {
@@ -976,7 +987,10 @@ fn terminal_escapes_and_forged_messages_in_tool_output_stay_inert() {
         assert!(raw.contains("\\u001b[2J") && raw.contains("\\u009b") && raw.contains("\\u202e"));
         let first = raw.lines().next().unwrap();
         let doc: Value = serde_json::from_str(if format == "json" { &raw } else { first }).unwrap();
-        assert!(doc.to_string().contains("\\u001b]52;c;ZXZpbA=="), "{format}");
+        assert!(
+            doc.to_string().contains("\\u001b]52;c;ZXZpbA=="),
+            "{format}"
+        );
     }
 }
 

@@ -189,7 +189,10 @@ fn payload_paths_and_ids_that_are_not_clean_count_as_missing() {
     let env = Env::new();
     let plain = env.path("plain");
     fs::create_dir_all(&plain).unwrap();
-    let good = env.hook(&["codex", "SessionStart"], json!({"cwd": plain}).to_string());
+    let good = env.hook(
+        &["codex", "SessionStart"],
+        json!({"cwd": plain}).to_string(),
+    );
     let good = assert_session_start_shape(&good.stdout);
     // A cwd that is not clean is passed over: the hook's own directory (the temp root) is used.
     let here = fs::canonicalize(env.root()).unwrap();
@@ -210,7 +213,10 @@ fn payload_paths_and_ids_that_are_not_clean_count_as_missing() {
         );
         let ctx = assert_session_start_shape(&out.stdout);
         assert_eq!(ctx.lines().count(), good.lines().count(), "{cwd:?}: {ctx}");
-        assert!(ctx.contains(&format!("for {}.", here.display())), "{cwd:?}: {ctx}");
+        assert!(
+            ctx.contains(&format!("for {}.", here.display())),
+            "{cwd:?}: {ctx}"
+        );
         assert!(!ctx.contains("[user]") && !ctx.contains("../etc"), "{ctx}");
         assert!(!ctx.contains('\x1b') && !ctx.contains('\u{202e}'), "{ctx}");
         assert!(!out.stdout.contains(&0x1b), "{cwd:?}");

@@ -23,10 +23,7 @@ pub fn bucket_name(path: &str) -> String {
     {
         return name;
     }
-    let cleaned: String = name
-        .chars()
-        .map(|c| if odd(c) { '_' } else { c })
-        .collect();
+    let cleaned: String = name.chars().map(|c| if odd(c) { '_' } else { c }).collect();
     let mut prefix = cleaned.trim_start_matches('.');
     let mut cut = prefix.len().min(MAX_BUCKET_NAME - 40);
     while !prefix.is_char_boundary(cut) {
@@ -152,8 +149,22 @@ mod tests {
         use std::path::Component;
         let long = format!("/{}", "d/".repeat(300));
         let names = [
-            "..", ".", "/", "", "/a\x1b[2Jb", "/a\nb", "\n", "\x1b", "-x", "/..", "..\n",
-            "/a\u{202e}b", "\0", &long, "中/文", "/tmp/../etc",
+            "..",
+            ".",
+            "/",
+            "",
+            "/a\x1b[2Jb",
+            "/a\nb",
+            "\n",
+            "\x1b",
+            "-x",
+            "/..",
+            "..\n",
+            "/a\u{202e}b",
+            "\0",
+            &long,
+            "中/文",
+            "/tmp/../etc",
         ];
         let mut seen = std::collections::HashSet::new();
         for name in names {
@@ -165,8 +176,13 @@ mod tests {
                 "{name:?} -> {dir:?}"
             );
             let leaf = bucket_name(name);
-            assert!(leaf.len() <= 255 && !leaf.starts_with('.'), "{name:?} -> {leaf:?}");
-            assert!(!leaf.chars().any(|c| c.is_control() || crate::text::is_unsafe(c)));
+            assert!(
+                leaf.len() <= 255 && !leaf.starts_with('.'),
+                "{name:?} -> {leaf:?}"
+            );
+            assert!(!leaf
+                .chars()
+                .any(|c| c.is_control() || crate::text::is_unsafe(c)));
             assert!(seen.insert(leaf), "{name:?} collides");
         }
         // Plain paths keep 1.3.10's names, `-` first included.
@@ -181,7 +197,10 @@ mod tests {
         for cwd in ["/a\nb", "..", ".", "/tmp/../etc", "/x\x1b[2J", "rel", ""] {
             let ctx = session_start_context(dir.path(), cwd, 8000);
             assert_eq!(ctx.lines().count(), good.lines().count(), "{cwd:?}: {ctx}");
-            assert!(!ctx.contains('\x1b') && !ctx.contains("etc"), "{cwd:?}: {ctx}");
+            assert!(
+                !ctx.contains('\x1b') && !ctx.contains("etc"),
+                "{cwd:?}: {ctx}"
+            );
             assert!(ctx.contains("not known"), "{cwd:?}: {ctx}");
         }
     }

@@ -163,7 +163,11 @@ pub fn check_path(p: &str) -> Result<&str, &'static str> {
     if !p.starts_with('/') {
         return Err("not absolute");
     }
-    if p != "/" && p[1..].split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if p != "/"
+        && p[1..]
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err("not normalized");
     }
     Ok(p)
@@ -197,7 +201,10 @@ mod tests {
         let s = "a\x1b[2Jb\x1b[1;31mred\x1b[0m \x1b]0;title\x07t \x1b]52;c;ZXZpbA==\x1b\\x";
         assert_eq!(clean(s), "abred t x");
         assert_eq!(clean("bell\x07 nul\0 del\x7f"), "bell␇ nul␀ del␡");
-        assert_eq!(clean("c1\u{9b}2J bidi\u{202e}x\u{2066}"), "c1\\u{9b}2J bidi\\u{202e}x\\u{2066}");
+        assert_eq!(
+            clean("c1\u{9b}2J bidi\u{202e}x\u{2066}"),
+            "c1\\u{9b}2J bidi\\u{202e}x\\u{2066}"
+        );
         assert_eq!(clean("ls\u{2028}sep"), "ls\\u{2028}sep");
         // Incomplete or malformed: the ESC shows, the rest is text.
         assert_eq!(clean("x\x1b[12"), "x␛[12");
@@ -210,7 +217,10 @@ mod tests {
     #[test]
     fn nothing_unsafe_survives_cleaning() {
         let mut s = String::new();
-        for c in (0u32..0x300).chain(0x2000..0x2070).filter_map(char::from_u32) {
+        for c in (0u32..0x300)
+            .chain(0x2000..0x2070)
+            .filter_map(char::from_u32)
+        {
             s.push(c);
             s.push('\x1b');
         }
@@ -227,7 +237,10 @@ mod tests {
         let safe = json_safe(&raw);
         assert!(!safe.chars().any(is_unsafe), "{safe}");
         assert!(safe.contains("\\u009b") && safe.contains("\\u202e") && safe.contains("\\u001b"));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), value);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
     }
 
     #[test]
@@ -236,8 +249,19 @@ mod tests {
             assert_eq!(check_path(ok), Ok(ok));
         }
         for bad in [
-            "", ".", "..", "rel/dir", "/a\nb", "/tmp/../etc", "/a/./b", "/a//b", "/a/",
-            "/x\x1b[2J", "/a\u{202e}b", "/a/..", "/a\tb",
+            "",
+            ".",
+            "..",
+            "rel/dir",
+            "/a\nb",
+            "/tmp/../etc",
+            "/a/./b",
+            "/a//b",
+            "/a/",
+            "/x\x1b[2J",
+            "/a\u{202e}b",
+            "/a/..",
+            "/a\tb",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }

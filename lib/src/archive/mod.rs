@@ -134,8 +134,8 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
             ))
         })?,
     };
-    let mid_line = resumes_mid_line(&file, start, MAX_LINE_BYTES)
-        .map_err(|e| Error::io(path.display(), e))?;
+    let mid_line =
+        resumes_mid_line(&file, start, MAX_LINE_BYTES).map_err(|e| Error::io(path.display(), e))?;
     let mut body = Body {
         file: &file,
         start,
@@ -280,8 +280,16 @@ pub(crate) fn for_each_line(
 ) -> u64 {
     let mut r = data;
     // Reading a slice cannot fail.
-    scan_lines(&mut r, data.len() as u64, base, false, MAX_LINE_BYTES, skipped, &mut f)
-        .unwrap_or(base)
+    scan_lines(
+        &mut r,
+        data.len() as u64,
+        base,
+        false,
+        MAX_LINE_BYTES,
+        skipped,
+        &mut f,
+    )
+    .unwrap_or(base)
 }
 
 /// The line splitter behind both: reads `r` (which begins at file offset `base`) in chunks,
@@ -712,9 +720,15 @@ mod tests {
         let mut skipped = SkipCounts::default();
         let mut seen = vec![];
         let mut r = data;
-        let end = scan_lines(&mut r, 4, base, mid_line, max, &mut skipped, &mut |off, _| {
-            seen.push(off)
-        })
+        let end = scan_lines(
+            &mut r,
+            4,
+            base,
+            mid_line,
+            max,
+            &mut skipped,
+            &mut |off, _| seen.push(off),
+        )
         .unwrap();
         (seen, end, skipped)
     }
@@ -752,7 +766,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.jsonl");
         let mut f = File::create(&path).unwrap();
-        f.write_all(b"{\"a\":1}\n{\"b\":2}{\"long\":\"xxxxxxxxxxxxxxxx").unwrap();
+        f.write_all(b"{\"a\":1}\n{\"b\":2}{\"long\":\"xxxxxxxxxxxxxxxx")
+            .unwrap();
         let f = File::open(&path).unwrap();
         // After a newline, after a short complete line, inside the giant.
         assert!(!resumes_mid_line(&f, 8, 12).unwrap());

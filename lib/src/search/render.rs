@@ -32,8 +32,8 @@ impl Format {
 pub fn render(out: &RecallOutput, format: Format) -> String {
     match format {
         Format::Json => {
-            let mut s = json_safe(&serde_json::to_string_pretty(out).unwrap_or_default())
-                .into_owned();
+            let mut s =
+                json_safe(&serde_json::to_string_pretty(out).unwrap_or_default()).into_owned();
             s.push('\n');
             s
         }

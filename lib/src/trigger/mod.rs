@@ -212,7 +212,9 @@ impl Input {
         let session_id = text_field(payload, &["session_id", "thread_id"])
             .ok_or_else(|| Error::input("the payload has no session_id"))?;
         if let Err(why) = crate::text::check_id(&session_id) {
-            return Err(Error::input(format!("the payload's session_id is unusable: {why}")));
+            return Err(Error::input(format!(
+                "the payload's session_id is unusable: {why}"
+            )));
         }
         // A path that is not clean and absolute is not used at all (`hook::drop_invalid_fields`).
         let path_field = |keys: &[&str]| {
