@@ -157,7 +157,10 @@ impl Out {
         // Serialize first: serde_json would wrap a write error and hide a broken pipe.
         let json = serde_json::to_string(value).map_err(io::Error::other)?;
         // C1 and bidi characters are legal raw in JSON but not harmless on a terminal.
-        let mut bytes = csep_lib::text::json_safe(&json).into_owned().into_bytes();
+        let mut bytes = match csep_lib::text::json_safe(&json) {
+            std::borrow::Cow::Owned(escaped) => escaped.into_bytes(),
+            std::borrow::Cow::Borrowed(_) => json.into_bytes(),
+        };
         note_printed(&bytes);
         bytes.push(b'\n');
         self.inner.write_all(&bytes)
