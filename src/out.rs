@@ -155,7 +155,12 @@ impl Out {
     /// Writes one JSON value and a newline.
     pub fn json<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
         // Serialize first: serde_json would wrap a write error and hide a broken pipe.
-        let mut bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
+        let json = serde_json::to_string(value).map_err(io::Error::other)?;
+        // C1 and bidi characters are legal raw in JSON but not harmless on a terminal.
+        let mut bytes = match csep_lib::text::json_safe(&json) {
+            std::borrow::Cow::Owned(escaped) => escaped.into_bytes(),
+            std::borrow::Cow::Borrowed(_) => json.into_bytes(),
+        };
         note_printed(&bytes);
         bytes.push(b'\n');
         self.inner.write_all(&bytes)
@@ -186,9 +191,15 @@ impl From<io::Error> for Failure {
     }
 }
 
-/// Prints `csep-<tool>: message` on stderr.
+/// Prints `csep-<tool>: message` on stderr, on one line: messages quote paths, ids and
+/// text from transcripts and payloads, which must not move the cursor or add lines.
 pub fn warn(tool: &str, message: impl std::fmt::Display) {
-    let _ = writeln!(io::stderr().lock(), "{tool}: {message}");
+    let message = message.to_string();
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{tool}: {}",
+        csep_lib::text::clean_line(&message)
+    );
 }
 
 /// The tool [`run`] runs, for messages written where it is not at hand.

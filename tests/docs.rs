@@ -1740,6 +1740,11 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
     assert_eq!(hook(&["codex"], end.to_string()), "");
     assert_eq!(hook(&["claude", "Stop"], "not json".into()), "");
     hook(&["codex", "SessionStart"], "{}".into());
+    // A cwd that fails its check is dropped, and the log says so.
+    hook(
+        &["codex", "SessionStart"],
+        serde_json::json!({"cwd": "/a\nb", "hook_event_name": "SessionStart"}).to_string(),
+    );
 
     let mut queued: Vec<PathBuf> = std::fs::read_dir(queue.join("new"))
         .unwrap()

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::redact::redact;
+use crate::text;
 use crate::wire::Agent;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -63,10 +64,44 @@ pub fn field<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> 
         .filter(|s| !s.is_empty())
 }
 
+/// A check a payload field must pass (see [`drop_invalid_fields`]).
+type Check = fn(&str) -> std::result::Result<&str, &'static str>;
+
+/// The payload fields that name a path or an id, each with its check.
+const CHECKED_FIELDS: &[(&str, Check)] = &[
+    ("cwd", text::check_path),
+    ("transcript_path", text::check_path),
+    ("session_id", text::check_id),
+];
+
+/// Drops the payload fields that fail their check: `cwd` and `transcript_path` must be
+/// absolute, normalized paths without control characters, `session_id` a plain id
+/// (`text::check_path`, `text::check_id`). A value that fails is not half-used: from here on
+/// the payload reads as if the field were missing, before it can reach a bucket name, the
+/// context, the archive queue or a prompt. Returns `field: why` for each one dropped, for
+/// hook.log (never the value).
+pub fn drop_invalid_fields(payload: &mut Map<String, Value>) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (key, check) in CHECKED_FIELDS {
+        let why = match payload.get(*key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => match check(s) {
+                Ok(_) => continue,
+                Err(why) => why,
+            },
+            Some(_) => "not a string",
+        };
+        payload.remove(*key);
+        dropped.push(format!("{key}: {why}"));
+    }
+    dropped
+}
+
 /// The SessionStart answer both hosts accept.
 pub fn session_start_output(context: &str) -> String {
-    json!({"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": context}})
-        .to_string()
+    let out = json!({"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": context}})
+        .to_string();
+    text::json_safe(&out).into_owned()
 }
 
 /// What to print for Stop / SessionEnd: Codex's Stop accepts exactly `{"continue":true}` (or

@@ -22,6 +22,7 @@ pub mod repo;
 pub mod search;
 pub mod setup;
 pub mod status;
+pub mod text;
 pub mod timefmt;
 pub mod trigger;
 pub mod verify;

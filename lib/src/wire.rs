@@ -129,11 +129,19 @@ pub struct SkipCounts {
     pub non_object: u64,
     #[serde(default)]
     pub unknown_types: u64,
+    /// Lines longer than the line cap (`archive::MAX_LINE_BYTES`), read through unbuffered.
+    #[serde(default)]
+    pub oversized_lines: u64,
 }
 
 impl SkipCounts {
     pub fn total(&self) -> u64 {
-        self.torn_lines + self.invalid_utf8 + self.bad_json + self.non_object + self.unknown_types
+        self.torn_lines
+            + self.invalid_utf8
+            + self.bad_json
+            + self.non_object
+            + self.unknown_types
+            + self.oversized_lines
     }
     pub fn add(&mut self, other: &SkipCounts) {
         self.torn_lines += other.torn_lines;
@@ -141,6 +149,7 @@ impl SkipCounts {
         self.bad_json += other.bad_json;
         self.non_object += other.non_object;
         self.unknown_types += other.unknown_types;
+        self.oversized_lines += other.oversized_lines;
     }
 }
 

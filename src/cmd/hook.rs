@@ -107,7 +107,8 @@ fn handle(
     cwd_arg: Option<&str>,
 ) -> String {
     let started = std::time::Instant::now();
-    let (payload, problem) = hook::parse_payload(bytes);
+    let (mut payload, problem) = hook::parse_payload(bytes);
+    let dropped = hook::drop_invalid_fields(&mut payload);
     let event = Event::parse(
         event_arg
             .or_else(|| hook::field(&payload, "hook_event_name"))
@@ -127,13 +128,21 @@ fn handle(
     } else {
         match event {
             Event::SessionStart => {
+                // Each candidate must be a clean absolute path; one that is not is passed
+                // over as if missing (the library gives a stub context if none is left).
+                let clean = |p: String| csep_lib::text::check_path(&p).is_ok().then_some(p);
                 let cwd = cwd_arg
-                    .map(str::to_string)
+                    .map(|c| {
+                        std::fs::canonicalize(c)
+                            .map_or_else(|_| c.to_string(), |p| p.to_string_lossy().into_owned())
+                    })
+                    .and_then(clean)
                     .or_else(|| hook::field(&payload, "cwd").map(str::to_string))
                     .or_else(|| {
                         std::env::current_dir()
                             .ok()
                             .map(|d| d.to_string_lossy().into_owned())
+                            .and_then(clean)
                     })
                     .unwrap_or_default();
                 let mut context =
@@ -164,13 +173,14 @@ fn handle(
             Event::Other => String::new(),
         }
     };
-    log(
-        state_dir,
-        serde_json::json!({
-            "agent": agent.as_str(), "event": event.name(), "session_id": session, "outcome": outcome,
-            "payload_problem": problem, "elapsed_ms": started.elapsed().as_millis() as u64,
-        }),
-    );
+    let mut fields = serde_json::json!({
+        "agent": agent.as_str(), "event": event.name(), "session_id": session, "outcome": outcome,
+        "payload_problem": problem, "elapsed_ms": started.elapsed().as_millis() as u64,
+    });
+    if !dropped.is_empty() {
+        fields["invalid_fields"] = dropped.into();
+    }
+    log(state_dir, fields);
     output
 }
 

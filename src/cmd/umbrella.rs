@@ -290,7 +290,7 @@ fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     let db = recall_args.state.db();
     if recall_args.format == "markdown" {
         let mut out = Out::new();
-        out.text(&backfill_markdown(title, &s, &db))?;
+        out.text(&csep_lib::text::clean(&backfill_markdown(title, &s, &db)))?;
         out.flush()?;
     } else {
         print_summary(&s, command, &[("source", source.into())], &db)?;
@@ -309,10 +309,15 @@ fn payload_fields(path: &std::path::Path) -> Result<(Option<PathBuf>, Option<Str
             .filter(|x| !x.is_empty())
             .map(str::to_string)
     };
+    // Checked as the hook checks them: a value that fails is treated as missing.
     let transcript = s("transcript_path")
         .or_else(|| s("codex_transcript_path"))
+        .filter(|p| csep_lib::text::check_path(p).is_ok())
         .map(PathBuf::from);
-    Ok((transcript, s("session_id").or_else(|| s("thread_id"))))
+    let session = s("session_id")
+        .or_else(|| s("thread_id"))
+        .filter(|id| csep_lib::text::check_id(id).is_ok());
+    Ok((transcript, session))
 }
 
 fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {

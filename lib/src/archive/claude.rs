@@ -5,7 +5,7 @@
 //! Tool results arrive as `user` lines; their tool name comes from the `tool_use` that
 //! opened them. Thinking blocks are skipped.
 
-use super::{content_text, count_bad_line, for_each_line, Builder};
+use super::{content_text, count_bad_line, for_each_line, Body, Builder};
 use crate::wire::Role;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -89,7 +89,7 @@ const KNOWN_TYPES: &[&str] = &[
     "result",
 ];
 
-pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
+pub(super) fn parse(out: &mut Builder, head: &[u8], body: &mut Body, start: u64) {
     out.format = "claude";
     let path = Path::new(&out.session.source).to_path_buf();
     if let Some(agent) = subagent_id(&path) {
@@ -107,9 +107,7 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
         });
     }
     let mut skipped = std::mem::take(&mut out.skipped);
-    let end = for_each_line(data, start, &mut skipped, |offset, line| {
-        handle_line(out, offset, line)
-    });
+    let end = body.for_each_line(&mut skipped, |offset, line| handle_line(out, offset, line));
     out.skipped.add(&skipped);
     out.end_offset = end;
     if out.session.session_id.is_empty() {

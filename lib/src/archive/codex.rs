@@ -4,7 +4,7 @@
 //! Only `response_item`s are indexed: `event_msg` repeats the same user and assistant text,
 //! and indexing one copy keeps ranking honest. Reasoning (encrypted or not) is skipped.
 
-use super::{content_text, count_bad_line, for_each_line, Builder};
+use super::{content_text, count_bad_line, Body, Builder};
 use crate::wire::Role;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -128,10 +128,10 @@ const INJECTED_PREFIXES: &[&str] = &[
     "<collaboration_mode>",
 ];
 
-pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
+pub(super) fn parse(out: &mut Builder, head: &[u8], body: &mut Body, start: u64) {
     if is_ts_document(head) {
         out.format = "codex-ts";
-        parse_ts_document(out, head, data, start);
+        parse_ts_document(out, body, start);
         return;
     }
     out.format = "codex-envelope";
@@ -141,7 +141,7 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], data: &[u8], start: u64) {
         header_line(out, first);
     }
     let mut skipped = std::mem::take(&mut out.skipped);
-    let end = for_each_line(data, start, &mut skipped, |offset, line| {
+    let end = body.for_each_line(&mut skipped, |offset, line| {
         handle_line(out, offset, line);
     });
     // `handle_line` counts into `out.skipped`; merge the line-splitter's counts.
@@ -506,7 +506,7 @@ fn is_ts_document(head: &[u8]) -> bool {
                 .any(|w| w == b"\"session\":" || w == b"\"items\": ["))
 }
 
-fn parse_ts_document(out: &mut Builder, _head: &[u8], data: &[u8], start: u64) {
+fn parse_ts_document(out: &mut Builder, body: &mut Body, start: u64) {
     if start > 0 {
         // A single document cannot be resumed; the caller re-parses from 0 on change.
         out.end_offset = start;
@@ -519,10 +519,14 @@ fn parse_ts_document(out: &mut Builder, _head: &[u8], data: &[u8], start: u64) {
         #[serde(borrow, default)]
         items: Vec<&'a RawValue>,
     }
-    let doc: Doc = match serde_json::from_slice(data) {
+    let Some(data) = body.whole(&mut out.skipped) else {
+        out.end_offset = 0;
+        return;
+    };
+    let doc: Doc = match serde_json::from_slice(&data) {
         Ok(d) => d,
         Err(_) => {
-            count_bad_line(data, &mut out.skipped);
+            count_bad_line(&data, &mut out.skipped);
             out.end_offset = 0;
             return;
         }

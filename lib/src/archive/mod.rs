@@ -120,7 +120,7 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     if st.size == 0 {
         return Err(Error::input(format!("{}: empty file", path.display())));
     }
-    let mut file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
     let start = req.start_offset.min(st.size);
     let mut head = vec![0u8; st.size.min(64 * 1024) as usize];
     file.read_exact_at(&mut head, 0)
@@ -134,28 +134,35 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
             ))
         })?,
     };
-    let mut data = Vec::with_capacity((st.size - start) as usize);
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start))
-        .map_err(|e| Error::io(path.display(), e))?;
-    (&mut file)
-        .take(st.size - start)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::io(path.display(), e))?;
+    let mid_line =
+        resumes_mid_line(&file, start, MAX_LINE_BYTES).map_err(|e| Error::io(path.display(), e))?;
+    let mut body = Body {
+        file: &file,
+        start,
+        end: st.size,
+        mid_line,
+        error: None,
+    };
 
     let mut out = Builder::new(path, agent, req, start);
     match agent {
-        Agent::Codex => codex::parse(&mut out, &head, &data, start),
-        Agent::Claude => claude::parse(&mut out, &head, &data, start),
+        Agent::Codex => codex::parse(&mut out, &head, &mut body, start),
+        Agent::Claude => claude::parse(&mut out, &head, &mut body, start),
+    }
+    if let Some(e) = body.error {
+        return Err(Error::io(path.display(), e));
     }
     if start == 0 && out.valid_lines == 0 {
         return Err(Error::input(format!(
-            "{}: no usable records ({} line(s) skipped: {} invalid UTF-8, {} bad JSON, {} not objects, {} torn)",
+            "{}: no usable records ({} line(s) skipped: {} invalid UTF-8, {} bad JSON, {} not objects, {} torn, {} over {} MiB)",
             path.display(),
             out.skipped.total(),
             out.skipped.invalid_utf8,
             out.skipped.bad_json,
             out.skipped.non_object,
-            out.skipped.torn_lines
+            out.skipped.torn_lines,
+            out.skipped.oversized_lines,
+            MAX_LINE_BYTES >> 20
         )));
     }
     if out.session.session_id.is_empty() {
@@ -190,6 +197,77 @@ fn sniff_agent(path: &Path, head: &[u8]) -> Option<Agent> {
     None
 }
 
+/// The longest line a parse holds in memory. A longer line is read through without being
+/// kept, counted in `skipped.oversized_lines`, and the lines after it are parsed as usual, so
+/// peak memory does not grow with what a transcript holds (a tool that printed 2 GB without a
+/// newline, say). No real host line comes near it: tool outputs are capped far below.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// How much of the file is read at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// The bytes of a transcript from the resume offset to the size seen when it was opened,
+/// handed to a host parser. Read as a stream, never whole.
+pub(crate) struct Body<'f> {
+    file: &'f File,
+    start: u64,
+    end: u64,
+    /// `start` is inside an oversized line left torn by the previous parse.
+    mid_line: bool,
+    /// The first read error; `parse_file` reports it.
+    error: Option<std::io::Error>,
+}
+
+impl Body<'_> {
+    /// Calls `f` with each complete line's file offset and bytes; returns the offset to
+    /// resume from (see `scan_lines`).
+    pub(crate) fn for_each_line(
+        &mut self,
+        skipped: &mut SkipCounts,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> u64 {
+        let read = (|| {
+            let mut r = self.file;
+            std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(self.start))?;
+            let mut r = r.take(self.end - self.start);
+            scan_lines(
+                &mut r,
+                self.end - self.start,
+                self.start,
+                self.mid_line,
+                MAX_LINE_BYTES,
+                skipped,
+                &mut f,
+            )
+        })();
+        match read {
+            Ok(end) => end,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                self.start
+            }
+        }
+    }
+
+    /// The whole body, for the one format that is a single JSON document. `None` (counted as
+    /// an oversized line) when it is longer than `MAX_LINE_BYTES`.
+    pub(crate) fn whole(&mut self, skipped: &mut SkipCounts) -> Option<Vec<u8>> {
+        let len = self.end - self.start;
+        if len > MAX_LINE_BYTES as u64 {
+            skipped.oversized_lines += 1;
+            return None;
+        }
+        let mut data = vec![0u8; len as usize];
+        match self.file.read_exact_at(&mut data, self.start) {
+            Ok(()) => Some(data),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+}
+
 /// Splits `data` (which begins at file offset `base`) into complete lines, calling `f` with
 /// each line's file offset and bytes. Returns the offset just past the last complete line.
 /// A final line without a newline counts only if it is a complete JSON value; otherwise it is
@@ -200,23 +278,129 @@ pub(crate) fn for_each_line(
     skipped: &mut SkipCounts,
     mut f: impl FnMut(u64, &[u8]),
 ) -> u64 {
-    let mut pos = 0usize;
-    while pos < data.len() {
-        let (line, next, complete) = match data[pos..].iter().position(|&b| b == b'\n') {
-            Some(i) => (&data[pos..pos + i], pos + i + 1, true),
-            None => (&data[pos..], data.len(), false),
-        };
+    let mut r = data;
+    // Reading a slice cannot fail.
+    scan_lines(
+        &mut r,
+        data.len() as u64,
+        base,
+        false,
+        MAX_LINE_BYTES,
+        skipped,
+        &mut f,
+    )
+    .unwrap_or(base)
+}
+
+/// The line splitter behind both: reads `r` (which begins at file offset `base`) in chunks,
+/// keeping at most `max_line` bytes of one line. Returns the offset to resume from: past the
+/// last complete line; at the start of a torn last line (a complete JSON value without its
+/// newline counts as complete), so that the next parse reads it whole; but past a torn last
+/// line that is already oversized, so that a growing giant is never read twice. The next parse
+/// then starts inside that line (`mid_line`, see `resumes_mid_line`) and skips to its end.
+///
+/// `len` is how many bytes `r` should hold; it only sizes the read buffer, so that a small
+/// file costs no 1 MiB buffer.
+fn scan_lines(
+    r: &mut impl Read,
+    len: u64,
+    base: u64,
+    mid_line: bool,
+    max_line: usize,
+    skipped: &mut SkipCounts,
+    f: &mut dyn FnMut(u64, &[u8]),
+) -> std::io::Result<u64> {
+    let mut emit = |offset: u64, line: &[u8]| {
         let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
-        if !complete && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
-            skipped.torn_lines += 1;
-            return base + pos as u64;
-        }
         if !trimmed.iter().all(u8::is_ascii_whitespace) {
-            f(base + pos as u64, trimmed);
+            f(offset, trimmed);
         }
-        pos = next;
+    };
+    let mut chunk = vec![0u8; len.clamp(1, CHUNK_BYTES as u64) as usize];
+    let mut line: Vec<u8> = Vec::new();
+    let mut pos = base;
+    let mut line_start = base;
+    let mut oversized = mid_line;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut i = 0;
+        while i < n {
+            match chunk[i..n].iter().position(|&b| b == b'\n') {
+                Some(j) => {
+                    let seg = &chunk[i..i + j];
+                    if oversized || line.len() + seg.len() > max_line {
+                        skipped.oversized_lines += 1;
+                        oversized = false;
+                        line = Vec::new();
+                    } else if line.is_empty() {
+                        emit(line_start, seg);
+                    } else {
+                        line.extend_from_slice(seg);
+                        emit(line_start, &line);
+                        line.clear();
+                    }
+                    i += j + 1;
+                    line_start = pos + i as u64;
+                }
+                None => {
+                    if !oversized {
+                        if line.len() + (n - i) > max_line {
+                            oversized = true;
+                            // Give the memory back now, not at the line's end.
+                            line = Vec::new();
+                        } else {
+                            line.extend_from_slice(&chunk[i..n]);
+                        }
+                    }
+                    i = n;
+                }
+            }
+        }
+        pos += n as u64;
     }
-    base + pos as u64
+    if line_start == pos {
+        return Ok(pos);
+    }
+    let trimmed = line.strip_suffix(b"\r").unwrap_or(&line);
+    if !oversized && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
+        emit(line_start, &line);
+        return Ok(pos);
+    }
+    skipped.torn_lines += 1;
+    Ok(if oversized { pos } else { line_start })
+}
+
+/// Whether a parse resuming at `start` begins inside a line: the previous parse stopped past
+/// the torn part of an oversized line (`scan_lines`). Without a newline just before `start`
+/// that is told apart from the other stop not after a newline (a complete JSON value without
+/// its newline, never longer than `max_line`) by the line's length: only an oversized line
+/// has no newline in the `max_line + 1` bytes before `start`.
+fn resumes_mid_line(file: &File, start: u64, max_line: usize) -> std::io::Result<bool> {
+    if start == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, start - 1)?;
+    if last[0] == b'\n' || start <= max_line as u64 {
+        return Ok(false);
+    }
+    let from = start - max_line as u64 - 1;
+    let mut buf = vec![0u8; CHUNK_BYTES.min(max_line + 1)];
+    let mut at = start;
+    while at > from {
+        let n = (at - from).min(buf.len() as u64) as usize;
+        at -= n as u64;
+        file.read_exact_at(&mut buf[..n], at)?;
+        if buf[..n].contains(&b'\n') {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Classifies a line that failed to parse, for the skip counts.
@@ -567,6 +751,67 @@ mod tests {
         assert!(out.ends_with("tail-error"));
         assert!(out.contains("bytes omitted"));
         assert_eq!(cap_text("short", 4, 4), ("short".to_string(), false));
+    }
+
+    fn scan(data: &[u8], base: u64, mid_line: bool, max: usize) -> (Vec<u64>, u64, SkipCounts) {
+        let mut skipped = SkipCounts::default();
+        let mut seen = vec![];
+        let mut r = data;
+        let end = scan_lines(
+            &mut r,
+            4,
+            base,
+            mid_line,
+            max,
+            &mut skipped,
+            &mut |off, _| seen.push(off),
+        )
+        .unwrap();
+        (seen, end, skipped)
+    }
+
+    #[test]
+    fn an_oversized_line_is_skipped_counted_and_what_follows_is_read() {
+        let data = b"{\"a\":1}\n{\"long\":\"xxxxxxxxxxxx\"}\n{\"b\":2}\n";
+        let (seen, end, skipped) = scan(data, 10, false, 12);
+        assert_eq!(seen, vec![10, 10 + 8 + 24]);
+        assert_eq!(end, 10 + data.len() as u64);
+        assert_eq!((skipped.oversized_lines, skipped.torn_lines), (1, 0));
+        // A line of exactly the cap is kept.
+        let (seen, _, skipped) = scan(b"{\"a\":12345}\n", 0, false, 11);
+        assert_eq!((seen, skipped.oversized_lines), (vec![0], 0));
+    }
+
+    #[test]
+    fn a_torn_oversized_last_line_is_passed_and_finished_on_resume() {
+        let data = b"{\"a\":1}\n{\"long\":\"xxxxxxxxxxxx";
+        let (seen, end, skipped) = scan(data, 0, false, 12);
+        assert_eq!(seen, vec![0]);
+        // Past the torn giant, not at its start: it is never read twice.
+        assert_eq!(end, data.len() as u64);
+        assert_eq!((skipped.oversized_lines, skipped.torn_lines), (0, 1));
+        // The next parse starts inside it: skips to its end, counts it, reads on.
+        let (seen, end, skipped) = scan(b"xxx\"}\n{\"b\":2}\n", 100, true, 12);
+        assert_eq!(seen, vec![106]);
+        assert_eq!(end, 114);
+        assert_eq!((skipped.oversized_lines, skipped.torn_lines), (1, 0));
+    }
+
+    #[test]
+    fn resuming_tells_a_giant_torn_line_from_a_line_without_newline() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"{\"a\":1}\n{\"b\":2}{\"long\":\"xxxxxxxxxxxxxxxx")
+            .unwrap();
+        let f = File::open(&path).unwrap();
+        // After a newline, after a short complete line, inside the giant.
+        assert!(!resumes_mid_line(&f, 8, 12).unwrap());
+        assert!(!resumes_mid_line(&f, 15, 12).unwrap());
+        assert!(resumes_mid_line(&f, 40, 12).unwrap());
+        assert!(!resumes_mid_line(&f, 0, 12).unwrap());
+        assert!(!resumes_mid_line(&f, 12, 12).unwrap());
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! Printing a recall: Markdown for a model to read, one JSON object, or JSON Lines (one
 //! result per line, for `jq`). Everything printed was redacted when it was built.
+//!
+//! Transcript text is data, and the Markdown keeps it from posing as anything else: control
+//! characters and terminal escapes are cleaned (`text::clean`), every header field stays on
+//! its line, and a message's lines after its first are indented by two spaces, so a line that
+//! starts at the margin (`[user] …`, `### 2. …`, `Window 2 matched: …`) is always csep's own.
+//! JSON keeps the text as it is, escaped (`text::json_safe`).
 
 use super::recall::RecallOutput;
+use crate::text::{clean, clean_line, json_safe};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +32,15 @@ impl Format {
 pub fn render(out: &RecallOutput, format: Format) -> String {
     match format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(out).unwrap_or_default();
+            let mut s =
+                json_safe(&serde_json::to_string_pretty(out).unwrap_or_default()).into_owned();
             s.push('\n');
             s
         }
         Format::Jsonl => {
             let mut s = String::new();
             for r in &out.results {
-                s.push_str(&serde_json::to_string(r).unwrap_or_default());
+                s.push_str(&json_safe(&serde_json::to_string(r).unwrap_or_default()));
                 s.push('\n');
             }
             s
@@ -41,21 +49,46 @@ pub fn render(out: &RecallOutput, format: Format) -> String {
     }
 }
 
+/// A field on one line: cleaned, whitespace runs (newlines too) as one space.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    clean(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A message's tag: `role` or `role:tool`, with no bracket that could close it early.
+fn tag(role: &str, tool: Option<&str>) -> String {
+    let t = match tool {
+        Some(t) => format!("{role}:{t}"),
+        None => role.to_string(),
+    };
+    clean_line(&t).replace('[', "(").replace(']', ")")
+}
+
+/// One message: `[tag] first line`, then every further line indented by two spaces (a
+/// blank line stays blank), so no line of it starts at the margin.
+fn push_message(s: &mut String, tag: &str, content: &str) {
+    let content = clean(content.trim_end());
+    let mut lines = content.split('\n');
+    let _ = writeln!(s, "[{tag}] {}", lines.next().unwrap_or_default());
+    for line in lines {
+        if line.trim().is_empty() {
+            s.push('\n');
+        } else {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
 }
 
 fn markdown(out: &RecallOutput) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## Session recall");
     let _ = writeln!(s);
-    let _ = writeln!(s, "Status: {}", out.status);
+    let _ = writeln!(s, "Status: {}", clean_line(out.status));
     match &out.repo {
         Some(root) => {
-            let _ = writeln!(s, "Scope: repo {root}");
+            let _ = writeln!(s, "Scope: repo {}", clean_line(root));
         }
         None => {
-            let _ = writeln!(s, "Scope: {}", out.scope);
+            let _ = writeln!(s, "Scope: {}", clean_line(out.scope));
         }
     }
     let _ = writeln!(s, "Results: {}", out.count);
@@ -65,7 +98,7 @@ fn markdown(out: &RecallOutput) -> String {
         out.budget.used_chars, out.budget.budget_chars
     );
     if !out.query.is_empty() {
-        let _ = writeln!(s, "Query: {}", out.query);
+        let _ = writeln!(s, "Query: {}", clean_line(&out.query));
     }
     if out.status == "no_index" {
         let _ = writeln!(s);
@@ -80,10 +113,11 @@ fn markdown(out: &RecallOutput) -> String {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "### {}. {when} session {} ({})",
+            "### {}. {} session {} ({})",
             i + 1,
-            r.session_id,
-            r.agent
+            clean_line(when),
+            clean_line(&r.session_id),
+            clean_line(&r.agent)
         );
         if let Some(t) = &r.title {
             let _ = writeln!(s, "Title: {}", one_line(t));
@@ -99,7 +133,7 @@ fn markdown(out: &RecallOutput) -> String {
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 if label != "Worktree" || r.worktree != r.repo {
-                    let _ = writeln!(s, "{label}: {v}");
+                    let _ = writeln!(s, "{label}: {}", clean_line(v));
                 }
             }
         }
@@ -112,11 +146,7 @@ fn markdown(out: &RecallOutput) -> String {
                 let _ = writeln!(s, "Window {} matched: {}", k + 1, one_line(&w.matched));
             }
             for m in &w.messages {
-                let tag = match &m.tool_name {
-                    Some(t) => format!("{}:{t}", m.role),
-                    None => m.role.clone(),
-                };
-                let _ = writeln!(s, "[{tag}] {}", m.content.trim_end());
+                push_message(&mut s, &tag(&m.role, m.tool_name.as_deref()), &m.content);
             }
         }
     }

@@ -211,6 +211,15 @@ impl Input {
         };
         let session_id = text_field(payload, &["session_id", "thread_id"])
             .ok_or_else(|| Error::input("the payload has no session_id"))?;
+        if let Err(why) = crate::text::check_id(&session_id) {
+            return Err(Error::input(format!(
+                "the payload's session_id is unusable: {why}"
+            )));
+        }
+        // A path that is not clean and absolute is not used at all (`hook::drop_invalid_fields`).
+        let path_field = |keys: &[&str]| {
+            text_field(payload, keys).filter(|p| crate::text::check_path(p).is_ok())
+        };
         let agent = agent.or_else(|| {
             text_field(outer, &["agent"])
                 .as_deref()
@@ -227,8 +236,8 @@ impl Input {
             agent,
             event: Event::parse(&event_name),
             event_name,
-            transcript_path: text_field(payload, &["transcript_path"]),
-            cwd: text_field(payload, &["cwd"]),
+            transcript_path: path_field(&["transcript_path"]),
+            cwd: path_field(&["cwd"]),
             thread_source: text_field(payload, &["thread_source", "threadSource"]),
         })
     }

@@ -71,6 +71,20 @@ fn inputs_are_read_leniently_and_the_wrapper_is_unwrapped() {
 }
 
 #[test]
+fn unclean_paths_are_not_used_and_an_unclean_session_id_is_refused() {
+    let raw = json!({"session_id": "abc", "transcript_path": "/t/../etc/x", "cwd": "/a\nb"});
+    let i = Input::from_value(&raw, None).unwrap();
+    assert_eq!((i.transcript_path, i.cwd), (None, None));
+    let raw = json!({"session_id": "abc", "transcript_path": "/t/x.jsonl", "cwd": "/w"});
+    let i = Input::from_value(&raw, None).unwrap();
+    assert_eq!(i.transcript_path.as_deref(), Some("/t/x.jsonl"));
+    assert_eq!(i.cwd.as_deref(), Some("/w"));
+    for bad in ["..", "a/b", "x\x1b[2J"] {
+        assert!(Input::from_value(&json!({ "session_id": bad }), None).is_err());
+    }
+}
+
+#[test]
 fn session_keys_are_single_safe_path_components() {
     assert_eq!(session_key("claude:1b2c-3d"), "claude_1b2c-3d");
     assert_eq!(session_key("019a93b9-f380"), "019a93b9-f380");
