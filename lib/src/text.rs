@@ -23,12 +23,30 @@ use std::borrow::Cow;
 /// Whether `c` is never shown raw: every control character but tab and newline, the bidi
 /// controls, and U+2028/U+2029.
 pub fn is_unsafe(c: char) -> bool {
-    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f' | '\u{80}'..='\u{9f}')
-        || is_bidi_or_separator(c)
+    is_control(c) || is_bidi_or_separator(c)
+}
+
+/// A control character other than tab and newline: C0 (ESC starts terminal escapes, CR
+/// rewrites what a terminal shows, NUL truncates), DEL and C1. The one definition csep's
+/// output cleaning and csep-verify's `control_character` share.
+pub fn is_control(c: char) -> bool {
+    c != '\t' && c != '\n' && c.is_control()
+}
+
+/// The bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder
+/// how the text around them reads.
+pub fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The invisible direction marks (U+200E, U+200F, U+061C): harmless in a Hebrew or Arabic
+/// transcript, so shown as they are, but nothing a memory line needs (csep-verify refuses them).
+pub fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
 fn is_bidi_or_separator(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+    is_bidi_override(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// The visible stand-in for an unsafe character.

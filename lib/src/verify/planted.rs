@@ -212,16 +212,12 @@ pub(crate) fn prompt_injection(line: &str) -> bool {
     injection_rules().iter().any(|r| r.is_match(line))
 }
 
-/// A character that is neither tab nor newline among C0, DEL and C1: ESC starts terminal
-/// escapes (OSC 52 writes the clipboard), CR rewrites what a terminal shows, NUL truncates.
-pub(crate) fn is_control(c: char) -> bool {
-    c != '\t' && c != '\n' && (c.is_control())
-}
+pub(crate) use crate::text::is_control;
 
 /// Characters that reorder or hide how text reads: the embedding and override controls,
 /// the isolates, and the invisible direction marks.
 pub(crate) fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    crate::text::is_bidi_override(c) || crate::text::is_direction_mark(c)
 }
 
 /// The first character of `text` that `bad` matches: its 1-based line and column, and the

@@ -51,9 +51,11 @@ impl Walk {
 /// Whether a name is one a proposal may use: printable, no separators or quoting tricks.
 fn plain_name(name: &str) -> bool {
     !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\\' | '/' | '\u{feff}' | '\u{202e}'))
+        && !name.chars().any(|c| {
+            c.is_control()
+                || crate::text::is_bidi_override(c)
+                || matches!(c, '\\' | '/' | '\u{feff}')
+        })
 }
 
 fn skill_dir_name(name: &str, prefix: &str) -> bool {
