@@ -2542,3 +2542,33 @@ fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Every reason csep-verify can give is explained in docs/SAFETY.md and named in
+/// csep-verify(1), so a receipt's reason can always be looked up.
+#[test]
+fn every_verify_reason_is_documented() {
+    let safety = read("docs/SAFETY.md");
+    let man = read("man/csep-verify.1");
+    for r in csep_lib::verify::Reason::ALL {
+        let name = r.as_str();
+        assert!(
+            safety.contains(&format!("`{name}`")),
+            "docs/SAFETY.md does not explain `{name}`"
+        );
+        assert!(man.contains(name), "man/csep-verify.1 does not name {name}");
+    }
+}
+
+/// docs/SAFETY.md's threat model keeps its three parts.
+#[test]
+fn safety_has_a_threat_model() {
+    let safety = read("docs/SAFETY.md");
+    for heading in [
+        "## Threat model",
+        "### Who can read what",
+        "### Text from transcripts is data",
+        "### What a fault does",
+    ] {
+        assert!(safety.contains(&format!("\n{heading}\n")), "{heading}");
+    }
+}
