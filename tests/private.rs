@@ -353,6 +353,49 @@ fn host_files_keep_their_mode_through_setup_and_uninstall() {
     }
 }
 
+/// A host file that is a symlink into a dotfiles checkout stays a symlink through setup and
+/// uninstall: the file it points to is edited (keeping its mode), then restored.
+#[test]
+fn a_symlinked_host_file_stays_a_symlink() {
+    let env = Env::builder()
+        .host_dirs("codex", "claude")
+        .path_var("/usr/bin:/bin")
+        .build();
+    fs::create_dir_all(env.path("codex")).unwrap();
+    fs::create_dir_all(env.path("dotfiles")).unwrap();
+    let real = env.path("dotfiles/claude-settings.json");
+    let text = "{\"model\": \"opus\"}\n";
+    fs::write(&real, text).unwrap();
+    set_mode(&real, 0o640);
+    fs::create_dir_all(env.path("claude")).unwrap();
+    let link = env.path("claude/settings.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    env.setup_hosts();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "setup replaced the link with a file"
+    );
+    assert_eq!(fs::read_link(&link).unwrap(), real);
+    assert!(fs::read_to_string(&real).unwrap().contains("csep-hook.sh"));
+    assert_eq!(mode(&real), 0o640);
+    env.ok("csep", &["uninstall"]);
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_to_string(&real).unwrap(), text);
+    assert_eq!(mode(&real), 0o640);
+    // Nothing was left beside the link either.
+    let names: Vec<_> = fs::read_dir(env.path("claude"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["settings.json"]);
+}
+
 /// A state dir as an older csep left it under umask 022.
 fn old_install(env: &Env) -> Vec<PathBuf> {
     let state = env.state();

@@ -132,8 +132,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// file is created with that mode (and, as root, given that owner) before the rename. A file
 /// that did not exist gets 0600.
 pub fn write_atomic_keep_mode(path: &Path, bytes: &[u8]) -> Result<()> {
-    let keep = fs::metadata(path).ok().filter(|m| m.is_file());
-    write_atomic_as(path, bytes, keep.as_ref())
+    // A host file that is a symlink (a dotfiles checkout links `~/.claude/settings.json`)
+    // stays one: the file it points to is replaced, in its own directory. A dangling link is
+    // an error rather than silently turned into a file.
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link {
+        fs::canonicalize(path).map_err(|e| Error::io(path.display(), e))?
+    } else {
+        path.to_path_buf()
+    };
+    let keep = fs::metadata(&target).ok().filter(|m| m.is_file());
+    write_atomic_as(&target, bytes, keep.as_ref())
 }
 
 fn write_atomic_as(path: &Path, bytes: &[u8], keep: Option<&fs::Metadata>) -> Result<()> {
