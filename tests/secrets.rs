@@ -228,17 +228,19 @@ fn no_secret_form_reaches_the_state_dir_recall_or_the_model() {
     }
     let status = env.cmd("csep").arg("status").output().unwrap();
     assert_clean("csep status", &status.stdout);
-    // No byte under the state dir: database, WAL, logs, spool (failed/ too), triggers, runs.
-    // The one exception is what the "model" itself wrote into its rejected proposal.
+    // No byte under the state dir: database, WAL, logs, spool (failed/ too), triggers, runs,
+    // and the rejected proposal itself (kept as evidence, its secrets redacted by verify).
     let files = walk(&env.state());
     assert!(files.iter().any(|p| p.ends_with("recall.sqlite3")));
     assert!(files
         .iter()
         .any(|p| p.to_string_lossy().contains("/triggers/")));
+    let kept = files
+        .iter()
+        .find(|p| p.ends_with("proposal/memory/MEMORY.md"))
+        .expect("the rejected proposal is kept");
+    assert!(fs::read_to_string(kept).unwrap().contains("[REDACTED:"));
     for p in files {
-        if p.components().any(|c| c.as_os_str() == "proposal") {
-            continue;
-        }
         assert_clean(&p.display().to_string(), &fs::read(&p).unwrap());
     }
 }

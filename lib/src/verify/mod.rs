@@ -514,8 +514,33 @@ pub fn verify_run(state_dir: &Path, run_dir: &Path, opts: &Options) -> Result<Re
             r.errors.push(e.message);
         }
     }
+    if !opts.dry_run {
+        scrub_secrets(run_dir, &r);
+    }
     write_receipt(run_dir, &r)?;
     Ok(r)
+}
+
+/// A proposal rejected for a secret stays in the run directory as the evidence of what the
+/// model wrote, but with the secret redacted, so that no secret is kept under the state dir.
+/// Only regular files the walk accepted are rewritten (atomically: a link is never followed).
+fn scrub_secrets(run_dir: &Path, r: &Receipt) {
+    let proposal = run_dir.join("proposal");
+    for rej in r.rejections.iter().filter(|x| x.reason == Reason::Secret) {
+        let p = proposal.join(&rej.path);
+        if !p.starts_with(&proposal) || rej.path.split('/').any(|c| c == "..") {
+            continue;
+        }
+        if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&p) else {
+            continue;
+        };
+        if let std::borrow::Cow::Owned(clean) = crate::redact::redact(&text) {
+            let _ = fsutil::write_atomic(&p, clean.as_bytes());
+        }
+    }
 }
 
 /// Everything after the base: the walk, the draft, the per-file checks, and the apply.
