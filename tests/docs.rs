@@ -1774,6 +1774,29 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
     drop(lock);
     live.cmd("csep").arg("drain").assert().success();
     live.wait_drained();
+    // A fault keeps a payload queued, and the drainer logs it (`event` `drain`): here a
+    // damaged index, as a writer that found it damaged marks it.
+    std::fs::write(
+        state.join("index/recall.sqlite3.damaged"),
+        "quick_check: a test fault\n",
+    )
+    .unwrap();
+    let lock = live.lock_archive_queue();
+    hook(&["codex"], stop.to_string());
+    drop(lock);
+    live.cmd("csep")
+        .args(["drain", "--from-hook"])
+        .assert()
+        .success();
+    // The drainer the hook started may have taken the queue instead: wait for its line.
+    let log_path = state.join("logs/hook.log");
+    for _ in 0..400 {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("\"event\":\"drain\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     let log_table = example_table(&wire, "\"tool\": \"csep hook\"");
     let log = std::fs::read_to_string(state.join("logs/hook.log")).unwrap();
     let lines = checked_log_lines(

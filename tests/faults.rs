@@ -500,3 +500,50 @@ fn a_hooks_drainer_leaves_a_payload_in_its_backoff_until_another_one_is_indexed(
     assert_eq!((&s["items"], &s["done"]), (&json!(1), &json!(1)), "{s}");
     assert!(recalled(&env, 3));
 }
+
+/// A transcript this user may not read (written under `sudo`, say) is the payload's problem,
+/// not the environment's: it goes to `failed/` as `transcript_unreadable` instead of being
+/// retried for ever. Root reads every file, so the drain runs as `nobody` (`setpriv`).
+#[test]
+fn a_transcript_the_user_may_not_read_fails_instead_of_retrying() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let env = Env::new();
+    let transcript = write_session(&env, 1);
+    fs::set_permissions(&transcript, fs::Permissions::from_mode(0o600)).unwrap();
+    let q = env.archive_queue();
+    fs::create_dir_all(q.join("new")).unwrap();
+    fs::write(
+        q.join("new/1000.1.0.json"),
+        json!({"type": "archive_request", "agent": "codex", "event": "Stop",
+               "payload": {"session_id": id(1), "transcript_path": transcript}})
+        .to_string(),
+    )
+    .unwrap();
+    // nobody may reach the temp dir and owns the state dir; the transcript stays root's.
+    fs::set_permissions(env.root(), fs::Permissions::from_mode(0o711)).unwrap();
+    for p in walk(&env.state()).into_iter().chain([
+        env.state(),
+        env.state().join("spool"),
+        q.clone(),
+        q.join("new"),
+    ]) {
+        chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    let csep = assert_cmd::cargo::cargo_bin("csep");
+    let out = env
+        .std_command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&csep)
+        .arg("drain")
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
+    assert_eq!(
+        (&summary["failed"], summary.get("retrying")),
+        (&json!(1), None),
+        "{summary}"
+    );
+    let note = read_json(&q.join("failed/1000.1.0.reason.json"));
+    assert_eq!(note["reason"], "transcript_unreadable", "{note}");
+    assert!(payloads(&q.join("new")).is_empty());
+}

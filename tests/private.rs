@@ -396,6 +396,30 @@ fn a_symlinked_host_file_stays_a_symlink() {
     assert_eq!(names, ["settings.json"]);
 }
 
+/// A state dir that is private itself (a user's `chmod 700`) with a wide `index/` inside (a
+/// `cp` under umask 022): status warns, and the next drain makes it private, as it says.
+#[test]
+fn a_wide_index_in_a_private_state_dir_is_tightened_by_the_next_drain() {
+    let env = Env::new();
+    let index = env.state().join("index");
+    fs::create_dir_all(&index).unwrap();
+    let db = index.join("recall.sqlite3");
+    fs::write(&db, "").unwrap();
+    set_mode(&env.state(), 0o700);
+    set_mode(&index, 0o755);
+    set_mode(&db, 0o644);
+    assert!(env
+        .status_warnings()
+        .iter()
+        .any(|w| w.contains("can be read by other users")));
+    env.ok("csep", &["drain"]);
+    assert_eq!((mode(&index), mode(&db)), (0o700, 0o600));
+    assert!(!env
+        .status_warnings()
+        .iter()
+        .any(|w| w.contains("other user")));
+}
+
 /// A state dir as an older csep left it under umask 022.
 fn old_install(env: &Env) -> Vec<PathBuf> {
     let state = env.state();

@@ -174,13 +174,20 @@ pub fn tighten_generated_skills(skills_root: &Path) -> u64 {
         .sum()
 }
 
-/// The cheap check for every writer that runs often (the drainer): one `stat` of the state
-/// dir. Only when it is wider than 0700 (an install from before csep made everything
-/// private, or an interrupted tightening) is the whole tree walked. Never fails: a read-only
-/// state dir stays as it is.
+/// The cheap check for every writer that runs often (the drainer, in the background): what
+/// [`audit`] looks at (the state dir, its entries and those of [`ALWAYS_LISTED`], or the
+/// whole tree where a directory is open to others: a few dozen `lstat`s on a private
+/// install). Only when it finds something others can reach (an install from before csep made
+/// everything private, a `cp` under umask 022, an interrupted tightening) is the tree walked
+/// and tightened, so what `csep status` warns about is gone after the next drain. Never
+/// fails: a read-only state dir stays as it is.
 pub fn tighten_if_wide(state_dir: &Path) -> u64 {
     match fs::metadata(state_dir) {
-        Ok(m) if m.is_dir() && m.uid() == crate::fsutil::current_uid() && too_wide(m.mode()) => {
+        Ok(m)
+            if m.is_dir()
+                && m.uid() == crate::fsutil::current_uid()
+                && audit(state_dir).wide > 0 =>
+        {
             tighten(state_dir)
         }
         _ => 0,
@@ -227,10 +234,21 @@ mod tests {
         assert_eq!(mode(&outside), 0o644, "a symlink's target is not csep's");
         assert_eq!(audit(&state), Audit::default());
         assert!(audit(&state).warnings(&state).is_empty());
-        // Private already: one lstat, nothing walked or changed.
-        fs::set_permissions(state.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        // Private already, and what is wide hides in a private directory (out of others'
+        // reach): the cheap look finds nothing, so nothing is walked or changed.
+        let hidden = state.join("triggers/x");
+        fs::create_dir_all(&hidden).unwrap();
+        for d in [state.join("triggers"), hidden.clone()] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        fs::write(hidden.join("state.json"), "{}").unwrap();
+        fs::set_permissions(hidden.join("state.json"), fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(tighten_if_wide(&state), 0);
         assert_eq!(tighten(&state), 1);
+        // What the cheap look does see (an entry of the state dir) is tightened.
+        fs::set_permissions(state.join("hook.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(tighten_if_wide(&state), 1);
+        assert_eq!(mode(&state.join("hook.sh")), 0o700);
 
         // A state dir reached through a symlink is still the state dir.
         let alias = d.path().join("alias");

@@ -268,7 +268,7 @@ pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
 pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     let state_dir = a.state.dir();
     // An install from before csep made everything private is tightened here, off the hook's
-    // foreground, within one Stop; one lstat when it is private already.
+    // foreground, within one Stop; a few dozen lstats when it is private already.
     csep_lib::private::tighten_if_wide(&state_dir);
     let mut out = Out::new();
     // Read once per drain, not once per queued payload.

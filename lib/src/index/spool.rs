@@ -265,6 +265,14 @@ fn attempt(
     if let Some(e) = s.errors.first() {
         let message = format!("{}: {}", e.path, e.message);
         return match e.fault {
+            // A transcript this user may not read (written under `sudo`, say) is the
+            // payload's problem, not the environment's: waiting does not fix it.
+            Some(crate::Fault::Permission)
+                if fs::File::open(&path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) =>
+            {
+                Verdict::Bad("transcript_unreadable", message)
+            }
             Some(f) => {
                 Verdict::Fault(Error::new(crate::ErrorKind::Io, message).with_fault(Some(f)))
             }

@@ -111,6 +111,21 @@ pub(crate) const FORMS: &[(&str, &str, &[&str])] = &[
         &["Maria-Pa55word"],
     ),
     (
+        "url password holding a /",
+        "DATABASE_URL=postgres://app:ab/Cd9-slash@db.internal/x",
+        &["ab/Cd9-slash", "Cd9-slash"],
+    ),
+    (
+        "redis-cli -a",
+        "redis-cli -h cache.internal -a Redis-Pa55-word ping",
+        &["Redis-Pa55-word"],
+    ),
+    (
+        "REDISCLI_AUTH=",
+        "REDISCLI_AUTH=Redis-Env-Pa55 redis-cli ping",
+        &["Redis-Env-Pa55"],
+    ),
+    (
         "curl -u user:pass",
         "curl -u deploy:Hunter2-curl-pass https://api.example.com/v1",
         &["Hunter2-curl-pass"],
