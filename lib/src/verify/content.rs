@@ -231,7 +231,22 @@ fn unsupported(text: &str, live: Option<&str>, session: &mut Session) -> Option<
         if tokens.is_empty() {
             continue;
         }
-        let evidence = session.get()?;
+        let Some(evidence) = session.get() else {
+            // The index holds sessions but could not be read (busy, damaged): a line whose
+            // tokens cannot be checked is not taken on trust. With no index, or without the
+            // session in it, there is nothing to check against (the receipt says which).
+            return session.unreadable().then(|| {
+                format!(
+                    "line {n}: the session could not be read from the index to check {} \
+                     (busy or damaged); the review can run again later",
+                    tokens
+                        .iter()
+                        .map(|t| shown(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
+        };
         let bad: Vec<String> = tokens
             .iter()
             .filter(|t| evidence.tool_only(t))
@@ -593,6 +608,32 @@ mod tests {
             1000
         )
         .is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_index_checks_nothing_on_trust() {
+        let line = "- Deploy: `./scripts/yolo.sh --force`\n";
+        let mut s = Session::Unavailable("unreadable");
+        let r = super::check(&Kind::Memory, line, None, 1000, &mut s);
+        assert_eq!(reasons(r), vec![Reason::UnsupportedBySession]);
+        // Without an index (or the session), there is nothing to check against.
+        for why in ["no_index", "no_session"] {
+            let mut s = Session::Unavailable(why);
+            assert_eq!(
+                reasons(super::check(&Kind::Memory, line, None, 1000, &mut s)),
+                vec![]
+            );
+        }
+        // A line with no distinctive token needs no evidence.
+        let mut s = Session::Unavailable("unreadable");
+        let r = super::check(
+            &Kind::Memory,
+            "- prefer small commits\n",
+            None,
+            1000,
+            &mut s,
+        );
+        assert_eq!(reasons(r), vec![]);
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! A token is **unsupported** when it occurs in the session's tool output and neither in what
 //! the user or the assistant wrote (the assistant's tool-call arguments count as its own) nor
 //! in the live memory (MEMORY.md and refs/ of the bucket). A token found nowhere is the
-//! model's own wording and is not this reason. When the index or the session cannot be read,
-//! the check does not run: the receipt's `session_evidence` says so (csep-reflect builds the
-//! model's input from the same index, so a reviewed session is normally there).
+//! model's own wording and is not this reason. When there is no index, or the session is not
+//! in it, the check does not run: the receipt's `session_evidence` says so (csep-reflect builds
+//! the model's input from the same index, so a reviewed session is normally there). When the
+//! index is there but cannot be read (busy, damaged), nothing is taken on trust: a new line
+//! with a distinctive token is rejected.
 
 use super::live;
 use crate::index::{db, evidence};
@@ -236,6 +238,12 @@ impl Session {
             Session::Read(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// Whether the index holds sessions but could not be read (busy, damaged), as opposed to
+    /// having no index or not the session.
+    pub(crate) fn unreadable(&self) -> bool {
+        matches!(self, Session::Unavailable("unreadable"))
     }
 
     /// For the receipt: `checked`, why it was not, or `None` when no line needed it.
