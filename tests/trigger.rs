@@ -224,6 +224,39 @@ fn a_configured_threshold_applies() {
 // ---------------------------------------------------------------------------------------
 // High-signal words.
 
+/// A standing rule said in a directive word queues a review, in both languages; the bare
+/// topic words "memory", "skill" and "workflow" are everyday talk and do not.
+#[test]
+fn directive_words_queue_and_bare_topic_words_do_not() {
+    let cases = [
+        (
+            "the memory usage is high; which skill and workflow file?",
+            "below_threshold",
+            vec![],
+        ),
+        (
+            "never push to main without a review",
+            "queued",
+            vec!["never"],
+        ),
+        (
+            "Don\u{2019}t call docker compose here",
+            "queued",
+            vec!["don't"],
+        ),
+        ("一律用 pnpm，别再用 npm", "queued", vec!["一律", "别再"]),
+        ("make this a skill", "queued", vec!["make this a skill"]),
+    ];
+    for (said, decision, keywords) in cases {
+        let env = Env::new();
+        env.rollout(ID, &codex_rollout(ID, "/work/app", said, "ok", "noted"));
+        let d = env.stop(ID);
+        assert_eq!(d["decision"], decision, "{said}: {d}");
+        let matched: Vec<&str> = d.get("matched_keywords").map(strs).unwrap_or_default();
+        assert_eq!(matched, keywords, "{said}: {d}");
+    }
+}
+
 #[test]
 fn a_high_signal_word_in_english_queues_at_once() {
     let env = Env::new();
@@ -241,10 +274,10 @@ fn a_high_signal_word_in_english_queues_at_once() {
     assert_eq!(d["decision"], "queued", "{d}");
     assert_eq!(strs(&d["reasons"]), vec!["high_signal_memory_keyword"]);
     assert_eq!(strs(&d["scopes"]), vec!["memory"]);
-    assert_eq!(strs(&d["matched_keywords"]), vec!["remember"]);
+    assert_eq!(strs(&d["matched_keywords"]), vec!["always", "remember"]);
     assert_eq!(d["counters"]["high_signal_messages"], 1);
     let job: Value = serde_json::from_slice(&fs::read(&env.jobs()[0]).unwrap()).unwrap();
-    assert_eq!(strs(&job["matched_keywords"]), vec!["remember"]);
+    assert_eq!(strs(&job["matched_keywords"]), vec!["always", "remember"]);
 }
 
 #[test]

@@ -3,14 +3,19 @@
 //! A hit queues a review at once instead of waiting for the counters.
 //!
 //! The lists are csep 1.3.10's, grouped by the scope they ask to review (its memory, handoff
-//! and correction groups all ask for a memory review), with three changes:
-//! - added `remember`, `next time` and `from now on`, the English for what the Chinese list
-//!   already says (记住, 下次, 以后);
+//! and correction groups all ask for a memory review), with these changes:
+//! - added the words a person uses to state a standing rule: `remember`, `next time`,
+//!   `from now on`, `always`, `never`, `don't`, `do not`, `every time`, `ask before`,
+//!   `prefer`, and in Chinese 以后, 不要, 一律, 总是, 别再;
 //! - dropped 1.3.10's bare `status` (from its handoff group): "git status" and "CI status"
-//!   are everyday coding talk, and each false hit costs a model run. `状态文档` stays.
+//!   are everyday coding talk, and each false hit costs a model run. `状态文档` stays;
+//! - dropped the bare `memory`, `skill` and `workflow` for the same reason ("the memory
+//!   usage", "this workflow file"); asking for one is a phrase, and those are listed
+//!   ("make this a skill", "remember this workflow").
 //!
 //! Words in Latin script match as whole words, ignoring case ("Runbook" yes, "skills" no),
-//! like 1.3.10; the others match as substrings, since Chinese has no spaces between words.
+//! like 1.3.10, with a typographic apostrophe read as `'` ("don’t"); the others match as
+//! substrings, since Chinese has no spaces between words.
 
 use super::Scope;
 use regex::Regex;
@@ -27,10 +32,21 @@ const MEMORY: &[&str] = &[
     "约定",
     "偏好",
     "习惯",
-    "memory",
+    "以后",
+    "不要",
+    "一律",
+    "总是",
+    "别再",
     "remember",
     "next time",
     "from now on",
+    "always",
+    "never",
+    "don't",
+    "do not",
+    "every time",
+    "ask before",
+    "prefer",
     // Handing work over.
     "交接",
     "handoff",
@@ -47,10 +63,17 @@ const MEMORY: &[&str] = &[
 ];
 
 const SKILL: &[&str] = &[
-    "skill",
+    "make this a skill",
+    "make it a skill",
+    "turn this into a skill",
+    "save this as a skill",
+    "make this a workflow",
+    "make it a workflow",
+    "turn this into a workflow",
+    "remember this workflow",
+    "save this workflow",
     "技能",
     "工作流",
-    "workflow",
     "复用",
     "沉淀",
     "SOP",
@@ -88,13 +111,33 @@ fn matchers() -> &'static [(Scope, &'static str, Matcher)] {
     })
 }
 
-/// The listed words found in `text`, in list order, each with its scope.
+/// The listed words found in `text`, in list order, each with its scope. A word inside a
+/// longer listed word of the same scope that was found too is left out (以后不要 is one
+/// hit, not three).
 pub fn find(text: &str) -> Vec<(Scope, &'static str)> {
+    let found = find_all(text);
+    found
+        .iter()
+        .filter(|(scope, w)| {
+            !found
+                .iter()
+                .any(|(s2, w2)| s2 == scope && w2.len() > w.len() && w2.contains(*w))
+        })
+        .copied()
+        .collect()
+}
+
+fn find_all(text: &str) -> Vec<(Scope, &'static str)> {
+    let latin: std::borrow::Cow<str> = if text.contains('\u{2019}') {
+        text.replace('\u{2019}', "'").into()
+    } else {
+        text.into()
+    };
     matchers()
         .iter()
         .filter(|(_, _, m)| match m {
             Matcher::Substring(s) => text.contains(s),
-            Matcher::Word(re) => re.is_match(text),
+            Matcher::Word(re) => re.is_match(&latin),
         })
         .map(|(scope, w, _)| (*scope, *w))
         .collect()
@@ -120,7 +163,10 @@ mod tests {
 
     #[test]
     fn english_matches_whole_words_in_any_case() {
-        assert_eq!(words("Remember: always run cargo test"), vec!["remember"]);
+        assert_eq!(
+            words("Remember: always run cargo test"),
+            vec!["remember", "always"]
+        );
         assert_eq!(words("write a RUNBOOK for this"), vec!["runbook"]);
         assert_eq!(words("From  now on, use pnpm"), vec!["from now on"]);
         assert_eq!(words("follow the sop."), vec!["SOP"]);
@@ -129,9 +175,40 @@ mod tests {
     }
 
     #[test]
+    fn directives_fire_and_bare_topic_words_do_not() {
+        assert_eq!(words("Always run pnpm test -- --run"), vec!["always"]);
+        assert_eq!(words("never push to main"), vec!["never"]);
+        assert_eq!(words("Don't call docker compose"), vec!["don't"]);
+        assert_eq!(words("don\u{2019}t touch vendor/"), vec!["don't"]);
+        assert_eq!(words("do not edit the lockfile"), vec!["do not"]);
+        assert_eq!(
+            words("every time you change the schema, bump it"),
+            vec!["every time"]
+        );
+        assert_eq!(words("ask before deleting files"), vec!["ask before"]);
+        assert_eq!(words("I prefer small commits"), vec!["prefer"]);
+        assert_eq!(words("一律用 pnpm"), vec!["一律"]);
+        assert_eq!(words("总是先跑测试"), vec!["总是"]);
+        assert_eq!(words("别再改这个文件"), vec!["别再"]);
+        assert_eq!(words("以后用 Node 22"), vec!["以后"]);
+        // Topic words alone are everyday talk, not a request.
+        assert!(words("the memory usage is high").is_empty());
+        assert!(words("which skill does this need? the workflow file is broken").is_empty());
+        // Asking for a skill is a phrase.
+        assert_eq!(
+            find("make this a skill"),
+            vec![(Scope::Skill, "make this a skill")]
+        );
+        assert_eq!(
+            words("Remember this workflow"),
+            vec!["remember", "remember this workflow"]
+        );
+    }
+
+    #[test]
     fn scopes_follow_the_group() {
-        for (scope, w) in find("remember the handoff workflow, 记住") {
-            let expected = if w == "workflow" {
+        for (scope, w) in find("remember the handoff, save this workflow, 记住") {
+            let expected = if w == "save this workflow" {
                 Scope::Skill
             } else {
                 Scope::Memory
