@@ -74,7 +74,7 @@ pub fn recall_binary_note(csep: &Path) -> String {
     {
         p.into_owned()
     } else {
-        format!("'{}'", p.replace('\'', "'\\''"))
+        crate::text::shell_quote(&p)
     };
     format!("\nIf `csep` is not found, run it as {quoted} (`{quoted} recall \"a|b\"`).")
 }

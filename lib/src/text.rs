@@ -20,6 +20,11 @@
 
 use std::borrow::Cow;
 
+/// `s` single-quoted for a POSIX shell (`'` written as `'\''`), whatever it holds.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// Whether `c` is never shown raw: every control character but tab and newline, the bidi
 /// controls, and U+2028/U+2029.
 pub fn is_unsafe(c: char) -> bool {

@@ -278,7 +278,7 @@ impl HookTarget {
     /// The hook command for a host: `CSEP_BIN=… CSEP_HOME=… '…/csep-hook.sh' <agent>`.
     pub fn command(&self, agent: &str) -> String {
         fn q(p: &Path) -> String {
-            format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
+            crate::text::shell_quote(&p.to_string_lossy())
         }
         format!(
             "CSEP_BIN={} CSEP_HOME={} {} {agent}",
