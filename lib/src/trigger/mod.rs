@@ -9,8 +9,13 @@
 //! human typed a high-signal word ([`words`]). While a job for the session is reserved, a due
 //! review is deferred; a reservation older than `active_job_stale_seconds` is released.
 //! Queuing does not reset the counters: the worker calls [`complete_job`] when it is done,
-//! which subtracts what the job covered for the scopes that succeeded (so counts that arrived
-//! while the job ran still count), and clears the reservation.
+//! which subtracts what the job covered when it was reviewed (so counts that arrived while
+//! the job ran still count), and clears the reservation.
+//!
+//! A job that was rejected or failed leaves its review due but backs the session off
+//! ([`backoff_ms`]: 15 min, doubling, at most 24 h): until then a due review is deferred,
+//! unless the human typed a directive after what that job covered. Without the backoff the
+//! same session would go to the model, and be refused, at every Stop.
 //!
 //! Differences from 1.3.10, on purpose:
 //! - the counts come from the recall index (new rows of `messages` past a watermark), not
@@ -20,7 +25,11 @@
 //! - a high-signal word is remembered until a review of its scope covers it, so a word said
 //!   while a job is running is not lost;
 //! - `SessionEnd` counts new text and tool calls and may queue, but is not a stop: 1.3.10
-//!   only hooks `Stop`, and a session's last turn already ended with one;
+//!   only hooks `Stop`, and a session's last turn already ended with one. Since no counter
+//!   will grow after it, a waiting high-signal word is due then even with
+//!   `high_signal_immediate` off (words are always remembered, only their effect waits);
+//! - a word typed while a job runs is queued by that job's [`complete_job`], not left for a
+//!   Stop that may never come;
 //! - readable characters are those of user and assistant text only; tool calls are counted
 //!   as calls, not also as characters.
 //!
