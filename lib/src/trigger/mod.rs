@@ -1000,12 +1000,11 @@ fn follow_up(
 ) -> Result<Option<Decision>> {
     let t = thresholds(config);
     let words_count = t.high_signal_immediate || state.session_ended;
-    if !(config.session_reflection.enabled && config.session_reflection.trigger.enabled)
-        || !words_count
-        || !state
-            .pending_hits()
-            .any(|h| h.message_id > job.watermark_message_id)
-    {
+    let enabled = config.session_reflection.enabled && config.session_reflection.trigger.enabled;
+    let waiting = state
+        .pending_hits()
+        .any(|h| h.message_id > job.watermark_message_id);
+    if !(enabled && words_count && waiting) {
         return Ok(None);
     }
     let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {

@@ -188,15 +188,13 @@ impl State {
         }
     }
 
-    /// Until when a backoff holds at `now_ms`; `None` when none does. An unreadable time
-    /// holds for one base period from now: better late than a retry at every stop.
+    /// Until when a backoff holds at `now_ms`; `None` when none does. A time that cannot be
+    /// read (edited by hand) holds none: a review waiting for ever is worse than one retry.
     pub fn backoff_in_force(&self, now_ms: i64) -> Option<String> {
         let until = self.backoff_until.as_deref()?;
-        match crate::timefmt::parse_iso_ms(until) {
-            Some(at) if at > now_ms => Some(until.to_string()),
-            Some(_) => None,
-            None => Some(crate::timefmt::format_iso_ms(now_ms + BACKOFF_BASE_MS)),
-        }
+        crate::timefmt::parse_iso_ms(until)
+            .filter(|at| *at > now_ms)
+            .map(|_| until.to_string())
     }
 
     /// Pending directives the human typed after what the last unsuccessful job covered.

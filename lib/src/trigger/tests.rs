@@ -256,6 +256,11 @@ fn a_rejected_job_backs_off_until_a_new_directive_or_the_window_ends() {
     assert_eq!(f.state().unsuccessful_jobs_in_a_row, 2);
     assert_eq!(f.stop(&config).decision, Verdict::Deferred);
 
+    // A time that cannot be read holds no backoff (set and put back here).
+    let mut s = f.state();
+    s.backoff_until = Some("soon".into());
+    assert_eq!(s.backoff_in_force(timefmt::now_ms()), None);
+
     // Once the window has passed, the review is queued again; a success ends the backoff.
     expire_backoff(&f);
     let d = f.stop(&config);
