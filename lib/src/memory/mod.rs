@@ -4,6 +4,9 @@
 //! working after the switch.
 
 pub mod catalog;
+pub mod fit;
+pub mod ledger;
+pub mod lines;
 
 use crate::repo;
 use std::path::{Path, PathBuf};
