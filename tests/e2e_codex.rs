@@ -129,6 +129,70 @@ impl World {
         }
         r
     }
+    /// The `reflect_job` of `session_id` (its file and contents) once the worker the drainer
+    /// started has finished it (moved to `done/` or `failed/`); fails after 150 s.
+    fn wait_for_job(&self, session_id: &str) -> (PathBuf, Value) {
+        let reflect = self.csep_home().join("spool/reflect");
+        let deadline = Instant::now() + Duration::from_secs(150);
+        loop {
+            let found = ["new", "cur", "done", "failed"]
+                .iter()
+                .flat_map(|d| walk(&reflect.join(d)).into_iter().map(move |f| (*d, f)))
+                .filter_map(|(d, f)| {
+                    Some((
+                        d,
+                        f.clone(),
+                        serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok()?,
+                    ))
+                })
+                .find(|(_, _, j)| j["type"] == "reflect_job" && j["session_id"] == session_id);
+            match found {
+                Some((d, f, j)) if d == "done" || d == "failed" => return (f, j),
+                _ if Instant::now() > deadline => self.fail(&format!(
+                    "the reflect_job for session {session_id} did not finish under {} within 150 s",
+                    reflect.display()
+                )),
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// `csep setup` for Codex only, as a user runs it; Codex must report the hooks trusted.
+    /// Returns the hook scripts it installed.
+    fn install_csep(&self) -> Vec<PathBuf> {
+        let mut c = self.command(assert_cmd::cargo::cargo_bin("csep"));
+        c.arg("setup")
+            .arg("--codex-home")
+            .arg(self.codex_home())
+            .args(["--no-claude", "--no-backfill", "--codex-bin"])
+            .arg(&self.bin);
+        let r = self.run("csep-setup", c, RUN_TIMEOUT);
+        let summary = self.setup_summary(&r);
+        if summary["codex"]["trust"] != "trusted"
+            || summary["codex"]["trusted_hooks"].as_u64().unwrap_or(0) < 3
+        {
+            self.fail(&format!(
+                "csep setup did not get Codex to trust its hooks (want codex.trust = \"trusted\", codex.trusted_hooks >= 3): {}",
+                summary["codex"]
+            ));
+        }
+        let hooks = self.read_json(&self.codex_home().join("hooks.json"), "hooks.json");
+        let scripts = hook_scripts(&hooks);
+        if scripts.is_empty() {
+            self.fail(&format!("no hook in hooks.json runs csep-hook.sh: {hooks}"));
+        }
+        self.check_installed(&scripts);
+        scripts
+    }
+
+    /// The session id Codex printed on stderr (`session id: <uuid>`).
+    fn session_id(&self, run: &common::Run) -> String {
+        run.stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("session id: "))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| self.fail("no `session id: <uuid>` line in codex's stderr"))
+    }
 }
 
 /// One input item of a model request, in a line.
@@ -233,28 +297,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
     .unwrap();
 
     // (c) Install csep as a user would; Codex itself must report the hooks as trusted.
-    let mut c = w.command(&csep);
-    c.arg("setup")
-        .arg("--codex-home")
-        .arg(w.codex_home())
-        .args(["--no-claude", "--no-backfill", "--codex-bin"])
-        .arg(&w.bin);
-    let r = w.run("csep-setup", c, RUN_TIMEOUT);
-    let summary = w.setup_summary(&r);
-    if summary["codex"]["trust"] != "trusted"
-        || summary["codex"]["trusted_hooks"].as_u64().unwrap_or(0) < 3
-    {
-        w.fail(&format!(
-            "csep setup did not get Codex to trust its hooks (want codex.trust = \"trusted\", codex.trusted_hooks >= 3): {}",
-            summary["codex"]
-        ));
-    }
-    let hooks = w.read_json(&hooks_path, "hooks.json");
-    let scripts = hook_scripts(&hooks);
-    if scripts.is_empty() {
-        w.fail(&format!("no hook in hooks.json runs csep-hook.sh: {hooks}"));
-    }
-    w.check_installed(&scripts);
+    let scripts = w.install_csep();
     // csep status computes Codex's trust hashes offline: they must be the ones Codex stored.
     let mut c = w.command(&csep);
     c.arg("status");
@@ -269,12 +312,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
 
     // (d) Prompt 1, then the correction in the same session: no hook-trust bypass.
     let t1 = w.codex_exec("codex-turn1", &[PROMPT_1]);
-    let session_id = t1
-        .stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("session id: "))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| w.fail("no `session id: <uuid>` line in codex's stderr"));
+    let session_id = w.session_id(&t1);
     if !t1.stderr.contains("hook: SessionStart Completed") {
         w.fail("csep's SessionStart hook did not run to completion in prompt 1 (an untrusted hook is skipped silently)");
     }
@@ -353,29 +391,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
 
     // (g) The correction ("remember: ...") queued a reflection job for this session, and the
     // drainer started the worker, which ran it to the end.
-    let reflect = w.csep_home().join("spool/reflect");
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let job = loop {
-        let found = ["new", "cur", "done", "failed"]
-            .iter()
-            .flat_map(|d| walk(&reflect.join(d)).into_iter().map(move |f| (*d, f)))
-            .filter_map(|(d, f)| {
-                Some((
-                    d,
-                    f.clone(),
-                    serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok()?,
-                ))
-            })
-            .find(|(_, _, j)| j["type"] == "reflect_job" && j["session_id"] == session_id.as_str());
-        match found {
-            Some((d, f, j)) if d == "done" || d == "failed" => break (f, j),
-            _ if Instant::now() > deadline => w.fail(&format!(
-                "the reflect_job for session {session_id} did not finish under {} within 150 s",
-                reflect.display()
-            )),
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    };
+    let job = w.wait_for_job(&session_id);
     let reasons = job.1["reasons"].to_string().to_lowercase();
     if !(reasons.contains("signal") || reasons.contains("remember")) {
         w.fail(&format!(
