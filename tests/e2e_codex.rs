@@ -584,3 +584,78 @@ fn the_model_recalls_a_past_session_from_inside_codexs_sandbox() {
     }
     w.wait_drained();
 }
+
+/// Issue #12's acceptance, with no model at all for reflection: `backend = "builtin"`. The user
+/// says "remember: …" in one Codex session; its Stop hook's drainer queues the review and
+/// runs the worker, whose builtin provider writes the directive into MEMORY.md (checked by
+/// csep-verify like any proposal), and the next session's very first model request carries
+/// that line in its context.
+#[test]
+fn with_the_builtin_provider_a_remembered_rule_reaches_the_next_sessions_first_request() {
+    let codex_bin = common::host_bin(
+        "CSEP_CODEX_BIN",
+        "the real Codex CLI",
+        "scripts/install-hosts.sh",
+        "on the dev machines: CSEP_CODEX_BIN=/tmp/codexcli/node_modules/.bin/codex",
+    );
+    let mut w = World::new(codex_bin);
+    let token = format!("kiwi-lint-{}", unique_token().to_lowercase());
+    let said = format!("remember: always run `make {token}` before committing");
+    // Two sessions, one answer each: the model is never asked to reflect.
+    let port = w.start_mock(
+        &serde_json::json!([
+            [{"type": "message", "text": "Understood."}],
+            [{"type": "message", "text": "Run the lint target before committing."}]
+        ])
+        .to_string(),
+    );
+    fs::write(w.codex_home().join("config.toml"), config_toml(port)).unwrap();
+    w.git_repo_with_memory("# Memory\n");
+    fs::write(
+        w.csep_home().join("config.toml"),
+        "[session_reflection]\nbackend = \"builtin\"\n",
+    )
+    .unwrap();
+    w.install_csep();
+
+    let first = w.codex_exec("codex-session1", &[&said]);
+    let first_id = w.session_id(&first);
+    w.wait_drained();
+    let (file, job) = w.wait_for_job(&first_id);
+    let job_id = job["job_id"].as_str().unwrap_or_default().to_string();
+    let status = w.read_json(
+        &w.csep_home().join("runs").join(&job_id).join("status.json"),
+        "status.json",
+    );
+    if status["status"] != "succeeded" || status["provider"]["backend"] != "builtin" {
+        w.fail(&format!(
+            "the job {} did not succeed with the builtin provider: {status}",
+            file.display()
+        ));
+    }
+    let memory_path = w
+        .csep_home()
+        .join("projects")
+        .join(w.work().to_string_lossy().replace('/', "-"))
+        .join("memory/MEMORY.md");
+    let memory = fs::read_to_string(&memory_path).unwrap_or_default();
+    let Some(line) = memory.lines().find(|l| l.contains(&token)) else {
+        w.fail(&format!("MEMORY.md holds no line with {token}:\n{memory}"));
+    };
+    let line = line.to_string();
+
+    let second = w.codex_exec("codex-session2", &["What should I run before committing?"]);
+    let second_id = w.session_id(&second);
+    let first_request = w
+        .requests()
+        .into_iter()
+        .find(|r| r["body"]["prompt_cache_key"] == second_id.as_str());
+    match first_request {
+        Some(r) if developer_texts(&r).iter().any(|t| t.contains(&line)) => {}
+        Some(_) => w.fail(&format!(
+            "the next session's first model request does not carry the remembered line {line:?}"
+        )),
+        None => w.fail("the next session never reached the model"),
+    }
+    w.wait_drained();
+}
