@@ -1674,6 +1674,19 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     let stop_of = |id: &str, path: &str| serde_json::json!({"session_id": id, "transcript_path": path, "hook_event_name": "Stop"});
     let d = trigger(&stop_of(keyword_id, keywords), &[], &mut problems);
     assert!(d.get("matched_keywords").is_some(), "{d}");
+    // As if its job had been rejected just now, having seen every message: it backs off.
+    let state_file = state.join("triggers").join(keyword_id).join("state.json");
+    let mut s: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    s["active_job_id"] = Value::Null;
+    s["backoff_until"] = "2999-01-01T00:00:00.000Z".into();
+    s["backoff_through_message_id"] = i64::MAX.into();
+    std::fs::write(&state_file, s.to_string()).unwrap();
+    let d = trigger(&stop_of(keyword_id, keywords), &[], &mut problems);
+    assert_eq!(
+        (&d["decision"], &d["backoff_until"]),
+        (&"deferred".into(), &"2999-01-01T00:00:00.000Z".into()),
+        "{d}"
+    );
     let d = trigger(&stop_of(reflection_id, reflection), &[], &mut problems);
     assert_eq!(
         (&d["decision"], &d["reasons"][0]),

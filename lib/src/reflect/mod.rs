@@ -16,9 +16,10 @@
 //!    timeout (`[session_reflection] timeout_seconds`); its output goes to `provider.log`.
 //! 4. Unless the provider failed, run the verifier on the run directory; it writes
 //!    `receipt.json` and applies a passing proposal.
-//! 5. Call [`trigger::complete_job`] with the job's scopes when the verdict is succeeded or
-//!    skipped (`&[]` otherwise: the reservation is released and the review stays due),
-//!    write the final `status.json`, and move the job to `done/` (succeeded, partial,
+//! 5. Tell the trigger how the job ended ([`trigger::complete_job`]): succeeded or skipped
+//!    resets the job's scopes; rejected or failed leaves the review due but backs the
+//!    session off; a directive typed while the job ran is queued at once as a follow-up.
+//!    Write the final `status.json`, and move the job to `done/` (succeeded, partial,
 //!    skipped) or `failed/` (rejected, failed).
 //!
 //! The model never writes a live file: only the verifier does, and only after its checks.
@@ -45,7 +46,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::timefmt;
-use crate::trigger::{self, Job, Scope};
+use crate::trigger::{self, Job, JobEnd, Scope};
 use crate::wire::Agent;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -94,10 +95,6 @@ impl JobStatus {
             self,
             JobStatus::Succeeded | JobStatus::Partial | JobStatus::Skipped
         )
-    }
-    /// Whether the reviewed scopes count as reviewed (their counters are reset).
-    pub fn resets_counters(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Skipped)
     }
 }
 
@@ -166,6 +163,14 @@ pub struct CompletionReport {
     pub known_job: bool,
     pub reset_scopes: Vec<Scope>,
     pub reservation_cleared: bool,
+    /// The job was rejected or failed: the session's next review waits until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<String>,
+    /// The job queued at once for directives typed while this one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followup_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followup_error: Option<String>,
 }
 
 /// A `reflect_result`: printed for each job, and kept as `runs/<job>/status.json`.
@@ -758,17 +763,23 @@ fn finish(
     mut o: Outcome,
     started_ms: i64,
 ) -> Result<Outcome> {
-    let scopes: &[Scope] = if o.status.resets_counters() {
-        &job.scopes
-    } else {
-        &[]
+    let end = match o.status {
+        JobStatus::Succeeded => JobEnd::Succeeded,
+        JobStatus::Partial => JobEnd::Partial,
+        JobStatus::Skipped => JobEnd::Skipped,
+        JobStatus::Rejected => JobEnd::Rejected,
+        // Running or interrupted never reach here; counting them as failed is the safe side.
+        JobStatus::Failed | JobStatus::Running | JobStatus::Interrupted => JobEnd::Failed,
     };
-    match trigger::complete_job(ctx.state_dir, &job.session_id, &job.job_id, scopes) {
+    match trigger::complete_job(ctx.state_dir, ctx.config, &job.session_id, &job.job_id, end) {
         Ok(c) => {
             o.completion = Some(CompletionReport {
                 known_job: c.known_job,
                 reset_scopes: c.reset_scopes,
                 reservation_cleared: c.reservation_cleared,
+                backoff_until: c.backoff_until,
+                followup_job_id: c.followup_job_id,
+                followup_error: c.followup_error,
             });
             o.completion_error = None;
         }
@@ -964,8 +975,9 @@ mod tests {
 
     #[test]
     fn statuses_sort_jobs_and_counters() {
-        assert!(JobStatus::Skipped.is_done() && JobStatus::Skipped.resets_counters());
-        assert!(JobStatus::Partial.is_done() && !JobStatus::Partial.resets_counters());
+        assert!(JobStatus::Skipped.is_done() && JobEnd::Skipped.reviewed());
+        assert!(JobStatus::Partial.is_done() && !JobEnd::Partial.reviewed());
+        assert!(!JobEnd::Partial.unsuccessful() && JobEnd::Rejected.unsuccessful());
         assert!(!JobStatus::Rejected.is_done() && !JobStatus::Failed.is_done());
         assert_eq!(
             VerifyStatus::parse("rejected"),
