@@ -60,7 +60,8 @@ impl RepoArgs {
             Some(c) => c.clone(),
             None => std::env::current_dir().map_err(|e| Error::io("current directory", e))?,
         };
-        let cwd = std::fs::canonicalize(&cwd).map_err(|e| Error::io(cwd.display(), e))?;
+        // As recall resolves it: a directory that is gone still names its bucket.
+        let cwd = std::fs::canonicalize(&cwd).unwrap_or(cwd);
         let state = self.state.dir();
         let repo = curate::repo_of(&state, &cwd.to_string_lossy());
         Ok((state, repo))

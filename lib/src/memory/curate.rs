@@ -534,8 +534,9 @@ fn propose(
     opts: &Options,
 ) -> Result<Receipt> {
     let run = crate::reflect::run_dir(state_dir, job_id);
-    if fs::symlink_metadata(&run).is_ok() {
-        return Err(Error::input(format!("{} already exists", run.display())));
+    // A run directory is used once (an edit's holds only its copy so far).
+    if fs::symlink_metadata(run.join("base.json")).is_ok() {
+        return Err(Error::input(format!("{} is already used", run.display())));
     }
     fsutil::create_dir_private(&run.join("proposal"))?;
     let (cfg, _) = config::load(state_dir);
