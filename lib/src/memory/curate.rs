@@ -15,7 +15,7 @@
 //! known text has its after-hash: the next job's backup or the live file); a line's origin is
 //! the last job that added or changed it. Undone and rolled-back jobs are left out.
 
-use super::fit;
+use super::fit::{self, ARCHIVE_REL};
 use super::ledger::Ledger;
 use super::lines::{self, entries};
 use crate::error::{Error, Result};
@@ -29,8 +29,6 @@ use std::path::{Path, PathBuf};
 
 /// The proposal path of the injected file.
 pub const MEMORY_REL: &str = "memory/MEMORY.md";
-/// The proposal path of the note that archived lines go to.
-pub const ARCHIVE_REL: &str = "memory/refs/archive.md";
 /// A removed and an added line at least this similar are one line changed (for `list`).
 const CHANGED_SIMILARITY: f64 = 0.5;
 
@@ -626,7 +624,7 @@ pub fn add(state_dir: &Path, repo: &Repo, text: &str, pin: bool, opts: &Options)
     if chars(&after) > repo.budget {
         let mut keep = live.ledger.clone();
         keep.pin(&line);
-        let fitted = fit::fit(&after, repo.budget, &keep);
+        let fitted = fit::fit(&after, repo.budget, &keep, Some(&before));
         if !fitted.archived.is_empty() {
             let existing = live.archive.as_deref().map(String::from_utf8_lossy);
             archive_text = Some(fit::archive_note(
@@ -652,7 +650,7 @@ pub fn add(state_dir: &Path, repo: &Repo, text: &str, pin: bool, opts: &Options)
     if o.status == Status::Succeeded && !opts.dry_run {
         let _lock = fsutil::lock_wait(&repo.bucket.join(".lock"), opts.lock_wait)?;
         let mut ledger = Ledger::load(&repo.bucket);
-        ledger.confirm(&line, &job, &now());
+        ledger.added(&line, &job, &now());
         if pin {
             ledger.pin(&line);
             o.pinned = Some(line);
