@@ -477,3 +477,21 @@ printf '{"status": "succeeded", "memory_changes": [{"path": "memory/MEMORY.md", 
             "by session {SESSION}, job {job}"
         )));
 }
+
+#[test]
+fn completions_know_the_memory_commands() {
+    let env = Env::new();
+    let out = env
+        .cmd("csep")
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let script = String::from_utf8(out).unwrap();
+    for word in ["memory", "forget", "unpin", "--line", "--pin"] {
+        assert!(script.contains(word), "bash completions lack {word}");
+    }
+    assert!(script.contains("csep__subcmd__memory__subcmd__add"), "no completion for `csep memory add`");
+}
