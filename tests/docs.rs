@@ -2605,12 +2605,18 @@ fn what_csep_memory_prints_now_matches_the_wire_tables() {
     let dir = live.path("app");
     std::fs::create_dir_all(&dir).unwrap();
     let dir = std::fs::canonicalize(dir).unwrap();
-    live.seed_memory(&dir, "# Memory\n\n- Use pnpm, not npm.\n- Node 20 is required.\n");
+    live.seed_memory(
+        &dir,
+        "# Memory\n\n- Use pnpm, not npm.\n- Node 20 is required.\n",
+    );
     live.config("[memory]\ninject_max_chars = 80\n");
     let editor = live.path("editor.sh");
-    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/main branch/release branch/' \"$1\"\n").unwrap();
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap();
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/main branch/release branch/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let token = format!("ghp_{}", "Ab3dE".repeat(8));
     for (args, code) in [
         (vec!["show"], 0),
@@ -2639,7 +2645,9 @@ fn what_csep_memory_prints_now_matches_the_wire_tables() {
         );
         for line in String::from_utf8(out.stdout).unwrap().lines() {
             if !line.starts_with("{\"type\":") {
-                problems.push(format!("csep memory {args:?}: \"type\" is not first: {line}"));
+                problems.push(format!(
+                    "csep memory {args:?}: \"type\" is not first: {line}"
+                ));
             }
             let v: Value = serde_json::from_str(line).unwrap();
             match wire.typed_table(&v) {

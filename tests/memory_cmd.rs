@@ -92,7 +92,11 @@ fn add_list_forget_and_undo_put_back_the_exact_bytes() {
     let dir = project(&env, Some(SEED));
     let file = memory_path(&env, &dir);
 
-    let add = applied(&env, &dir, &["add", "- Run `pnpm test -- --run` before a commit"]);
+    let add = applied(
+        &env,
+        &dir,
+        &["add", "- Run `pnpm test -- --run` before a commit"],
+    );
     let after_add = fs::read_to_string(&file).unwrap();
     assert_eq!(
         after_add,
@@ -105,12 +109,19 @@ fn add_list_forget_and_undo_put_back_the_exact_bytes() {
     assert_eq!(base["job_id"], add.as_str());
     assert!(run.join("proposal/memory/MEMORY.md").is_file());
     assert!(run.join("draft.json").is_file());
-    assert_eq!(common::read_json(&run.join("receipt.json"))["status"], "succeeded");
+    assert_eq!(
+        common::read_json(&run.join("receipt.json"))["status"],
+        "succeeded"
+    );
 
     let lines = lines_of(&env, &dir);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[0]["line_no"], 3);
-    assert_eq!(lines[0]["origin"], "unknown", "seeded by hand: {}", lines[0]);
+    assert_eq!(
+        lines[0]["origin"], "unknown",
+        "seeded by hand: {}",
+        lines[0]
+    );
     assert!(lines[0]["job_id"].is_null());
     assert_eq!(lines[2]["line_no"], 5);
     assert_eq!(lines[2]["origin"], "user");
@@ -124,7 +135,9 @@ fn add_list_forget_and_undo_put_back_the_exact_bytes() {
         .arg(&dir)
         .assert()
         .success()
-        .stdout(predicate::str::contains("5  - Run `pnpm test -- --run` before a commit"))
+        .stdout(predicate::str::contains(
+            "5  - Run `pnpm test -- --run` before a commit",
+        ))
         .stdout(predicate::str::contains("by you (csep memory)"))
         .stdout(predicate::str::contains("not in the journal"));
 
@@ -142,7 +155,9 @@ fn add_list_forget_and_undo_put_back_the_exact_bytes() {
     undo(&env, &add);
     assert_eq!(fs::read(&file).unwrap(), SEED.as_bytes());
     // An undone job no longer claims a line.
-    assert!(lines_of(&env, &dir).iter().all(|l| l["origin"] == "unknown"));
+    assert!(lines_of(&env, &dir)
+        .iter()
+        .all(|l| l["origin"] == "unknown"));
 }
 
 #[test]
@@ -187,12 +202,20 @@ fn a_secret_is_rejected_and_memory_stays_byte_identical() {
     assert_eq!(code, 1, "{err}");
     assert_eq!(r[0]["status"], "rejected");
     assert_eq!(r[0]["rejections"][0]["reason"], "secret");
-    assert!(err.contains("secret") && err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains("secret") && err.contains("nothing was changed"),
+        "{err}"
+    );
     let printed = serde_json::to_string(&r).unwrap();
-    assert!(!printed.contains(&token) && !err.contains(&token), "{printed}");
+    assert!(
+        !printed.contains(&token) && !err.contains(&token),
+        "{printed}"
+    );
     assert_eq!(fs::read(&file).unwrap(), SEED.as_bytes());
     let job = r[0]["job_id"].as_str().unwrap();
-    assert!(!bucket(&env, &dir).join(format!("journal/{job}.jsonl")).exists());
+    assert!(!bucket(&env, &dir)
+        .join(format!("journal/{job}.jsonl"))
+        .exists());
     // Nor is the secret left in the run directory.
     for f in common::walk(&env.state().join("runs").join(job)) {
         let text = String::from_utf8_lossy(&fs::read(&f).unwrap()).into_owned();
@@ -250,7 +273,10 @@ fn edit_runs_the_editor_on_a_private_copy_and_checks_the_result() {
     assert_eq!(r[0]["status"], "succeeded", "{}", r[0]);
     assert_eq!(
         r[0]["added"],
-        json!(["- Node 24 is required.", "- Deploys go through make release."])
+        json!([
+            "- Node 24 is required.",
+            "- Deploys go through make release."
+        ])
     );
     assert_eq!(r[0]["removed"], json!(["- Node 22 is required."]));
     let job = r[0]["job_id"].as_str().unwrap().to_string();
@@ -292,7 +318,11 @@ fn edit_runs_the_editor_on_a_private_copy_and_checks_the_result() {
     let (code, r, err) = edit(
         &env,
         &dir,
-        &editor(&env, "ed-bad.sh", "printf -- '- run \\033[2J tests\\n' >> \"$1\""),
+        &editor(
+            &env,
+            "ed-bad.sh",
+            "printf -- '- run \\033[2J tests\\n' >> \"$1\"",
+        ),
     );
     assert_eq!(code, 1, "{err}");
     assert_eq!(r[0]["rejections"][0]["reason"], "control_character");
@@ -314,7 +344,11 @@ fn a_pinned_line_survives_the_budget_and_others_move_to_the_archive() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(r[0]["status"], "succeeded");
     assert!(r[0]["job_id"].is_null());
-    assert_eq!(fs::read_to_string(&file).unwrap(), seed, "a pin changes no memory file");
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        seed,
+        "a pin changes no memory file"
+    );
     let (code, r, _) = memory(&env, &dir, &["pin", "--line", "1"]);
     assert_eq!((code, r[0]["status"].as_str()), (0, Some("skipped")));
 
@@ -326,12 +360,18 @@ fn a_pinned_line_survives_the_budget_and_others_move_to_the_archive() {
     );
     let now = fs::read_to_string(&file).unwrap();
     assert!(now.chars().count() <= 120, "{now}");
-    assert!(now.contains("Oldest: the CI runs on Fridays"), "pinned: {now}");
+    assert!(
+        now.contains("Oldest: the CI runs on Fridays"),
+        "pinned: {now}"
+    );
     assert!(now.contains("Deploy only from the main branch"), "{now}");
     assert!(!now.contains("Older: Node 22"), "{now}");
     let archive = bucket(&env, &dir).join("memory/refs/archive.md");
     let archived = fs::read_to_string(&archive).unwrap();
-    assert!(archived.contains("- Older: Node 22 is required."), "{archived}");
+    assert!(
+        archived.contains("- Older: Node 22 is required."),
+        "{archived}"
+    );
     let (_, r, err) = memory(&env, &dir, &["list", "--format", "json"]);
     assert!(err.is_empty(), "{err}");
     assert_eq!(r[0]["type"], "memory_list");
@@ -493,5 +533,8 @@ fn completions_know_the_memory_commands() {
     for word in ["memory", "forget", "unpin", "--line", "--pin"] {
         assert!(script.contains(word), "bash completions lack {word}");
     }
-    assert!(script.contains("csep__subcmd__memory__subcmd__add"), "no completion for `csep memory add`");
+    assert!(
+        script.contains("csep__subcmd__memory__subcmd__add"),
+        "no completion for `csep memory add`"
+    );
 }

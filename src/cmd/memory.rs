@@ -302,17 +302,37 @@ fn report(o: Outcome) -> Result<Exit, Failure> {
             for r in &o.rejections {
                 warn(
                     TOOL,
-                    format_args!(
-                        "rejected: {}: {}: {}",
-                        r.path,
-                        r.reason.as_str(),
-                        r.detail
-                    ),
+                    format_args!("rejected: {}: {}: {}", r.path, r.reason.as_str(), r.detail),
                 );
+            }
+            let over = o
+                .rejections
+                .iter()
+                .any(|r| r.reason.as_str() == "memory_over_budget");
+            if over && o.action == "add" {
+                warn(
+                    TOOL,
+                    "the pinned lines and the new line alone exceed the budget: unpin or forget a line, or raise [memory] inject_max_chars",
+                );
+            }
+            if o.action == "edit" {
+                if let Some(run) = o
+                    .receipt
+                    .as_deref()
+                    .and_then(|r| r.strip_suffix("receipt.json"))
+                {
+                    warn(
+                        TOOL,
+                        format_args!("your edit is kept in {run}proposal/memory/MEMORY.md (any secret redacted)"),
+                    );
+                }
             }
             warn(
                 TOOL,
-                format_args!("nothing was changed (job {job}; see {})", o.receipt.as_deref().unwrap_or("")),
+                format_args!(
+                    "nothing was changed (job {job}; see {})",
+                    o.receipt.as_deref().unwrap_or("")
+                ),
             );
         }
         Status::Failed => {

@@ -202,8 +202,7 @@ fn memory_steps(bucket: &Path) -> Vec<Step> {
     let mut steps = Vec::new();
     for e in rd.flatten() {
         let p = e.path();
-        if p.extension().is_none_or(|x| x != "jsonl") || !e.file_type().is_ok_and(|t| t.is_file())
-        {
+        if p.extension().is_none_or(|x| x != "jsonl") || !e.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
         let Ok(text) = fs::read_to_string(&p) else {
@@ -603,7 +602,13 @@ fn settle(o: &mut Outcome, r: Receipt, run: &Path, before: &str, after: &str) {
 /// `csep memory add TEXT [--pin]`: appends one line. Over the budget, the least recently
 /// confirmed unpinned lines move to refs/archive.md (never the new line, never a pinned
 /// one), in the same job.
-pub fn add(state_dir: &Path, repo: &Repo, text: &str, pin: bool, opts: &Options) -> Result<Outcome> {
+pub fn add(
+    state_dir: &Path,
+    repo: &Repo,
+    text: &str,
+    pin: bool,
+    opts: &Options,
+) -> Result<Outcome> {
     let line = memory_line(text)?;
     let body = lines::normalize(&line);
     let mut o = Outcome::new("add", repo);
@@ -801,7 +806,8 @@ pub fn finish_edit(state_dir: &Path, repo: &Repo, edit: Edit, opts: &Options) ->
 mod tests {
     use super::*;
 
-    const MEM: &str = "# Memory\n\n- Use pnpm, not npm.\n- Node 22.\n\n## Tests\n- Run `pnpm test -- --run`.\n";
+    const MEM: &str =
+        "# Memory\n\n- Use pnpm, not npm.\n- Node 22.\n\n## Tests\n- Run `pnpm test -- --run`.\n";
 
     #[test]
     fn a_line_is_chosen_by_text_or_number_and_only_one() {
@@ -842,7 +848,10 @@ mod tests {
         let id = user_job_id();
         assert!(verify::valid_job_id(&id), "{id}");
         assert!(id.contains("Z-user-"), "{id}");
-        assert!(!is_user_job(Path::new("/nonexistent"), "20261101T100000Z-1a2b3c4d"));
+        assert!(!is_user_job(
+            Path::new("/nonexistent"),
+            "20261101T100000Z-1a2b3c4d"
+        ));
         assert!(is_user_job(Path::new("/nonexistent"), &id));
     }
 }
