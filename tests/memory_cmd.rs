@@ -141,6 +141,13 @@ fn add_list_forget_and_undo_put_back_the_exact_bytes() {
         .stdout(predicate::str::contains("by you (csep memory)"))
         .stdout(predicate::str::contains("not in the journal"));
 
+    // A line written by hand after the job: the job's line keeps its job, the new one has none.
+    fs::write(&file, format!("{after_add}- Written by hand.\n")).unwrap();
+    let lines = lines_of(&env, &dir);
+    assert_eq!(lines[2]["job_id"], add.as_str(), "{}", lines[2]);
+    assert_eq!(lines[3]["origin"], "unknown", "{}", lines[3]);
+    fs::write(&file, &after_add).unwrap();
+
     let forget = applied(&env, &dir, &["forget", "node 22"]);
     assert_eq!(
         fs::read_to_string(&file).unwrap(),

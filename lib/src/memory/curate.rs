@@ -12,8 +12,9 @@
 //!
 //! Provenance is read from the journal alone: the bucket's jobs that changed MEMORY.md are
 //! replayed in order (a job's before-text is its backup copy, its after-text whichever
-//! known text has its after-hash: the next job's backup or the live file); a line's origin is
-//! the last job that added or changed it. Undone and rolled-back jobs are left out.
+//! known text has its after-hash: the next job's backup, the live file, or the job's own
+//! proposal while its run directory is kept); a line's origin is the last job that added or
+//! changed it. Undone and rolled-back jobs are left out.
 
 use super::fit::{self, ARCHIVE_REL};
 use super::ledger::Ledger;
@@ -253,14 +254,27 @@ pub fn list(state_dir: &Path, repo: &Repo) -> Result<List> {
     // Every text the journal can name by hash: the backups, and the live file.
     let mut texts: HashMap<String, String> = HashMap::new();
     texts.insert(sha256_hex(live.as_bytes()), live.clone());
-    for s in &steps {
-        if let (Some(b), Some(want)) = (&s.backup, &s.before_sha256) {
-            if let Ok(bytes) = fs::read(b) {
-                if &sha256_hex(&bytes) == want {
-                    texts.insert(want.clone(), String::from_utf8_lossy(&bytes).into_owned());
-                }
+    let mut known = |path: &Path, want: &Option<String>| {
+        let Some(want) = want else { return };
+        if texts.contains_key(want) {
+            return;
+        }
+        if let Ok(bytes) = fs::read(path) {
+            if &sha256_hex(&bytes) == want {
+                texts.insert(want.clone(), String::from_utf8_lossy(&bytes).into_owned());
             }
         }
+    };
+    for s in &steps {
+        if let Some(b) = &s.backup {
+            known(Path::new(b), &s.before_sha256);
+        }
+        // The job's own proposal is its after-text, while its run directory is kept: so a
+        // hand edit after the last job does not hide what that job wrote.
+        let proposed = crate::reflect::run_dir(state_dir, &s.job_id)
+            .join("proposal")
+            .join(MEMORY_REL);
+        known(&proposed, &s.after_sha256);
     }
     let mut prov: BTreeMap<String, Prov> = BTreeMap::new();
     for s in &steps {
