@@ -1129,7 +1129,7 @@ fn session_reflect_needs_exactly_one_mode() {
     );
     assert!(s["latest"].is_null());
     assert_eq!(s["worker_running"], false);
-    assert_eq!(s["backend"], "codex-app-server");
+    assert_eq!(s["backend"], "auto");
 }
 
 #[test]

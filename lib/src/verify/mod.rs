@@ -24,7 +24,7 @@ pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
 pub use draft::DraftSummary;
 pub(crate) use journal::{apply, lock, Applied, Planned};
 pub use journal::{journal_path, undo, JournalEntry, UndoChange, UndoReceipt, UndoStatus};
-pub(crate) use planted::{is_bidi, is_control};
+pub(crate) use planted::{exfiltration, is_bidi, is_control, prompt_injection, remote_code};
 
 use crate::error::{Error, Result};
 use crate::{config, fsutil, timefmt};
