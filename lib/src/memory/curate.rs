@@ -632,8 +632,13 @@ pub fn add(
         .into_iter()
         .find(|e| lines::normalize(e.body) == body)
     {
+        let hint = if pin {
+            format!("; pin it with `csep memory pin --line {}`", e.line_no)
+        } else {
+            String::new()
+        };
         return Err(Error::usage(format!(
-            "line {} already says this: {}",
+            "line {} already says this: {}{hint}",
             e.line_no,
             e.raw.trim()
         )));
