@@ -4,6 +4,7 @@
 //! working after the switch.
 
 pub mod catalog;
+pub mod curate;
 pub mod fit;
 pub mod ledger;
 pub mod lines;
