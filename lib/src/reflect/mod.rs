@@ -34,6 +34,7 @@
 //! has let go of the bucket).
 
 pub mod builtin;
+pub mod curate;
 pub mod prompt;
 pub mod provider;
 pub mod queue;
