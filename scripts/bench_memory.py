@@ -424,7 +424,7 @@ def entries(text):
         if s.startswith("```") or s.startswith("~~~"):
             fence = not fence
             continue
-        if fence or not s or s.startswith("#") or s.startswith("<!--"):
+        if fence or not s or s.startswith("#") or s.startswith("<!--") or not norm(s):
             continue
         out.append(s)
     return out
@@ -512,6 +512,7 @@ def score(res, t=None):
     step_ms = res.get("step_ms", [])
     seen_by_job = sorted({d["id"] for d in t["directives"]
                           if any(d["said"] in (j.get("messages") or "") for j in jobs)})
+    not_seen = sorted({d["id"] for d in t["directives"]} - set(seen_by_job))
     return {
         "provider": res["provider"], "budget": budget, "available": res.get("available", True),
         "jobs": len(jobs),
@@ -519,7 +520,7 @@ def score(res, t=None):
         "directives_planted": len(t["directives"]),
         "directives_captured": len(captured),
         "directives_missed": sorted({d["id"] for d in t["directives"]} - captured),
-        "directives_in_job_inputs": len(seen_by_job),
+        "directives_in_job_inputs": len(seen_by_job), "directives_never_in_inputs": not_seen,
         "current_planted": len(current),
         "current_in_memory": len(in_final),
         "current_in_refs_only": len(in_refs - in_final),
@@ -558,7 +559,9 @@ def print_score(s, out=sys.stdout):
     st = ", ".join(f"{k} {v}" for k, v in s["statuses"].items())
     w(f"  jobs                          {s['jobs']} ({st})")
     w(f"  directives captured/planted   {s['directives_captured']}/{s['directives_planted']}"
-      f"   (reached a job's inputs: {s['directives_in_job_inputs']}; missed: {' '.join(s['directives_missed']) or '-'})")
+      f"   (missed: {' '.join(s['directives_missed']) or '-'})")
+    w(f"  directives in a job's inputs  {s['directives_in_job_inputs']}/{s['directives_planted']}"
+      f"   (never: {' '.join(s['directives_never_in_inputs']) or '-'})")
     w(f"  current facts in memory       {s['current_in_memory']}/{s['current_planted']} in MEMORY.md"
       f", {s['current_in_refs_only']} only in refs/")
     w(f"  stale facts left              {s['stale_facts']}   {' '.join(s['stale_fact_ids'])}")
