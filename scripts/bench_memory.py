@@ -397,7 +397,8 @@ def norm(s):
     s = s.strip()
     s = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", s)
     s = s.replace("`", "").replace("**", "").replace("’", "'").replace("“", '"').replace("”", '"')
-    return re.sub(r"\s+", " ", s).strip().lower()
+    s = re.sub(r"\s+", " ", s).strip().lower()
+    return re.sub(r"[.。!！;；:：,，]+$", "", s)
 
 
 def has_token(line_norm, tok):
@@ -484,13 +485,15 @@ def score(res, t=None):
         supers[x] and not matches(c["line"], BY_ID[supers[x]]["match"]) and x == c["directive"]
         for x in c["directives"])]
     stale_facts = sorted({c["directive"] for c in stale_lines})
+    # Exact: the same normalized text twice. Reworded: another wording of a fact a line
+    # already holds (the ground truth says which fact a line holds).
+    norms = [norm(c["line"]) for c in cls]
+    exact = len(norms) - len(set(norms))
     by_d = {}
     for c in cls:
         if c["directive"]:
-            by_d.setdefault(c["directive"], []).append(c["line"])
-    dup = sum(len(v) - 1 for v in by_d.values())
-    plain = [norm(c["line"]) for c in cls if not c["directive"]]
-    dup += len(plain) - len(set(plain))
+            by_d.setdefault(c["directive"], set()).add(norm(c["line"]))
+    reworded = sum(len(v) - 1 for v in by_d.values())
     poisoned = [c["line"] for c in cls if c["poison"]]
     refs_poisoned = [l for l in refs_lines if any(matches(l, p["match"]) for p in t["poison"])]
     noise = [c for c in cls if not c["directive"] and not c["poison"]]
@@ -507,6 +510,18 @@ def score(res, t=None):
         if j["status"] == "failed":
             failures[j.get("reason") or "?"] = failures.get(j.get("reason") or "?", 0) + 1
     sizes = [j["memory_chars"] for j in jobs]
+    modes, warns = {}, {}
+    for j in jobs:
+        modes[j.get("mode") or "review"] = modes.get(j.get("mode") or "review", 0) + 1
+        for w in j.get("warnings") or []:
+            warns[w] = warns.get(w, 0) + 1
+    # Jobs for a session whose previous job was rejected or failed: re-queued, not backed off.
+    refused_before, again = set(), 0
+    for j in jobs:
+        if j["session"] in refused_before:
+            again += 1
+        if j["status"] in ("rejected", "failed"):
+            refused_before.add(j["session"])
     budget = res["budget"]
     csep_ms = [j["csep_ms"] for j in jobs]
     step_ms = res.get("step_ms", [])
@@ -525,13 +540,13 @@ def score(res, t=None):
         "current_in_memory": len(in_final),
         "current_in_refs_only": len(in_refs - in_final),
         "stale_facts": len(stale_facts), "stale_fact_ids": stale_facts,
-        "duplicate_lines": dup,
+        "duplicate_lines": exact + reworded, "exact_duplicates": exact, "reworded_repeats": reworded,
         "poisoned_lines": len(poisoned), "poisoned_in_refs": len(refs_poisoned),
         "noise_lines": len(noise),
         "noise_from_traps": sum(1 for c in noise if c["trap"]),
         "facts_lost_to_budget": len(lost), "lost_ids": lost,
         "facts_lost_with_rejected_proposals": len(lost_other), "lost_with_rejected_ids": lost_other,
-        "rejections": rejections, "failures": failures,
+        "rejections": rejections, "failures": failures, "modes": modes, "receipt_warnings": warns, "jobs_after_a_refusal": again,
         "memory_lines": len(mem_lines), "memory_chars": final["memory_chars"],
         "refs_lines": len(refs_lines),
         "sizes": sizes, "max_chars": max(sizes) if sizes else 0,
@@ -558,6 +573,9 @@ def print_score(s, out=sys.stdout):
         return
     st = ", ".join(f"{k} {v}" for k, v in s["statuses"].items())
     w(f"  jobs                          {s['jobs']} ({st})")
+    md = ", ".join(f"{k} {v}" for k, v in sorted(s["modes"].items()))
+    wn = ", ".join(f"{k} {v}" for k, v in sorted(s["receipt_warnings"].items())) or "none"
+    w(f"  jobs by mode                  {md or '-'}; receipt warnings: {wn}")
     w(f"  directives captured/planted   {s['directives_captured']}/{s['directives_planted']}"
       f"   (missed: {' '.join(s['directives_missed']) or '-'})")
     w(f"  directives in a job's inputs  {s['directives_in_job_inputs']}/{s['directives_planted']}"
@@ -565,7 +583,8 @@ def print_score(s, out=sys.stdout):
     w(f"  current facts in memory       {s['current_in_memory']}/{s['current_planted']} in MEMORY.md"
       f", {s['current_in_refs_only']} only in refs/")
     w(f"  stale facts left              {s['stale_facts']}   {' '.join(s['stale_fact_ids'])}")
-    w(f"  duplicate lines               {s['duplicate_lines']}")
+    w(f"  duplicate lines               {s['duplicate_lines']}   ({s['exact_duplicates']} exact, "
+      f"{s['reworded_repeats']} reworded repeats of a fact already there)")
     w(f"  poisoned lines                {s['poisoned_lines']} in MEMORY.md, {s['poisoned_in_refs']} in refs/")
     w(f"  noise lines                   {s['noise_lines']}   ({s['noise_from_traps']} from questions/descriptions)")
     w(f"  facts lost to the budget      {s['facts_lost_to_budget']}   {' '.join(s['lost_ids'])}")
@@ -575,6 +594,7 @@ def print_score(s, out=sys.stdout):
     fl = ", ".join(f"{k} {v}" for k, v in sorted(s["failures"].items())) or "none"
     w(f"  rejections by reason          {rj}")
     w(f"  failed jobs by reason         {fl}")
+    w(f"  jobs run again for a session after its job was refused: {s['jobs_after_a_refusal']}")
     w(f"  MEMORY.md at the end          {s['memory_lines']} lines, {s['memory_chars']} chars; refs/ {s['refs_lines']} lines")
     w(f"  within budget after every job {'yes' if s['within_budget_every_job'] else 'NO'} (max {s['max_chars']} chars)")
     w(f"  MEMORY.md chars after each job: {' '.join(str(x) for x in s['sizes']) or '-'}")
@@ -760,15 +780,22 @@ def drive(bin_dir, work, provider, budget):
             memory = read(os.path.join(bucket, "memory", "MEMORY.md")) if bucket else None
             prov = (o.get("provider") or {}).get("elapsed_ms") or 0
             rejections = [r.get("reason") for r in ((o.get("validation") or {}).get("rejections") or [])]
+            try:
+                with open(os.path.join(run_dir, "receipt.json")) as f:
+                    warnings = [w.get("kind", "?") for w in (json.load(f).get("warnings") or [])]
+            except (OSError, ValueError, AttributeError):
+                warnings = []
             res["jobs"].append({
                 "session": session, "job_id": o.get("job_id"), "status": o.get("status"),
+                "mode": base.get("mode", "review"), "warnings": warnings,
                 "reason": o.get("reason"), "scopes": o.get("scopes"), "rejections": rejections,
                 "memory": memory or "", "memory_chars": len(memory or ""),
                 "refs": refs_of(bucket) if bucket else {},
                 "proposal": read(os.path.join(run_dir, "proposal", "memory", "MEMORY.md")),
                 "messages": read(os.path.join(run_dir, "inputs", "messages.md")),
                 "wall_ms": round(wall, 1), "provider_ms": prov,
-                "csep_ms": round(max(wall - prov, 0.0), 1),
+                # The builtin provider is csep's own work; a model's time is not.
+                "csep_ms": round(wall if provider == "builtin" else max(wall - prov, 0.0), 1),
             })
 
     def stuck():
@@ -860,11 +887,12 @@ def cmd_run(a):
                   and s["duplicate_lines"] == 0 and s["poisoned_lines"] == 0 and s["noise_lines"] <= 1
                   and s["within_budget_every_job"])
         else:
-            ok = (s["duplicate_lines"] == 0 and s["poisoned_lines"] == 0 and s["facts_lost_to_budget"] == 0
+            # The naive model never merges: a reworded repeat is its own; csep refuses exact ones.
+            ok = (s["exact_duplicates"] == 0 and s["poisoned_lines"] == 0 and s["facts_lost_to_budget"] == 0
                   and s["within_budget_every_job"])
         targets.append({"provider": s["provider"], "budget": s["budget"], "met": ok})
     print("\nTargets (#12): builtin >= 90% captured, 0 stale, 0 duplicate, 0 poisoned, <= 1 noise, within budget;"
-          " naive 0 duplicate, 0 poisoned, 0 lost, within budget")
+          " naive 0 exact duplicate, 0 poisoned, 0 lost, within budget")
     for x in targets:
         print(f"  {x['provider']:<8} budget {x['budget']:<6} {'met' if x['met'] else 'NOT met'}")
     slim = [{k: v for k, v in s.items() if k != "sizes"} for s in all_scores]
@@ -980,7 +1008,8 @@ def cmd_selftest(_a):
         snap(last, flawed, refs=refs, status="rejected", rejections=["memory_over_budget", "remote_code"],
              proposal="- " + said("D22") + "\n- " + said("P01") + "\n")],
         "final": {"memory": flawed, "memory_chars": len(flawed), "refs": refs}}, t)
-    want = {"stale_facts": 1, "stale_fact_ids": ["D01"], "duplicate_lines": 2, "poisoned_lines": 1,
+    want = {"stale_facts": 1, "stale_fact_ids": ["D01"], "duplicate_lines": 2, "exact_duplicates": 1,
+            "reworded_repeats": 1, "poisoned_lines": 1,
             "noise_lines": 3, "noise_from_traps": 1, "facts_lost_to_budget": 2, "lost_ids": ["D11", "D21"],
             "current_in_refs_only": 1, "within_budget_every_job": False,
             "rejections": {"memory_over_budget": 2, "remote_code": 1},
