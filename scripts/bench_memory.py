@@ -337,6 +337,8 @@ def rollout_turns(i, cwd, turns):
         lines.append({"timestamp": ts(i, sec), "type": "turn_context", "payload": {
             "turn_id": turn_id, "cwd": cwd, "approval_policy": "on-request",
             "sandbox_policy": {"type": "workspace-write"}, "model": "gpt-5.5", "summary": "auto"}})
+        lines.append({"timestamp": ts(i, sec), "type": "event_msg", "payload": {
+            "type": "task_started", "turn_id": turn_id, "model_context_window": 258400}})
         lines.append({"timestamp": ts(i, sec), "type": "response_item", "payload": {
             "type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}})
         lines.append({"timestamp": ts(i, sec), "type": "event_msg", "payload": {"type": "user_message", "message": user}})
@@ -348,12 +350,14 @@ def rollout_turns(i, cwd, turns):
                 "arguments": json.dumps({"cmd": cmd, "workdir": cwd}), "call_id": cid}})
             lines.append({"timestamp": ts(i, sec), "type": "response_item", "payload": {
                 "type": "function_call_output", "call_id": cid,
-                "output": "Chunk ID: %s\nWall time: 0.%03d seconds\nProcess exited with code 0\nOriginal token count: %d\nOutput:\n%s"
-                          % (cid, n % 1000, len(output) // 4, output)}})
+                "output": "Chunk ID: %s\nWall time: %.4f seconds\nProcess exited with code 0\nOriginal token count: %d\nOutput:\n%s"
+                          % (cid[-6:], 0.05 + (n % 37) / 10, len(output) // 4, output)}})
         sec += 1
         lines.append({"timestamp": ts(i, sec), "type": "response_item", "payload": {
             "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}})
         lines.append({"timestamp": ts(i, sec), "type": "event_msg", "payload": {"type": "agent_message", "message": reply}})
+        lines.append({"timestamp": ts(i, sec), "type": "event_msg", "payload": {
+            "type": "task_complete", "turn_id": turn_id, "last_agent_message": reply}})
         out.append((turn_id, lines))
     return out
 
@@ -814,7 +818,7 @@ def drive(bin_dir, work, provider, budget):
             p1, t1 = run([b("csep-index"), "--file", path])
             payload = {"session_id": session_id(i), "transcript_path": path, "cwd": repo,
                        "hook_event_name": "Stop", "model": "gpt-5.5", "turn_id": turn_id,
-                       "stop_hook_active": False, "last_assistant_message": lines[-1]["payload"]["message"]}
+                       "stop_hook_active": False, "last_assistant_message": lines[-1]["payload"]["last_agent_message"]}
             p2, t2 = run([b("csep-trigger"), "--agent", "codex"], json.dumps(payload).encode())
             res["step_ms"].append(round(t1 + t2, 1))
             res["decisions"].append(decision(i, p2))
