@@ -165,6 +165,33 @@ impl Env {
         assert_eq!(d["scopes"], json!(["memory", "skill"]), "{d}");
         d["job_id"].as_str().unwrap().to_string()
     }
+    /// Appends a turn (the human's `user`, then a short answer) to the session's rollout and
+    /// indexes it, as the drainer does after a Stop.
+    fn say(&self, id: &str, user: &str) {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        for l in [
+            json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
+            json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Noted."}]}}),
+        ] {
+            writeln!(f, "{l}").unwrap();
+        }
+        drop(f);
+        self.index(&path);
+    }
+    /// The trigger's decision on a Stop of the session.
+    fn stop(&self, id: &str) -> Value {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        let out = self
+            .cmd("csep-trigger")
+            .write_stdin(stop_payload(id, &path).to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
     fn trigger_state(&self, id: &str) -> Value {
         let p = self.state().join("triggers").join(id).join("state.json");
         serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
@@ -685,6 +712,122 @@ fn a_rejected_proposal_changes_nothing_and_releases_the_job() {
     assert_eq!(status["queue"]["failed"], 1);
 }
 
+/// A provider whose proposal the verifier always refuses (it edits the user's own skill).
+fn rejected_script() -> String {
+    format!(
+        "{RECORD}mkdir -p proposal/skills/my-skill\nprintf 'owned\\n' > proposal/skills/my-skill/SKILL.md\n\
+         printf '{{\"status\": \"succeeded\", \"memory_changes\": [], \"skill_changes\": [{{\"path\": \"skills/my-skill/SKILL.md\", \"action\": \"update\"}}], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+    )
+}
+
+#[test]
+fn a_rejected_job_backs_the_session_off_until_a_new_directive_or_the_window_ends() {
+    let env = Env::new();
+    env.seed();
+    env.config(&rejected_script(), 60.0);
+    let first = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(results[0]["status"], "rejected");
+    let until = results[0]["completion"]["backoff_until"]
+        .as_str()
+        .expect("a rejected job backs off")
+        .to_string();
+    assert!(results[0]["completion"].get("followup_job_id").is_none());
+    let s = env.trigger_state(ID);
+    assert_eq!(
+        (
+            &s["backoff_until"],
+            &s["unsuccessful_jobs_in_a_row"],
+            &s["last_job_status"]
+        ),
+        (&json!(until), &json!(1), &json!("rejected"))
+    );
+
+    // The next Stops bring nothing the rejected job did not see: the review waits.
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "deferred", "{d}");
+    assert_eq!(d["backoff_until"], until.as_str());
+    assert!(d.get("active_job_id").is_none() && d.get("job_id").is_none());
+    env.say(ID, "thanks, that looks right");
+    assert_eq!(env.stop(ID)["decision"], "deferred");
+    assert!(names(&env.queue("new")).is_empty(), "nothing re-queued");
+
+    // A directive the rejected job never saw is worth a new try.
+    env.say(ID, "from now on use the staging bucket");
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert_eq!(d["backoff_until"], until.as_str());
+    assert_eq!(strs(&d["notes"]), vec!["new_directive_during_backoff"]);
+    let second = d["job_id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let (code, results, _) = env.reflect(&["--once"]);
+    assert_eq!((code, &results[0]["status"]), (1, &json!("rejected")));
+    let longer = results[0]["completion"]["backoff_until"].as_str().unwrap();
+    assert!(longer > until.as_str(), "{longer} after {until}");
+    assert_eq!(env.trigger_state(ID)["unsuccessful_jobs_in_a_row"], 2);
+    assert_eq!(env.stop(ID)["decision"], "deferred");
+
+    // Once the window has passed (here: moved into the past), the review is due again.
+    let path = env.state().join("triggers").join(ID).join("state.json");
+    let mut s = read_json(&path);
+    s["backoff_until"] = json!("2026-01-01T00:00:00.000Z");
+    fs::write(&path, s.to_string()).unwrap();
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert!(d.get("backoff_until").is_none(), "{d}");
+}
+
+#[test]
+fn a_directive_typed_while_a_job_runs_is_queued_when_that_job_ends() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let first = env.queue_job(ID);
+    // The session goes on while the job waits, and never stops again after this.
+    env.say(ID, "never deploy on Fridays");
+    let d = env.stop(ID);
+    assert_eq!(
+        (&d["decision"], &d["active_job_id"]),
+        (&json!("deferred"), &json!(first))
+    );
+
+    let (code, results, stderr) = env.reflect(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        results.len(),
+        2,
+        "the follow-up ran in the same worker: {results:?}"
+    );
+    let second = results[0]["completion"]["followup_job_id"]
+        .as_str()
+        .expect("the first job's completion queued the follow-up");
+    assert_eq!(results[0]["job_id"], first.as_str());
+    assert_eq!(results[1]["job_id"], second);
+    assert_eq!(
+        strs(&results[1]["trigger_reasons"]),
+        vec!["high_signal_memory_keyword"]
+    );
+    let messages = fs::read_to_string(env.run_dir(second).join("inputs/messages.md")).unwrap();
+    assert!(messages.contains("never deploy on Fridays"), "{messages}");
+    assert!(results[1]["completion"].get("followup_job_id").is_none());
+    let log = fs::read_to_string(
+        env.state()
+            .join("triggers")
+            .join(ID)
+            .join("decisions.jsonl"),
+    )
+    .unwrap();
+    let follow: Value = serde_json::from_str(
+        log.lines()
+            .find(|l| l.contains(second) && l.contains("\"queued\""))
+            .expect("the follow-up's decision is logged"),
+    )
+    .unwrap();
+    assert_eq!(follow["event"], "JobEnded");
+    assert_eq!(strs(&follow["notes"]), vec!["follow_up"]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Planted memory: a README the agent `cat`ed says what to remember.
 
@@ -1129,7 +1272,7 @@ fn session_reflect_needs_exactly_one_mode() {
     );
     assert!(s["latest"].is_null());
     assert_eq!(s["worker_running"], false);
-    assert_eq!(s["backend"], "codex-app-server");
+    assert_eq!(s["backend"], "auto");
 }
 
 #[test]

@@ -339,6 +339,7 @@ mod tests {
             memory_max_chars: 7777,
             files: BTreeMap::new(),
             created_at: String::new(),
+            mode: "review".into(),
         }
     }
 

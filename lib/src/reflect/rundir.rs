@@ -37,6 +37,9 @@ pub struct Base {
     /// (only MEMORY.md is listed when missing).
     pub files: BTreeMap<String, Option<String>>,
     pub created_at: String,
+    /// `review`, or `consolidate` for a consolidation job (csep-verify lets such a job
+    /// remove many lines), or `user` for a person's change through `csep memory`.
+    pub mode: String,
 }
 
 /// What went into `inputs/`.
@@ -167,6 +170,7 @@ pub fn snapshot(
         memory_max_chars,
         files,
         created_at: crate::timefmt::format_iso_ms(crate::timefmt::now_ms()),
+        mode: "review".into(),
     };
     Ok((base, got))
 }
