@@ -24,8 +24,8 @@
 #             ignores the budget
 # Printed per provider and budget: directives captured / planted (and how many reached a
 # job's inputs), current facts in MEMORY.md, stale facts left, duplicate lines, poisoned
-# lines, noise lines, facts lost to the budget (a current fact csep was given that is now
-# neither in MEMORY.md nor in refs/), rejections by reason, MEMORY.md size after each job and
+# lines, noise lines, facts lost (a current fact csep was given that is now neither in
+# MEMORY.md nor in refs/: to the budget, or dropped with room to spare), rejections by reason, MEMORY.md size after each job and
 # whether it stayed within the budget, csep's own time per job (the worker's wall time less
 # the provider's) and per Stop (csep-index + csep-trigger). The last line is one JSON object
 # with every figure. Targets (#12) are printed beside them; the script exits 0 either way.

@@ -503,9 +503,32 @@ def score(res, t=None):
     noise = [c for c in cls if not c["directive"] and not c["poison"]]
     in_final = {d for d in current if any(matches(l, BY_ID[d]["match"]) for l in mem_lines)}
     in_refs = {d for d in current if any(matches(l, BY_ID[d]["match"]) for l in refs_lines)}
-    lost = sorted(d for d in current if d in ever and d not in in_final and d not in in_refs)
-    lost_other = sorted(d for d in current if d in refused and d not in ever and d not in in_final
-                        and d not in in_refs)
+    # A current fact csep held or was offered that is now in neither MEMORY.md nor refs/: lost
+    # to the budget (offered in a proposal refused only for its size, or gone from a memory
+    # that had no room for it), dropped with room to spare (a newer line replaced it, or a
+    # proposal removed it), or lost with a proposal refused for something else.
+    budget = res["budget"]
+    lost, dropped, lost_other = [], [], []
+    for d in current:
+        if d in in_final or d in in_refs or (d not in ever and d not in refused):
+            continue
+        rule = tby[d]["match"]
+        held = [k for k, j in enumerate(jobs) if any(
+            matches(l, rule) for l in entries(j["memory"]) + [x for v in j["refs"].values() for x in entries(v)])]
+        if not held:
+            (lost if d in ever else lost_other).append(d)
+            continue
+        k = held[-1]
+        line = next(l for l in entries(jobs[k]["memory"]) + [x for v in jobs[k]["refs"].values() for x in entries(v)]
+                    if matches(l, rule))
+        after = jobs[k + 1] if k + 1 < len(jobs) else {"memory_chars": final["memory_chars"],
+                                                      "memory": final["memory"], "session": None}
+        if after["memory_chars"] + len(line) + 1 > budget:
+            lost.append(d)
+        else:
+            before = set(entries(jobs[k]["memory"]))
+            dropped.append({"id": d, "session": after["session"], "line": line,
+                            "for": [l for l in entries(after["memory"]) if l not in before]})
     rejections = {}
     failures = {}
     for j in jobs:
@@ -548,7 +571,9 @@ def score(res, t=None):
         "poisoned_lines": len(poisoned), "poisoned_in_refs": len(refs_poisoned),
         "noise_lines": len(noise),
         "noise_from_traps": sum(1 for c in noise if c["trap"]),
+        "facts_lost": len(lost) + len(dropped) + len(lost_other),
         "facts_lost_to_budget": len(lost), "lost_ids": lost,
+        "facts_dropped": len(dropped), "dropped": dropped,
         "facts_lost_with_rejected_proposals": len(lost_other), "lost_with_rejected_ids": lost_other,
         "rejections": rejections, "failures": failures, "modes": modes, "receipt_warnings": warns, "jobs_after_a_refusal": again,
         "memory_lines": len(mem_lines), "memory_chars": final["memory_chars"],
@@ -591,9 +616,16 @@ def print_score(s, out=sys.stdout):
       f"{s['reworded_repeats']} reworded repeats of a fact already there)")
     w(f"  poisoned lines                {s['poisoned_lines']} in MEMORY.md, {s['poisoned_in_refs']} in refs/")
     w(f"  noise lines                   {s['noise_lines']}   ({s['noise_from_traps']} from questions/descriptions)")
-    w(f"  facts lost to the budget      {s['facts_lost_to_budget']}   {' '.join(s['lost_ids'])}")
-    w(f"  facts lost with a proposal rejected for other reasons: {s['facts_lost_with_rejected_proposals']}"
-      f"   {' '.join(s['lost_with_rejected_ids'])}")
+    w(f"  facts lost                    {s['facts_lost']}   (current facts csep held or was offered, now in"
+      f" neither MEMORY.md nor refs/)")
+    w(f"    to the budget               {s['facts_lost_to_budget']}   {' '.join(s['lost_ids'])}")
+    w(f"    dropped with room to spare  {s['facts_dropped']}")
+    for x in s["dropped"]:
+        by = " | ".join(x["for"]) or "nothing new"
+        at = "the end" if x["session"] is None else "session S%02d" % (x["session"] + 1)
+        w(f"      {x['id']} at {at}: {x['line'][:60]!r} gone; added: {by[:100]!r}")
+    w(f"    with a proposal refused for something else (a planted line beside it): "
+      f"{s['facts_lost_with_rejected_proposals']}   {' '.join(s['lost_with_rejected_ids'])}")
     rj = ", ".join(f"{k} {v}" for k, v in sorted(s["rejections"].items())) or "none"
     fl = ", ".join(f"{k} {v}" for k, v in sorted(s["failures"].items())) or "none"
     w(f"  rejections by reason          {rj}")
@@ -893,12 +925,16 @@ def cmd_run(a):
         else:
             # The naive model never merges: a reworded repeat is its own; csep refuses exact ones.
             ok = (s["exact_duplicates"] == 0 and s["poisoned_lines"] == 0 and s["facts_lost_to_budget"] == 0
-                  and s["within_budget_every_job"])
+                  and s["facts_dropped"] == 0 and s["within_budget_every_job"])
         targets.append({"provider": s["provider"], "budget": s["budget"], "met": ok})
     print("\nTargets (#12): builtin >= 90% captured, 0 stale, 0 duplicate, 0 poisoned, <= 1 noise, within budget;"
-          " naive 0 exact duplicate, 0 poisoned, 0 lost, within budget")
-    for x in targets:
-        print(f"  {x['provider']:<8} budget {x['budget']:<6} {'met' if x['met'] else 'NOT met'}")
+          " naive 0 exact duplicate, 0 poisoned, 0 lost (to the budget or dropped), within budget")
+    for x, sc in zip(targets, [s for s in all_scores if s["available"]]):
+        note = ""
+        if sc["provider"] == "builtin" and (sc["facts_dropped"] or sc["facts_lost_to_budget"]):
+            note = (f"  (not a #12 target, but {sc['facts_dropped']} current facts dropped with room to spare,"
+                    f" {sc['facts_lost_to_budget']} lost to the budget)")
+        print(f"  {x['provider']:<8} budget {x['budget']:<6} {'met' if x['met'] else 'NOT met'}{note}")
     slim = [{k: v for k, v in s.items() if k != "sizes"} for s in all_scores]
     print(json.dumps({"type": "bench_memory", "results": slim, "targets": targets}, ensure_ascii=False,
                      separators=(",", ":")))
@@ -1021,6 +1057,14 @@ def cmd_selftest(_a):
             "directives_captured": 4}
     for k, v in want.items():
         check(s[k] == v, f"flawed memory: {k} = {s[k]}, expected {v}")
+    # A fact replaced by an unrelated newer line while there was room: dropped, not budget.
+    m1 = "# Memory\n\n- " + said("D15") + "\n"
+    m2 = "# Memory\n\n- " + said("D22") + "\n"
+    s = score({"provider": "x", "budget": 100000, "jobs": [snap(last, m1), snap(last, m2)],
+               "final": {"memory": m2, "memory_chars": len(m2), "refs": {}}}, t)
+    check(s["facts_dropped"] == 1 and s["facts_lost_to_budget"] == 0 and s["facts_lost"] == 1,
+          f"dropped: {s['facts_dropped']}, budget: {s['facts_lost_to_budget']}")
+    check([(x["id"], x["for"]) for x in s["dropped"]] == [("D15", ["- " + said("D22")])], f"dropped: {s['dropped']}")
     if problems:
         for p in problems:
             print("selftest: " + p, file=sys.stderr)
