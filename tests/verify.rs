@@ -1371,3 +1371,21 @@ fn the_receipt_lists_lines_added_removed_changed_and_reports_contradictions() {
         .collect();
     assert!(texts.contains(&"Keep commits small."), "{ledger:#}");
 }
+
+#[test]
+fn a_reflection_run_cannot_claim_to_be_a_persons_change() {
+    // `mode: user` would skip pinned_line_removed and mass_removal.
+    let env = Env::new();
+    env.good();
+    let mut base = env.base();
+    base["mode"] = json!("user");
+    env.write(&env.run().join("base.json"), base.to_string().as_bytes());
+    let r = env.expect_rejected("base_mismatch");
+    assert!(
+        rejection(&r, "base_mismatch")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mode \"user\""),
+        "{r:#}"
+    );
+}

@@ -172,17 +172,15 @@ pub struct List {
     pub lines: Vec<Listed>,
 }
 
-/// Whether a job was a person's (`csep memory`): its id, else its run's base.json.
-pub fn is_user_job(state_dir: &Path, job_id: &str) -> bool {
-    if job_id.contains("Z-user-") {
-        return true;
-    }
-    let base = crate::reflect::run_dir(state_dir, job_id).join("base.json");
-    fs::read(base)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.get("mode").and_then(|m| m.as_str()) == Some("user"))
+/// Whether a job was a person's: `csep memory` names its jobs `<time>Z-user-<hex>` (and
+/// csep-verify refuses `mode: user` under any other name), `csep migrate-worktrees`
+/// `migrate-…`. Never decided from a run directory, which a provider can write.
+pub fn is_user_job(job_id: &str) -> bool {
+    job_id.contains(USER_JOB_MARK) || job_id.starts_with("migrate-")
 }
+
+/// What sets a person's job id apart from a reflection job's.
+pub const USER_JOB_MARK: &str = crate::verify::USER_JOB_MARK;
 
 /// One applied job that changed MEMORY.md.
 struct Step {
@@ -318,7 +316,7 @@ pub fn list(state_dir: &Path, repo: &Repo) -> Result<List> {
             Some(p) => {
                 let user = *user_jobs
                     .entry(p.job_id.clone())
-                    .or_insert_with(|| is_user_job(state_dir, &p.job_id));
+                    .or_insert_with(|| is_user_job(&p.job_id));
                 if user {
                     Origin::User
                 } else {
@@ -501,7 +499,7 @@ pub fn user_job_id() -> String {
         .collect();
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write(fsutil::unique_name("").as_bytes());
-    format!("{stamp}Z-user-{:08x}", h.finish() as u32)
+    format!("{stamp}{USER_JOB_MARK}{:08x}", h.finish() as u32)
 }
 
 /// The live files a change starts from, read under the bucket lock.
@@ -853,10 +851,8 @@ mod tests {
         let id = user_job_id();
         assert!(verify::valid_job_id(&id), "{id}");
         assert!(id.contains("Z-user-"), "{id}");
-        assert!(!is_user_job(
-            Path::new("/nonexistent"),
-            "20261101T100000Z-1a2b3c4d"
-        ));
-        assert!(is_user_job(Path::new("/nonexistent"), &id));
+        assert!(!is_user_job("20261101T100000Z-1a2b3c4d"));
+        assert!(is_user_job(&id));
+        assert!(is_user_job("migrate-20261101T100000Z-1"));
     }
 }

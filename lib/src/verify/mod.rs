@@ -332,6 +332,11 @@ pub fn default_skills_dir() -> PathBuf {
         .unwrap_or_else(|| crate::paths::codex_home().join("skills"))
 }
 
+/// In the id of every job `csep memory` writes (`<time>Z-user-<hex>`): `mode: user` in
+/// base.json is believed only under such a name, which a reflection run cannot take (its run
+/// directory is named by the worker).
+pub const USER_JOB_MARK: &str = "Z-user-";
+
 /// Whether a job id is safe to use as a file name.
 pub fn valid_job_id(id: &str) -> bool {
     !id.is_empty()
@@ -407,6 +412,12 @@ fn check_base(state_dir: &Path, run_dir: &Path, base: &Base, r: &mut Receipt) {
             "skills_dir {} is not the skills root {}",
             base.skills_dir.display(),
             skills.display()
+        ));
+    }
+    if base.mode.as_deref() == Some("user") && !base.job_id.contains(USER_JOB_MARK) {
+        bad(format!(
+            "mode \"user\" is for a person's change through csep memory (job ids with {USER_JOB_MARK:?}), not job {:?}",
+            base.job_id
         ));
     }
     let (cfg, _) = config::load(state_dir);
