@@ -123,12 +123,14 @@ impl Env {
         )
         .unwrap();
     }
-    /// Every live file (bucket and skills) with its bytes.
+    /// Every live file (bucket and skills) with its bytes; not the worker's record of the
+    /// bucket's last memory job (`reflection.json`), which every memory job writes.
     fn live(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         let mut out = BTreeMap::new();
         for root in [self.bucket(), self.skills()] {
             walk(&root, &mut out);
         }
+        out.remove(&self.bucket().join("reflection.json"));
         out
     }
     fn index(&self, path: &Path) {

@@ -35,7 +35,9 @@
 pub mod prompt;
 pub mod provider;
 pub mod queue;
+pub mod record;
 pub mod rundir;
+pub mod select;
 
 pub use provider::{Provider, ProviderRun};
 pub use rundir::{skills_dir, Base};
@@ -506,10 +508,13 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         return finish(ctx, &job, cur, &run, o, started_ms);
     }
 
-    if let Err(e) = prepare(ctx, &job, &run, &o) {
-        fail(&mut o, "prepare_failed", e.message);
-        return finish(ctx, &job, cur, &run, o, started_ms);
-    }
+    let base = match prepare(ctx, &job, &run, &o) {
+        Ok((base, _)) => base,
+        Err(e) => {
+            fail(&mut o, "prepare_failed", e.message);
+            return finish(ctx, &job, cur, &run, o, started_ms);
+        }
+    };
 
     let timeout = Duration::from_secs_f64(ctx.config.session_reflection.timeout_seconds);
     let running = o.clone();
@@ -571,7 +576,7 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
 }
 
 /// Step 2: the run directory's files. Returns what went into `inputs/`.
-fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inputs> {
+fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<(Base, rundir::Inputs)> {
     let runs = ctx.state_dir.join("runs");
     crate::fsutil::create_dir_private(&runs)?;
     // Run directories hold session text: for the owner only.
@@ -596,14 +601,29 @@ fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inpu
         &r.skill_prefix,
         ctx.config.memory.inject_max_chars,
     )?;
+    let mut base = base;
+    let last = record::load(&bucket).map(|r| r.last_memory_job);
+    let (mode, why) = record::job_mode(
+        job.scopes.contains(&Scope::Memory),
+        inputs.memory_chars.unwrap_or(0),
+        base.memory_max_chars,
+        last.as_ref(),
+    );
+    base.mode = mode.as_str().to_string();
+    inputs.mode_reason = why;
+    if job.scopes.contains(&Scope::Memory) {
+        inputs.last_rejected = last.filter(|l| l.status == JobStatus::Rejected);
+    }
     write_atomic(&run.join("base.json"), &to_json(&base)?)?;
-    let (md, shown, omitted) = rundir::messages_markdown(ctx.state_dir, job)?;
-    rundir::write_messages(run, &md)?;
-    inputs.messages = shown;
-    inputs.messages_omitted = omitted;
+    let messages = rundir::messages_markdown(ctx.state_dir, job)?;
+    rundir::write_messages(run, &messages.markdown)?;
+    inputs.messages = messages.shown;
+    inputs.messages_omitted = messages.omitted;
+    inputs.user_messages = messages.user.len() as u64;
+    inputs.candidates = rundir::candidates(&messages.user);
     let text = prompt::render(job, &base, &inputs, run, &r.trigger.skill_generation_mode);
     write_atomic(&run.join("prompt.md"), text.as_bytes())?;
-    Ok(inputs)
+    Ok((base, inputs))
 }
 
 fn fail(o: &mut Outcome, reason: &str, detail: impl Into<String>) {
@@ -684,6 +704,9 @@ fn finish(
         o.elapsed_ms = Some((ms - started_ms).max(0) as u64);
     }
     o.provider_pgid = None;
+    if job.scopes.contains(&Scope::Memory) {
+        remember_memory_job(ctx, job, run, &o);
+    }
     let dest = queue::dir(ctx.state_dir)
         .join(if o.status.is_done() { "done" } else { "failed" })
         .join(cur.file_name().unwrap_or_default());
@@ -693,6 +716,35 @@ fn finish(
     }
     queue::finish(ctx.state_dir, cur, o.status.is_done())?;
     Ok(o)
+}
+
+/// Records how this memory job ended in the bucket's `reflection.json` (best effort: the
+/// record only steers the next job's mode and prompt).
+fn remember_memory_job(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) {
+    let Some(root) = rundir::repo_root_of(job) else {
+        return;
+    };
+    let bucket = crate::memory::bucket_dir(ctx.state_dir, &root);
+    let mode = fs::read(run.join("base.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Base>(&b).ok())
+        .map_or_else(|| "review".to_string(), |b| b.mode);
+    let _ = record::save(
+        &bucket,
+        record::LastJob {
+            job_id: job.job_id.clone(),
+            session_id: job.session_id.clone(),
+            status: o.status,
+            reason: o.reason.clone(),
+            mode,
+            rejections: o
+                .validation
+                .as_ref()
+                .map(|v| v.rejections.clone())
+                .unwrap_or_default(),
+            at: o.finished_at.clone().unwrap_or_default(),
+        },
+    );
 }
 
 /// Queue depths.
