@@ -58,7 +58,10 @@ pub fn render(job: &Job, base: &Base, inputs: &Inputs, run: &Path, mode: &str) -
                 format!(
                     "consolidate ({}): before anything else, bring MEMORY.md back within its \
                      budget",
-                    inputs.mode_reason.as_deref().unwrap_or("memory is near its budget")
+                    inputs
+                        .mode_reason
+                        .as_deref()
+                        .unwrap_or("memory is near its budget")
                 )
             } else {
                 "review".to_string()
@@ -213,7 +216,8 @@ pub fn render(job: &Job, base: &Base, inputs: &Inputs, run: &Path, mode: &str) -
              detail to a refs note and leave a one-line pointer (`see refs/<name>.md`)."
         );
         if consolidate {
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 w,
                 "\nThis is a consolidation job ({}). Your first task is a MEMORY.md well within \
                  {budget} characters that keeps every fact still true; then add what this \

@@ -71,8 +71,7 @@ pub fn save(bucket: &Path, last: LastJob) -> Result<()> {
         kind: "bucket_reflection".into(),
         last_memory_job: last,
     };
-    let mut bytes =
-        serde_json::to_vec_pretty(&record).map_err(|e| Error::input(e.to_string()))?;
+    let mut bytes = serde_json::to_vec_pretty(&record).map_err(|e| Error::input(e.to_string()))?;
     bytes.push(b'\n');
     write_atomic(&path(bucket), &bytes)
 }
@@ -177,7 +176,10 @@ mod tests {
         assert_eq!(r.kind, "bucket_reflection");
         assert_eq!(r.last_memory_job.reasons(), vec![OVER_BUDGET]);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path(dir.path())).unwrap().permissions().mode();
+        let mode = std::fs::metadata(path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::write(path(dir.path()), "{").unwrap();
         assert!(load(dir.path()).is_none());

@@ -4,9 +4,9 @@
 //! [`super::select`]; each message's text fenced so that nothing in it can pose as another
 //! message), and an empty `proposal/`. docs/SAFETY.md describes the layout.
 
+use super::select;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use super::select;
 use crate::index::db;
 use crate::index::window::{self, WindowMessage};
 use crate::setup::sha256_hex;
@@ -350,6 +350,11 @@ fn quoted_line(text: &str) -> String {
     quote(&short)
 }
 
+/// Where messages were left out.
+fn gap_line(n: usize) -> String {
+    format!("## [… {n} left out …]\n\n")
+}
+
 /// The summary of what csep found by kind: failed→fixed commands, the last checks.
 fn found(msgs: &[WindowMessage], plan: &select::Plan) -> String {
     if plan.pairs.is_empty() && plan.checks.is_empty() {
@@ -426,11 +431,18 @@ pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<Messages> {
     let blocks: Vec<(String, String)> = msgs.iter().map(blocks_of).collect();
     let size = |s: &String| s.chars().count();
     let sizes: Vec<(usize, usize)> = blocks.iter().map(|(f, e)| (size(f), size(e))).collect();
-    let plan = select::plan(&msgs, MESSAGES_BUDGET, &|i, s| match s {
-        select::Show::Omit => 0,
+    // What is not a message block counts too: this header, the framing, the summary of what
+    // was found (which does not depend on the budget), and a gap line per message left out
+    // (at most).
+    let gap = gap_line(msgs.len()).chars().count();
+    let cost = |i: usize, s: select::Show| match s {
+        select::Show::Omit => gap,
         select::Show::Excerpt => sizes[i].1,
         select::Show::Full => sizes[i].0,
-    });
+    };
+    let summary = found(&msgs, &select::plan(&msgs, 0, &cost));
+    let preamble = md.chars().count() + 120 + FRAMING.len() + summary.chars().count();
+    let plan = select::plan(&msgs, MESSAGES_BUDGET.saturating_sub(preamble), &cost);
     let users = msgs.iter().filter(|m| m.role == "user").count();
     out.shown = plan
         .show
@@ -445,7 +457,7 @@ pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<Messages> {
         out.omitted
     ));
     md.push_str(FRAMING);
-    md.push_str(&found(&msgs, &plan));
+    md.push_str(&summary);
     if msgs.is_empty() {
         md.push_str("(No new messages.)\n");
     }
@@ -460,17 +472,13 @@ pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<Messages> {
             select::Show::Full => full,
         };
         if gap > 0 {
-            md.push_str(&format!(
-                "## [{gap} messages left out here by csep to keep this file short]\n\n"
-            ));
+            md.push_str(&gap_line(gap));
             gap = 0;
         }
         md.push_str(block);
     }
     if gap > 0 {
-        md.push_str(&format!(
-            "## [{gap} messages left out here by csep to keep this file short]\n\n"
-        ));
+        md.push_str(&gap_line(gap));
     }
     out.user = msgs
         .iter()

@@ -99,7 +99,7 @@ fn exit_code_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?im)^\s*(?:error:\s*)?(?:exit code:?|process exited with code|exited with code|exit status:?)\s*(-?\d+)",
+            r"(?im)^[ \t]*(?:error:[ \t]*)?(?:exit code:?|process exited with code|exited with code|exit status:?)[ \t]*(-?\d+)",
         )
         .expect("exit code regex")
     })
@@ -109,7 +109,7 @@ fn error_line_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?m)^\s*(?:(?i:error)(?:\[[A-Za-z0-9]+\])?:|ERROR\b|FAILED\b|FAIL\b|(?i:fatal):|npm ERR!|Traceback \(most recent call last\)|thread '.*' panicked|.*\bpanicked at\b|.*: command not found|.*\bcommand not found\b|<tool_use_error>|E\s{3}\S|.*\b(?:Error|Exception): )",
+            r"(?m)^[ \t]*(?:(?i:error)(?:\[[A-Za-z0-9]+\])?:|ERROR\b|FAILED\b|FAIL\b|(?i:fatal):|npm ERR!|Traceback \(most recent call last\)|thread '.*' panicked|.*\bpanicked at\b|.*: command not found|.*\bcommand not found\b|<tool_use_error>|E[ \t]{3}\S|.*\b(?:Error|Exception): )",
         )
         .expect("error line regex")
     })
@@ -118,9 +118,14 @@ fn error_line_re() -> &'static Regex {
 /// Codex's shell output starts with lines about the run, not from the program.
 fn is_run_header(line: &str) -> bool {
     let l = line.trim();
-    ["Chunk ID:", "Wall time:", "Original token count:", "Output:"]
-        .iter()
-        .any(|p| l.starts_with(p))
+    [
+        "Chunk ID:",
+        "Wall time:",
+        "Original token count:",
+        "Output:",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
         || exit_code_re().is_match(l)
 }
 
@@ -130,10 +135,11 @@ pub fn run_state(output: &str) -> (RunState, Option<String>) {
         error_line_re()
             .find(output)
             .map(|m| {
-                let start = m.start();
-                let end = output[start..]
+                // The whole line the match is on.
+                let start = output[..m.start()].rfind('\n').map_or(0, |s| s + 1);
+                let end = output[m.start()..]
                     .find('\n')
-                    .map_or(output.len(), |e| start + e);
+                    .map_or(output.len(), |e| m.start() + e);
                 output[start..end].trim().to_string()
             })
             .or_else(|| {
@@ -205,9 +211,11 @@ pub fn command_key(command: &str) -> Option<String> {
     let mut words = segment
         .split_whitespace()
         .skip_while(|w| {
-            w.contains('=') && !w.starts_with('-') && w.split('=').next().is_some_and(|n| {
-                !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
+            w.contains('=')
+                && !w.starts_with('-')
+                && w.split('=').next().is_some_and(|n| {
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
         })
         .map(|w| w.trim_matches(|c| c == '"' || c == '\''));
     let program = words.next()?;
@@ -219,8 +227,7 @@ pub fn command_key(command: &str) -> Option<String> {
         !w.is_empty()
             && w.len() <= 40
             && w.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && w
-                .chars()
+            && w.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
     };
     let mut key = program.to_string();
@@ -444,9 +451,8 @@ pub fn plan(msgs: &[WindowMessage], budget: usize, cost: &dyn Fn(usize, Show) ->
         let todo: Vec<usize> = (0..n)
             .filter(|&i| kinds[i] == class && show[i] != Show::Full)
             .collect();
-        let extra = |i: usize, show: &Vec<Show>| {
-            cost(i, Show::Full).saturating_sub(cost(i, show[i]))
-        };
+        let extra =
+            |i: usize, show: &Vec<Show>| cost(i, Show::Full).saturating_sub(cost(i, show[i]));
         let all: usize = todo.iter().map(|&i| extra(i, &show)).sum();
         if all <= left {
             for &i in &todo {
@@ -612,7 +618,12 @@ mod tests {
             &format!("Exit code: 1\n{big}\nError: connect ECONNREFUSED 127.0.0.1:5433\n"),
         ));
         msgs.push(m(id + 4, "assistant", Some("exec_command"), "make db-up"));
-        msgs.push(m(id + 5, "tool", Some("exec_command"), "Exit code: 0\nstarted\n"));
+        msgs.push(m(
+            id + 5,
+            "tool",
+            Some("exec_command"),
+            "Exit code: 0\nstarted\n",
+        ));
         msgs.push(m(id + 6, "assistant", Some("exec_command"), "pnpm test"));
         msgs.push(m(
             id + 7,
