@@ -3,6 +3,10 @@
 //! names it (`projects/<repo root with / as ->/memory/MEMORY.md`), so existing memory keeps
 //! working after the switch.
 
+pub mod fit;
+pub mod ledger;
+pub mod lines;
+
 use crate::repo;
 use std::path::{Path, PathBuf};
 
