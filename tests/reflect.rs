@@ -2072,3 +2072,95 @@ fn after_an_over_budget_rejection_the_next_job_consolidates_and_is_told_why() {
         "{prompt}"
     );
 }
+
+#[test]
+fn an_over_budget_consolidation_archives_the_least_recently_confirmed_lines() {
+    let env = Env::new();
+    env.seed();
+    let memory = memory_of(84);
+    fs::write(env.memory(), &memory).unwrap();
+    // A model that keeps everything and adds a long line: still over the 6000 budget.
+    let new_line = format!(
+        "- The release checklist: {}",
+        "tag, build, sign, upload; ".repeat(60)
+    );
+    env.config(&append_script(&new_line), 60.0);
+    let job = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "succeeded", "{r}");
+    let fit = &r["memory_fit"];
+    let archived = strs(&fit["archived"]);
+    assert!(!archived.is_empty(), "{r}");
+    assert_eq!(
+        archived[0],
+        "- Module m000 is built by `make m000` (see refs/m000.md)."
+    );
+    assert_eq!(fit["archive"], "memory/refs/archive.md");
+    assert_eq!(fit["budget"], 6000);
+    assert_eq!(fit["fits"], true);
+    assert_eq!(
+        read_json(&env.run_dir(&job).join("status.json"))["memory_fit"],
+        *fit
+    );
+
+    // Applied: MEMORY.md within its budget with the new line; the moved lines in the archive.
+    let live = fs::read_to_string(env.memory()).unwrap();
+    assert!(live.chars().count() <= 6000, "{}", live.chars().count());
+    assert_eq!(
+        live.chars().count() as u64,
+        fit["chars_after"].as_u64().unwrap()
+    );
+    assert!(live.contains(new_line.trim_end()), "{live}");
+    let archive = fs::read_to_string(env.bucket().join("memory/refs/archive.md")).unwrap();
+    for l in &archived {
+        assert!(archive.contains(l.as_str()), "{l} not in {archive}");
+        assert!(!live.contains(l.as_str()), "{l} still in MEMORY.md");
+    }
+    // Nothing lost: every line of the old memory is in one file or the other.
+    for l in memory.lines().filter(|l| l.starts_with("- ")) {
+        assert!(live.contains(l) || archive.contains(l), "lost: {l}");
+    }
+    let receipt = read_json(&env.run_dir(&job).join("receipt.json"));
+    assert_eq!(receipt["draft"]["validation_notes"], 1, "{receipt:#}");
+    let changed = strs(&r["validation"]["changed_paths"]);
+    assert!(
+        changed
+            .iter()
+            .any(|p| p.ends_with("memory/refs/archive.md")),
+        "{changed:?}"
+    );
+}
+
+#[test]
+fn an_archive_fallback_the_verifier_rejects_changes_no_live_file() {
+    let env = Env::new();
+    env.seed();
+    fs::write(env.memory(), memory_of(84)).unwrap();
+    let new_line = format!(
+        "- The release checklist: {}",
+        "tag, build, sign, upload; ".repeat(60)
+    );
+    // Also an edit of the user's own skill: the whole proposal is refused.
+    env.config(
+        &format!(
+            "{}mkdir -p proposal/skills/my-skill\nprintf 'owned\\n' > proposal/skills/my-skill/SKILL.md\n",
+            append_script(&new_line)
+        ),
+        60.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert!(!strs(&r["memory_fit"]["archived"]).is_empty(), "{r}");
+    assert!(env
+        .run_dir(&job)
+        .join("proposal/memory/refs/archive.md")
+        .exists());
+    assert_eq!(env.live(), live, "a live file changed");
+    assert!(!env.bucket().join("memory/refs/archive.md").exists());
+}

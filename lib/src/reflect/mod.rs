@@ -32,6 +32,7 @@
 //! the verifier) → the session's `trigger.lock` (taken by `complete_job`, after the verifier
 //! has let go of the bucket).
 
+pub mod overflow;
 pub mod prompt;
 pub mod provider;
 pub mod queue;
@@ -202,6 +203,10 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pgid: Option<i32>,
     pub validation: Option<Validation>,
+    /// What csep moved out of an over-budget MEMORY.md in a consolidation job, before the
+    /// verifier ran ([`overflow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_fit: Option<overflow::MemoryFit>,
     pub completion: Option<CompletionReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_error: Option<String>,
@@ -410,6 +415,7 @@ fn bad_job(ctx: &Ctx, cur: &Path, detail: String) -> Result<Outcome> {
         provider: None,
         provider_pgid: None,
         validation: None,
+        memory_fit: None,
         completion: None,
         completion_error: None,
         job_file: None,
@@ -464,6 +470,7 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         provider: None,
         provider_pgid: None,
         validation: None,
+        memory_fit: None,
         completion: None,
         completion_error: None,
         job_file: None,
@@ -559,6 +566,9 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
             o.provider = Some(p);
         }
     }
+    // The last resort for the budget, before the verifier sees the proposal. When it cannot
+    // be done, MEMORY.md is left over its budget (it is written last), and rejected as such.
+    o.memory_fit = overflow::fit_proposal(&run, &base, &now().1).unwrap_or(None);
     // Recorded before the verifier runs, so a successor knows the provider is done.
     let _ = write_status(&run, &o);
 
