@@ -416,6 +416,12 @@ pub fn plan(msgs: &[WindowMessage], budget: usize, cost: &dyn Fn(usize, Show) ->
         }
         calls_since.push(i);
     }
+    // The outputs of failed→fixed commands and of the last checks stay excerpts: cut to its
+    // head and tail, a long output could lose the very error line the excerpt shows.
+    let mut excerpts = std::collections::HashSet::new();
+    for p in &pairs {
+        excerpts.extend([p.failed_output, p.passed_output].into_iter().flatten());
+    }
     for p in &pairs {
         raise(&mut show, p.failed_call, Show::Full);
         raise(&mut show, p.passed_call, Show::Full);
@@ -441,6 +447,7 @@ pub fn plan(msgs: &[WindowMessage], budget: usize, cost: &dyn Fn(usize, Show) ->
         raise(&mut show, c.call, Show::Full);
         if let Some(o) = c.output {
             raise(&mut show, o, Show::Excerpt);
+            excerpts.insert(o);
         }
     }
 
@@ -449,7 +456,7 @@ pub fn plan(msgs: &[WindowMessage], budget: usize, cost: &dyn Fn(usize, Show) ->
     let mut left = budget.saturating_sub(used);
     for class in [Kind::Assistant, Kind::Call, Kind::Output, Kind::Other] {
         let todo: Vec<usize> = (0..n)
-            .filter(|&i| kinds[i] == class && show[i] != Show::Full)
+            .filter(|&i| kinds[i] == class && show[i] != Show::Full && !excerpts.contains(&i))
             .collect();
         let extra =
             |i: usize, show: &Vec<Show>| cost(i, Show::Full).saturating_sub(cost(i, show[i]));
@@ -666,7 +673,9 @@ mod tests {
         for i in [c + 2, c + 4, c + 6] {
             assert_eq!(p.show[i], Show::Full);
         }
-        assert_ne!(p.show[c + 3], Show::Omit);
+        // The outputs of the pair stay excerpts (the error line is what matters).
+        assert_eq!(p.show[c + 3], Show::Excerpt);
+        assert_eq!(p.show[c + 7], Show::Excerpt);
         assert_eq!(p.checks.len(), 1);
         assert_eq!((p.checks[0].kind, p.checks[0].call), ("test", c + 6));
         // Within the budget, and tool output was cut from the middle: the first and the
