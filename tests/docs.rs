@@ -1680,6 +1680,19 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
     let stop_of = |id: &str, path: &str| serde_json::json!({"session_id": id, "transcript_path": path, "hook_event_name": "Stop"});
     let d = trigger(&stop_of(keyword_id, keywords), &[], &mut problems);
     assert!(d.get("matched_keywords").is_some(), "{d}");
+    // As if its job had been rejected just now, having seen every message: it backs off.
+    let state_file = state.join("triggers").join(keyword_id).join("state.json");
+    let mut s: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    s["active_job_id"] = Value::Null;
+    s["backoff_until"] = "2999-01-01T00:00:00.000Z".into();
+    s["backoff_through_message_id"] = i64::MAX.into();
+    std::fs::write(&state_file, s.to_string()).unwrap();
+    let d = trigger(&stop_of(keyword_id, keywords), &[], &mut problems);
+    assert_eq!(
+        (&d["decision"], &d["backoff_until"]),
+        (&"deferred".into(), &"2999-01-01T00:00:00.000Z".into()),
+        "{d}"
+    );
     let d = trigger(&stop_of(reflection_id, reflection), &[], &mut problems);
     assert_eq!(
         (&d["decision"], &d["reasons"][0]),
@@ -2606,4 +2619,76 @@ fn safety_has_a_threat_model() {
     ] {
         assert!(safety.contains(&format!("\n{heading}\n")), "{heading}");
     }
+}
+
+#[test]
+fn what_csep_memory_prints_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let mut problems = Vec::new();
+    let mut printed = Vec::new();
+    let dir = live.path("app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = std::fs::canonicalize(dir).unwrap();
+    live.seed_memory(
+        &dir,
+        "# Memory\n\n- Use pnpm, not npm.\n- Node 20 is required.\n",
+    );
+    live.config("[memory]\ninject_max_chars = 80\n");
+    let editor = live.path("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/main branch/release branch/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let token = format!("ghp_{}", "Ab3dE".repeat(8));
+    for (args, code) in [
+        (vec!["show"], 0),
+        (vec!["pin", "pnpm"], 0),
+        (vec!["add", "Deploy only from the main branch"], 0),
+        (vec!["edit"], 0),
+        (vec!["add", &format!("deploy with {token}")], 1),
+        (vec!["list", "--format", "json"], 0),
+        (vec!["list", "--format", "jsonl"], 0),
+    ] {
+        let out = live
+            .cmd("csep")
+            .arg("memory")
+            .args(&args)
+            .arg("--cwd")
+            .arg(&dir)
+            .env("EDITOR", &editor)
+            .env_remove("VISUAL")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "csep memory {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            if !line.starts_with("{\"type\":") {
+                problems.push(format!(
+                    "csep memory {args:?}: \"type\" is not first: {line}"
+                ));
+            }
+            let v: Value = serde_json::from_str(line).unwrap();
+            match wire.typed_table(&v) {
+                Some(t) => wire.check(&v, &[t], &format!("csep memory {args:?}"), &mut problems),
+                None => problems.push(format!("csep memory {args:?}: no documented type: {line}")),
+            }
+            printed.push(v);
+        }
+    }
+    let added = printed.iter().find(|v| v["action"] == "add").unwrap();
+    assert_eq!(added["archived"].as_array().unwrap().len(), 1, "{added}");
+    all_fields_seen(
+        &wire,
+        &["memory_show", "memory_list", "memory_line", "memory_result"],
+        &printed,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

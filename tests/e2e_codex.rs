@@ -129,6 +129,70 @@ impl World {
         }
         r
     }
+    /// The `reflect_job` of `session_id` (its file and contents) once the worker the drainer
+    /// started has finished it (moved to `done/` or `failed/`); fails after 150 s.
+    fn wait_for_job(&self, session_id: &str) -> (PathBuf, Value) {
+        let reflect = self.csep_home().join("spool/reflect");
+        let deadline = Instant::now() + Duration::from_secs(150);
+        loop {
+            let found = ["new", "cur", "done", "failed"]
+                .iter()
+                .flat_map(|d| walk(&reflect.join(d)).into_iter().map(move |f| (*d, f)))
+                .filter_map(|(d, f)| {
+                    Some((
+                        d,
+                        f.clone(),
+                        serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok()?,
+                    ))
+                })
+                .find(|(_, _, j)| j["type"] == "reflect_job" && j["session_id"] == session_id);
+            match found {
+                Some((d, f, j)) if d == "done" || d == "failed" => return (f, j),
+                _ if Instant::now() > deadline => self.fail(&format!(
+                    "the reflect_job for session {session_id} did not finish under {} within 150 s",
+                    reflect.display()
+                )),
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// `csep setup` for Codex only, as a user runs it; Codex must report the hooks trusted.
+    /// Returns the hook scripts it installed.
+    fn install_csep(&self) -> Vec<PathBuf> {
+        let mut c = self.command(assert_cmd::cargo::cargo_bin("csep"));
+        c.arg("setup")
+            .arg("--codex-home")
+            .arg(self.codex_home())
+            .args(["--no-claude", "--no-backfill", "--codex-bin"])
+            .arg(&self.bin);
+        let r = self.run("csep-setup", c, RUN_TIMEOUT);
+        let summary = self.setup_summary(&r);
+        if summary["codex"]["trust"] != "trusted"
+            || summary["codex"]["trusted_hooks"].as_u64().unwrap_or(0) < 3
+        {
+            self.fail(&format!(
+                "csep setup did not get Codex to trust its hooks (want codex.trust = \"trusted\", codex.trusted_hooks >= 3): {}",
+                summary["codex"]
+            ));
+        }
+        let hooks = self.read_json(&self.codex_home().join("hooks.json"), "hooks.json");
+        let scripts = hook_scripts(&hooks);
+        if scripts.is_empty() {
+            self.fail(&format!("no hook in hooks.json runs csep-hook.sh: {hooks}"));
+        }
+        self.check_installed(&scripts);
+        scripts
+    }
+
+    /// The session id Codex printed on stderr (`session id: <uuid>`).
+    fn session_id(&self, run: &common::Run) -> String {
+        run.stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("session id: "))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| self.fail("no `session id: <uuid>` line in codex's stderr"))
+    }
 }
 
 /// One input item of a model request, in a line.
@@ -233,28 +297,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
     .unwrap();
 
     // (c) Install csep as a user would; Codex itself must report the hooks as trusted.
-    let mut c = w.command(&csep);
-    c.arg("setup")
-        .arg("--codex-home")
-        .arg(w.codex_home())
-        .args(["--no-claude", "--no-backfill", "--codex-bin"])
-        .arg(&w.bin);
-    let r = w.run("csep-setup", c, RUN_TIMEOUT);
-    let summary = w.setup_summary(&r);
-    if summary["codex"]["trust"] != "trusted"
-        || summary["codex"]["trusted_hooks"].as_u64().unwrap_or(0) < 3
-    {
-        w.fail(&format!(
-            "csep setup did not get Codex to trust its hooks (want codex.trust = \"trusted\", codex.trusted_hooks >= 3): {}",
-            summary["codex"]
-        ));
-    }
-    let hooks = w.read_json(&hooks_path, "hooks.json");
-    let scripts = hook_scripts(&hooks);
-    if scripts.is_empty() {
-        w.fail(&format!("no hook in hooks.json runs csep-hook.sh: {hooks}"));
-    }
-    w.check_installed(&scripts);
+    let scripts = w.install_csep();
     // csep status computes Codex's trust hashes offline: they must be the ones Codex stored.
     let mut c = w.command(&csep);
     c.arg("status");
@@ -269,12 +312,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
 
     // (d) Prompt 1, then the correction in the same session: no hook-trust bypass.
     let t1 = w.codex_exec("codex-turn1", &[PROMPT_1]);
-    let session_id = t1
-        .stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("session id: "))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| w.fail("no `session id: <uuid>` line in codex's stderr"));
+    let session_id = w.session_id(&t1);
     if !t1.stderr.contains("hook: SessionStart Completed") {
         w.fail("csep's SessionStart hook did not run to completion in prompt 1 (an untrusted hook is skipped silently)");
     }
@@ -353,29 +391,7 @@ fn codex_session_gets_memory_is_recalled_reflected_into_the_next_session_and_uni
 
     // (g) The correction ("remember: ...") queued a reflection job for this session, and the
     // drainer started the worker, which ran it to the end.
-    let reflect = w.csep_home().join("spool/reflect");
-    let deadline = Instant::now() + Duration::from_secs(150);
-    let job = loop {
-        let found = ["new", "cur", "done", "failed"]
-            .iter()
-            .flat_map(|d| walk(&reflect.join(d)).into_iter().map(move |f| (*d, f)))
-            .filter_map(|(d, f)| {
-                Some((
-                    d,
-                    f.clone(),
-                    serde_json::from_slice::<Value>(&fs::read(&f).ok()?).ok()?,
-                ))
-            })
-            .find(|(_, _, j)| j["type"] == "reflect_job" && j["session_id"] == session_id.as_str());
-        match found {
-            Some((d, f, j)) if d == "done" || d == "failed" => break (f, j),
-            _ if Instant::now() > deadline => w.fail(&format!(
-                "the reflect_job for session {session_id} did not finish under {} within 150 s",
-                reflect.display()
-            )),
-            _ => std::thread::sleep(Duration::from_millis(200)),
-        }
-    };
+    let job = w.wait_for_job(&session_id);
     let reasons = job.1["reasons"].to_string().to_lowercase();
     if !(reasons.contains("signal") || reasons.contains("remember")) {
         w.fail(&format!(
@@ -565,6 +581,81 @@ fn the_model_recalls_a_past_session_from_inside_codexs_sandbox() {
                 "{label}: `{recall}` inside the sandbox did not return session {planted}: {outputs:?}"
             ));
         }
+    }
+    w.wait_drained();
+}
+
+/// Issue #12's acceptance, with no model at all for reflection: `backend = "builtin"`. The user
+/// says "remember: …" in one Codex session; its Stop hook's drainer queues the review and
+/// runs the worker, whose builtin provider writes the directive into MEMORY.md (checked by
+/// csep-verify like any proposal), and the next session's very first model request carries
+/// that line in its context.
+#[test]
+fn with_the_builtin_provider_a_remembered_rule_reaches_the_next_sessions_first_request() {
+    let codex_bin = common::host_bin(
+        "CSEP_CODEX_BIN",
+        "the real Codex CLI",
+        "scripts/install-hosts.sh",
+        "on the dev machines: CSEP_CODEX_BIN=/tmp/codexcli/node_modules/.bin/codex",
+    );
+    let mut w = World::new(codex_bin);
+    let token = format!("kiwi-lint-{}", unique_token().to_lowercase());
+    let said = format!("remember: always run `make {token}` before committing");
+    // Two sessions, one answer each: the model is never asked to reflect.
+    let port = w.start_mock(
+        &serde_json::json!([
+            [{"type": "message", "text": "Understood."}],
+            [{"type": "message", "text": "Run the lint target before committing."}]
+        ])
+        .to_string(),
+    );
+    fs::write(w.codex_home().join("config.toml"), config_toml(port)).unwrap();
+    w.git_repo_with_memory("# Memory\n");
+    fs::write(
+        w.csep_home().join("config.toml"),
+        "[session_reflection]\nbackend = \"builtin\"\n",
+    )
+    .unwrap();
+    w.install_csep();
+
+    let first = w.codex_exec("codex-session1", &[&said]);
+    let first_id = w.session_id(&first);
+    w.wait_drained();
+    let (file, job) = w.wait_for_job(&first_id);
+    let job_id = job["job_id"].as_str().unwrap_or_default().to_string();
+    let status = w.read_json(
+        &w.csep_home().join("runs").join(&job_id).join("status.json"),
+        "status.json",
+    );
+    if status["status"] != "succeeded" || status["provider"]["backend"] != "builtin" {
+        w.fail(&format!(
+            "the job {} did not succeed with the builtin provider: {status}",
+            file.display()
+        ));
+    }
+    let memory_path = w
+        .csep_home()
+        .join("projects")
+        .join(w.work().to_string_lossy().replace('/', "-"))
+        .join("memory/MEMORY.md");
+    let memory = fs::read_to_string(&memory_path).unwrap_or_default();
+    let Some(line) = memory.lines().find(|l| l.contains(&token)) else {
+        w.fail(&format!("MEMORY.md holds no line with {token}:\n{memory}"));
+    };
+    let line = line.to_string();
+
+    let second = w.codex_exec("codex-session2", &["What should I run before committing?"]);
+    let second_id = w.session_id(&second);
+    let first_request = w
+        .requests()
+        .into_iter()
+        .find(|r| r["body"]["prompt_cache_key"] == second_id.as_str());
+    match first_request {
+        Some(r) if developer_texts(&r).iter().any(|t| t.contains(&line)) => {}
+        Some(_) => w.fail(&format!(
+            "the next session's first model request does not carry the remembered line {line:?}"
+        )),
+        None => w.fail("the next session never reached the model"),
     }
     w.wait_drained();
 }

@@ -129,6 +129,99 @@ fn session_start_respects_the_budget_and_stubs_missing_memory() {
     assert!(ctx.len() < 2000);
 }
 
+/// The context says where memory lives and how full it is, and lists the refs/ notes and
+/// csep's skills (not the user's own), within the cap, saying what it left out.
+#[test]
+fn session_start_lists_refs_and_skills_with_usage_and_says_what_it_cut() {
+    let env = Env::new();
+    let repo = env.path("app");
+    fs::create_dir_all(&repo).unwrap();
+    let repo = fs::canonicalize(&repo).unwrap();
+    let memory_md = "- Integration tests need `make db-up` first (see refs/testing.md).\n";
+    env.seed_memory(&repo, memory_md);
+    let memory_dir = env
+        .state()
+        .join("projects")
+        .join(repo.to_string_lossy().replace('/', "-"))
+        .join("memory");
+    fs::create_dir_all(memory_dir.join("refs")).unwrap();
+    fs::write(
+        memory_dir.join("refs/testing.md"),
+        "# Testing\n\nRun `make db-up` before `make test-integration`.\n",
+    )
+    .unwrap();
+    fs::write(
+        memory_dir.join("refs/archive.md"),
+        "Memory lines moved out of MEMORY.md to keep it within budget.\n",
+    )
+    .unwrap();
+    let skills = env.path("skills");
+    for (name, description) in [
+        (
+            "csep-reflect-db-tests",
+            "Run the integration tests against a local database.",
+        ),
+        ("my-skill", "The user's own."),
+    ] {
+        fs::create_dir_all(skills.join(name)).unwrap();
+        fs::write(
+            skills.join(name).join("SKILL.md"),
+            format!("---\nname: {name}\ndescription: {description}\n---\n# T\n"),
+        )
+        .unwrap();
+    }
+    let start = || {
+        let out = env
+            .command("sh")
+            .arg(HOOK_SCRIPT)
+            .arg("codex")
+            .env("CSEP_BIN", assert_cmd::cargo::cargo_bin("csep"))
+            .env("CSEP_CODEX_SKILLS_DIR", &skills)
+            .write_stdin(
+                json!({"session_id": "s", "cwd": repo, "hook_event_name": "SessionStart"})
+                    .to_string(),
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_session_start_shape(&out.stdout)
+    };
+    let ctx = start();
+    let used = memory_md.chars().count();
+    for want in [
+        format!("Memory directory: {} (", memory_dir.display()),
+        format!("Usage: {used}/8000 characters."),
+        "- archive.md: Memory lines moved out of MEMORY.md to keep it within budget.\n".into(),
+        "- testing.md: # Testing\n".into(),
+        "- csep-reflect-db-tests: Run the integration tests against a local database.\n".into(),
+    ] {
+        assert!(ctx.contains(&want), "{want:?} not in {ctx}");
+    }
+    assert!(
+        !ctx.contains("my-skill") && !ctx.contains("not listed"),
+        "{ctx}"
+    );
+
+    // A small cap: MEMORY.md comes first, the index gets what is left, and says what it cut.
+    env.config("[memory]\ninject_max_chars = 200\n");
+    let ctx = start();
+    assert!(ctx.contains(memory_md.trim_end()), "{ctx}");
+    assert!(
+        ctx.contains(&format!("Usage: {used}/200 characters.")),
+        "{ctx}"
+    );
+    assert!(ctx.contains("- archive.md: "), "{ctx}");
+    assert!(!ctx.contains("- testing.md") && !ctx.contains("- csep-reflect-db-tests"));
+    assert!(
+        ctx.contains(&format!(
+            "[csep: not listed, over the 200-character cap: 1 note and 1 skill; see {}/refs/ and {}]",
+            memory_dir.display(),
+            skills.display()
+        )),
+        "{ctx}"
+    );
+}
+
 #[test]
 fn stop_answers_exactly_what_each_host_accepts() {
     let env = Env::new();

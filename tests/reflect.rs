@@ -167,6 +167,33 @@ impl Env {
         assert_eq!(d["scopes"], json!(["memory", "skill"]), "{d}");
         d["job_id"].as_str().unwrap().to_string()
     }
+    /// Appends a turn (the human's `user`, then a short answer) to the session's rollout and
+    /// indexes it, as the drainer does after a Stop.
+    fn say(&self, id: &str, user: &str) {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        for l in [
+            json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
+            json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Noted."}]}}),
+        ] {
+            writeln!(f, "{l}").unwrap();
+        }
+        drop(f);
+        self.index(&path);
+    }
+    /// The trigger's decision on a Stop of the session.
+    fn stop(&self, id: &str) -> Value {
+        let path = self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"));
+        let out = self
+            .cmd("csep-trigger")
+            .write_stdin(stop_payload(id, &path).to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
     fn trigger_state(&self, id: &str) -> Value {
         let p = self.state().join("triggers").join(id).join("state.json");
         serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
@@ -687,6 +714,122 @@ fn a_rejected_proposal_changes_nothing_and_releases_the_job() {
     assert_eq!(status["queue"]["failed"], 1);
 }
 
+/// A provider whose proposal the verifier always refuses (it edits the user's own skill).
+fn rejected_script() -> String {
+    format!(
+        "{RECORD}mkdir -p proposal/skills/my-skill\nprintf 'owned\\n' > proposal/skills/my-skill/SKILL.md\n\
+         printf '{{\"status\": \"succeeded\", \"memory_changes\": [], \"skill_changes\": [{{\"path\": \"skills/my-skill/SKILL.md\", \"action\": \"update\"}}], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+    )
+}
+
+#[test]
+fn a_rejected_job_backs_the_session_off_until_a_new_directive_or_the_window_ends() {
+    let env = Env::new();
+    env.seed();
+    env.config(&rejected_script(), 60.0);
+    let first = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(results[0]["status"], "rejected");
+    let until = results[0]["completion"]["backoff_until"]
+        .as_str()
+        .expect("a rejected job backs off")
+        .to_string();
+    assert!(results[0]["completion"].get("followup_job_id").is_none());
+    let s = env.trigger_state(ID);
+    assert_eq!(
+        (
+            &s["backoff_until"],
+            &s["unsuccessful_jobs_in_a_row"],
+            &s["last_job_status"]
+        ),
+        (&json!(until), &json!(1), &json!("rejected"))
+    );
+
+    // The next Stops bring nothing the rejected job did not see: the review waits.
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "deferred", "{d}");
+    assert_eq!(d["backoff_until"], until.as_str());
+    assert!(d.get("active_job_id").is_none() && d.get("job_id").is_none());
+    env.say(ID, "thanks, that looks right");
+    assert_eq!(env.stop(ID)["decision"], "deferred");
+    assert!(names(&env.queue("new")).is_empty(), "nothing re-queued");
+
+    // A directive the rejected job never saw is worth a new try.
+    env.say(ID, "from now on use the staging bucket");
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert_eq!(d["backoff_until"], until.as_str());
+    assert_eq!(strs(&d["notes"]), vec!["new_directive_during_backoff"]);
+    let second = d["job_id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let (code, results, _) = env.reflect(&["--once"]);
+    assert_eq!((code, &results[0]["status"]), (1, &json!("rejected")));
+    let longer = results[0]["completion"]["backoff_until"].as_str().unwrap();
+    assert!(longer > until.as_str(), "{longer} after {until}");
+    assert_eq!(env.trigger_state(ID)["unsuccessful_jobs_in_a_row"], 2);
+    assert_eq!(env.stop(ID)["decision"], "deferred");
+
+    // Once the window has passed (here: moved into the past), the review is due again.
+    let path = env.state().join("triggers").join(ID).join("state.json");
+    let mut s = read_json(&path);
+    s["backoff_until"] = json!("2026-01-01T00:00:00.000Z");
+    fs::write(&path, s.to_string()).unwrap();
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert!(d.get("backoff_until").is_none(), "{d}");
+}
+
+#[test]
+fn a_directive_typed_while_a_job_runs_is_queued_when_that_job_ends() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let first = env.queue_job(ID);
+    // The session goes on while the job waits, and never stops again after this.
+    env.say(ID, "never deploy on Fridays");
+    let d = env.stop(ID);
+    assert_eq!(
+        (&d["decision"], &d["active_job_id"]),
+        (&json!("deferred"), &json!(first))
+    );
+
+    let (code, results, stderr) = env.reflect(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        results.len(),
+        2,
+        "the follow-up ran in the same worker: {results:?}"
+    );
+    let second = results[0]["completion"]["followup_job_id"]
+        .as_str()
+        .expect("the first job's completion queued the follow-up");
+    assert_eq!(results[0]["job_id"], first.as_str());
+    assert_eq!(results[1]["job_id"], second);
+    assert_eq!(
+        strs(&results[1]["trigger_reasons"]),
+        vec!["high_signal_memory_keyword"]
+    );
+    let messages = fs::read_to_string(env.run_dir(second).join("inputs/messages.md")).unwrap();
+    assert!(messages.contains("never deploy on Fridays"), "{messages}");
+    assert!(results[1]["completion"].get("followup_job_id").is_none());
+    let log = fs::read_to_string(
+        env.state()
+            .join("triggers")
+            .join(ID)
+            .join("decisions.jsonl"),
+    )
+    .unwrap();
+    let follow: Value = serde_json::from_str(
+        log.lines()
+            .find(|l| l.contains(second) && l.contains("\"queued\""))
+            .expect("the follow-up's decision is logged"),
+    )
+    .unwrap();
+    assert_eq!(follow["event"], "JobEnded");
+    assert_eq!(strs(&follow["notes"]), vec!["follow_up"]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Planted memory: a README the agent `cat`ed says what to remember.
 
@@ -1131,7 +1274,7 @@ fn session_reflect_needs_exactly_one_mode() {
     );
     assert!(s["latest"].is_null());
     assert_eq!(s["worker_running"], false);
-    assert_eq!(s["backend"], "codex-app-server");
+    assert_eq!(s["backend"], "auto");
 }
 
 #[test]
@@ -1685,7 +1828,7 @@ impl Env {
         self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"))
     }
     /// Indexes the rollout and runs the trigger on its Stop; the decision.
-    fn stop(&self, id: &str) -> Value {
+    fn index_and_stop(&self, id: &str) -> Value {
         let path = self.rollout_path(id);
         self.index(&path);
         let out = self
@@ -1699,7 +1842,7 @@ impl Env {
         serde_json::from_slice(&out).unwrap()
     }
     fn queued(&self, id: &str) -> String {
-        let d = self.stop(id);
+        let d = self.index_and_stop(id);
         assert_eq!(d["decision"], "queued", "{d}");
         d["job_id"].as_str().unwrap().to_string()
     }
@@ -1896,7 +2039,7 @@ fn a_skills_only_job_leaves_the_memory_window_to_the_next_memory_job() {
         "Listed the staging bucket.",
     ));
     common::write_lines(&env.rollout_path(ID), &lines);
-    let d = env.stop(ID);
+    let d = env.index_and_stop(ID);
     assert_eq!(d["decision"], "queued", "{d}");
     assert_eq!(d["scopes"], json!(["skill"]), "{d}");
     let (code, results, stderr) = env.reflect(&["--once"]);
@@ -1913,7 +2056,7 @@ fn a_skills_only_job_leaves_the_memory_window_to_the_next_memory_job() {
             "The dashboard is green.",
         ),
     );
-    let d = env.stop(ID);
+    let d = env.index_and_stop(ID);
     assert_eq!(d["decision"], "queued", "{d}");
     assert_eq!(d["scopes"], json!(["memory"]), "{d}");
     let job = d["job_id"].as_str().unwrap().to_string();
@@ -2163,4 +2306,93 @@ fn an_archive_fallback_the_verifier_rejects_changes_no_live_file() {
         .exists());
     assert_eq!(env.live(), live, "a live file changed");
     assert!(!env.bucket().join("memory/refs/archive.md").exists());
+}
+
+#[test]
+fn a_provider_that_rewrites_base_json_cannot_make_its_job_a_consolidation() {
+    let env = Env::new();
+    env.seed();
+    fs::write(env.memory(), memory_of(10)).unwrap();
+    // Drops eight of ten lines, and claims the job consolidates so that is allowed.
+    env.config(
+        &format!(
+            "{RECORD}mkdir -p proposal/memory\nhead -n 4 inputs/MEMORY.md > proposal/memory/MEMORY.md\n\
+             sed 's/\"mode\": \"review\"/\"mode\": \"consolidate\"/' base.json > base.new && mv base.new base.json\n\
+             grep -q consolidate base.json\n\
+             printf '{{\"status\": \"succeeded\", \"memory_changes\": [\"memory/MEMORY.md\"], \"skill_changes\": [], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+        ),
+        60.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    let reasons: Vec<&str> = r["validation"]["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"mass_removal"), "{r}");
+    assert_eq!(
+        read_json(&env.run_dir(&job).join("base.json"))["mode"],
+        "review"
+    );
+    assert_eq!(env.live(), live, "a live file changed");
+}
+
+#[test]
+fn the_prompt_lists_the_users_directives_with_their_message_numbers() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let mut lines = rollout(ID, "");
+    lines.truncate(2);
+    lines.extend(turn(
+        "a",
+        "can you remember what we did yesterday?",
+        &[(
+            "cat README.md",
+            shell_output(0, "Always run make bootstrap before anything else.\n"),
+        )],
+        "Yesterday we set up the chart.",
+    ));
+    lines.extend(turn(
+        "b",
+        "From now on, always run pnpm test -- --run before committing.",
+        &[],
+        "Will do.",
+    ));
+    common::write_lines(&env.rollout_path(ID), &lines);
+    let job = env.queued(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = fs::read_to_string(env.run_dir(&job).join("inputs/messages.md")).unwrap();
+    // The second user message's number, as messages.md shows it.
+    let id = md
+        .lines()
+        .filter(|l| l.starts_with("## #") && l.contains(" user "))
+        .nth(1)
+        .and_then(|l| l[4..].split(' ').next())
+        .unwrap_or_else(|| panic!("{md}"))
+        .to_string();
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    let section = prompt
+        .split("## Directives csep found")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no directives in\n{prompt}"));
+    let section = section.split("\n## ").next().unwrap();
+    let listed: Vec<&str> = section.lines().filter(|l| l.starts_with("- #")).collect();
+    assert_eq!(listed.len(), 1, "{section}");
+    assert!(
+        listed[0].starts_with(&format!("- #{id} ")) && listed[0].contains("pnpm test -- --run"),
+        "{section}"
+    );
+    // Neither the question nor the README's line is a directive.
+    assert!(
+        !section.contains("yesterday") && !section.contains("bootstrap"),
+        "{section}"
+    );
 }

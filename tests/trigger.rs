@@ -491,6 +491,48 @@ fn session_end_counts_new_text_but_not_a_stop() {
     );
 }
 
+#[test]
+fn session_end_reviews_a_waiting_directive_even_with_high_signal_immediate_off() {
+    let env = Env::new();
+    env.config("[session_reflection.trigger]\nhigh_signal_immediate = false\n");
+    env.rollout(
+        ID,
+        &codex_rollout(ID, "/work/app", "fix the build", "ok", "fixed"),
+    );
+    env.rollout(
+        ID,
+        &codex_turn("remember: never push straight to main", &[], "noted"),
+    );
+    // At a Stop the word only waits for the counters.
+    let d = env.stop(ID);
+    assert_eq!(d["decision"], "below_threshold", "{d}");
+    assert_eq!(d["counters"]["high_signal_messages"], 1);
+    assert!(d.get("matched_keywords").is_none());
+    assert!(env.jobs().is_empty());
+    // The session ends: those counters will never fill, so the directive is reviewed now.
+    let mut p = stop_payload(ID);
+    p["hook_event_name"] = json!("SessionEnd");
+    let d = env.trigger_with(&p, &[]);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert_eq!(strs(&d["reasons"]), vec!["high_signal_memory_keyword"]);
+    assert_eq!(strs(&d["matched_keywords"]), vec!["never", "remember"]);
+    assert_eq!(strs(&d["notes"]), vec!["session_end_review"]);
+    assert_eq!(env.jobs().len(), 1);
+    assert_eq!(env.state_json(ID)["session_ended"], true);
+}
+
+#[test]
+fn session_end_with_no_directive_waiting_queues_nothing() {
+    let env = Env::new();
+    env.config("[session_reflection.trigger]\nhigh_signal_immediate = false\n");
+    plain_session(&env);
+    let mut p = stop_payload(ID);
+    p["hook_event_name"] = json!("SessionEnd");
+    let d = env.trigger_with(&p, &[]);
+    assert_eq!(d["decision"], "below_threshold", "{d}");
+    assert!(env.jobs().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // Inputs.
 

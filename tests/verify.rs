@@ -1248,3 +1248,126 @@ fn bad_invocations_exit_2() {
     assert_eq!(r["status"], "failed");
     assert!(r["errors"][0].as_str().unwrap().contains("base.json"));
 }
+
+// Quality: memory must stay deduplicated, and a person's pins must stay.
+
+#[test]
+fn a_line_that_repeats_an_existing_one_is_rejected_as_duplicate() {
+    for line in [
+        "- Run `cargo test --workspace` before committing.",
+        "- Always run `cargo test --workspace` before committing!",
+    ] {
+        let env = Env::new();
+        with_memory_line(&env, line);
+        let r = env.expect_rejected("duplicate");
+        let d = rejection(&r, "duplicate");
+        assert_eq!(d["path"], "memory/MEMORY.md");
+        assert!(
+            d["detail"]
+                .as_str()
+                .unwrap()
+                .contains("line 5 repeats line 3"),
+            "{r:#}"
+        );
+    }
+    // A different fact on the same tool is not a duplicate.
+    let env = Env::new();
+    with_memory_line(&env, "- Run `cargo clippy --workspace` before committing.");
+    let (code, r) = env.verify();
+    assert_eq!(code, 0, "{r:#}");
+}
+
+#[test]
+fn dropping_a_pinned_line_is_rejected() {
+    let env = Env::new();
+    env.write(
+        &env.bucket().join("lines.json"),
+        json!({"type": "memory_lines", "lines": [{"key": "run cargo test --workspace before committing", "text": "- Run `cargo test --workspace` before committing.", "pinned": true}]})
+            .to_string()
+            .as_bytes(),
+    );
+    env.good();
+    env.proposal(
+        "memory/MEMORY.md",
+        "# Repo memory\n\n- Tests that touch the network are behind `--features net`.\n",
+    );
+    let r = env.expect_rejected("pinned_line_removed");
+    assert!(
+        rejection(&r, "pinned_line_removed")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cargo test --workspace"),
+        "{r:#}"
+    );
+}
+
+const FOUR_LINES: &str = "# Repo memory\n\n- Run `cargo test --workspace` before committing.\n- Use Node 20.\n- Never force-push to main.\n- Ask before deleting migrations.\n";
+
+#[test]
+fn removing_most_lines_is_rejected_outside_a_consolidation_job_only() {
+    for (mode, expected) in [(None, 1), (Some("consolidate"), 0)] {
+        let env = Env::new();
+        env.write(&env.live_memory(), FOUR_LINES.as_bytes());
+        let mut base = env.base();
+        if let Some(m) = mode {
+            base["mode"] = json!(m);
+        }
+        env.write(&env.run().join("base.json"), base.to_string().as_bytes());
+        env.proposal("memory/MEMORY.md", "# Repo memory\n\n- Use Node 20.\n");
+        env.draft(&json!({"status": "succeeded", "memory_changes": ["memory/MEMORY.md"]}));
+        let before = env.snapshot();
+        let (code, r) = env.verify();
+        assert_eq!(code, expected, "{mode:?}: {r:#}");
+        if expected == 1 {
+            assert_eq!(reasons(&r), vec!["mass_removal"], "{r:#}");
+            assert!(rejection(&r, "mass_removal")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("3 of 4 lines removed"));
+            assert_eq!(env.snapshot(), before, "a live file changed");
+        } else {
+            let lines = &r["changes"][0]["lines"];
+            assert_eq!(lines["removed"].as_array().unwrap().len(), 3, "{r:#}");
+        }
+    }
+}
+
+#[test]
+fn the_receipt_lists_lines_added_removed_changed_and_reports_contradictions() {
+    let env = Env::new();
+    env.write(&env.live_memory(), FOUR_LINES.as_bytes());
+    env.write_base();
+    env.proposal(
+        "memory/MEMORY.md",
+        "# Repo memory\n\n- Run `cargo test --workspace --all-targets` before committing.\n- Use Node 20.\n- Never force-push to main.\n- Ask before deleting migrations.\n- We moved to Node 22.\n- Keep commits small.\n",
+    );
+    env.draft(&json!({"status": "succeeded", "memory_changes": ["memory/MEMORY.md"]}));
+    let (code, r) = env.verify();
+    assert_eq!(code, 0, "{r:#}");
+    let lines = &r["changes"][0]["lines"];
+    assert_eq!(
+        lines["added"],
+        json!(["We moved to Node 22.", "Keep commits small."]),
+        "{r:#}"
+    );
+    assert_eq!(lines["removed"], json!([]));
+    assert_eq!(
+        lines["changed"],
+        json!([{"from": "Run `cargo test --workspace` before committing.", "to": "Run `cargo test --workspace --all-targets` before committing."}])
+    );
+    assert_eq!(
+        r["warnings"],
+        json!([{"kind": "contradiction", "path": "memory/MEMORY.md", "line": "Use Node 20.", "newer": "We moved to Node 22."}]),
+        "{r:#}"
+    );
+    // The ledger dates what was added.
+    let ledger: Value =
+        serde_json::from_slice(&fs::read(env.bucket().join("lines.json")).unwrap()).unwrap();
+    let texts: Vec<&str> = ledger["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"Keep commits small."), "{ledger:#}");
+}

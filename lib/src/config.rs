@@ -17,7 +17,7 @@
 //! inject_max_chars = 8000                 # csep only: MEMORY.md characters injected at start
 //! [session_reflection]
 //! enabled = true
-//! backend = "codex-app-server"
+//! backend = "auto"                       # csep: auto, builtin, codex (1.3.10: codex-app-server), claude, command
 //! model = "gpt-5.3-codex-spark"
 //! ephemeral = true
 //! sandbox = "danger-full-access"
@@ -141,7 +141,7 @@ impl Default for Config {
             },
             session_reflection: ReflectionConfig {
                 enabled: true,
-                backend: "codex-app-server".into(),
+                backend: "auto".into(),
                 model: "gpt-5.3-codex-spark".into(),
                 ephemeral: true,
                 sandbox: "danger-full-access".into(),
@@ -400,10 +400,13 @@ pub const TEMPLATE: &str = r##"# csep configuration. Every key is listed below, 
 [session_reflection]
 # Whether sessions are reviewed at all (false: no review is queued or run).
 # enabled = true
-# Which model proposes memory and skill changes: "codex" (codex exec;
-# "codex-app-server" is csep 1.3.10's name for the same), "claude" (claude -p)
-# or "command" (the program named by `command` below).
-# backend = "codex-app-server"
+# Who proposes memory and skill changes: "auto" (Codex when it can run here,
+# else Claude Code, else "builtin"; a model that fails on a job, logged out say,
+# leaves that job to "builtin"), "builtin" (no model: csep keeps the directives
+# the user typed, such as "remember: …", "always …", "never …"), "codex" (codex
+# exec; "codex-app-server" is csep 1.3.10's name for the same), "claude"
+# (claude -p) or "command" (the program named by `command` below).
+# backend = "auto"
 # The model the backend asks. Claude Code uses its own default model unless
 # this key is set here.
 # model = "gpt-5.3-codex-spark"

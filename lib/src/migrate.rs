@@ -721,6 +721,7 @@ fn apply_one(state_dir: &Path, plan: &Plan, job_id: &str, opts: &Options) -> App
             memory_max_chars: opts.memory_max_chars,
             files: BTreeMap::new(),
             created_at: None,
+            mode: Some("user".into()),
         };
         match verify::apply(state_dir, &base, &planned, opts.lock_wait) {
             Ok(Applied::Done(journal)) => {

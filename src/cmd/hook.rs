@@ -93,11 +93,6 @@ fn log(state_dir: &Path, fields: serde_json::Value) {
     });
 }
 
-fn inject_max_chars(state_dir: &Path) -> usize {
-    usize::try_from(csep_lib::config::load(state_dir).0.memory.inject_max_chars)
-        .unwrap_or(usize::MAX)
-}
-
 /// Handles one hook call; returns what to print. Never fails.
 fn handle(
     agent: Agent,
@@ -145,8 +140,15 @@ fn handle(
                             .and_then(clean)
                     })
                     .unwrap_or_default();
-                let mut context =
-                    memory::session_start_context(state_dir, &cwd, inject_max_chars(state_dir));
+                let config = csep_lib::config::load(state_dir).0;
+                let skills = csep_lib::reflect::skills_dir();
+                let inject = memory::Inject {
+                    max_chars: usize::try_from(config.memory.inject_max_chars)
+                        .unwrap_or(usize::MAX),
+                    skills_dir: Some(&skills),
+                    skill_prefix: &config.session_reflection.skill_prefix,
+                };
+                let mut context = memory::session_start_context(state_dir, &cwd, &inject);
                 if let Ok(exe) = std::env::current_exe() {
                     context.push_str(&memory::recall_binary_note(&exe));
                 }

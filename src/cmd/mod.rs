@@ -7,6 +7,7 @@ pub mod config;
 pub mod forget;
 pub mod hook;
 pub mod index;
+pub mod memory;
 pub mod migrate;
 pub mod recall;
 pub mod reflect;

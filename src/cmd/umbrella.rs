@@ -58,6 +58,8 @@ pub enum Command {
     Verify(crate::cmd::verify::VerifyArgs),
     /// config.toml: `path`, `show [--raw]`, `init [--force]`, `validate`
     Config(crate::cmd::config::ConfigArgs),
+    /// The repo's memory for people: show, list (with provenance), add, forget, pin, unpin, edit
+    Memory(crate::cmd::memory::MemoryArgs),
     /// Fold memory buckets of worktrees into their repository's bucket (a dry run unless --apply)
     MigrateWorktrees(crate::cmd::migrate::MigrateArgs),
 }
@@ -444,5 +446,6 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Verify(a) => crate::cmd::verify::run(a),
         Command::Config(a) => crate::cmd::config::run(a),
         Command::MigrateWorktrees(a) => crate::cmd::migrate::run(a),
+        Command::Memory(a) => crate::cmd::memory::run(a),
     }
 }

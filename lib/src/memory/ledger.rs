@@ -139,6 +139,29 @@ impl Ledger {
     }
 }
 
+/// Drops what the ledger says about lines no longer in the bucket's MEMORY.md (pins stay),
+/// and the file itself when nothing is left; after an undo, say. Best effort: the ledger
+/// only orders the budget fit. The caller holds the bucket's `.lock`.
+pub fn prune(bucket: &Path) {
+    let file = path(bucket);
+    if !file.exists() {
+        return;
+    }
+    let memory = std::fs::read_to_string(super::memory_file(bucket)).unwrap_or_default();
+    let keys: std::collections::HashSet<String> = super::lines::entries(&memory)
+        .iter()
+        .map(|e| normalize(e.body))
+        .collect();
+    let mut ledger = Ledger::load(bucket);
+    let before = ledger.lines.len();
+    ledger.lines.retain(|l| l.pinned || keys.contains(&l.key));
+    if ledger.lines.is_empty() {
+        let _ = std::fs::remove_file(&file);
+    } else if ledger.lines.len() != before {
+        let _ = ledger.save(bucket);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,17 +9,21 @@
 //!    to a worker that died: it is taken first (see [`queue`]).
 //! 2. Create `runs/<job>/`: `job.json`; `base.json`, the sha256 of every live file the
 //!    proposal may replace (the bucket's MEMORY.md and refs, the `csep-reflect-*` skills);
-//!    read-only copies of them under `inputs/` with the session's new messages
-//!    (`inputs/messages.md`, from the recall index); `prompt.md`; an empty `proposal/`.
-//!    `status.json` says `running`.
+//!    and the job's mode (`consolidate` at 80 % of the budget or after an over-budget
+//!    rejection, see [`record`]); read-only copies of them under `inputs/` with the
+//!    session's new messages (`inputs/messages.md`, from the recall index, chosen by kind:
+//!    [`select`]); `prompt.md`; an empty `proposal/`. `status.json` says `running`.
 //! 3. Run the provider ([`Provider`]) in the run directory with the prompt on stdin and a
 //!    timeout (`[session_reflection] timeout_seconds`); its output goes to `provider.log`.
-//! 4. Unless the provider failed, run the verifier on the run directory; it writes
-//!    `receipt.json` and applies a passing proposal.
-//! 5. Call [`trigger::complete_job`] with the job's scopes when the verdict is succeeded or
-//!    skipped (`&[]` otherwise: the reservation is released and the review stays due),
-//!    write the final `status.json`, and move the job to `done/` (succeeded, partial,
-//!    skipped) or `failed/` (rejected, failed).
+//! 4. Unless the provider failed, put the worker's own `base.json` back (the provider could
+//!    write it), fit an over-budget consolidation ([`overflow`]), and run the verifier on the
+//!    run directory; it writes `receipt.json` and applies a passing proposal.
+//! 5. Tell the trigger how the job ended ([`trigger::complete_job`]): succeeded or skipped
+//!    resets the job's scopes; rejected or failed leaves the review due but backs the
+//!    session off; a directive typed while the job ran is queued at once as a follow-up.
+//!    Write the final `status.json` (and, for a memory job, the bucket's `reflection.json`),
+//!    and move the job to `done/` (succeeded, partial, skipped) or `failed/` (rejected,
+//!    failed).
 //!
 //! The model never writes a live file: only the verifier does, and only after its checks.
 //!
@@ -32,6 +36,7 @@
 //! the verifier) → the session's `trigger.lock` (taken by `complete_job`, after the verifier
 //! has let go of the bucket).
 
+pub mod builtin;
 pub mod overflow;
 pub mod prompt;
 pub mod provider;
@@ -47,7 +52,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::timefmt;
-use crate::trigger::{self, Job, Scope};
+use crate::trigger::{self, Job, JobEnd, Scope};
 use crate::wire::Agent;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -96,10 +101,6 @@ impl JobStatus {
             self,
             JobStatus::Succeeded | JobStatus::Partial | JobStatus::Skipped
         )
-    }
-    /// Whether the reviewed scopes count as reviewed (their counters are reset).
-    pub fn resets_counters(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Skipped)
     }
 }
 
@@ -168,6 +169,14 @@ pub struct CompletionReport {
     pub known_job: bool,
     pub reset_scopes: Vec<Scope>,
     pub reservation_cleared: bool,
+    /// The job was rejected or failed: the session's next review waits until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<String>,
+    /// The job queued at once for directives typed while this one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followup_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followup_error: Option<String>,
 }
 
 /// A `reflect_result`: printed for each job, and kept as `runs/<job>/status.json`.
@@ -182,7 +191,7 @@ pub struct Outcome {
     pub status: JobStatus,
     /// Why it failed or was rejected (`provider_timeout`, `provider_exit`, `provider_spawn`,
     /// `verify_rejected`, `verify_failed`, `verify_error`, `prepare_failed`, `bad_job`,
-    /// `worker_died`), or `nothing_proposed` for skipped.
+    /// `worker_died`, `builtin_failed`), or `nothing_proposed` for skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,6 +297,8 @@ struct Ctx<'a> {
     state_dir: &'a Path,
     config: &'a Config,
     provider: Provider,
+    /// `backend = "auto"`: a failing model provider leaves the job to the builtin one.
+    auto: bool,
     verifier: &'a dyn Verifier,
 }
 
@@ -340,6 +351,7 @@ pub fn run(
         state_dir,
         config,
         provider: provider_for(config)?,
+        auto: config.session_reflection.backend == "auto",
         verifier,
     };
     if let Some(id) = &opts.job {
@@ -523,48 +535,68 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         }
     };
 
-    let timeout = Duration::from_secs_f64(ctx.config.session_reflection.timeout_seconds);
-    let running = o.clone();
-    let ran = provider::run(
-        &ctx.provider,
-        &run,
-        &job.job_id,
-        &run.join("prompt.md"),
-        timeout,
-        &mut |pgid| {
-            let mut r = running.clone();
-            r.provider_pgid = Some(pgid);
-            let _ = write_status(&run, &r);
-        },
-    );
+    let ran = if ctx.provider == Provider::Builtin {
+        run_builtin(ctx, &job, &run, None)
+    } else {
+        let timeout = Duration::from_secs_f64(ctx.config.session_reflection.timeout_seconds);
+        let running = o.clone();
+        let ran = provider::run(
+            &ctx.provider,
+            &run,
+            &job.job_id,
+            &run.join("prompt.md"),
+            timeout,
+            &mut |pgid| {
+                let mut r = running.clone();
+                r.provider_pgid = Some(pgid);
+                let _ = write_status(&run, &r);
+            },
+        );
+        // `auto`: a model provider that could not do the job leaves it to the builtin one.
+        let failed = match &ran {
+            Err(e) => Some(("provider_spawn", e.message.clone())),
+            Ok(p) => p.failure().map(|r| (r, failure_detail(p))),
+        };
+        match failed {
+            Some((reason, detail)) if ctx.auto => run_builtin(
+                ctx,
+                &job,
+                &run,
+                Some((ctx.provider.backend(), reason, detail)),
+            ),
+            _ => ran.map(Ran::Model),
+        }
+    };
     match ran {
         Err(e) => {
             fail(&mut o, "provider_spawn", e.message);
             return finish(ctx, &job, cur, &run, o, started_ms);
         }
-        Ok(p) => {
-            let failure = p.failure();
-            if let Some(reason) = failure {
-                let detail = if p.timed_out {
-                    format!(
-                        "the provider ran longer than timeout_seconds = {} and was stopped; see provider.log",
-                        p.timeout_seconds
-                    )
-                } else {
-                    match (p.exit_code, p.signal) {
-                        (Some(c), _) => format!("the provider exited with {c}; see provider.log"),
-                        (None, Some(s)) => {
-                            format!("the provider was killed by signal {s}; see provider.log")
-                        }
-                        _ => "the provider ended abnormally; see provider.log".to_string(),
-                    }
-                };
+        Ok(Ran::BuiltinFailed(p, message)) => {
+            o.provider = Some(p);
+            fail(&mut o, "builtin_failed", message);
+            return finish(ctx, &job, cur, &run, o, started_ms);
+        }
+        Ok(Ran::Model(p)) => {
+            if let Some(reason) = p.failure() {
+                let detail = failure_detail(&p);
                 o.provider = Some(p);
                 fail(&mut o, reason, detail);
                 return finish(ctx, &job, cur, &run, o, started_ms);
             }
             o.provider = Some(p);
         }
+        Ok(Ran::Builtin(p)) => o.provider = Some(p),
+    }
+    // The provider could write in the run directory, base.json included: the verifier gets
+    // the worker's own (a `mode` of `consolidate` would let a proposal remove most lines).
+    if let Err(e) = write_atomic(&run.join("base.json"), &to_json(&base)?) {
+        fail(
+            &mut o,
+            "prepare_failed",
+            format!("base.json: {}", e.message),
+        );
+        return finish(ctx, &job, cur, &run, o, started_ms);
     }
     // The last resort for the budget, before the verifier sees the proposal. When it cannot
     // be done, MEMORY.md is left over its budget (it is written last), and rejected as such.
@@ -583,6 +615,88 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         }
     }
     finish(ctx, &job, cur, &run, o, started_ms)
+}
+
+/// How the provider step went.
+enum Ran {
+    Model(ProviderRun),
+    Builtin(ProviderRun),
+    BuiltinFailed(ProviderRun, String),
+}
+
+fn failure_detail(p: &ProviderRun) -> String {
+    if p.timed_out {
+        format!(
+            "the provider ran longer than timeout_seconds = {} and was stopped; see provider.log",
+            p.timeout_seconds
+        )
+    } else {
+        match (p.exit_code, p.signal) {
+            (Some(c), _) => format!("the provider exited with {c}; see provider.log"),
+            (None, Some(s)) => format!("the provider was killed by signal {s}; see provider.log"),
+            _ => "the provider ended abnormally; see provider.log".to_string(),
+        }
+    }
+}
+
+/// Runs the builtin provider in the run directory; `fallback` names the model provider it
+/// stands in for (`auto`), why that one failed, and the detail. Whatever the model left in
+/// `proposal/` and `draft.json` is set aside first: only the builtin's proposal is checked.
+fn run_builtin(
+    ctx: &Ctx,
+    job: &Job,
+    run: &Path,
+    fallback: Option<(&str, &str, String)>,
+) -> Result<Ran> {
+    let started = std::time::Instant::now();
+    if let Some((backend, reason, detail)) = &fallback {
+        let line = format!(
+            "csep: {backend} could not do this job ({reason}: {detail}); the builtin provider ran instead\n"
+        );
+        if let Ok(mut f) = crate::fsutil::open_append_private(&run.join("provider.log")) {
+            use std::io::Write;
+            let _ = f.write_all(line.as_bytes());
+        }
+        for leftover in ["proposal", "draft.json"] {
+            let p = run.join(leftover);
+            let _ = if p.is_dir() {
+                rundir::remove(&p)
+            } else {
+                fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))
+            };
+        }
+        crate::fsutil::create_dir_private(&run.join("proposal"))?;
+    }
+    let repo_root = rundir::repo_root_of(job)
+        .ok_or_else(|| Error::input("the job names neither a repository nor a directory"))?;
+    let bucket = crate::memory::bucket_dir(ctx.state_dir, &repo_root);
+    let result = builtin::propose(
+        ctx.state_dir,
+        run,
+        job,
+        &bucket,
+        ctx.config.memory.inject_max_chars,
+    );
+    let mut p = ProviderRun {
+        backend: "builtin".into(),
+        program: "csep (builtin)".into(),
+        pgid: None,
+        exit_code: Some(if result.is_ok() { 0 } else { 1 }),
+        signal: None,
+        timed_out: false,
+        timeout_seconds: ctx.config.session_reflection.timeout_seconds,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        fallback_from: None,
+        fallback_reason: None,
+    };
+    if let Some((backend, reason, _)) = fallback {
+        p.fallback_from = Some(backend.to_string());
+        p.fallback_reason = Some(reason.to_string());
+    }
+    Ok(match result {
+        Ok(_) => Ran::Builtin(p),
+        Err(e) => Ran::BuiltinFailed(p, e.message),
+    })
 }
 
 /// Step 2: the run directory's files. Returns what went into `inputs/`.
@@ -692,17 +806,23 @@ fn finish(
     mut o: Outcome,
     started_ms: i64,
 ) -> Result<Outcome> {
-    let scopes: &[Scope] = if o.status.resets_counters() {
-        &job.scopes
-    } else {
-        &[]
+    let end = match o.status {
+        JobStatus::Succeeded => JobEnd::Succeeded,
+        JobStatus::Partial => JobEnd::Partial,
+        JobStatus::Skipped => JobEnd::Skipped,
+        JobStatus::Rejected => JobEnd::Rejected,
+        // Running or interrupted never reach here; counting them as failed is the safe side.
+        JobStatus::Failed | JobStatus::Running | JobStatus::Interrupted => JobEnd::Failed,
     };
-    match trigger::complete_job(ctx.state_dir, &job.session_id, &job.job_id, scopes) {
+    match trigger::complete_job(ctx.state_dir, ctx.config, &job.session_id, &job.job_id, end) {
         Ok(c) => {
             o.completion = Some(CompletionReport {
                 known_job: c.known_job,
                 reset_scopes: c.reset_scopes,
                 reservation_cleared: c.reservation_cleared,
+                backoff_until: c.backoff_until,
+                followup_job_id: c.followup_job_id,
+                followup_error: c.followup_error,
             });
             o.completion_error = None;
         }
@@ -773,7 +893,12 @@ pub struct StatusReport {
     pub kind: String,
     pub state_dir: String,
     pub enabled: bool,
+    /// `[session_reflection] backend` as configured (`auto` by default).
     pub backend: String,
+    /// The provider the next job gets (`builtin`, `codex`, `claude`, `command`), and why
+    /// (for `auto`: which programs it found).
+    pub provider: Option<String>,
+    pub provider_reason: String,
     /// Whether the configured provider can run; `provider_problem` says why not.
     pub provider_ready: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -837,6 +962,20 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
         }
     }
     let problem = ready_provider(config).err().map(|e| e.message);
+    let (provider, provider_reason) = match provider_for(config) {
+        Ok(p) => {
+            let why = match (config.session_reflection.backend.as_str(), &p) {
+                ("auto", Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
+                ("auto", p) => format!(
+                    "auto: {} can run here (a job it fails is left to the builtin provider)",
+                    p.argv(Path::new("."))[0]
+                ),
+                (b, _) => format!("configured: backend = {b:?}"),
+            };
+            (Some(p.backend().to_string()), why)
+        }
+        Err(e) => (None, e.message),
+    };
     let trigger_sessions = fs::read_dir(state_dir.join("triggers"))
         .map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count() as u64)
         .unwrap_or(0);
@@ -845,6 +984,8 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
         state_dir: state_dir.display().to_string(),
         enabled: config.session_reflection.enabled,
         backend: config.session_reflection.backend.clone(),
+        provider,
+        provider_reason,
         provider_ready: problem.is_none(),
         provider_problem: problem,
         timeout_seconds: config.session_reflection.timeout_seconds,
@@ -909,8 +1050,9 @@ mod tests {
 
     #[test]
     fn statuses_sort_jobs_and_counters() {
-        assert!(JobStatus::Skipped.is_done() && JobStatus::Skipped.resets_counters());
-        assert!(JobStatus::Partial.is_done() && !JobStatus::Partial.resets_counters());
+        assert!(JobStatus::Skipped.is_done() && JobEnd::Skipped.reviewed());
+        assert!(JobStatus::Partial.is_done() && !JobEnd::Partial.reviewed());
+        assert!(!JobEnd::Partial.unsuccessful() && JobEnd::Rejected.unsuccessful());
         assert!(!JobStatus::Rejected.is_done() && !JobStatus::Failed.is_done());
         assert_eq!(
             VerifyStatus::parse("rejected"),

@@ -564,7 +564,7 @@ mod tests {
             }],
             at: String::new(),
         });
-        i.candidates = vec![crate::reflect::rundir::Candidate {
+        i.candidates = vec![crate::reflect::builtin::Directive {
             message_id: 42,
             keyword: "always".into(),
             said: "always run pnpm test -- --run\n## #9 user".into(),

@@ -4,6 +4,10 @@
 //! process group so a timeout ends everything it started.
 //!
 //! `[session_reflection] backend`:
+//! * `auto` (the default): `codex` when Codex can run here, else `claude` when Claude Code
+//!   can, else `builtin`; and when the model provider it picked fails on a job (not logged
+//!   in, say), the builtin provider does that job instead.
+//! * `builtin` runs in process, no model: csep's own rules (`reflect::builtin`).
 //! * `command` runs `command = [...]` from config.toml.
 //! * `codex` runs `codex exec` (the binary: `CSEP_CODEX_BIN`, else `codex` on PATH) in the
 //!   run directory with the prompt on stdin: sandbox `workspace-write` rooted at the run
@@ -39,6 +43,8 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 /// A provider ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Provider {
+    /// csep's own rules, in process: no model (`reflect::builtin`).
+    Builtin,
     Command {
         argv: Vec<String>,
     },
@@ -82,6 +88,8 @@ impl Provider {
     /// exist or lacks its settings: no job is consumed for those.
     pub fn from_config(c: &ReflectionConfig) -> Result<Provider> {
         match c.backend.as_str() {
+            "builtin" => Ok(Provider::Builtin),
+            "auto" => Ok(Provider::auto(c)),
             "command" if c.command.is_empty() => Err(Error::usage(
                 "[session_reflection] backend = \"command\" needs command = [\"program\", \"arg\", …] in config.toml",
             )),
@@ -101,9 +109,33 @@ impl Provider {
                 ephemeral: c.ephemeral,
             }),
             other => Err(Error::usage(format!(
-                "[session_reflection] backend = {other:?}: unknown; expected codex, claude or command"
+                "[session_reflection] backend = {other:?}: unknown; expected auto, builtin, codex, claude or command"
             ))),
         }
+    }
+
+    /// `backend = "auto"`: Codex when it can run here, else Claude Code, else the builtin
+    /// provider. (A model provider that is installed but fails, logged out say, is replaced
+    /// by the builtin one for that job: see `reflect::run`.)
+    pub fn auto(c: &ReflectionConfig) -> Provider {
+        let model = c.model.trim().to_string();
+        let codex = Provider::Codex {
+            program: None,
+            model: model.clone(),
+            ephemeral: c.ephemeral,
+        };
+        if codex.problem().is_none() {
+            return codex;
+        }
+        let claude = Provider::Claude {
+            program: None,
+            model,
+            ephemeral: c.ephemeral,
+        };
+        if claude.problem().is_none() {
+            return claude;
+        }
+        Provider::Builtin
     }
 
     /// Why this provider cannot run here, if it cannot: its program (argv[0]) is not an
@@ -112,6 +144,7 @@ impl Provider {
     /// its job fails with `provider_spawn`.
     pub fn problem(&self) -> Option<String> {
         let program = match self {
+            Provider::Builtin => return None,
             Provider::Command { argv } => argv[0].clone(),
             Provider::Codex { program, .. } => program.clone().unwrap_or_else(codex_program),
             Provider::Claude { program, .. } => program.clone().unwrap_or_else(claude_program),
@@ -120,6 +153,7 @@ impl Provider {
             return None;
         }
         let hint = match self {
+            Provider::Builtin => "",
             Provider::Command { .. } => "fix [session_reflection] command in config.toml",
             Provider::Codex { .. } => "install Codex or set CSEP_CODEX_BIN",
             Provider::Claude { .. } => "install Claude Code or set CSEP_CLAUDE_BIN",
@@ -133,6 +167,7 @@ impl Provider {
 
     pub fn backend(&self) -> &'static str {
         match self {
+            Provider::Builtin => "builtin",
             Provider::Command { .. } => "command",
             Provider::Codex { .. } => "codex",
             Provider::Claude { .. } => "claude",
@@ -143,6 +178,7 @@ impl Provider {
     pub fn argv(&self, run_dir: &Path) -> Vec<String> {
         let dir = run_dir.display().to_string();
         match self {
+            Provider::Builtin => vec!["csep-builtin".into()],
             Provider::Command { argv } => argv.clone(),
             Provider::Codex {
                 program,
@@ -234,6 +270,12 @@ pub struct ProviderRun {
     pub timed_out: bool,
     pub timeout_seconds: f64,
     pub elapsed_ms: u64,
+    /// With `backend = "auto"`: the model provider that failed, so the builtin one ran
+    /// instead, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
 }
 
 impl ProviderRun {
@@ -370,6 +412,8 @@ pub fn run(
         timed_out,
         timeout_seconds: timeout.as_secs_f64(),
         elapsed_ms: started.elapsed().as_millis() as u64,
+        fallback_from: None,
+        fallback_reason: None,
     })
 }
 

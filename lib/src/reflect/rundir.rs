@@ -4,6 +4,7 @@
 //! [`super::select`]; each message's text fenced so that nothing in it can pose as another
 //! message), and an empty `proposal/`. docs/SAFETY.md describes the layout.
 
+use super::builtin::Directive;
 use super::select;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -38,26 +39,10 @@ pub struct Base {
     /// (only MEMORY.md is listed when missing).
     pub files: BTreeMap<String, Option<String>>,
     pub created_at: String,
-    /// `review`, or `consolidate` when the job must bring MEMORY.md back within its budget
-    /// (see [`super::record::job_mode`]).
-    #[serde(default = "review")]
+    /// `review`, or `consolidate` for a consolidation job (csep-verify lets such a job
+    /// remove many lines; see [`super::record::job_mode`]), or `user` for a person's change
+    /// through `csep memory`.
     pub mode: String,
-}
-
-fn review() -> String {
-    "review".into()
-}
-
-/// An explicit directive csep found in a user message (`builtin::directives`): what the
-/// model must keep, or say why not.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub message_id: i64,
-    pub keyword: String,
-    /// The directive as the user said it (redacted).
-    pub said: String,
-    /// The memory line csep would write for it.
-    pub line: String,
 }
 
 /// What went into `inputs/`.
@@ -70,7 +55,8 @@ pub struct Inputs {
     pub messages_omitted: u64,
     /// User messages in the window (every one of them is in `messages.md`).
     pub user_messages: u64,
-    pub candidates: Vec<Candidate>,
+    /// The explicit directives csep found in the user messages ([`super::builtin::directives`]).
+    pub candidates: Vec<Directive>,
     /// Why the job consolidates (when `base.mode` is `consolidate`).
     pub mode_reason: Option<String>,
     /// How the bucket's last memory job ended, when it was rejected.
@@ -195,7 +181,7 @@ pub fn snapshot(
         memory_max_chars,
         files,
         created_at: crate::timefmt::format_iso_ms(crate::timefmt::now_ms()),
-        mode: review(),
+        mode: "review".into(),
     };
     Ok((base, got))
 }
@@ -491,11 +477,11 @@ pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<Messages> {
 
 /// The explicit directives in the window's user messages, in order, at most
 /// [`MAX_CANDIDATES`] (the newest, when there are more).
-pub fn candidates(user: &[(i64, String)]) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
-    for (id, text) in user {
-        let _ = (id, text);
-    }
+pub fn candidates(user: &[(i64, String)]) -> Vec<Directive> {
+    let mut out: Vec<Directive> = user
+        .iter()
+        .flat_map(|(id, text)| super::builtin::directives(*id, text))
+        .collect();
     let skip = out.len().saturating_sub(MAX_CANDIDATES);
     out.drain(..skip);
     out

@@ -370,6 +370,8 @@ const STATE_FIELDS: &[&str] = &[
     "last_skill_review_at",
     "active_job_id",
     "active_job_reserved_at",
+    "last_job_status",
+    "backoff_until",
     "updated_at",
 ];
 

@@ -9,8 +9,13 @@
 //! human typed a high-signal word ([`words`]). While a job for the session is reserved, a due
 //! review is deferred; a reservation older than `active_job_stale_seconds` is released.
 //! Queuing does not reset the counters: the worker calls [`complete_job`] when it is done,
-//! which subtracts what the job covered for the scopes that succeeded (so counts that arrived
-//! while the job ran still count), and clears the reservation.
+//! which subtracts what the job covered when it was reviewed (so counts that arrived while
+//! the job ran still count), and clears the reservation.
+//!
+//! A job that was rejected or failed leaves its review due but backs the session off
+//! ([`backoff_ms`]: 15 min, doubling, at most 24 h): until then a due review is deferred,
+//! unless the human typed a directive after what that job covered. Without the backoff the
+//! same session would go to the model, and be refused, at every Stop.
 //!
 //! Differences from 1.3.10, on purpose:
 //! - the counts come from the recall index (new rows of `messages` past a watermark), not
@@ -20,7 +25,11 @@
 //! - a high-signal word is remembered until a review of its scope covers it, so a word said
 //!   while a job is running is not lost;
 //! - `SessionEnd` counts new text and tool calls and may queue, but is not a stop: 1.3.10
-//!   only hooks `Stop`, and a session's last turn already ended with one;
+//!   only hooks `Stop`, and a session's last turn already ended with one. Since no counter
+//!   will grow after it, a waiting high-signal word is due then even with
+//!   `high_signal_immediate` off (words are always remembered, only their effect waits);
+//! - a word typed while a job runs is queued by that job's [`complete_job`], not left for a
+//!   Stop that may never come;
 //! - readable characters are those of user and assistant text only; tool calls are counted
 //!   as calls, not also as characters.
 //!
@@ -29,7 +38,10 @@
 mod state;
 pub mod words;
 
-pub use state::{session_dir, session_key, JobSnapshot, State, DECISION_RETENTION};
+pub use state::{
+    backoff_ms, session_dir, session_key, JobSnapshot, State, BACKOFF_BASE_MS, BACKOFF_MAX_MS,
+    DECISION_RETENTION,
+};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -52,6 +64,9 @@ pub const JOB_MARKER: &str = "csep-reflection-job:";
 
 /// The markers 1.3.10 put into its reflection sessions, so those are skipped too.
 const LEGACY_MARKERS: &[&str] = &["CSEP_REFLECTION_JOB_ID=", "CSEP_REFLECTION_CHILD=1"];
+
+/// The `event` of a decision the worker's [`complete_job`] made (a follow-up job), not a hook.
+pub const FOLLOW_UP_EVENT: &str = "JobEnded";
 
 /// What a review looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -142,7 +157,13 @@ pub struct Decision {
     /// A reservation this run found stale and released.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_job_id: Option<String>,
-    /// Things worth knowing: `stale_reservation_released`, `state_reset`, `watermark_reset`.
+    /// A due review waits until then after a rejected or failed job (`deferred`), unless
+    /// the human typed a directive that job never saw (`queued`, noted
+    /// `new_directive_during_backoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<String>,
+    /// Things worth knowing: `stale_reservation_released`, `state_reset`, `watermark_reset`,
+    /// `new_directive_during_backoff`, `session_end_review`, `follow_up`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -354,7 +375,7 @@ struct Delta {
     reflection_marker: bool,
 }
 
-fn scan(conn: &Connection, session: i64, after: i64, scan_words: bool) -> Result<Delta> {
+fn scan(conn: &Connection, session: i64, after: i64) -> Result<Delta> {
     // Through `sources` so SQLite walks this session's rows by the (source, ordinal) index
     // instead of every message in the database; only text that is searched is fetched.
     let mut stmt = conn.prepare_cached(
@@ -388,7 +409,9 @@ fn scan(conn: &Connection, session: i64, after: i64, scan_words: bool) -> Result
             "assistant" if is_call => d.tool_calls += 1,
             "user" | "assistant" if !background => {
                 d.readable_chars += chars.max(0) as u64;
-                if role == "user" && scan_words {
+                // Words are remembered even when they do not fire at once: a SessionEnd
+                // makes a waiting one due.
+                if role == "user" {
                     for (scope, keyword) in words::find(text.as_deref().unwrap_or("")) {
                         d.hits.push(Hit {
                             message_id: id,
@@ -404,7 +427,17 @@ fn scan(conn: &Connection, session: i64, after: i64, scan_words: bool) -> Result
     Ok(d)
 }
 
-fn reasons_and_scopes(state: &State, t: &Thresholds) -> (Vec<String>, Vec<Scope>, Vec<String>) {
+/// A review that is due: why, what it looks at, and the words that made it due.
+#[derive(Debug, Default)]
+struct Due {
+    reasons: Vec<String>,
+    scopes: Vec<Scope>,
+    keywords: Vec<String>,
+}
+
+/// What is due for `state`. Pending high-signal words count when `words_count`: with
+/// `high_signal_immediate`, or once the session has ended.
+fn due(state: &State, t: &Thresholds, words_count: bool) -> Due {
     let mut reasons = Vec::new();
     if state.stops_since_memory_review >= t.memory_stop_interval {
         reasons.push("memory_stop_interval");
@@ -416,7 +449,7 @@ fn reasons_and_scopes(state: &State, t: &Thresholds) -> (Vec<String>, Vec<Scope>
         reasons.push("skill_tool_call_interval");
     }
     let mut keywords: Vec<String> = Vec::new();
-    if t.high_signal_immediate {
+    if words_count {
         let pending: Vec<&Hit> = state.pending_hits().collect();
         if pending.iter().any(|h| h.scope == Scope::Memory) {
             reasons.push("high_signal_memory_keyword");
@@ -440,11 +473,83 @@ fn reasons_and_scopes(state: &State, t: &Thresholds) -> (Vec<String>, Vec<Scope>
         .collect();
     scopes.sort();
     scopes.dedup();
-    (
-        reasons.into_iter().map(String::from).collect(),
+    Due {
+        reasons: reasons.into_iter().map(String::from).collect(),
         scopes,
         keywords,
-    )
+    }
+}
+
+/// Where a job's session is: what a [`Job`] says besides the review itself.
+struct Target {
+    session_id: String,
+    agent: Option<Agent>,
+    transcript_path: Option<String>,
+    cwd: Option<String>,
+    repo_root: Option<String>,
+}
+
+/// Writes the job for `due` into `spool/reflect/new/` and reserves the session for it.
+/// The caller holds the session's lock and saves `state`. Returns the job id.
+fn queue_job(
+    state_dir: &Path,
+    config: &Config,
+    state: &mut State,
+    due: &Due,
+    target: Target,
+    now: i64,
+) -> Result<String> {
+    let job_id = new_job_id(now);
+    let created_at = timefmt::format_iso_ms(now);
+    let since = due
+        .scopes
+        .iter()
+        .map(|s| match s {
+            Scope::Memory => state.memory_reviewed_through_message_id,
+            Scope::Skill => state.skill_reviewed_through_message_id,
+        })
+        .min()
+        .unwrap_or(0);
+    let job = Job {
+        kind: "reflect_job".into(),
+        job_id: job_id.clone(),
+        session_id: target.session_id,
+        agent: target.agent,
+        transcript_path: target.transcript_path,
+        cwd: target.cwd,
+        repo_root: target.repo_root,
+        scopes: due.scopes.clone(),
+        reasons: due.reasons.clone(),
+        matched_keywords: due.keywords.clone(),
+        counters: state.counters(),
+        since_message_id: since,
+        watermark_message_id: state.last_counted_message_id,
+        skill_generation_mode: config
+            .session_reflection
+            .trigger
+            .skill_generation_mode
+            .clone(),
+        created_at: created_at.clone(),
+    };
+    let bytes = serde_json::to_vec_pretty(&job).map_err(|e| Error::input(e.to_string()))?;
+    // The job goes first: a crash before the state is saved can at worst queue the same
+    // review twice, never reserve a slot for a job that does not exist.
+    crate::fsutil::enqueue(
+        &reflect_queue(state_dir),
+        &format!("{job_id}.json"),
+        &bytes,
+        crate::fsutil::Durability::Durable,
+    )?;
+    state.active_job_id = Some(job_id.clone());
+    state.active_job_reserved_at = Some(created_at.clone());
+    state.remember_job(JobSnapshot {
+        job_id: job_id.clone(),
+        scopes: job.scopes,
+        counters: job.counters,
+        watermark_message_id: job.watermark_message_id,
+        created_at,
+    });
+    Ok(job_id)
 }
 
 /// `20261101T100000Z-1a2b3c4d`: sortable by time, unique by the random tail (1.3.10's shape).
@@ -477,6 +582,7 @@ fn decision(input: &Input, session_id: String, agent: Option<Agent>, config: &Co
         job_id: None,
         active_job_id: None,
         released_job_id: None,
+        backoff_until: None,
         notes: Vec::new(),
         dry_run: false,
         at: timefmt::format_iso_ms(timefmt::now_ms()),
@@ -586,12 +692,7 @@ pub fn evaluate(
             state.last_counted_message_id = 0;
             notes.push("watermark_reset".to_string());
         }
-        let delta = scan(
-            &conn,
-            session.rowid,
-            state.last_counted_message_id,
-            t.high_signal_immediate,
-        )?;
+        let delta = scan(&conn, session.rowid, state.last_counted_message_id)?;
         Ok((state, notes, delta))
     };
     // Look before taking the lock, which creates the session's directory: reflection's own
@@ -620,6 +721,8 @@ pub fn evaluate(
     if input.event == Event::Stop {
         state.stops_since_memory_review += 1;
     }
+    // A Stop after a SessionEnd: the session was resumed, and its counters grow again.
+    state.session_ended = input.event == Event::SessionEnd;
     state.readable_chars_since_memory_review += delta.readable_chars;
     state.tool_calls_since_skill_review += delta.tool_calls;
     state.last_counted_message_id = delta.newest_id;
@@ -644,40 +747,43 @@ pub fn evaluate(
         }
     }
 
-    let (reasons, scopes, keywords) = reasons_and_scopes(&state, &t);
+    let due = due(&state, &t, t.high_signal_immediate || state.session_ended);
+    if state.session_ended && !t.high_signal_immediate && state.pending_hits().next().is_some() {
+        d.notes.push("session_end_review".into());
+    }
     d.counters = state.counters();
-    d.matched_keywords = keywords;
+    d.matched_keywords = due.keywords.clone();
     d.active_job_id = state.active_job_id.clone();
-    d.decision = if reasons.is_empty() {
+    let backoff = state.backoff_in_force(now);
+    if backoff.is_none() {
+        state.backoff_until = None;
+    }
+    d.decision = if due.reasons.is_empty() {
         Verdict::BelowThreshold
     } else if state.active_job_id.is_some() {
         Verdict::Deferred
+    } else if backoff.is_some() {
+        d.backoff_until = backoff;
+        // What the failed job never saw is worth a try; what it saw waits.
+        if !due.keywords.is_empty() && state.new_since_backoff() {
+            d.notes.push("new_directive_during_backoff".into());
+            Verdict::Queued
+        } else {
+            Verdict::Deferred
+        }
     } else {
         Verdict::Queued
     };
     if d.decision != Verdict::BelowThreshold {
-        d.reasons = reasons;
-        d.scopes = scopes;
+        d.reasons = due.reasons.clone();
+        d.scopes = due.scopes.clone();
     }
     if opts.dry_run {
         return Ok(d);
     }
 
     if d.decision == Verdict::Queued {
-        let job_id = new_job_id(now);
-        let created_at = timefmt::format_iso_ms(now);
-        let since = d
-            .scopes
-            .iter()
-            .map(|s| match s {
-                Scope::Memory => state.memory_reviewed_through_message_id,
-                Scope::Skill => state.skill_reviewed_through_message_id,
-            })
-            .min()
-            .unwrap_or(0);
-        let job = Job {
-            kind: "reflect_job".into(),
-            job_id: job_id.clone(),
+        let target = Target {
             session_id: session.session_id.clone(),
             agent: d.agent,
             transcript_path: input
@@ -686,38 +792,8 @@ pub fn evaluate(
                 .or_else(|| transcript_of(&conn, session.rowid).ok().flatten()),
             cwd: input.cwd.clone().or(session.cwd.clone()),
             repo_root: session.repo_root.clone(),
-            scopes: d.scopes.clone(),
-            reasons: d.reasons.clone(),
-            matched_keywords: d.matched_keywords.clone(),
-            counters: d.counters.clone(),
-            since_message_id: since,
-            watermark_message_id: state.last_counted_message_id,
-            skill_generation_mode: config
-                .session_reflection
-                .trigger
-                .skill_generation_mode
-                .clone(),
-            created_at: created_at.clone(),
         };
-        let bytes = serde_json::to_vec_pretty(&job).map_err(|e| Error::input(e.to_string()))?;
-        // The job goes first: a crash before the state is saved can at worst queue the same
-        // review twice, never reserve a slot for a job that does not exist.
-        crate::fsutil::enqueue(
-            &reflect_queue(state_dir),
-            &format!("{job_id}.json"),
-            &bytes,
-            crate::fsutil::Durability::Durable,
-        )?;
-        state.active_job_id = Some(job_id.clone());
-        state.active_job_reserved_at = Some(created_at.clone());
-        state.remember_job(JobSnapshot {
-            job_id: job_id.clone(),
-            scopes: job.scopes,
-            counters: job.counters,
-            watermark_message_id: job.watermark_message_id,
-            created_at,
-        });
-        d.job_id = Some(job_id);
+        d.job_id = Some(queue_job(state_dir, config, &mut state, &due, target, now)?);
         d.active_job_id = None;
     }
     files.save(&mut state)?;
@@ -742,6 +818,41 @@ fn transcript_of(conn: &Connection, session: i64) -> Result<Option<String>> {
         .optional()?)
 }
 
+/// How a job ended, as the worker tells [`complete_job`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Applied: the job's scopes are reviewed.
+    Succeeded,
+    /// Part applied: nothing counts as reviewed, but nothing backs off either.
+    Partial,
+    /// Nothing to propose: the job's scopes are reviewed.
+    Skipped,
+    /// The verifier refused the proposal: the session backs off.
+    Rejected,
+    /// The job could not be done: the session backs off.
+    Failed,
+}
+
+impl JobEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEnd::Succeeded => "succeeded",
+            JobEnd::Partial => "partial",
+            JobEnd::Skipped => "skipped",
+            JobEnd::Rejected => "rejected",
+            JobEnd::Failed => "failed",
+        }
+    }
+    /// Whether the job's scopes count as reviewed (their counters are reset).
+    pub fn reviewed(self) -> bool {
+        matches!(self, JobEnd::Succeeded | JobEnd::Skipped)
+    }
+    /// Whether the session backs off before the next review.
+    pub fn unsuccessful(self) -> bool {
+        matches!(self, JobEnd::Rejected | JobEnd::Failed)
+    }
+}
+
 /// What [`complete_job`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Completion {
@@ -751,19 +862,33 @@ pub struct Completion {
     pub reset_scopes: Vec<Scope>,
     /// The session's reservation was this job's and is now clear.
     pub reservation_cleared: bool,
+    /// The job was rejected or failed: a due review of the session waits until then.
+    pub backoff_until: Option<String>,
+    /// The job queued at once for directives the human typed while this one ran.
+    pub followup_job_id: Option<String>,
+    /// Why that job could not be queued (the next Stop will try again).
+    pub followup_error: Option<String>,
 }
 
 /// Called by the reflection worker when job `job_id` of `session_id` (the job file's
-/// `session_id`) has ended. For each scope in `succeeded` that the job reviewed, subtracts
-/// the counts the job covered (later counts stay), marks the scope reviewed through the job's
-/// watermark (dropping the high-signal words it covered) and stamps the review time. Clears
-/// the session's reservation if it is this job's. A failed job passes `&[]`: the reservation
-/// is cleared and everything stays due, so the next stop queues a retry.
+/// `session_id`) has ended.
+///
+/// When the job was reviewed ([`JobEnd::reviewed`]), for each of its scopes subtracts the
+/// counts the job covered (later counts stay), marks the scope reviewed through the job's
+/// watermark (dropping the high-signal words it covered) and stamps the review time; an
+/// unsuccessful job leaves everything due and starts a backoff ([`state::backoff_ms`]), a
+/// successful or partial one ends it. Clears the session's reservation if it is this job's.
+///
+/// Then, if the human typed a directive after the job's watermark (the review of it was
+/// deferred while the job ran) and it counts (`high_signal_immediate`, or the session has
+/// ended), the follow-up job is queued at once, as [`evaluate`] would queue it: a session
+/// that never stops again would otherwise never have it reviewed.
 pub fn complete_job(
     state_dir: &Path,
+    config: &Config,
     session_id: &str,
     job_id: &str,
-    succeeded: &[Scope],
+    end: JobEnd,
 ) -> Result<Completion> {
     let files = Files::lock(state_dir, session_id, Options::default().lock_wait)?;
     if !files.state_path().exists() {
@@ -777,14 +902,19 @@ pub fn complete_job(
         known_job: false,
         reset_scopes: Vec::new(),
         reservation_cleared: false,
+        backoff_until: None,
+        followup_job_id: None,
+        followup_error: None,
     };
+    let now_ms = timefmt::now_ms();
+    let mut finished = None;
     if let Some(pos) = state.recent_jobs.iter().position(|j| j.job_id == job_id) {
         let job = state.recent_jobs.remove(pos);
         done.known_job = true;
-        let now = timefmt::format_iso_ms(timefmt::now_ms());
+        let now = timefmt::format_iso_ms(now_ms);
         let c = &job.counters;
         for scope in [Scope::Memory, Scope::Skill] {
-            if !(job.scopes.contains(&scope) && succeeded.contains(&scope)) {
+            if !(job.scopes.contains(&scope) && end.reviewed()) {
                 continue;
             }
             match scope {
@@ -821,14 +951,111 @@ pub fn complete_job(
             Scope::Memory => h.message_id > m,
             Scope::Skill => h.message_id > s,
         });
+        state.last_job_status = Some(end.as_str().to_string());
+        if end.unsuccessful() {
+            state.unsuccessful_jobs_in_a_row = state.unsuccessful_jobs_in_a_row.saturating_add(1);
+            let until = timefmt::format_iso_ms(
+                now_ms + state::backoff_ms(state.unsuccessful_jobs_in_a_row),
+            );
+            state.backoff_until = Some(until.clone());
+            state.backoff_through_message_id = job.watermark_message_id;
+            done.backoff_until = Some(until);
+        } else {
+            state.unsuccessful_jobs_in_a_row = 0;
+            state.backoff_until = None;
+        }
+        finished = Some(job);
     }
     if state.active_job_id.as_deref() == Some(job_id) {
         state.active_job_id = None;
         state.active_job_reserved_at = None;
         done.reservation_cleared = true;
     }
+    if let Some(job) = finished.filter(|_| state.active_job_id.is_none()) {
+        match follow_up(state_dir, config, &mut state, &job, now_ms) {
+            Ok(Some(d)) => {
+                done.followup_job_id = d.job_id.clone();
+                files.save(&mut state)?;
+                let line = serde_json::to_string(&d).map_err(|e| Error::input(e.to_string()))?;
+                files.log_decision(&line)?;
+                return Ok(done);
+            }
+            Ok(None) => {}
+            Err(e) => done.followup_error = Some(e.message),
+        }
+    }
     files.save(&mut state)?;
     Ok(done)
+}
+
+/// The job for directives typed after `job`'s watermark, queued as [`evaluate`] queues one,
+/// with the decision to log; `None` when there are none, they do not count, or reflection
+/// is off. The session's lock is held.
+fn follow_up(
+    state_dir: &Path,
+    config: &Config,
+    state: &mut State,
+    job: &JobSnapshot,
+    now: i64,
+) -> Result<Option<Decision>> {
+    let t = thresholds(config);
+    let words_count = t.high_signal_immediate || state.session_ended;
+    let enabled = config.session_reflection.enabled && config.session_reflection.trigger.enabled;
+    let waiting = state
+        .pending_hits()
+        .any(|h| h.message_id > job.watermark_message_id);
+    if !(enabled && words_count && waiting) {
+        return Ok(None);
+    }
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+        return Ok(None);
+    };
+    let Some(session) = find_session(&conn, &state.session_id)? else {
+        return Ok(None);
+    };
+    let due = due(state, &t, words_count);
+    let agent = state
+        .agent
+        .as_deref()
+        .and_then(Agent::parse)
+        .or(session.agent);
+    let target = Target {
+        session_id: session.session_id.clone(),
+        agent,
+        transcript_path: transcript_of(&conn, session.rowid)?,
+        cwd: session.cwd.clone(),
+        repo_root: session.repo_root.clone(),
+    };
+    let job_id = queue_job(state_dir, config, state, &due, target, now)?;
+    let mut notes = vec!["follow_up".to_string()];
+    if state.session_ended && !t.high_signal_immediate {
+        notes.push("session_end_review".into());
+    }
+    let backoff = state.backoff_in_force(now);
+    if backoff.is_some() {
+        notes.push("new_directive_during_backoff".into());
+    }
+    Ok(Some(Decision {
+        kind: "trigger_decision".into(),
+        session_id: session.session_id,
+        agent,
+        event: FOLLOW_UP_EVENT.into(),
+        decision: Verdict::Queued,
+        reasons: due.reasons,
+        scopes: due.scopes,
+        matched_keywords: due.keywords,
+        counters: state.counters(),
+        thresholds: t,
+        new_messages: 0,
+        watermark_message_id: state.last_counted_message_id,
+        job_id: Some(job_id),
+        active_job_id: None,
+        released_job_id: None,
+        backoff_until: backoff,
+        notes,
+        dry_run: false,
+        at: timefmt::format_iso_ms(now),
+    }))
 }
 
 #[cfg(test)]

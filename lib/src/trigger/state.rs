@@ -25,6 +25,18 @@ const HIT_RETENTION: usize = 64;
 /// even after a stale reservation let a newer job be queued.
 const JOB_RETENTION: usize = 8;
 
+/// The first backoff after an unsuccessful job; each further one in a row doubles it.
+pub const BACKOFF_BASE_MS: i64 = 15 * 60 * 1000;
+/// The longest backoff.
+pub const BACKOFF_MAX_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How long a due review waits after the `n`th unsuccessful job in a row (n ≥ 1):
+/// 15 min × 2^(n−1), at most 24 h.
+pub fn backoff_ms(n: u32) -> i64 {
+    let doublings = n.saturating_sub(1).min(16);
+    (BACKOFF_BASE_MS << doublings).min(BACKOFF_MAX_MS)
+}
+
 /// `session_id` made into one safe path component: `claude:<uuid>` → `claude_<uuid>`.
 /// Anything but ASCII letters, digits, `.`, `-` and `_` becomes `_`; a very long id is cut
 /// and keeps a hash of the whole so two long ids cannot collide.
@@ -95,6 +107,19 @@ pub struct State {
     pub active_job_id: Option<String>,
     pub active_job_reserved_at: Option<String>,
     pub recent_jobs: Vec<JobSnapshot>,
+    /// How the newest job that ended ended (`succeeded`, `partial`, `skipped`, `rejected`,
+    /// `failed`).
+    pub last_job_status: Option<String>,
+    /// Jobs in a row that ended rejected or failed; one that did not resets it.
+    pub unsuccessful_jobs_in_a_row: u32,
+    /// After an unsuccessful job, a due review waits until then ([`backoff_ms`]), unless the
+    /// human typed a directive after `backoff_through_message_id`.
+    pub backoff_until: Option<String>,
+    /// The newest message the unsuccessful job covered: what it has already seen.
+    pub backoff_through_message_id: i64,
+    /// The newest event was a `SessionEnd`: no counter will grow any more, so a waiting
+    /// directive is due even when `high_signal_immediate` is off. A later Stop clears it.
+    pub session_ended: bool,
     pub updated_at: Option<String>,
 }
 
@@ -116,6 +141,11 @@ impl Default for State {
             active_job_id: None,
             active_job_reserved_at: None,
             recent_jobs: Vec::new(),
+            last_job_status: None,
+            unsuccessful_jobs_in_a_row: 0,
+            backoff_until: None,
+            backoff_through_message_id: 0,
+            session_ended: false,
             updated_at: None,
         }
     }
@@ -156,6 +186,21 @@ impl State {
             tool_calls_since_skill_review: self.tool_calls_since_skill_review,
             high_signal_messages: ids.len() as u64,
         }
+    }
+
+    /// Until when a backoff holds at `now_ms`; `None` when none does. A time that cannot be
+    /// read (edited by hand) holds none: a review waiting for ever is worse than one retry.
+    pub fn backoff_in_force(&self, now_ms: i64) -> Option<String> {
+        let until = self.backoff_until.as_deref()?;
+        crate::timefmt::parse_iso_ms(until)
+            .filter(|at| *at > now_ms)
+            .map(|_| until.to_string())
+    }
+
+    /// Pending directives the human typed after what the last unsuccessful job covered.
+    pub fn new_since_backoff(&self) -> bool {
+        self.pending_hits()
+            .any(|h| h.message_id > self.backoff_through_message_id)
     }
 
     pub fn remember_job(&mut self, job: JobSnapshot) {

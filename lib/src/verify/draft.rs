@@ -16,6 +16,10 @@ pub struct DraftSummary {
     pub skipped_candidates: usize,
     pub validation_notes: usize,
     pub errors: usize,
+    /// Lines of MEMORY.md the provider says this session restated (the builtin provider
+    /// lists them): verify confirms those that are in MEMORY.md in the line ledger.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirmed: Vec<String>,
 }
 
 /// One change the draft claims.
@@ -70,6 +74,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(DraftSummary, Vec<Claim>), String> 
     s.skipped_candidates = list("skipped_candidates")?.len();
     s.validation_notes = list("validation_notes")?.len();
     s.errors = list("errors")?.len();
+    s.confirmed = list("confirmed")?
+        .iter()
+        .filter_map(Value::as_str)
+        .take(100)
+        .map(|l| l.chars().take(1000).collect())
+        .collect();
     let mut claims = Vec::new();
     for key in ["memory_changes", "skill_changes"] {
         let items = list(key)?;

@@ -88,6 +88,15 @@ impl Planned {
             before_sha256: self.before_sha256.clone(),
             after_sha256: self.after_sha256.clone(),
             size_bytes: self.after.len() as u64,
+            lines: (self.rel == "memory/MEMORY.md").then(|| {
+                super::quality::diff(
+                    self.before
+                        .as_deref()
+                        .map(|b| String::from_utf8_lossy(b))
+                        .as_deref(),
+                    &String::from_utf8_lossy(&self.after),
+                )
+            }),
         }
     }
 }
@@ -526,6 +535,8 @@ pub fn undo(state_dir: &Path, job_id: &str, dry_run: bool, wait: Duration) -> Re
         }
     }
     write_journal(&jpath, &journal)?;
+    // What the ledger knew about lines this job added goes with them (still under the lock).
+    crate::memory::ledger::prune(&bucket);
     Ok(r)
 }
 
@@ -547,6 +558,7 @@ mod tests {
             memory_max_chars: 8000,
             files: BTreeMap::new(),
             created_at: None,
+            mode: None,
         }
     }
 

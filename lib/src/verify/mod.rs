@@ -17,6 +17,7 @@ mod draft;
 mod journal;
 mod live;
 mod planted;
+pub mod quality;
 mod support;
 mod walk;
 
@@ -24,7 +25,7 @@ pub use content::{NOOP_PHRASES, SKILL_SECTIONS};
 pub use draft::DraftSummary;
 pub(crate) use journal::{apply, lock, Applied, Planned};
 pub use journal::{journal_path, undo, JournalEntry, UndoChange, UndoReceipt, UndoStatus};
-pub(crate) use planted::{is_bidi, is_control};
+pub(crate) use planted::{exfiltration, is_bidi, is_control, prompt_injection, remote_code};
 
 use crate::error::{Error, Result};
 use crate::{config, fsutil, timefmt};
@@ -70,6 +71,12 @@ pub enum Reason {
     BidiOverride,
     /// A new memory line whose distinctive tokens the session has only in tool output.
     UnsupportedBySession,
+    /// A new MEMORY.md line that repeats another line of the file.
+    Duplicate,
+    /// A line a person pinned is gone.
+    PinnedLineRemoved,
+    /// Many lines removed outside a consolidation job.
+    MassRemoval,
     StaleBase,
     UnsafeLivePath,
     MalformedDraft,
@@ -107,6 +114,9 @@ impl Reason {
         Reason::ControlCharacter,
         Reason::BidiOverride,
         Reason::UnsupportedBySession,
+        Reason::Duplicate,
+        Reason::PinnedLineRemoved,
+        Reason::MassRemoval,
         Reason::StaleBase,
         Reason::UnsafeLivePath,
         Reason::MalformedDraft,
@@ -142,6 +152,9 @@ impl Reason {
             Reason::ControlCharacter => "control_character",
             Reason::BidiOverride => "bidi_override",
             Reason::UnsupportedBySession => "unsupported_by_session",
+            Reason::Duplicate => "duplicate",
+            Reason::PinnedLineRemoved => "pinned_line_removed",
+            Reason::MassRemoval => "mass_removal",
             Reason::StaleBase => "stale_base",
             Reason::UnsafeLivePath => "unsafe_live_path",
             Reason::MalformedDraft => "malformed_draft",
@@ -203,6 +216,9 @@ pub struct Change {
     pub before_sha256: Option<String>,
     pub after_sha256: String,
     pub size_bytes: u64,
+    /// For MEMORY.md: the memory lines added, removed and changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<quality::LineDiff>,
 }
 
 /// `runs/<job>/receipt.json`, also printed as one line on stdout.
@@ -228,6 +244,10 @@ pub struct Receipt {
     /// not (`no_index`, `no_session`, `unreadable`); null when no new memory line needed it.
     #[serde(default)]
     pub session_evidence: Option<String>,
+    /// What deserves a look but is no reason to refuse (a kept line that a new line about
+    /// the same subject likely outdates).
+    #[serde(default)]
+    pub warnings: Vec<quality::Warning>,
     pub checked_at: String,
 }
 
@@ -246,6 +266,7 @@ impl Receipt {
             draft: None,
             journal: None,
             session_evidence: None,
+            warnings: Vec::new(),
             checked_at: timefmt::format_iso_ms(timefmt::now_ms()),
         }
     }
@@ -277,6 +298,10 @@ pub struct Base {
     pub files: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// `review` (a reflection job; the default), `consolidate` (a consolidation job: may
+    /// remove many lines) or `user` (a person's change through `csep memory`).
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -629,6 +654,22 @@ fn check_and_apply(
         &base.bucket,
         opts.size_cap_bytes,
     );
+    let mode = base.mode.as_deref().unwrap_or("review");
+    let ledger = crate::memory::ledger::Ledger::load(&base.bucket);
+    // Lines the proposal writes into refs notes are moved there, not removed.
+    let kept_elsewhere: std::collections::HashSet<String> = walked
+        .files
+        .iter()
+        .filter(|f| f.rel.starts_with("memory/refs/"))
+        .filter_map(|f| std::str::from_utf8(&f.bytes).ok())
+        .flat_map(|t| {
+            crate::memory::lines::entries(t)
+                .into_iter()
+                .map(|e| crate::memory::lines::normalize(e.body))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut restated: Vec<String> = Vec::new();
     let mut planned = Vec::new();
     for f in &walked.files {
         let Some((skill, below)) = split_rel(&f.rel) else {
@@ -678,7 +719,21 @@ fn check_and_apply(
             }
         };
         let live_text = livestate.bytes().map(String::from_utf8_lossy);
-        let problems = content::check(&f.kind, text, live_text.as_deref(), budget, &mut session);
+        let mut problems =
+            content::check(&f.kind, text, live_text.as_deref(), budget, &mut session);
+        if f.kind == content::Kind::Memory {
+            let (q, warnings, again) = quality::check(
+                &f.rel,
+                text,
+                live_text.as_deref(),
+                mode,
+                &ledger,
+                &kept_elsewhere,
+            );
+            problems.extend(q);
+            r.warnings.extend(warnings);
+            restated.extend(again);
+        }
         if !problems.is_empty() {
             for (reason, detail) in problems {
                 r.reject(&f.rel, reason, detail);
@@ -730,7 +785,76 @@ fn check_and_apply(
             }
         }
     }
+    if !opts.dry_run {
+        update_ledger(base, r, &restated, opts.lock_wait);
+    }
     Ok(())
+}
+
+/// Brings the bucket's line ledger up to date after a run that passed: lines the applied
+/// MEMORY.md added are dated, lines a later session restated (the draft's `confirmed` list,
+/// of lines that are in MEMORY.md) are confirmed. The ledger
+/// only orders what the budget fit moves out first, so a failure here is a receipt error,
+/// never a reason to undo anything.
+fn update_ledger(base: &Base, r: &mut Receipt, restated: &[String], wait: Duration) {
+    // A refused run leaves everything outside its run directory as it was.
+    if !matches!(r.status, Status::Succeeded | Status::Skipped) {
+        return;
+    }
+    let memory = crate::memory::memory_file(&base.bucket);
+    let added: Vec<String> = r
+        .changes
+        .iter()
+        .filter(|c| c.rel == "memory/MEMORY.md")
+        .filter_map(|c| c.lines.as_ref())
+        .flat_map(|d| {
+            d.added
+                .iter()
+                .chain(d.changed.iter().map(|c| &c.to))
+                .cloned()
+        })
+        .collect();
+    let mut confirmed: Vec<String> = restated.to_vec();
+    {
+        if let Some(d) = &r.draft {
+            let live = fs::read_to_string(&memory).unwrap_or_default();
+            let keys: std::collections::HashSet<String> = crate::memory::lines::entries(&live)
+                .iter()
+                .map(|e| crate::memory::lines::normalize(e.body))
+                .collect();
+            confirmed.extend(
+                d.confirmed
+                    .iter()
+                    .filter(|l| keys.contains(&crate::memory::lines::normalize(l)))
+                    .cloned(),
+            );
+        }
+    }
+    if added.is_empty() && confirmed.is_empty() {
+        return;
+    }
+    let result = lock(&base.bucket.join(".lock"), wait).and_then(|_lock| {
+        let mut ledger = crate::memory::ledger::Ledger::load(&base.bucket);
+        let at = timefmt::format_iso_ms(timefmt::now_ms());
+        for l in &added {
+            ledger.added(l, &base.job_id, &at);
+        }
+        for l in &confirmed {
+            ledger.confirm(l, &base.job_id, &at);
+        }
+        // Lines MEMORY.md no longer has are done with (pins stay).
+        let live = fs::read_to_string(&memory).unwrap_or_default();
+        let keys: std::collections::HashSet<String> = crate::memory::lines::entries(&live)
+            .iter()
+            .map(|e| crate::memory::lines::normalize(e.body))
+            .collect();
+        ledger.lines.retain(|l| l.pinned || keys.contains(&l.key));
+        ledger.save(&base.bucket)
+    });
+    if let Err(e) = result {
+        r.errors
+            .push(format!("the line ledger was not updated: {}", e.message));
+    }
 }
 
 fn write_receipt(run_dir: &Path, r: &Receipt) -> Result<()> {
