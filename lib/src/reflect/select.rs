@@ -393,13 +393,16 @@ pub fn plan(msgs: &[WindowMessage], budget: usize, cost: &dyn Fn(usize, Show) ->
             }
             RunState::Passed | RunState::Unknown => {
                 if let Some((f, error_line)) = failing.remove(&key) {
-                    let between: Vec<usize> = calls_since
+                    // The last calls before the passing run, back to the failure.
+                    let mut fixes: Vec<usize> = calls_since
                         .iter()
+                        .rev()
                         .copied()
-                        .filter(|&c| c > f && c < i)
+                        .take_while(|&c| c > f)
                         .filter(|&c| command_key(&msgs[c].text).as_deref() != Some(key.as_str()))
+                        .take(MAX_FIXES)
                         .collect();
-                    let fixes = between[between.len().saturating_sub(MAX_FIXES)..].to_vec();
+                    fixes.reverse();
                     pairs.push(FixPair {
                         failed_call: f,
                         failed_output: output_of[f],
@@ -691,6 +694,59 @@ mod tests {
                 assert_eq!(p.show[i], Show::Full, "call #{}", msg.id);
             }
         }
+    }
+
+    #[test]
+    fn the_fix_is_the_last_calls_between_the_failure_and_the_passing_run() {
+        let msgs = vec![
+            m(1, "assistant", Some("exec_command"), "cargo test"),
+            m(
+                2,
+                "tool",
+                Some("exec_command"),
+                "Exit code: 101\nerror[E0432]: unresolved import `x`",
+            ),
+            m(3, "assistant", Some("exec_command"), "cargo test -p lib"),
+            m(
+                4,
+                "tool",
+                Some("exec_command"),
+                "Exit code: 101\ntest result: FAILED. 1 passed; 2 failed",
+            ),
+            m(
+                5,
+                "assistant",
+                Some("apply_patch"),
+                "*** Begin Patch\n*** Update File: src/x.rs",
+            ),
+            m(
+                6,
+                "tool",
+                Some("apply_patch"),
+                "Success. Updated the following files: src/x.rs",
+            ),
+            m(7, "assistant", Some("exec_command"), "cargo fmt"),
+            m(8, "tool", Some("exec_command"), "Exit code: 0\n"),
+            m(9, "assistant", Some("exec_command"), "cargo test"),
+            m(
+                10,
+                "tool",
+                Some("exec_command"),
+                "Exit code: 0\ntest result: ok. 3 passed",
+            ),
+        ];
+        let p = plan(&msgs, 0, &|_, _| 1);
+        assert_eq!(p.pairs.len(), 1, "{:?}", p.pairs);
+        // The latest failure counts; the re-run of the same command is not part of the fix.
+        assert_eq!(p.pairs[0].failed_call, 2);
+        assert_eq!(
+            p.pairs[0].error_line,
+            "test result: FAILED. 1 passed; 2 failed"
+        );
+        assert_eq!(p.pairs[0].fixes, vec![4, 6]);
+        assert_eq!(p.pairs[0].passed_call, 8);
+        let kinds: Vec<(&str, usize)> = p.checks.iter().map(|c| (c.kind, c.call)).collect();
+        assert_eq!(kinds, vec![("lint", 6), ("test", 8)]);
     }
 
     #[test]
