@@ -1,5 +1,5 @@
 //! `csep memory show|list|add|forget|pin|unpin|edit`: a person's view of, and hand on, the
-//! repo's MEMORY.md. The logic is `csep_lib::memory::curate`'s (every change a run directory
+//! repo's MEMORY.md. The logic is `csep_lib::reflect::curate`'s (every change a run directory
 //! that csep-verify checks, applies and journals); this file parses, runs the editor, prints
 //! and picks the exit code.
 
@@ -7,7 +7,7 @@ use crate::args::StateArgs;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
-use csep_lib::memory::curate::{self, Listed, Origin, Outcome, Repo, Select};
+use csep_lib::reflect::curate::{self, Listed, Origin, Outcome, Repo, Select};
 use csep_lib::text::{clean, clean_line};
 use csep_lib::verify::{Options, Status};
 use csep_lib::Error;

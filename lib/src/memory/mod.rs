@@ -4,7 +4,6 @@
 //! working after the switch.
 
 pub mod catalog;
-pub mod curate;
 pub mod fit;
 pub mod ledger;
 pub mod lines;

@@ -37,6 +37,7 @@
 //! has let go of the bucket).
 
 pub mod builtin;
+pub mod curate;
 pub mod overflow;
 pub mod prompt;
 pub mod provider;

@@ -16,10 +16,10 @@
 //! proposal while its run directory is kept); a line's origin is the last job that added or
 //! changed it. Undone and rolled-back jobs are left out.
 
-use super::fit::{self, ARCHIVE_REL};
-use super::ledger::Ledger;
-use super::lines::{self, entries};
 use crate::error::{Error, Result};
+use crate::memory::fit::{self, ARCHIVE_REL};
+use crate::memory::ledger::Ledger;
+use crate::memory::lines::{self, entries};
 use crate::setup::sha256_hex;
 use crate::verify::{self, JournalEntry, Options, Receipt, Rejection, Status};
 use crate::{config, fsutil, repo, timefmt};
@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 
 /// The proposal path of the injected file.
 pub const MEMORY_REL: &str = "memory/MEMORY.md";
-/// A removed and an added line at least this similar are one line changed (for `list`).
-const CHANGED_SIMILARITY: f64 = 0.5;
 
 /// The repo a `csep memory` command works on.
 #[derive(Debug, Clone)]
@@ -46,9 +44,9 @@ pub struct Repo {
 /// The memory of the repo `cwd` belongs to.
 pub fn repo_of(state_dir: &Path, cwd: &str) -> Repo {
     let id = repo::identify(cwd);
-    let bucket = super::bucket_dir(state_dir, &id.repo_root);
+    let bucket = crate::memory::bucket_dir(state_dir, &id.repo_root);
     Repo {
-        memory: super::memory_file(&bucket),
+        memory: crate::memory::memory_file(&bucket),
         bucket,
         repo_root: id.repo_root,
         budget: config::load(state_dir).0.memory.inject_max_chars,
@@ -287,31 +285,19 @@ pub fn list(state_dir: &Path, repo: &Repo) -> Result<List> {
             // A text the journal no longer holds: this job's lines stay unattributed.
             continue;
         };
-        let old = entries(&before);
-        let new = entries(&after);
-        let old_keys: HashSet<String> = old.iter().map(|e| lines::normalize(e.body)).collect();
-        let new_keys: HashSet<String> = new.iter().map(|e| lines::normalize(e.body)).collect();
-        let removed: Vec<&str> = old
-            .iter()
-            .filter(|e| !new_keys.contains(&lines::normalize(e.body)))
-            .map(|e| e.body)
-            .collect();
-        for r in &removed {
+        // The same pairing of removed and added lines as the receipt's `changes[].lines`.
+        let d = crate::verify::quality::diff(Some(&before), &after);
+        for r in d.removed.iter().chain(d.changed.iter().map(|c| &c.from)) {
             prov.remove(&lines::normalize(r));
         }
-        for e in &new {
-            let key = lines::normalize(e.body);
-            if old_keys.contains(&key) {
-                continue;
-            }
-            let from = removed
-                .iter()
-                .map(|r| (lines::similarity(r, e.body), *r))
-                .filter(|(s, _)| *s >= CHANGED_SIMILARITY)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, r)| r.to_string());
+        let made = d
+            .added
+            .iter()
+            .map(|l| (l, None))
+            .chain(d.changed.iter().map(|c| (&c.to, Some(c.from.clone()))));
+        for (line, from) in made {
             prov.insert(
-                key,
+                lines::normalize(line),
                 Prov {
                     job_id: s.job_id.clone(),
                     session_id: s.session_id.clone(),
