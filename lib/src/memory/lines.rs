@@ -9,11 +9,13 @@
 //! a reworded repeat, not a second fact.
 //!
 //! Two lines have the **same subject** when they name the same version of a runtime (`Node
-//! 20` / `Node 22`), or the same command, tool or path and either the same topic (test, build,
-//! lint, …) or no topic on one side, or the same first topic with a tool named on both sides
-//! (`npm test` / `pnpm test -- --run`). Lines naming no tool, command, path or version are
-//! never the same subject unless they are duplicates: a newer rule replaces an older one only
-//! when what they are about is unmistakable.
+//! 20` / `Node 22`); or the same command, tool or path (a tool counts only when the lines do
+//! not name two different subcommands of it: `make migrate` is not `make openapi`) and either
+//! the same topic (test, build, lint, …) or no topic on one side; or the same first topic with
+//! tools of one ecosystem on both sides (`npm test` / `pnpm test -- --run`, `cargo nextest
+//! run` / `cargo test`, but not `cargo test` / `pnpm test`). Lines naming no tool, command,
+//! path or version are never the same subject unless they are duplicates: a newer rule
+//! replaces an older one only when what they are about is unmistakable.
 
 use std::collections::BTreeSet;
 
@@ -464,6 +466,27 @@ const TOOLS: &[&str] = &[
     "cypress",
 ];
 
+/// The ecosystem a tool belongs to (a key's first word), for tools that do one job in it
+/// several ways.
+fn family(key: &str) -> Option<&'static str> {
+    let tool = key.split(' ').next().unwrap_or(key);
+    Some(match tool {
+        "npm" | "pnpm" | "yarn" | "bun" | "npx" | "node" | "nodejs" | "deno" | "jest"
+        | "vitest" | "mocha" | "eslint" | "prettier" | "tsc" | "webpack" | "vite" | "nvm"
+        | "lerna" | "turbo" | "nx" | "playwright" | "cypress" | "husky" => "js",
+        "cargo" | "rustc" | "rustup" | "clippy" | "rustfmt" => "rust",
+        "python" | "python3" | "pip" | "pip3" | "uv" | "poetry" | "pytest" | "tox" | "ruff"
+        | "black" | "mypy" => "python",
+        "go" | "gofmt" | "golangci-lint" => "go",
+        "docker" | "podman" | "kubectl" | "helm" => "containers",
+        "java" | "mvn" | "maven" | "gradle" => "jvm",
+        "ruby" | "bundle" | "rake" | "rails" => "ruby",
+        "php" | "composer" => "php",
+        "git" | "gh" => "git",
+        _ => return None,
+    })
+}
+
 /// Runtimes whose version a line may pin.
 const RUNTIMES: &[&str] = &[
     "node",
@@ -643,15 +666,37 @@ impl Subject {
         if self.versions.intersection(&other.versions).next().is_some() {
             return true;
         }
-        let shared_key = self.keys.intersection(&other.keys).next().is_some();
+        // A tool both name counts only when they do not name two different subcommands of
+        // it: `make migrate` and `make openapi` are two things.
+        let subcommands = |s: &Subject, tool: &str| -> BTreeSet<String> {
+            s.keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(tool).and_then(|r| r.strip_prefix(' ')))
+                .map(str::to_string)
+                .collect()
+        };
+        let shared_key = self.keys.intersection(&other.keys).any(|k| {
+            k.contains(' ') || {
+                let (a, b) = (subcommands(self, k), subcommands(other, k));
+                a.is_empty() || b.is_empty() || a.intersection(&b).next().is_some()
+            }
+        });
         let shared_topic = self.topics.iter().any(|t| other.topics.contains(t));
         if shared_key && (shared_topic || self.topics.is_empty() || other.topics.is_empty()) {
             return true;
         }
-        !self.keys.is_empty()
-            && !other.keys.is_empty()
-            && !self.topics.is_empty()
+        // Two tools of one ecosystem for the same first topic: `npm test` and `pnpm test`,
+        // `cargo nextest run` and `cargo test`; not `cargo test` and `pnpm test` in a repo
+        // with both.
+        let families = |s: &Subject| -> BTreeSet<&'static str> {
+            s.keys.iter().filter_map(|k| family(k)).collect()
+        };
+        !self.topics.is_empty()
             && self.topics.first() == other.topics.first()
+            && families(self)
+                .intersection(&families(other))
+                .next()
+                .is_some()
     }
 
     pub fn is_empty(&self) -> bool {
