@@ -1008,6 +1008,12 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
                 &ctx,
                 &mut problems,
             ),
+            "bucket_reflection" => round_trip::<csep_lib::reflect::record::BucketRecord>(
+                &v,
+                "csep_lib::reflect::record::BucketRecord",
+                &ctx,
+                &mut problems,
+            ),
             "forget_result" => round_trip::<csep_lib::index::forget::ForgetResult>(
                 &v,
                 "csep_lib::index::forget::ForgetResult",
@@ -2375,6 +2381,12 @@ fn what_reflection_prints_and_leaves_now_matches_the_wire_tables() {
         files.push(v);
     }
     let bucket = state.join("projects").join(repo_root.replace('/', "-"));
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(bucket.join("reflection.json")).unwrap()).unwrap();
+    match wire.typed_table(&v) {
+        Some(t) => wire.check(&v, &[t], "projects/<bucket>/reflection.json", &mut problems),
+        None => problems.push("projects/<bucket>/reflection.json: no documented type".into()),
+    }
     let journal = std::fs::read_to_string(bucket.join(format!("journal/{job}.jsonl"))).unwrap();
     for (n, line) in journal.lines().enumerate() {
         let v: Value = serde_json::from_str(line).unwrap();

@@ -123,12 +123,14 @@ impl Env {
         )
         .unwrap();
     }
-    /// Every live file (bucket and skills) with its bytes.
+    /// Every live file (bucket and skills) with its bytes; not the worker's record of the
+    /// bucket's last memory job (`reflection.json`), which every memory job writes.
     fn live(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         let mut out = BTreeMap::new();
         for root in [self.bucket(), self.skills()] {
             walk(&root, &mut out);
         }
+        out.remove(&self.bucket().join("reflection.json"));
         out
     }
     fn index(&self, path: &Path) {
@@ -1809,4 +1811,588 @@ fn a_job_left_by_a_killed_worker_is_resumed_at_the_next_stop_and_frees_its_sessi
         .clone();
     let d: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(d["decision"], "queued", "{d}");
+}
+
+// ---------------------------------------------------------------------------------------
+// What the model reads: chosen by kind; consolidation jobs; the last refusal.
+
+impl Env {
+    /// [`Env::config`] and more lines for `[session_reflection.trigger]`.
+    fn config_trigger(&self, script: &str, trigger: &str) {
+        self.config(script, 60.0);
+        let mut c = fs::read_to_string(self.state().join("config.toml")).unwrap();
+        c.push_str(&format!("\n[session_reflection.trigger]\n{trigger}\n"));
+        fs::write(self.state().join("config.toml"), c).unwrap();
+    }
+    fn rollout_path(&self, id: &str) -> PathBuf {
+        self.path(&format!("sessions/rollout-2026-11-01T10-00-00-{id}.jsonl"))
+    }
+    /// Indexes the rollout and runs the trigger on its Stop; the decision.
+    fn index_and_stop(&self, id: &str) -> Value {
+        let path = self.rollout_path(id);
+        self.index(&path);
+        let out = self
+            .cmd("csep-trigger")
+            .write_stdin(stop_payload(id, &path).to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
+    fn queued(&self, id: &str) -> String {
+        let d = self.index_and_stop(id);
+        assert_eq!(d["decision"], "queued", "{d}");
+        d["job_id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A Codex turn: the user's message, shell calls with their outputs, the assistant's reply.
+/// Call ids are unique across the file (`tag`).
+fn turn(tag: &str, user: &str, calls: &[(&str, String)], reply: &str) -> Vec<Value> {
+    let mut v = vec![
+        json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}}),
+        json!({"timestamp": TS, "type": "event_msg", "payload": {"type": "user_message", "message": user}}),
+    ];
+    for (n, (cmd, output)) in calls.iter().enumerate() {
+        let call_id = format!("{tag}-{n}");
+        let args = json!({ "cmd": cmd }).to_string();
+        v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call", "name": "exec_command", "arguments": args, "call_id": call_id}}));
+        v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "function_call_output", "call_id": call_id, "output": output}}));
+    }
+    v.push(json!({"timestamp": TS, "type": "response_item", "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]}}));
+    v
+}
+
+/// Codex's shell output: its run header, then what the program printed.
+fn shell_output(code: i32, body: &str) -> String {
+    format!("Chunk ID: 1f2e3d\nWall time: 0.4 seconds\nProcess exited with code {code}\nOriginal token count: 500\nOutput:\n{body}")
+}
+
+/// A long log: distinct lines, so nothing is compressible into a summary by accident.
+fn log_lines(tag: &str, chars: usize) -> String {
+    let mut s = String::new();
+    let mut n = 0;
+    while s.len() < chars {
+        s.push_str(&format!(
+            "[{tag}:{n:04}] compiled module {n} of the web bundle in {}ms\n",
+            n * 7 % 300
+        ));
+        n += 1;
+    }
+    s
+}
+
+#[test]
+fn every_user_message_of_a_long_tool_heavy_session_reaches_the_model() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let mut lines = rollout(ID, "");
+    lines.truncate(2); // the meta and the injected context
+    let users = [
+        "set up the web bundle build for the dashboard",
+        "add the chart component next to the table",
+        "wire the chart to the metrics endpoint",
+        "run the tests for the chart",
+        "no, don't use npm here: always run pnpm test -- --run",
+        "make the chart colors match the theme",
+        "actually we're on Node 22 now, not Node 20; fix the engines field",
+        "add a loading state to the chart",
+        "update the snapshot tests",
+        "that's it for the chart, summarize what changed",
+    ];
+    let replies = [
+        "Right: pnpm, never npm, and `pnpm test -- --run` from now on.",
+        "Understood: Node 22. I changed engines to >=22 and the CI image to node:22.",
+    ];
+    let mut corrections = Vec::new();
+    for (t, user) in users.iter().enumerate() {
+        let mut calls: Vec<(&str, String)> = Vec::new();
+        if t == 4 {
+            calls.push((
+                "pnpm test -- --run",
+                shell_output(
+                    1,
+                    &format!(
+                        "{}\nError: connect ECONNREFUSED 127.0.0.1:5433\n",
+                        log_lines("t", 1_500)
+                    ),
+                ),
+            ));
+            calls.push(("make db-up", shell_output(0, "db is up on 5433\n")));
+            calls.push((
+                "pnpm test -- --run",
+                shell_output(0, &format!("{}\n42 passed\n", log_lines("u", 1_500))),
+            ));
+        }
+        while calls.len() < 11 {
+            let n = calls.len();
+            calls.push((
+                "cat build.log",
+                shell_output(0, &log_lines(&format!("{t}-{n}"), 1_880)),
+            ));
+        }
+        let reply = match t {
+            4 => {
+                corrections.push(replies[0]);
+                format!(
+                    "{}\n{}",
+                    replies[0],
+                    "All 42 tests pass with the database up. ".repeat(20)
+                )
+            }
+            6 => {
+                corrections.push(replies[1]);
+                format!(
+                    "{}\n{}",
+                    replies[1],
+                    "The engines field now says >=22. ".repeat(25)
+                )
+            }
+            _ => format!(
+                "Done with step {t}. {}",
+                "The bundle builds and the chart renders. ".repeat(25)
+            ),
+        };
+        lines.extend(turn(&format!("t{t}"), user, &calls, &reply));
+    }
+    common::write_lines(&env.rollout_path(ID), &lines);
+    let job = env.queued(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["status"], "skipped", "{}", results[0]);
+
+    // The window is what the issue measured: 240 messages, user text under 1 %, tool output
+    // over 90 %.
+    let db = rusqlite::Connection::open(env.state().join("index/recall.sqlite3")).unwrap();
+    let (total, user_chars, tool_chars, all_chars): (i64, i64, i64, i64) = db
+        .query_row(
+            "SELECT count(*), sum(CASE WHEN role = 'user' THEN length(text) ELSE 0 END),
+                    sum(CASE WHEN role = 'tool' THEN length(text) ELSE 0 END), sum(length(text))
+             FROM messages WHERE flags & 1 = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(total, 240);
+    assert!(user_chars * 100 < all_chars, "{user_chars}/{all_chars}");
+    assert!(
+        tool_chars * 100 >= all_chars * 93,
+        "{tool_chars}/{all_chars}"
+    );
+
+    let md = fs::read_to_string(env.run_dir(&job).join("inputs/messages.md")).unwrap();
+    let (headers, inside) = message_frames(&md);
+    let user_headers = headers.iter().filter(|h| h.contains(" user")).count();
+    assert_eq!(user_headers, users.len(), "{headers:#?}");
+    for u in users {
+        assert!(inside.iter().any(|l| l == u), "left out: {u}");
+    }
+    for r in corrections {
+        assert!(
+            inside.iter().any(|l| l == r),
+            "the reply to a correction is left out: {r}"
+        );
+    }
+    // The failed→fixed pair, found and shown.
+    assert!(
+        md.contains("- Failed, then fixed: #") && md.contains("\"pnpm test -- --run\" failed (error line: \"Error: connect ECONNREFUSED 127.0.0.1:5433\"); then #"),
+        "{md}"
+    );
+    assert!(md.contains("\"make db-up\""), "{md}");
+    assert!(md.contains("- Last successful test command: #"), "{md}");
+    assert!(
+        inside
+            .iter()
+            .any(|l| l == "Error: connect ECONNREFUSED 127.0.0.1:5433"),
+        "the error line is not in the failing run's block"
+    );
+    // Tool output was what gave way, and the file stays within its budget.
+    assert!(md.contains(" left out …]\n"), "nothing was left out");
+    let size = md.chars().count();
+    assert!(size <= 60_000, "{size}");
+    let shown = headers.iter().filter(|h| h.starts_with("## #")).count();
+    eprintln!("long session: {size} characters of messages.md, {shown} of 240 messages shown");
+    let prompt = fs::read_to_string(env.run_dir(&job).join("prompt.md")).unwrap();
+    assert!(
+        prompt.contains("Every message the user wrote in that time is there (10)"),
+        "{prompt}"
+    );
+}
+
+#[test]
+fn a_skills_only_job_leaves_the_memory_window_to_the_next_memory_job() {
+    let env = Env::new();
+    env.seed();
+    env.config_trigger(&skipped_script(), "memory_stop_interval = 2");
+    let mut lines = rollout(ID, "");
+    lines.truncate(2);
+    lines.extend(turn(
+        "a",
+        "the staging bucket is s3-staging-17; make this a skill",
+        &[(
+            "aws s3 ls s3-staging-17",
+            shell_output(0, "2026-11-01 app.tar\n"),
+        )],
+        "Listed the staging bucket.",
+    ));
+    common::write_lines(&env.rollout_path(ID), &lines);
+    let d = env.index_and_stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert_eq!(d["scopes"], json!(["skill"]), "{d}");
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(results[0]["completion"]["reset_scopes"], json!(["skill"]));
+
+    // The second stop makes memory due: its job covers the first turn too.
+    common::append_lines(
+        &env.rollout_path(ID),
+        &turn(
+            "b",
+            "next, check the dashboard",
+            &[],
+            "The dashboard is green.",
+        ),
+    );
+    let d = env.index_and_stop(ID);
+    assert_eq!(d["decision"], "queued", "{d}");
+    assert_eq!(d["scopes"], json!(["memory"]), "{d}");
+    let job = d["job_id"].as_str().unwrap().to_string();
+    let queued: Value = read_json(&env.queue("new").join(format!("{job}.json")));
+    assert_eq!(queued["since_message_id"], 0, "{queued}");
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = fs::read_to_string(env.run_dir(&job).join("inputs/messages.md")).unwrap();
+    assert!(md.contains("the staging bucket is s3-staging-17"), "{md}");
+    assert!(md.contains("next, check the dashboard"), "{md}");
+}
+
+/// A provider that writes MEMORY.md as `inputs/MEMORY.md` plus `line`.
+fn append_script(line: &str) -> String {
+    format!(
+        "{RECORD}mkdir -p proposal/memory\ncat inputs/MEMORY.md > proposal/memory/MEMORY.md\n\
+         cat >> proposal/memory/MEMORY.md <<'EOF'\n{line}\nEOF\n\
+         printf '{{\"status\": \"succeeded\", \"memory_changes\": [{{\"path\": \"memory/MEMORY.md\", \"action\": \"update\"}}], \"skill_changes\": [], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+    )
+}
+
+/// A MEMORY.md of `lines` distinct short lines.
+fn memory_of(lines: usize) -> String {
+    let mut s = String::from("# Memory\n\n");
+    for n in 0..lines {
+        s.push_str(&format!(
+            "- Module m{n:03} is built by `make m{n:03}` (see refs/m{n:03}.md).\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn memory_at_eighty_percent_of_its_budget_makes_a_consolidation_job() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    // 6000 is the budget in Env::config: 84 lines of 58 characters are 81 % of it.
+    let memory = memory_of(84);
+    let chars = memory.chars().count();
+    assert!((4_800..6_000).contains(&chars), "{chars}");
+    fs::write(env.memory(), &memory).unwrap();
+    let job = env.queue_job(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let base = read_json(&env.run_dir(&job).join("base.json"));
+    assert_eq!(base["mode"], "consolidate", "{base}");
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    let pct = chars * 100 / 6000;
+    for needle in [
+        format!(
+            "- Mode: consolidate (MEMORY.md is at {pct}% of its budget ({chars}/6000 characters))"
+        ),
+        format!("This is a consolidation job (MEMORY.md is at {pct}% of its budget"),
+        format!("it is at {chars}/6000 now"),
+    ] {
+        assert!(prompt.contains(&needle), "missing {needle:?} in\n{prompt}");
+    }
+    // Below 80 % it is a review.
+    fs::write(env.memory(), memory_of(70)).unwrap();
+    common::append_lines(
+        &env.rollout_path(ID),
+        &turn("b", "remember: the docs live in docs/site", &[], "Noted."),
+    );
+    let job = env.queued(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        read_json(&env.run_dir(&job).join("base.json"))["mode"],
+        "review"
+    );
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    assert!(prompt.contains("- Mode: review"), "{prompt}");
+    assert!(!prompt.contains("consolidation job"), "{prompt}");
+}
+
+#[test]
+fn after_an_over_budget_rejection_the_next_job_consolidates_and_is_told_why() {
+    let env = Env::new();
+    env.seed();
+    // A model that appends a 7000-character line: over the 6000 budget.
+    env.config(
+        &append_script(&format!("- {}", "too long ".repeat(778))),
+        60.0,
+    );
+    let first = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(results[0]["status"], "rejected", "{}", results[0]);
+    assert_eq!(env.live(), live, "a live file changed");
+    let record = read_json(&env.bucket().join("reflection.json"));
+    assert_eq!(record["type"], "bucket_reflection");
+    assert_eq!(record["last_memory_job"]["job_id"], first.as_str());
+    assert_eq!(record["last_memory_job"]["status"], "rejected");
+    assert_eq!(record["last_memory_job"]["mode"], "review");
+    assert_eq!(
+        record["last_memory_job"]["rejections"][0]["reason"], "memory_over_budget",
+        "{record}"
+    );
+    let mode = fs::metadata(env.bucket().join("reflection.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The next memory job of the bucket consolidates, and its prompt says why the last
+    // proposal was refused.
+    env.config(&skipped_script(), 60.0);
+    common::append_lines(
+        &env.rollout_path(ID),
+        &turn("b", "remember: the docs live in docs/site", &[], "Noted."),
+    );
+    let second = env.queued(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        read_json(&env.run_dir(&second).join("base.json"))["mode"],
+        "consolidate"
+    );
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    for needle in [
+        format!(
+            "- Mode: consolidate (the last memory job ({first}) was rejected memory_over_budget)"
+        ),
+        "## Why the last proposal was refused".to_string(),
+        format!("({first}) was rejected, and nothing of it was applied: memory_over_budget."),
+        "- `memory_over_budget` on \"memory/MEMORY.md\"".to_string(),
+    ] {
+        assert!(prompt.contains(&needle), "missing {needle:?} in\n{prompt}");
+    }
+    // That job ended well: the one after it is a plain review again.
+    let record = read_json(&env.bucket().join("reflection.json"));
+    assert_eq!(record["last_memory_job"]["job_id"], second.as_str());
+    assert_eq!(record["last_memory_job"]["status"], "skipped");
+    assert_eq!(record["last_memory_job"]["mode"], "consolidate");
+    common::append_lines(
+        &env.rollout_path(ID),
+        &turn(
+            "c",
+            "remember: the API docs live in docs/api",
+            &[],
+            "Noted.",
+        ),
+    );
+    let third = env.queued(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        read_json(&env.run_dir(&third).join("base.json"))["mode"],
+        "review"
+    );
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    assert!(
+        !prompt.contains("## Why the last proposal was refused"),
+        "{prompt}"
+    );
+}
+
+#[test]
+fn an_over_budget_consolidation_archives_the_least_recently_confirmed_lines() {
+    let env = Env::new();
+    env.seed();
+    let memory = memory_of(84);
+    fs::write(env.memory(), &memory).unwrap();
+    // A model that keeps everything and adds a long line: still over the 6000 budget.
+    let new_line = format!(
+        "- The release checklist: {}",
+        "tag, build, sign, upload; ".repeat(60)
+    );
+    env.config(&append_script(&new_line), 60.0);
+    let job = env.queue_job(ID);
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "succeeded", "{r}");
+    let fit = &r["memory_fit"];
+    let archived = strs(&fit["archived"]);
+    assert!(!archived.is_empty(), "{r}");
+    assert_eq!(
+        archived[0],
+        "- Module m000 is built by `make m000` (see refs/m000.md)."
+    );
+    assert_eq!(fit["archive"], "memory/refs/archive.md");
+    assert_eq!(fit["budget"], 6000);
+    assert_eq!(fit["fits"], true);
+    assert_eq!(
+        read_json(&env.run_dir(&job).join("status.json"))["memory_fit"],
+        *fit
+    );
+
+    // Applied: MEMORY.md within its budget with the new line; the moved lines in the archive.
+    let live = fs::read_to_string(env.memory()).unwrap();
+    assert!(live.chars().count() <= 6000, "{}", live.chars().count());
+    assert_eq!(
+        live.chars().count() as u64,
+        fit["chars_after"].as_u64().unwrap()
+    );
+    assert!(live.contains(new_line.trim_end()), "{live}");
+    let archive = fs::read_to_string(env.bucket().join("memory/refs/archive.md")).unwrap();
+    for l in &archived {
+        assert!(archive.contains(l.as_str()), "{l} not in {archive}");
+        assert!(!live.contains(l.as_str()), "{l} still in MEMORY.md");
+    }
+    // Nothing lost: every line of the old memory is in one file or the other.
+    for l in memory.lines().filter(|l| l.starts_with("- ")) {
+        assert!(live.contains(l) || archive.contains(l), "lost: {l}");
+    }
+    let receipt = read_json(&env.run_dir(&job).join("receipt.json"));
+    assert_eq!(receipt["draft"]["validation_notes"], 1, "{receipt:#}");
+    let changed = strs(&r["validation"]["changed_paths"]);
+    assert!(
+        changed
+            .iter()
+            .any(|p| p.ends_with("memory/refs/archive.md")),
+        "{changed:?}"
+    );
+}
+
+#[test]
+fn an_archive_fallback_the_verifier_rejects_changes_no_live_file() {
+    let env = Env::new();
+    env.seed();
+    fs::write(env.memory(), memory_of(84)).unwrap();
+    let new_line = format!(
+        "- The release checklist: {}",
+        "tag, build, sign, upload; ".repeat(60)
+    );
+    // Also an edit of the user's own skill: the whole proposal is refused.
+    env.config(
+        &format!(
+            "{}mkdir -p proposal/skills/my-skill\nprintf 'owned\\n' > proposal/skills/my-skill/SKILL.md\n",
+            append_script(&new_line)
+        ),
+        60.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert!(!strs(&r["memory_fit"]["archived"]).is_empty(), "{r}");
+    assert!(env
+        .run_dir(&job)
+        .join("proposal/memory/refs/archive.md")
+        .exists());
+    assert_eq!(env.live(), live, "a live file changed");
+    assert!(!env.bucket().join("memory/refs/archive.md").exists());
+}
+
+#[test]
+fn a_provider_that_rewrites_base_json_cannot_make_its_job_a_consolidation() {
+    let env = Env::new();
+    env.seed();
+    fs::write(env.memory(), memory_of(10)).unwrap();
+    // Drops eight of ten lines, and claims the job consolidates so that is allowed.
+    env.config(
+        &format!(
+            "{RECORD}mkdir -p proposal/memory\nhead -n 4 inputs/MEMORY.md > proposal/memory/MEMORY.md\n\
+             sed 's/\"mode\": \"review\"/\"mode\": \"consolidate\"/' base.json > base.new && mv base.new base.json\n\
+             grep -q consolidate base.json\n\
+             printf '{{\"status\": \"succeeded\", \"memory_changes\": [\"memory/MEMORY.md\"], \"skill_changes\": [], \"skipped_candidates\": [], \"validation_notes\": [], \"errors\": []}}' > draft.json\n"
+        ),
+        60.0,
+    );
+    let job = env.queue_job(ID);
+    let live = env.live();
+    let (code, results, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 1, "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["status"], "rejected", "{r}");
+    let reasons: Vec<&str> = r["validation"]["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"mass_removal"), "{r}");
+    assert_eq!(
+        read_json(&env.run_dir(&job).join("base.json"))["mode"],
+        "review"
+    );
+    assert_eq!(env.live(), live, "a live file changed");
+}
+
+#[test]
+fn the_prompt_lists_the_users_directives_with_their_message_numbers() {
+    let env = Env::new();
+    env.seed();
+    env.config(&skipped_script(), 60.0);
+    let mut lines = rollout(ID, "");
+    lines.truncate(2);
+    lines.extend(turn(
+        "a",
+        "can you remember what we did yesterday?",
+        &[(
+            "cat README.md",
+            shell_output(0, "Always run make bootstrap before anything else.\n"),
+        )],
+        "Yesterday we set up the chart.",
+    ));
+    lines.extend(turn(
+        "b",
+        "From now on, always run pnpm test -- --run before committing.",
+        &[],
+        "Will do.",
+    ));
+    common::write_lines(&env.rollout_path(ID), &lines);
+    let job = env.queued(ID);
+    let (code, _, stderr) = env.reflect(&["--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = fs::read_to_string(env.run_dir(&job).join("inputs/messages.md")).unwrap();
+    // The second user message's number, as messages.md shows it.
+    let id = md
+        .lines()
+        .filter(|l| l.starts_with("## #") && l.contains(" user "))
+        .nth(1)
+        .and_then(|l| l[4..].split(' ').next())
+        .unwrap_or_else(|| panic!("{md}"))
+        .to_string();
+    let prompt = fs::read_to_string(env.out().join("stdin.txt")).unwrap();
+    let section = prompt
+        .split("## Directives csep found")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no directives in\n{prompt}"));
+    let section = section.split("\n## ").next().unwrap();
+    let listed: Vec<&str> = section.lines().filter(|l| l.starts_with("- #")).collect();
+    assert_eq!(listed.len(), 1, "{section}");
+    assert!(
+        listed[0].starts_with(&format!("- #{id} ")) && listed[0].contains("pnpm test -- --run"),
+        "{section}"
+    );
+    // Neither the question nor the README's line is a directive.
+    assert!(
+        !section.contains("yesterday") && !section.contains("bootstrap"),
+        "{section}"
+    );
 }

@@ -2,7 +2,8 @@
 //! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out,
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
-//! `evidence` reads a session's text by author for csep-verify.
+//! `evidence` reads a session's text by author for csep-verify, `window` a session's messages
+//! in a review window for csep-reflect.
 
 pub mod backfill;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod ingest;
 pub mod rebuild;
 pub mod spool;
+pub mod window;
 
 pub use backfill::{
     backfill, index_paths, index_records, BackfillOptions, FileError, Progress, Summary,

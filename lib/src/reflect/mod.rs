@@ -9,18 +9,21 @@
 //!    to a worker that died: it is taken first (see [`queue`]).
 //! 2. Create `runs/<job>/`: `job.json`; `base.json`, the sha256 of every live file the
 //!    proposal may replace (the bucket's MEMORY.md and refs, the `csep-reflect-*` skills);
-//!    read-only copies of them under `inputs/` with the session's new messages
-//!    (`inputs/messages.md`, from the recall index); `prompt.md`; an empty `proposal/`.
-//!    `status.json` says `running`.
+//!    and the job's mode (`consolidate` at 80 % of the budget or after an over-budget
+//!    rejection, see [`record`]); read-only copies of them under `inputs/` with the
+//!    session's new messages (`inputs/messages.md`, from the recall index, chosen by kind:
+//!    [`select`]); `prompt.md`; an empty `proposal/`. `status.json` says `running`.
 //! 3. Run the provider ([`Provider`]) in the run directory with the prompt on stdin and a
 //!    timeout (`[session_reflection] timeout_seconds`); its output goes to `provider.log`.
-//! 4. Unless the provider failed, run the verifier on the run directory; it writes
-//!    `receipt.json` and applies a passing proposal.
+//! 4. Unless the provider failed, put the worker's own `base.json` back (the provider could
+//!    write it), fit an over-budget consolidation ([`overflow`]), and run the verifier on the
+//!    run directory; it writes `receipt.json` and applies a passing proposal.
 //! 5. Tell the trigger how the job ended ([`trigger::complete_job`]): succeeded or skipped
 //!    resets the job's scopes; rejected or failed leaves the review due but backs the
 //!    session off; a directive typed while the job ran is queued at once as a follow-up.
-//!    Write the final `status.json`, and move the job to `done/` (succeeded, partial,
-//!    skipped) or `failed/` (rejected, failed).
+//!    Write the final `status.json` (and, for a memory job, the bucket's `reflection.json`),
+//!    and move the job to `done/` (succeeded, partial, skipped) or `failed/` (rejected,
+//!    failed).
 //!
 //! The model never writes a live file: only the verifier does, and only after its checks.
 //!
@@ -35,10 +38,13 @@
 
 pub mod builtin;
 pub mod curate;
+pub mod overflow;
 pub mod prompt;
 pub mod provider;
 pub mod queue;
+pub mod record;
 pub mod rundir;
+pub mod select;
 
 pub use provider::{Provider, ProviderRun};
 pub use rundir::{skills_dir, Base};
@@ -207,6 +213,10 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pgid: Option<i32>,
     pub validation: Option<Validation>,
+    /// What csep moved out of an over-budget MEMORY.md in a consolidation job, before the
+    /// verifier ran ([`overflow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_fit: Option<overflow::MemoryFit>,
     pub completion: Option<CompletionReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_error: Option<String>,
@@ -418,6 +428,7 @@ fn bad_job(ctx: &Ctx, cur: &Path, detail: String) -> Result<Outcome> {
         provider: None,
         provider_pgid: None,
         validation: None,
+        memory_fit: None,
         completion: None,
         completion_error: None,
         job_file: None,
@@ -472,6 +483,7 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         provider: None,
         provider_pgid: None,
         validation: None,
+        memory_fit: None,
         completion: None,
         completion_error: None,
         job_file: None,
@@ -516,10 +528,13 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         return finish(ctx, &job, cur, &run, o, started_ms);
     }
 
-    if let Err(e) = prepare(ctx, &job, &run, &o) {
-        fail(&mut o, "prepare_failed", e.message);
-        return finish(ctx, &job, cur, &run, o, started_ms);
-    }
+    let base = match prepare(ctx, &job, &run, &o) {
+        Ok((base, _)) => base,
+        Err(e) => {
+            fail(&mut o, "prepare_failed", e.message);
+            return finish(ctx, &job, cur, &run, o, started_ms);
+        }
+    };
 
     let ran = if ctx.provider == Provider::Builtin {
         run_builtin(ctx, &job, &run, None)
@@ -574,6 +589,19 @@ fn process(ctx: &Ctx, cur: &Path, recovered: bool) -> Result<Outcome> {
         }
         Ok(Ran::Builtin(p)) => o.provider = Some(p),
     }
+    // The provider could write in the run directory, base.json included: the verifier gets
+    // the worker's own (a `mode` of `consolidate` would let a proposal remove most lines).
+    if let Err(e) = write_atomic(&run.join("base.json"), &to_json(&base)?) {
+        fail(
+            &mut o,
+            "prepare_failed",
+            format!("base.json: {}", e.message),
+        );
+        return finish(ctx, &job, cur, &run, o, started_ms);
+    }
+    // The last resort for the budget, before the verifier sees the proposal. When it cannot
+    // be done, MEMORY.md is left over its budget (it is written last), and rejected as such.
+    o.memory_fit = overflow::fit_proposal(&run, &base, &now().1).unwrap_or(None);
     // Recorded before the verifier runs, so a successor knows the provider is done.
     let _ = write_status(&run, &o);
 
@@ -673,7 +701,7 @@ fn run_builtin(
 }
 
 /// Step 2: the run directory's files. Returns what went into `inputs/`.
-fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inputs> {
+fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<(Base, rundir::Inputs)> {
     let runs = ctx.state_dir.join("runs");
     crate::fsutil::create_dir_private(&runs)?;
     // Run directories hold session text: for the owner only.
@@ -698,14 +726,29 @@ fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<rundir::Inpu
         &r.skill_prefix,
         ctx.config.memory.inject_max_chars,
     )?;
+    let mut base = base;
+    let last = record::load(&bucket).map(|r| r.last_memory_job);
+    let (mode, why) = record::job_mode(
+        job.scopes.contains(&Scope::Memory),
+        inputs.memory_chars.unwrap_or(0),
+        base.memory_max_chars,
+        last.as_ref(),
+    );
+    base.mode = mode.as_str().to_string();
+    inputs.mode_reason = why;
+    if job.scopes.contains(&Scope::Memory) {
+        inputs.last_rejected = last.filter(|l| l.status == JobStatus::Rejected);
+    }
     write_atomic(&run.join("base.json"), &to_json(&base)?)?;
-    let (md, shown, omitted) = rundir::messages_markdown(ctx.state_dir, job)?;
-    rundir::write_messages(run, &md)?;
-    inputs.messages = shown;
-    inputs.messages_omitted = omitted;
+    let messages = rundir::messages_markdown(ctx.state_dir, job)?;
+    rundir::write_messages(run, &messages.markdown)?;
+    inputs.messages = messages.shown;
+    inputs.messages_omitted = messages.omitted;
+    inputs.user_messages = messages.user.len() as u64;
+    inputs.candidates = rundir::candidates(&messages.user);
     let text = prompt::render(job, &base, &inputs, run, &r.trigger.skill_generation_mode);
     write_atomic(&run.join("prompt.md"), text.as_bytes())?;
-    Ok(inputs)
+    Ok((base, inputs))
 }
 
 fn fail(o: &mut Outcome, reason: &str, detail: impl Into<String>) {
@@ -792,6 +835,9 @@ fn finish(
         o.elapsed_ms = Some((ms - started_ms).max(0) as u64);
     }
     o.provider_pgid = None;
+    if job.scopes.contains(&Scope::Memory) {
+        remember_memory_job(ctx, job, run, &o);
+    }
     let dest = queue::dir(ctx.state_dir)
         .join(if o.status.is_done() { "done" } else { "failed" })
         .join(cur.file_name().unwrap_or_default());
@@ -801,6 +847,35 @@ fn finish(
     }
     queue::finish(ctx.state_dir, cur, o.status.is_done())?;
     Ok(o)
+}
+
+/// Records how this memory job ended in the bucket's `reflection.json` (best effort: the
+/// record only steers the next job's mode and prompt).
+fn remember_memory_job(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) {
+    let Some(root) = rundir::repo_root_of(job) else {
+        return;
+    };
+    let bucket = crate::memory::bucket_dir(ctx.state_dir, &root);
+    let mode = fs::read(run.join("base.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Base>(&b).ok())
+        .map_or_else(|| "review".to_string(), |b| b.mode);
+    let _ = record::save(
+        &bucket,
+        record::LastJob {
+            job_id: job.job_id.clone(),
+            session_id: job.session_id.clone(),
+            status: o.status,
+            reason: o.reason.clone(),
+            mode,
+            rejections: o
+                .validation
+                .as_ref()
+                .map(|v| v.rejections.clone())
+                .unwrap_or_default(),
+            at: o.finished_at.clone().unwrap_or_default(),
+        },
+    );
 }
 
 /// Queue depths.
