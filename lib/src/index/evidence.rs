@@ -73,38 +73,3 @@ fn push_strings(v: &serde_json::Value, out: &mut String) {
         _ => {}
     }
 }
-
-/// What the user typed in session `session_id` (as the index names it), message ids in
-/// `(after, upto]`, in order: no injected context, no tool output, no assistant text. `None`
-/// when the index does not hold the session. For the builtin reflection provider, which
-/// takes memory only from what the human said.
-pub fn user_messages(
-    conn: &Connection,
-    session_id: &str,
-    after: i64,
-    upto: i64,
-) -> Result<Option<Vec<(i64, String)>>> {
-    let rowid: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM sessions WHERE session_id = ?1",
-            [session_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(rowid) = rowid else {
-        return Ok(None);
-    };
-    // Through `sources`, as the trigger's scan, so SQLite walks this session's rows only.
-    let mut stmt = conn.prepare(
-        "SELECT id, text FROM messages
-         WHERE source_rowid IN (SELECT id FROM sources WHERE session_rowid = ?1)
-           AND session_rowid = ?1 AND id > ?2 AND id <= ?3
-           AND role = 'user' AND tool IS NULL AND (flags & ?4) = 0
-         ORDER BY id",
-    )?;
-    let rows = stmt.query_map(
-        rusqlite::params![rowid, after, upto, FLAG_BACKGROUND],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-    )?;
-    Ok(Some(rows.collect::<rusqlite::Result<Vec<_>>>()?))
-}

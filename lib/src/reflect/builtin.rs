@@ -587,13 +587,19 @@ pub fn propose(
     } else {
         i64::MAX
     };
-    let messages = crate::index::db::read(&crate::paths::index_db(state_dir), |conn| match conn {
-        Some(c) => {
-            crate::index::evidence::user_messages(c, &job.session_id, job.since_message_id, upto)
-        }
-        None => Ok(None),
-    })?
-    .unwrap_or_default();
+    // What the human typed in the window: the worker's own window, user text only.
+    let messages: Vec<(i64, String)> =
+        crate::index::db::read(&crate::paths::index_db(state_dir), |conn| match conn {
+            Some(c) => {
+                crate::index::window::review_window(c, &job.session_id, job.since_message_id, upto)
+            }
+            None => Ok(None),
+        })?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.role == "user" && m.tool.is_none())
+        .map(|m| (m.id, m.text))
+        .collect();
     let found: Vec<Directive> = if job.scopes.contains(&crate::trigger::Scope::Memory) {
         messages
             .iter()
