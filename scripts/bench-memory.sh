@@ -31,11 +31,12 @@
 # with every figure. Targets (#12) are printed beside them; the script exits 0 either way.
 #
 # Usage:
-#   scripts/bench-memory.sh [--providers "builtin naive"] [--budgets "1500 8000"] [--dir DIR]
+#   scripts/bench-memory.sh [--providers "builtin naive"] [--budgets "800 1500 8000"] [--dir DIR]
 #                           [--no-build] [--keep]
 #     --providers P  which providers to run (default: builtin naive)
-#     --budgets B    [memory] inject_max_chars values (default: 1500 8000; 1500 is small
-#                    enough that it matters, 8000 is csep's default)
+#     --budgets B    [memory] inject_max_chars values (default: 800 1500 8000; 800 is below
+#                    what the builtin provider keeps, 1500 below what the naive model
+#                    writes, 8000 is csep's default)
 #     --dir DIR      work dir: must be empty or missing (default: a new mktemp dir under
 #                    ${TMPDIR:-/tmp})
 #     --no-build     use target/release as it is (no cargo build --release)
@@ -52,7 +53,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
 
 PROVIDERS=${PROVIDERS:-builtin naive}
-BUDGETS=${BUDGETS:-1500 8000}
+BUDGETS=${BUDGETS:-800 1500 8000}
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
 WORK_ARG=""
