@@ -2,7 +2,8 @@
 //! directory. No state file is ever written in place, so a reader (or a crash) sees the old
 //! bytes or the new ones, never a mix. Also the modes things are created with: everything
 //! csep makes is the owner's alone (dirs 0700, files 0600) whatever the caller's umask, and a
-//! host's file csep rewrites keeps the mode and owner it had.
+//! host's file csep rewrites keeps the mode and owner it had. And the locks: lock files and
+//! the one way csep takes and looks at a lock ([`lock_exclusive`], [`is_locked`]).
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
@@ -107,16 +108,34 @@ pub fn lock_wait(path: &Path, wait: std::time::Duration) -> Result<File> {
     if let Some(dir) = path.parent() {
         create_dir_private(dir)?;
     }
+    lock_exclusive(
+        path,
+        wait,
+        std::time::Duration::from_millis(20),
+        "another csep process; retry later",
+    )
+}
+
+/// The one lock dance every csep lock goes through (queues, trigger state, buckets, setup):
+/// opens (creating) the lock file `path` and takes an exclusive `fs2` lock, trying again every
+/// `poll` for up to `wait` (a zero `wait` tries once). Still held after that is `Busy`, saying
+/// `<path> is held by <holder>`. The lock lasts as long as the returned file.
+pub fn lock_exclusive(
+    path: &Path,
+    wait: std::time::Duration,
+    poll: std::time::Duration,
+    holder: &str,
+) -> Result<File> {
     let file = open_lock_file(path)?;
     let start = std::time::Instant::now();
     while fs2::FileExt::try_lock_exclusive(&file).is_err() {
         if start.elapsed() >= wait {
             return Err(Error::busy(format!(
-                "{} is held by another csep process; retry later",
+                "{} is held by {holder}",
                 path.display()
             )));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(poll);
     }
     Ok(file)
 }

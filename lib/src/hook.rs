@@ -11,37 +11,8 @@ use crate::wire::Agent;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Set in the environment of sessions that csep's reflection worker starts, so their hooks
-/// neither inject memory nor archive them.
-pub const REFLECTION_ENV: &str = "CSEP_REFLECTION_JOB";
-
-/// Hook events csep handles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    SessionStart,
-    Stop,
-    SessionEnd,
-    Other,
-}
-
-impl Event {
-    pub fn parse(s: &str) -> Event {
-        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-            "sessionstart" => Event::SessionStart,
-            "stop" => Event::Stop,
-            "sessionend" => Event::SessionEnd,
-            _ => Event::Other,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Event::SessionStart => "SessionStart",
-            Event::Stop => "Stop",
-            Event::SessionEnd => "SessionEnd",
-            Event::Other => "Other",
-        }
-    }
-}
+pub use crate::provenance::REFLECTION_ENV;
+pub use crate::wire::Event;
 
 /// A payload read leniently: anything that is not a JSON object becomes an empty object, so
 /// the host still gets a valid answer.
@@ -154,7 +125,7 @@ pub fn enqueue_archive(
         "received_ms": crate::timefmt::now_ms(),
         "payload": Value::Object(kept),
     });
-    let queue = crate::index::spool::queue_dir(state_dir, "archive");
+    let queue = crate::spool::queue_dir(state_dir, "archive");
     let bytes = serde_json::to_vec(&item).map_err(|e| Error::input(e.to_string()))?;
     fsutil::enqueue(
         &queue,

@@ -16,11 +16,13 @@ pub mod memory;
 pub mod migrate;
 pub mod paths;
 pub mod private;
+pub mod provenance;
 pub mod redact;
 pub mod reflect;
 pub mod repo;
 pub mod search;
 pub mod setup;
+pub mod spool;
 pub mod status;
 pub mod text;
 pub mod timefmt;
@@ -29,3 +31,6 @@ pub mod verify;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Fault, Result};
+
+#[cfg(test)]
+mod module_graph;

@@ -17,6 +17,9 @@
 //! JSON output keeps every character, escaped as JSON escapes: serde_json already writes C0
 //! as `\u00XX`; [`json_safe`] adds `\uXXXX` for DEL, C1 and the bidi and separator
 //! characters, which JSON allows raw but a terminal or a JavaScript reader may act on.
+//!
+//! Also what both the index and the query parser must agree on about scripts
+//! ([`is_unspaced_script`]).
 
 use std::borrow::Cow;
 
@@ -213,6 +216,14 @@ pub fn check_id(id: &str) -> Result<&str, &'static str> {
         return Err("has characters outside [A-Za-z0-9._:-]");
     }
     Ok(id)
+}
+
+/// Scripts written without spaces, where the word index sees one long token per run.
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x2E80..=0x2FDF | 0x3040..=0x30FF | 0x3100..=0x312F | 0x3190..=0x31FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7FF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F
+        | 0x0E00..=0x0E7F | 0x20000..=0x3134F)
 }
 
 #[cfg(test)]

@@ -188,3 +188,31 @@ pub enum Record {
     Message(MessageRecord),
     Source(SourceRecord),
 }
+
+/// Hook events csep handles (a hook payload's `hook_event_name`, or the event argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    SessionStart,
+    Stop,
+    SessionEnd,
+    Other,
+}
+
+impl Event {
+    pub fn parse(s: &str) -> Event {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "sessionstart" => Event::SessionStart,
+            "stop" => Event::Stop,
+            "sessionend" => Event::SessionEnd,
+            _ => Event::Other,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::SessionStart => "SessionStart",
+            Event::Stop => "Stop",
+            Event::SessionEnd => "SessionEnd",
+            Event::Other => "Other",
+        }
+    }
+}

@@ -495,7 +495,7 @@ impl Builder {
         }
         if self.excluded.is_none()
             && matches!(role, Role::User | Role::Developer | Role::System)
-            && crate::trigger::is_reflection_text(text)
+            && crate::provenance::is_reflection_text(text)
         {
             self.excluded = Some("reflection_session");
         }
@@ -566,7 +566,7 @@ impl Builder {
                 .excluded
                 .or_else(|| {
                     let src = self.session.thread_source.as_deref()?;
-                    crate::trigger::is_reflection_source(src).then_some("reflection_session")
+                    crate::provenance::is_reflection_source(src).then_some("reflection_session")
                 })
                 .map(str::to_string),
         };

@@ -203,9 +203,9 @@ pub fn apply_parts(
     // Checked here, inside the caller's write transaction, so a forget that committed after
     // this file was read still keeps it out.
     if let Some(tombstone) =
-        super::forget::blocking_tombstone(tx, &session.session_id, &source.path)?
+        super::tombstone::blocking_tombstone(tx, &session.session_id, &source.path)?
     {
-        super::forget::remember_path(tx, tombstone, &source.path)?;
+        super::tombstone::remember_path(tx, tombstone, &source.path)?;
         return Ok(Applied {
             forgotten: true,
             ..Default::default()
@@ -372,7 +372,7 @@ pub fn apply_parts(
 /// found through the word index, so only its unspaced-script runs (CJK, where the word index
 /// sees one long token) go in; everything else is indexed whole.
 fn substring_text(role: crate::wire::Role, text: &str) -> std::borrow::Cow<'_, str> {
-    use crate::search::query::is_unspaced_script;
+    use crate::text::is_unspaced_script;
     if role != crate::wire::Role::Tool {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -1,6 +1,7 @@
 //! `csep-index`: records → SQLite. `db` owns the schema, `ingest` applies one file's records
 //! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
-//! `spool` drains queued hook payloads, `forget` removes a session and keeps it out,
+//! `spool` drains queued hook payloads, `forget` removes a session and keeps it out
+//! (`tombstone` holds the checks each ingest makes),
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
 //! `evidence` reads a session's text by author for csep-verify, `window` a session's messages
 //! in a review window for csep-reflect.
@@ -13,6 +14,7 @@ pub mod health;
 pub mod ingest;
 pub mod rebuild;
 pub mod spool;
+pub mod tombstone;
 pub mod window;
 
 pub use backfill::{

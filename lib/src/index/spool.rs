@@ -10,36 +10,34 @@
 
 use crate::archive::Caps;
 use crate::error::{Error, Result};
+use crate::spool::{is_hidden, Maildir};
 use crate::wire::Agent;
-use fs2::FileExt;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "failed"];
 
-/// The queue directory for `name` under the state dir.
-pub fn queue_dir(state_dir: &Path, name: &str) -> PathBuf {
-    state_dir.join("spool").join(name)
+pub use crate::spool::queue_dir;
+
+/// `spool/<name>/` as a queue with the archive queue's directories.
+fn maildir(state_dir: &Path, name: &str) -> Maildir {
+    Maildir::new(state_dir, name, QUEUE_DIRS)
 }
 
 /// Holds the queue's lock until dropped. The lock file itself is never deleted.
 pub struct QueueLock {
-    _file: File,
+    _file: std::fs::File,
 }
 
 pub fn try_lock(queue: &Path) -> Result<QueueLock> {
-    for d in QUEUE_DIRS {
-        crate::fsutil::create_dir_private(&queue.join(d))?;
-    }
-    let path = queue.join(".lock");
-    let file = crate::fsutil::open_lock_file(&path)?;
-    file.try_lock_exclusive()
-        .map_err(|_| Error::busy(format!("{} is held by another drainer", path.display())))?;
+    let file =
+        Maildir::at(queue.to_path_buf(), QUEUE_DIRS).lock(Duration::ZERO, "another drainer")?;
     Ok(QueueLock { _file: file })
 }
 
@@ -98,15 +96,9 @@ fn transcript_of(payload: &Value) -> (Option<PathBuf>, Option<Agent>) {
 
 /// The payloads in one queue directory, oldest first. Hidden names are temporary files of an
 /// atomic rewrite (a dead drainer's), never payloads.
-fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && !is_hidden(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
+fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
+    let mut v = queue.files(sub);
+    v.retain(|p| !is_hidden(p));
     v
 }
 
@@ -129,11 +121,6 @@ fn settle(payload: &Value) {
     }
 }
 
-fn is_hidden(p: &Path) -> bool {
-    p.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
 /// Whether `spool/<name>/new/` holds anything.
 pub fn has_new(state_dir: &Path, name: &str) -> bool {
     has_new_besides(state_dir, name, &HashSet::new())
@@ -141,17 +128,12 @@ pub fn has_new(state_dir: &Path, name: &str) -> bool {
 
 /// Whether `spool/<name>/new/` holds anything but `known` (what a drainer itself put back).
 pub fn has_new_besides(state_dir: &Path, name: &str, known: &HashSet<OsString>) -> bool {
-    fs::read_dir(queue_dir(state_dir, name).join("new"))
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| !known.contains(&e.file_name()) && !is_hidden(&e.path()))
-        })
-        .unwrap_or(false)
+    maildir(state_dir, name).has_besides("new", known)
 }
 
 /// Whether `spool/<name>/cur/` holds anything (a dead consumer's items).
 pub fn has_cur(state_dir: &Path, name: &str) -> bool {
-    !sorted_entries(&queue_dir(state_dir, name).join("cur")).is_empty()
+    !sorted_entries(&maildir(state_dir, name), "cur").is_empty()
 }
 
 /// How often a payload is retried on its own schedule after a fault; after that only a
@@ -392,17 +374,16 @@ pub fn drain_archive(
     opts: DrainOptions,
     on_indexed: &mut dyn FnMut(&Value) -> Result<()>,
 ) -> Result<DrainSummary> {
-    let queue = queue_dir(state_dir, "archive");
-    let _lock = try_lock(&queue)?;
+    let mq = maildir(state_dir, "archive");
+    let _lock = mq.lock(Duration::ZERO, "another drainer")?;
+    let queue = mq.dir().to_path_buf();
     let mut summary = DrainSummary {
         kind: "drain_summary",
         ..Default::default()
     };
-    let mut items = sorted_entries(&queue.join("cur"));
-    for p in sorted_entries(&queue.join("new")) {
-        let Some(name) = p.file_name() else { continue };
-        let claimed = queue.join("cur").join(name);
-        if fs::rename(&p, &claimed).is_ok() {
+    let mut items = sorted_entries(&mq, "cur");
+    for p in sorted_entries(&mq, "new") {
+        if let Some(claimed) = mq.claim(&p) {
             items.push(claimed);
         }
     }

@@ -1,9 +1,10 @@
 //! The prompt a provider gets. Its first line is the job marker
-//! ([`crate::trigger::JOB_MARKER`] and the job id): a session that carries it is reflection's
+//! ([`crate::provenance::JOB_MARKER`] and the job id): a session that carries it is reflection's
 //! own, so csep neither archives nor triggers it.
 
 use super::rundir::{quote, Base, Inputs};
-use crate::trigger::{Job, Scope, JOB_MARKER};
+use crate::provenance::JOB_MARKER;
+use crate::trigger::{Job, Scope};
 use std::fmt::Write;
 use std::path::Path;
 

@@ -349,7 +349,7 @@ pub fn run(
         .current_dir(run_dir)
         .env("CSEP_RUN_DIR", run_dir)
         .env("CSEP_JOB_ID", job_id)
-        .env(crate::hook::REFLECTION_ENV, job_id)
+        .env(crate::provenance::REFLECTION_ENV, job_id)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))

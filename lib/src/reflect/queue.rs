@@ -5,22 +5,28 @@
 //! `cur/` to claim it, and when the job has ended moves it to `done/` (succeeded, partial,
 //! skipped) or `failed/` (rejected, failed). Since only the lock holder claims, anything in
 //! `cur/` while the lock is free belongs to a worker that died: the next worker takes it first.
+//! The queue mechanics are [`crate::spool::Maildir`]'s; this module knows what a job file is.
 
-use crate::error::{Error, Result};
-use fs2::FileExt;
-use std::fs::{self, File};
+use crate::error::Result;
+use crate::spool::Maildir;
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub const DIRS: &[&str] = &["tmp", "new", "cur", "done", "failed"];
 
 /// The queue directory (`spool/reflect/`).
 pub fn dir(state_dir: &Path) -> PathBuf {
-    crate::trigger::reflect_queue(state_dir)
+    maildir(state_dir).dir().to_path_buf()
+}
+
+fn maildir(state_dir: &Path) -> Maildir {
+    Maildir::new(state_dir, "reflect", DIRS)
 }
 
 /// The worker lock's path.
 pub fn lock_path(state_dir: &Path) -> PathBuf {
-    dir(state_dir).join(".lock")
+    maildir(state_dir).lock_path()
 }
 
 /// Held while a worker runs; dropping it lets the next one in. The file is never deleted.
@@ -30,45 +36,22 @@ pub struct WorkerLock {
 
 /// Takes the worker lock without waiting: `Busy` when another worker has it.
 pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
-    let q = dir(state_dir);
-    for d in DIRS {
-        let p = q.join(d);
-        crate::fsutil::create_dir_private(&p)?;
-    }
-    let path = lock_path(state_dir);
-    let file = crate::fsutil::open_lock_file(&path)?;
     // `is_locked` (status, the drainer) holds a shared lock for an instant to look: a worker
-    // the drainer just started must not give up on that and strand the job, so a few short
-    // retries before the answer is "busy".
-    for attempt in 0..10 {
-        if FileExt::try_lock_exclusive(&file).is_ok() {
-            return Ok(WorkerLock { _file: file });
-        }
-        if attempt < 9 {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
-    Err(Error::busy(format!(
-        "{} is held by another reflection worker",
-        path.display()
-    )))
+    // the drainer just started must not give up on that and strand the job, so it tries for
+    // a short while before the answer is "busy".
+    let file = maildir(state_dir).lock(Duration::from_millis(90), "another reflection worker")?;
+    Ok(WorkerLock { _file: file })
 }
 
 /// Whether a worker holds the lock now (looked at without disturbing it).
 pub fn is_locked(state_dir: &Path) -> bool {
-    crate::fsutil::is_locked(&lock_path(state_dir))
+    maildir(state_dir).is_locked()
 }
 
 /// `*.json` files of one queue directory, oldest job first (job ids sort by time).
 pub fn entries(state_dir: &Path, sub: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir(state_dir).join(sub))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
+    let mut v = maildir(state_dir).files(sub);
+    v.retain(|p| p.extension().is_some_and(|x| x == "json"));
     v
 }
 
@@ -86,9 +69,7 @@ pub fn job_id_of(path: &Path) -> String {
 
 /// Claims a job in `new/` by renaming it into `cur/`. `None` when someone else got it first.
 pub fn claim(state_dir: &Path, new: &Path) -> Option<PathBuf> {
-    let name = new.file_name()?;
-    let cur = dir(state_dir).join("cur").join(name);
-    fs::rename(new, &cur).ok().map(|_| cur)
+    maildir(state_dir).claim(new)
 }
 
 /// The next job to run: one a dead worker left in `cur/`, else the oldest in `new/` (claimed).
@@ -126,19 +107,14 @@ pub fn finished(state_dir: &Path, job_id: &str) -> Option<PathBuf> {
 
 /// Moves a claimed job to `done/` or `failed/`; returns where it went.
 pub fn finish(state_dir: &Path, cur: &Path, ok: bool) -> Result<PathBuf> {
-    let to = dir(state_dir).join(if ok { "done" } else { "failed" });
-    crate::fsutil::create_dir_private(&to)?;
-    let dest = to.join(cur.file_name().unwrap_or_default());
-    fs::rename(cur, &dest).map_err(|e| Error::io(dest.display(), e))?;
-    if let Ok(d) = File::open(&to) {
-        let _ = d.sync_all();
-    }
-    Ok(dest)
+    maildir(state_dir).move_to(cur, if ok { "done" } else { "failed" })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fs2::FileExt;
+    use std::fs;
 
     #[test]
     fn a_second_lock_is_busy_and_a_dead_workers_job_comes_first() {

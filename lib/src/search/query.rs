@@ -24,13 +24,7 @@ pub struct Query {
     pub terms: Vec<Term>,
 }
 
-/// Scripts written without spaces, where the word index sees one long token per run.
-pub fn is_unspaced_script(c: char) -> bool {
-    matches!(c as u32,
-        0x2E80..=0x2FDF | 0x3040..=0x30FF | 0x3100..=0x312F | 0x3190..=0x31FF | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7FF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F
-        | 0x0E00..=0x0E7F | 0x20000..=0x3134F)
-}
+pub use crate::text::is_unspaced_script;
 
 /// Splits text the way the `unicode61` tokenizer does: runs of letters and digits.
 pub fn tokens(text: &str) -> Vec<String> {

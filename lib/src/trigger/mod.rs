@@ -33,7 +33,7 @@
 //! - readable characters are those of user and assistant text only; tool calls are counted
 //!   as calls, not also as characters.
 //!
-//! Sessions that reflection itself started are never triggered: see [`JOB_MARKER`].
+//! Sessions that reflection itself started are never triggered: see [`crate::provenance`].
 
 mod state;
 pub mod words;
@@ -45,10 +45,10 @@ pub use state::{
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hook::Event;
 use crate::index::db::{self, FLAG_BACKGROUND};
 use crate::timefmt;
 use crate::wire::Agent;
+use crate::wire::Event;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -56,14 +56,7 @@ use state::{Files, Hit};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Written by the reflection worker into the prompt of every session it starts (followed by
-/// the job id). A session with it in a user, developer or system message is reflection's
-/// own: it is neither triggered nor (by the drainer) archived. Tool output and assistant text
-/// are not searched, so a session that merely talks about csep is not mistaken for one.
-pub const JOB_MARKER: &str = "csep-reflection-job:";
-
-/// The markers 1.3.10 put into its reflection sessions, so those are skipped too.
-const LEGACY_MARKERS: &[&str] = &["CSEP_REFLECTION_JOB_ID=", "CSEP_REFLECTION_CHILD=1"];
+pub use crate::provenance::{is_reflection_source, is_reflection_text, JOB_MARKER};
 
 /// The `event` of a decision the worker's [`complete_job`] made (a follow-up job), not a hook.
 pub const FOLLOW_UP_EVENT: &str = "JobEnded";
@@ -302,19 +295,6 @@ fn thresholds(config: &Config) -> Thresholds {
         high_signal_immediate: t.high_signal_immediate,
         active_job_stale_seconds: t.active_job_stale_seconds,
     }
-}
-
-/// Whether a user, developer or system message marks its session as one csep's reflection
-/// started (our job marker, or 1.3.10's).
-pub fn is_reflection_text(text: &str) -> bool {
-    text.contains(JOB_MARKER) || LEGACY_MARKERS.iter().any(|m| text.contains(m))
-}
-
-/// A thread source that says csep started the session (ours say `csep`; 1.3.10's children
-/// say `memory_consolidation`).
-pub fn is_reflection_source(source: &str) -> bool {
-    let s = source.to_ascii_lowercase();
-    s.contains("csep") || s.contains("memory_consolidation")
 }
 
 /// The session's row in the index.
@@ -595,11 +575,6 @@ fn skipped(mut d: Decision, reason: &str) -> Decision {
     d
 }
 
-/// Whether this process runs inside a reflection job (the worker sets the variable).
-fn in_reflection_job() -> bool {
-    std::env::var_os(crate::hook::REFLECTION_ENV).is_some_and(|v| !v.is_empty())
-}
-
 /// Decides for one input: counts what is new, and queues a job when one is due. `skipped`
 /// decisions write nothing; every other one updates `state.json` and `decisions.jsonl`
 /// (unless `dry_run`). Errors: `Busy` when another run holds the session's lock past
@@ -619,7 +594,7 @@ pub fn evaluate(
     if !config.session_reflection.trigger.enabled {
         return Ok(skipped(d, "trigger_disabled"));
     }
-    if in_reflection_job()
+    if crate::provenance::in_reflection_job()
         || input
             .thread_source
             .as_deref()
@@ -804,7 +779,7 @@ pub fn evaluate(
 
 /// `spool/reflect/`: where queued jobs go (`new/`) for the reflection worker.
 pub fn reflect_queue(state_dir: &Path) -> PathBuf {
-    crate::index::spool::queue_dir(state_dir, "reflect")
+    crate::spool::queue_dir(state_dir, "reflect")
 }
 
 fn transcript_of(conn: &Connection, session: i64) -> Result<Option<String>> {

@@ -11,11 +11,10 @@
 use super::{Counters, Scope};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Decisions kept per session (1.3.10 keeps the same number).
 pub const DECISION_RETENTION: usize = 200;
@@ -232,17 +231,12 @@ impl Files {
         let dir = session_dir(state_dir, session_id);
         crate::fsutil::create_dir_private(&dir)?;
         let path = dir.join("trigger.lock");
-        let file = crate::fsutil::open_lock_file(&path)?;
-        let start = Instant::now();
-        while file.try_lock_exclusive().is_err() {
-            if start.elapsed() >= wait {
-                return Err(Error::busy(format!(
-                    "{} is held by another trigger run for this session",
-                    path.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let file = crate::fsutil::lock_exclusive(
+            &path,
+            wait,
+            Duration::from_millis(10),
+            "another trigger run for this session",
+        )?;
         Ok(Files {
             dir,
             _lock: Some(file),
