@@ -216,3 +216,158 @@ impl Event {
         }
     }
 }
+
+/// `archive_request`: what a Stop or SessionEnd hook queues in `spool/archive/new/` for the
+/// drainer (docs/WIRE.md), and how a queued file is read back: once, by the drainer, which
+/// hands the same value to the indexer and to the trigger.
+///
+/// Read leniently: a wrapper without `type`, or a bare hook payload (csep 1.3.10's queue, one
+/// put there by hand), is a request too. The object as read is kept, so that a payload put
+/// back after a fault is written again with every field it had, plus its `retry`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveRequest {
+    /// The object as read (or as it will be written).
+    raw: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How an [`ArchiveRequest`]'s hook payload sits in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadForm {
+    /// `{"agent": …, "event": …, "payload": {…}}` (what the hook writes).
+    Wrapped,
+    /// The hook payload itself.
+    Bare,
+    /// A `payload` field that is not an object: read as bare, but it names no transcript.
+    Malformed,
+}
+
+impl ArchiveRequest {
+    /// A new request from the hook: `payload` is the kept part of the hook's payload.
+    pub fn new(
+        agent: Agent,
+        event: Event,
+        received_ms: i64,
+        payload: serde_json::Map<String, serde_json::Value>,
+    ) -> ArchiveRequest {
+        let mut raw = serde_json::Map::new();
+        raw.insert("type".into(), "archive_request".into());
+        raw.insert("agent".into(), agent.as_str().into());
+        raw.insert("event".into(), event.name().into());
+        raw.insert("received_ms".into(), received_ms.into());
+        raw.insert("payload".into(), serde_json::Value::Object(payload));
+        ArchiveRequest { raw }
+    }
+
+    /// A queued object; `None` when it is not a JSON object.
+    pub fn read(v: serde_json::Value) -> Option<ArchiveRequest> {
+        match v {
+            serde_json::Value::Object(raw) => Some(ArchiveRequest { raw }),
+            _ => None,
+        }
+    }
+
+    /// The object, as it is written.
+    pub fn raw(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.raw
+    }
+
+    pub fn raw_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        &mut self.raw
+    }
+
+    pub fn form(&self) -> PayloadForm {
+        match self.raw.get("payload") {
+            Some(serde_json::Value::Object(_)) => PayloadForm::Wrapped,
+            Some(_) => PayloadForm::Malformed,
+            None => PayloadForm::Bare,
+        }
+    }
+
+    /// The hook payload: the wrapper's `payload`, else the object itself.
+    pub fn payload(&self) -> &serde_json::Map<String, serde_json::Value> {
+        match self.raw.get("payload") {
+            Some(serde_json::Value::Object(p)) => p,
+            _ => &self.raw,
+        }
+    }
+
+    /// A non-empty string field of the object itself (`agent`, `event`, …).
+    pub fn top_str(&self, key: &str) -> Option<&str> {
+        self.raw
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The host the hook ran for, from the wrapper's `agent`.
+    pub fn agent(&self) -> Option<Agent> {
+        self.raw
+            .get("agent")
+            .and_then(serde_json::Value::as_str)
+            .and_then(Agent::parse)
+    }
+
+    /// When the hook queued it (milliseconds since the epoch).
+    pub fn received_ms(&self) -> Option<i64> {
+        self.raw
+            .get("received_ms")
+            .and_then(serde_json::Value::as_i64)
+    }
+
+    /// The transcript to index: the payload's non-empty `transcript_path`.
+    pub fn transcript_path(&self) -> Option<&str> {
+        if self.form() == PayloadForm::Malformed {
+            return None;
+        }
+        self.payload()
+            .get("transcript_path")
+            .and_then(serde_json::Value::as_str)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The bytes of the file (one JSON object, no newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.raw).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod archive_request_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_new_request_is_the_documented_record_and_reads_back() {
+        let payload = json!({"session_id": "s-1", "transcript_path": "/t/r.jsonl"});
+        let serde_json::Value::Object(map) = payload.clone() else {
+            unreachable!()
+        };
+        let r = ArchiveRequest::new(Agent::Claude, Event::SessionEnd, 7, map);
+        let want = json!({"type": "archive_request", "agent": "claude", "event": "SessionEnd",
+            "received_ms": 7, "payload": payload});
+        assert_eq!(r.to_bytes(), serde_json::to_vec(&want).unwrap());
+        let back = ArchiveRequest::read(serde_json::from_slice(&r.to_bytes()).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.form(), PayloadForm::Wrapped);
+        assert_eq!(back.agent(), Some(Agent::Claude));
+        assert_eq!(back.received_ms(), Some(7));
+        assert_eq!(back.top_str("event"), Some("SessionEnd"));
+        assert_eq!(back.transcript_path(), Some("/t/r.jsonl"));
+    }
+
+    #[test]
+    fn a_bare_payload_is_a_request_and_a_bad_wrapper_names_no_transcript() {
+        let bare = ArchiveRequest::read(json!({"transcript_path": "/t/r.jsonl"})).unwrap();
+        assert_eq!(bare.form(), PayloadForm::Bare);
+        assert_eq!(bare.transcript_path(), Some("/t/r.jsonl"));
+        assert_eq!(bare.agent(), None);
+        let bad =
+            ArchiveRequest::read(json!({"payload": 3, "transcript_path": "/t/r.jsonl"})).unwrap();
+        assert_eq!(bad.form(), PayloadForm::Malformed);
+        assert_eq!(bad.transcript_path(), None);
+        assert!(bad.payload().contains_key("transcript_path"));
+        assert!(ArchiveRequest::read(json!([1])).is_none());
+        let empty = ArchiveRequest::read(json!({"transcript_path": ""})).unwrap();
+        assert_eq!(empty.transcript_path(), None);
+    }
+}

@@ -116,8 +116,9 @@ pub fn rebuild(
 ) -> Result<Exit, Failure> {
     let state_dir = state.dir();
     let (config, _) = csep_lib::config::load(&state_dir);
+    let ctx = csep_lib::hook::Ctx::with_config(&state_dir, config);
     let s = csep_lib::index::rebuild::rebuild(&state_dir, caps.caps(), threads, &mut |item| {
-        crate::cmd::hook::run_trigger(&state_dir, &config, item)
+        csep_lib::hook::run_trigger(&ctx, item)
     })?;
     let old = match (&s.moved_aside, s.was_damaged) {
         (Some(dir), true) => format!("the damaged index is kept in {dir}"),

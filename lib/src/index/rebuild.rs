@@ -202,7 +202,7 @@ pub fn rebuild(
     state_dir: &Path,
     caps: Caps,
     threads: usize,
-    on_indexed: &mut dyn FnMut(&serde_json::Value) -> Result<()>,
+    on_indexed: &mut dyn FnMut(&crate::wire::ArchiveRequest) -> Result<()>,
 ) -> Result<RebuildSummary> {
     let started = Instant::now();
     let db = crate::paths::index_db(state_dir);

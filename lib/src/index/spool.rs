@@ -11,7 +11,7 @@
 use crate::archive::Caps;
 use crate::error::{Error, Result};
 use crate::spool::{is_hidden, Maildir};
-use crate::wire::Agent;
+use crate::wire::{Agent, ArchiveRequest};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -80,18 +80,11 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn transcript_of(payload: &Value) -> (Option<PathBuf>, Option<Agent>) {
-    let inner = payload.get("payload").unwrap_or(payload);
-    let path = inner
-        .get("transcript_path")
-        .and_then(|p| p.as_str())
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let agent = payload
-        .get("agent")
-        .and_then(|a| a.as_str())
-        .and_then(Agent::parse);
-    (path, agent)
+fn transcript_of(request: &ArchiveRequest) -> (Option<PathBuf>, Option<Agent>) {
+    (
+        request.transcript_path().map(PathBuf::from),
+        request.agent(),
+    )
 }
 
 /// The payloads in one queue directory, oldest first. Hidden names are temporary files of an
@@ -107,11 +100,11 @@ fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
 /// way (the next Stop or SessionEnd reads the rest), this only makes recall current sooner.
 const CLAUDE_SETTLE_MS: i64 = 500;
 
-fn settle(payload: &Value) {
-    if payload.get("agent").and_then(|a| a.as_str()) != Some("claude") {
+fn settle(request: &ArchiveRequest) {
+    if request.agent() != Some(Agent::Claude) {
         return;
     }
-    if let Some(received) = payload.get("received_ms").and_then(|v| v.as_i64()) {
+    if let Some(received) = request.received_ms() {
         let wait = received + CLAUDE_SETTLE_MS - crate::timefmt::now_ms();
         if wait > 0 {
             std::thread::sleep(std::time::Duration::from_millis(
@@ -166,6 +159,10 @@ impl Retry {
     /// Read from a queued payload; `None` when it has never failed.
     pub fn of(payload: &Value) -> Option<Retry> {
         serde_json::from_value(payload.get("retry")?.clone()).ok()
+    }
+    /// Read from a queued request; `None` when it has never failed.
+    pub fn in_request(request: &ArchiveRequest) -> Option<Retry> {
+        serde_json::from_value(request.raw().get("retry")?.clone()).ok()
     }
     /// Whether a drainer started by a hook should try it now.
     pub fn due(&self, now_ms: i64) -> bool {
@@ -227,14 +224,14 @@ enum Verdict {
 /// One payload: parse, index its transcript, run `on_indexed`.
 fn attempt(
     conn: &mut Connection,
-    payload: &Value,
+    payload: Option<&ArchiveRequest>,
     caps: Caps,
     summary: &mut DrainSummary,
-    on_indexed: &mut dyn FnMut(&Value) -> Result<()>,
+    on_indexed: &mut dyn FnMut(&ArchiveRequest) -> Result<()>,
 ) -> Verdict {
-    if !payload.is_object() {
+    let Some(payload) = payload else {
         return Verdict::Bad("not_an_object", "the payload is not a JSON object".into());
-    }
+    };
     let (Some(path), agent) = transcript_of(payload) else {
         return Verdict::Done { indexed: false };
     };
@@ -287,11 +284,12 @@ fn attempt(
 fn put_back(
     queue: &Path,
     item: &Path,
-    payload: Option<&mut Value>,
+    payload: Option<&mut ArchiveRequest>,
     fault: Option<&Error>,
     summary: &mut DrainSummary,
 ) {
-    if let (Some(Value::Object(map)), Some(e)) = (payload, fault) {
+    if let (Some(request), Some(e)) = (payload, fault) {
+        let map = request.raw_mut();
         let now = crate::timefmt::now_ms();
         let attempts = map
             .get("retry")
@@ -323,7 +321,7 @@ fn put_back(
 fn fail(
     queue: &Path,
     item: &Path,
-    payload: Option<&Value>,
+    payload: Option<&ArchiveRequest>,
     reason: &str,
     message: String,
     summary: &mut DrainSummary,
@@ -345,7 +343,9 @@ fn fail(
         reason: reason.into(),
         message: message.clone(),
         failed_at: crate::timefmt::format_iso_ms(crate::timefmt::now_ms()),
-        attempts: payload.and_then(Retry::of).map_or(0, |r| r.attempts),
+        attempts: payload
+            .and_then(Retry::in_request)
+            .map_or(0, |r| r.attempts),
     };
     // The reason goes first: a payload in failed/ always has one, unless the disk is full.
     if let Ok(mut bytes) = serde_json::to_vec_pretty(&note) {
@@ -372,7 +372,7 @@ pub fn drain_archive(
     state_dir: &Path,
     caps: Caps,
     opts: DrainOptions,
-    on_indexed: &mut dyn FnMut(&Value) -> Result<()>,
+    on_indexed: &mut dyn FnMut(&ArchiveRequest) -> Result<()>,
 ) -> Result<DrainSummary> {
     let mq = maildir(state_dir, "archive");
     let _lock = mq.lock(Duration::ZERO, "another drainer")?;
@@ -394,12 +394,14 @@ pub fn drain_archive(
     for item in items {
         let parsed = fs::read(&item)
             .map_err(|e| Error::io(item.display(), e))
-            .map(|b| serde_json::from_slice::<Value>(&b));
+            // Parsed here, once: the index and the trigger read the same request.
+            .map(|b| serde_json::from_slice::<Value>(&b).map(ArchiveRequest::read));
         match parsed {
             Err(e) => due.push((item, Err(e))),
             Ok(Err(e)) => due.push((item, Ok(Err(e)))),
             Ok(Ok(v)) => {
-                if opts.now || Retry::of(&v).is_none_or(|r| r.due(now)) {
+                let retry = v.as_ref().and_then(Retry::in_request);
+                if opts.now || retry.is_none_or(|r| r.due(now)) {
                     due.push((item, Ok(Ok(v))));
                 } else {
                     waiting.push((item, Ok(Ok(v))));
@@ -452,7 +454,7 @@ pub fn drain_archive(
                 Ok(c) => conn = Some(c),
                 Err(e) if e.fault().is_some() && e.kind != crate::ErrorKind::Busy => {
                     record_fault(&mut summary, &e, true);
-                    put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+                    put_back(&queue, &item, payload.as_mut(), Some(&e), &mut summary);
                     continue;
                 }
                 Err(e) => {
@@ -473,7 +475,7 @@ pub fn drain_archive(
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        match attempt(c, &payload, caps, &mut summary, on_indexed) {
+        match attempt(c, payload.as_ref(), caps, &mut summary, on_indexed) {
             Verdict::Done { indexed } => {
                 // A payload can quote the conversation, so a processed one is deleted.
                 let _ = fs::remove_file(&item);
@@ -484,7 +486,7 @@ pub fn drain_archive(
                 // The index stayed busy past its wait (a long forget): it and every payload
                 // not yet looked at go back to new/ for the next drainer, and the drain stops.
                 let before = summary.put_back.len();
-                put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+                put_back(&queue, &item, payload.as_mut(), Some(&e), &mut summary);
                 for (rest, _) in queue_items.drain(..).chain(waiting.drain(..)) {
                     put_back(&queue, &rest, None, None, &mut summary);
                 }
@@ -495,10 +497,17 @@ pub fn drain_archive(
             }
             Verdict::Fault(e) => {
                 record_fault(&mut summary, &e, true);
-                put_back(&queue, &item, Some(&mut payload), Some(&e), &mut summary);
+                put_back(&queue, &item, payload.as_mut(), Some(&e), &mut summary);
             }
             Verdict::Bad(reason, message) => {
-                fail(&queue, &item, Some(&payload), reason, message, &mut summary);
+                fail(
+                    &queue,
+                    &item,
+                    payload.as_ref(),
+                    reason,
+                    message,
+                    &mut summary,
+                );
             }
         }
     }

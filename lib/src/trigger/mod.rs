@@ -47,8 +47,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::db::{self, FLAG_BACKGROUND};
 use crate::timefmt;
-use crate::wire::Agent;
 use crate::wire::Event;
+use crate::wire::{Agent, ArchiveRequest, PayloadForm};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -216,13 +216,17 @@ impl Input {
     /// (`{"agent": …, "event": …, "payload": {…}}`). `agent` overrides what the input says.
     /// Unknown fields are ignored; only a missing object or session id is an error.
     pub fn from_value(v: &Value, agent: Option<Agent>) -> Result<Input> {
-        let outer = v
-            .as_object()
+        let request = ArchiveRequest::read(v.clone())
             .ok_or_else(|| Error::input("the input is not a JSON object"))?;
-        let (payload, wrapped) = match outer.get("payload") {
-            Some(Value::Object(p)) => (p, true),
-            _ => (outer, false),
-        };
+        Input::from_request(&request, agent)
+    }
+
+    /// Reads a queued [`ArchiveRequest`] (the drainer's, parsed once). `agent` overrides
+    /// what the request says.
+    pub fn from_request(request: &ArchiveRequest, agent: Option<Agent>) -> Result<Input> {
+        let outer = request.raw();
+        let payload = request.payload();
+        let wrapped = request.form() == PayloadForm::Wrapped;
         let session_id = text_field(payload, &["session_id", "thread_id"])
             .ok_or_else(|| Error::input("the payload has no session_id"))?;
         if let Err(why) = crate::text::check_id(&session_id) {

@@ -1,18 +1,58 @@
-//! The hook path: what `plugin/hooks/csep-hook.sh` runs for SessionStart, Stop and
-//! SessionEnd. It must be fast and must never break the host: payloads are read leniently,
-//! the only stdout is what the host accepts, and the slow work (archiving, the trigger) is
-//! handed to a detached drainer through the spool.
+//! The pipeline from a hook to the index: what `plugin/hooks/csep-hook.sh` runs for
+//! SessionStart, Stop and SessionEnd ([`run`]: the hook policy), and the drainer a Stop starts
+//! ([`drain`]: archive queue → index → trigger → reflection worker), with the hook log both
+//! write ([`log`]). The hook must be fast and must never break the host: payloads are read
+//! leniently, the only stdout is what the host accepts, and the slow work (archiving, the
+//! trigger) is handed to a detached drainer through the spool. `src/cmd/hook.rs` only parses
+//! arguments, calls these and prints.
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::redact::redact;
 use crate::text;
-use crate::wire::Agent;
+use crate::wire::{Agent, ArchiveRequest};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
+pub mod drain;
+pub mod log;
+pub mod run;
+
 pub use crate::provenance::REFLECTION_ENV;
 pub use crate::wire::Event;
+pub use drain::{run_trigger, Drain, DrainEnd};
+pub use log::log;
+pub use run::{run, Call};
+
+/// What a hook call or a drain works in: the state dir, and its `config.toml`, read at most
+/// once (a Stop that logs nothing special never reads it).
+pub struct Ctx<'a> {
+    pub state_dir: &'a Path,
+    config: std::cell::OnceCell<Config>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(state_dir: &'a Path) -> Ctx<'a> {
+        Ctx {
+            state_dir,
+            config: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// With the config the caller has loaded already.
+    pub fn with_config(state_dir: &'a Path, config: Config) -> Ctx<'a> {
+        Ctx {
+            state_dir,
+            config: std::cell::OnceCell::from(config),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        self.config
+            .get_or_init(|| crate::config::load(self.state_dir).0)
+    }
+}
 
 /// A payload read leniently: anything that is not a JSON object becomes an empty object, so
 /// the host still gets a valid answer.
@@ -118,19 +158,12 @@ pub fn enqueue_archive(
             kept.insert((*k).to_string(), v);
         }
     }
-    let item = json!({
-        "type": "archive_request",
-        "agent": agent.as_str(),
-        "event": event.name(),
-        "received_ms": crate::timefmt::now_ms(),
-        "payload": Value::Object(kept),
-    });
+    let item = ArchiveRequest::new(agent, event, crate::timefmt::now_ms(), kept);
     let queue = crate::spool::queue_dir(state_dir, "archive");
-    let bytes = serde_json::to_vec(&item).map_err(|e| Error::input(e.to_string()))?;
     fsutil::enqueue(
         &queue,
         &fsutil::unique_name(".json"),
-        &bytes,
+        &item.to_bytes(),
         fsutil::Durability::Notice,
     )
 }
