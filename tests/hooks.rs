@@ -571,3 +571,34 @@ fn the_plugin_bundle_is_well_formed() {
         csep_lib::setup::HOOK_SCRIPT
     );
 }
+
+/// Whether a session is reflection's own is decided in one place (`csep_lib::provenance`): the
+/// job id in `CSEP_REFLECTION_JOB` marks it, an empty value does not, for the hook as for the
+/// trigger.
+#[test]
+fn an_empty_reflection_variable_is_not_a_reflection_session() {
+    let env = Env::new();
+    let _lock = env.lock_archive_queue();
+    let stop = |value: &str| {
+        env.cmd("csep")
+            .args(["hook", "codex", "Stop"])
+            .env("CSEP_REFLECTION_JOB", value)
+            .write_stdin(json!({"session_id": "s-1", "hook_event_name": "Stop"}).to_string())
+            .output()
+            .unwrap()
+    };
+    let out = stop("job-1");
+    assert_eq!(out.stdout, b"{\"continue\":true}\n");
+    assert!(walk(&env.archive_queue().join("new")).is_empty());
+    let out = stop("");
+    assert_eq!(out.stdout, b"{\"continue\":true}\n");
+    assert_eq!(walk(&env.archive_queue().join("new")).len(), 1);
+    let log = fs::read_to_string(env.state().join("logs/hook.log")).unwrap();
+    let outcomes: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["event"] == "Stop")
+        .map(|v| v["outcome"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(outcomes, ["reflection_session", "ok"], "{log}");
+}
