@@ -110,32 +110,56 @@ pub fn lock_wait(path: &Path, wait: std::time::Duration) -> Result<File> {
     }
     lock_exclusive(
         path,
-        wait,
-        std::time::Duration::from_millis(20),
+        Patience::wait(wait, std::time::Duration::from_millis(20)),
         "another csep process; retry later",
     )
 }
 
+/// How long a lock is tried for: until `wait` has passed and `tries` attempts were made,
+/// `poll` apart. Attempts, not only time: a process slowed down by a loaded machine still
+/// gets its tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub wait: std::time::Duration,
+    pub tries: u32,
+    pub poll: std::time::Duration,
+}
+
+impl Patience {
+    /// One attempt: a hook path never waits.
+    pub const ONCE: Patience = Patience {
+        wait: std::time::Duration::ZERO,
+        tries: 1,
+        poll: std::time::Duration::ZERO,
+    };
+
+    /// Tries every `poll` for up to `wait` (a zero `wait` tries once).
+    pub fn wait(wait: std::time::Duration, poll: std::time::Duration) -> Patience {
+        Patience {
+            wait,
+            tries: 1,
+            poll,
+        }
+    }
+}
+
 /// The one lock dance every csep lock goes through (queues, trigger state, buckets, setup):
-/// opens (creating) the lock file `path` and takes an exclusive `fs2` lock, trying again every
-/// `poll` for up to `wait` (a zero `wait` tries once). Still held after that is `Busy`, saying
-/// `<path> is held by <holder>`. The lock lasts as long as the returned file.
-pub fn lock_exclusive(
-    path: &Path,
-    wait: std::time::Duration,
-    poll: std::time::Duration,
-    holder: &str,
-) -> Result<File> {
+/// opens (creating) the lock file `path` and takes an exclusive `fs2` lock, as patiently as
+/// `patience` says. Still held after that is `Busy`, saying `<path> is held by <holder>`. The
+/// lock lasts as long as the returned file.
+pub fn lock_exclusive(path: &Path, patience: Patience, holder: &str) -> Result<File> {
     let file = open_lock_file(path)?;
     let start = std::time::Instant::now();
+    let mut tries = 0;
     while fs2::FileExt::try_lock_exclusive(&file).is_err() {
-        if start.elapsed() >= wait {
+        tries += 1;
+        if start.elapsed() >= patience.wait && tries >= patience.tries {
             return Err(Error::busy(format!(
                 "{} is held by {holder}",
                 path.display()
             )));
         }
-        std::thread::sleep(poll);
+        std::thread::sleep(patience.poll);
     }
     Ok(file)
 }
@@ -314,6 +338,28 @@ mod tests {
         let lock = q.join(".lock");
         open_lock_file(&lock).unwrap();
         assert_eq!(mode(&lock), 0o600);
+    }
+
+    #[test]
+    fn a_held_lock_is_busy_after_its_tries_and_free_once_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let held = lock_exclusive(&path, Patience::ONCE, "x").unwrap();
+        assert!(is_locked(&path));
+        let patient = Patience {
+            wait: std::time::Duration::ZERO,
+            tries: 3,
+            poll: std::time::Duration::from_millis(1),
+        };
+        let e = lock_exclusive(&path, patient, "another test").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Busy);
+        assert_eq!(
+            e.message,
+            format!("{} is held by another test", path.display())
+        );
+        drop(held);
+        assert!(!is_locked(&path));
+        assert!(lock_exclusive(&path, patient, "another test").is_ok());
     }
 
     #[test]

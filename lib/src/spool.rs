@@ -8,11 +8,11 @@
 //! never deleted. A leaf: it needs only `fsutil` and `error`.
 
 use crate::error::{Error, Result};
+use crate::fsutil::Patience;
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The queue directory for `name` under the state dir.
 pub fn queue_dir(state_dir: &Path, name: &str) -> PathBuf {
@@ -53,13 +53,13 @@ impl Maildir {
         self.dir.join(".lock")
     }
 
-    /// Creates the subdirectories and takes the consumer's lock, trying for up to `wait`
-    /// (zero: once); `Busy` (`… is held by <holder>`) when another consumer keeps it.
-    pub fn lock(&self, wait: Duration, holder: &str) -> Result<File> {
+    /// Creates the subdirectories and takes the consumer's lock as patiently as `patience`
+    /// says; `Busy` (`… is held by <holder>`) when another consumer keeps it.
+    pub fn lock(&self, patience: Patience, holder: &str) -> Result<File> {
         for d in self.subdirs {
             crate::fsutil::create_dir_private(&self.dir.join(d))?;
         }
-        crate::fsutil::lock_exclusive(&self.lock_path(), wait, Duration::from_millis(10), holder)
+        crate::fsutil::lock_exclusive(&self.lock_path(), patience, holder)
     }
 
     /// Whether a consumer holds the lock now (looked at without disturbing it).
@@ -126,9 +126,9 @@ mod tests {
     fn a_second_consumer_is_busy_and_claims_move_items_through() {
         let dir = tempfile::tempdir().unwrap();
         let q = Maildir::new(dir.path(), "q", &["tmp", "new", "cur", "done"]);
-        let lock = q.lock(Duration::ZERO, "another consumer").unwrap();
+        let lock = q.lock(Patience::ONCE, "another consumer").unwrap();
         assert!(q.is_locked());
-        let e = q.lock(Duration::ZERO, "another consumer").unwrap_err();
+        let e = q.lock(Patience::ONCE, "another consumer").unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Busy);
         assert!(e.message.ends_with(".lock is held by another consumer"));
         drop(lock);

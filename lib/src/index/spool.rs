@@ -10,6 +10,7 @@
 
 use crate::archive::Caps;
 use crate::error::{Error, Result};
+use crate::fsutil::Patience;
 use crate::spool::{is_hidden, Maildir};
 use crate::wire::{Agent, ArchiveRequest};
 use rusqlite::Connection;
@@ -19,7 +20,6 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub const QUEUE_DIRS: &[&str] = &["tmp", "new", "cur", "failed"];
 
@@ -37,7 +37,7 @@ pub struct QueueLock {
 
 pub fn try_lock(queue: &Path) -> Result<QueueLock> {
     let file =
-        Maildir::at(queue.to_path_buf(), QUEUE_DIRS).lock(Duration::ZERO, "another drainer")?;
+        Maildir::at(queue.to_path_buf(), QUEUE_DIRS).lock(Patience::ONCE, "another drainer")?;
     Ok(QueueLock { _file: file })
 }
 
@@ -375,7 +375,7 @@ pub fn drain_archive(
     on_indexed: &mut dyn FnMut(&ArchiveRequest) -> Result<()>,
 ) -> Result<DrainSummary> {
     let mq = maildir(state_dir, "archive");
-    let _lock = mq.lock(Duration::ZERO, "another drainer")?;
+    let _lock = mq.lock(Patience::ONCE, "another drainer")?;
     let queue = mq.dir().to_path_buf();
     let mut summary = DrainSummary {
         kind: "drain_summary",

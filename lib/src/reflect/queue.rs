@@ -8,6 +8,7 @@
 //! The queue mechanics are [`crate::spool::Maildir`]'s; this module knows what a job file is.
 
 use crate::error::Result;
+use crate::fsutil::Patience;
 use crate::spool::Maildir;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -37,9 +38,16 @@ pub struct WorkerLock {
 /// Takes the worker lock without waiting: `Busy` when another worker has it.
 pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
     // `is_locked` (status, the drainer) holds a shared lock for an instant to look: a worker
-    // the drainer just started must not give up on that and strand the job, so it tries for
-    // a short while before the answer is "busy".
-    let file = maildir(state_dir).lock(Duration::from_millis(90), "another reflection worker")?;
+    // the drainer just started must not give up on that and strand the job, so a few short
+    // retries before the answer is "busy".
+    let file = maildir(state_dir).lock(
+        Patience {
+            wait: Duration::ZERO,
+            tries: 10,
+            poll: Duration::from_millis(10),
+        },
+        "another reflection worker",
+    )?;
     Ok(WorkerLock { _file: file })
 }
 

@@ -233,8 +233,7 @@ impl Files {
         let path = dir.join("trigger.lock");
         let file = crate::fsutil::lock_exclusive(
             &path,
-            wait,
-            Duration::from_millis(10),
+            fsutil::Patience::wait(wait, Duration::from_millis(10)),
             "another trigger run for this session",
         )?;
         Ok(Files {
