@@ -49,7 +49,7 @@ pub mod select;
 pub use provider::{Provider, ProviderRun};
 pub use rundir::{skills_dir, Base};
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::timefmt;
@@ -352,7 +352,7 @@ pub fn run(
         state_dir,
         config,
         provider: provider_for(config)?,
-        auto: config.session_reflection.backend == "auto",
+        auto: config.session_reflection.backend == Backend::Auto,
         verifier,
     };
     if let Some(id) = &opts.job {
@@ -746,7 +746,8 @@ fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<(Base, rundi
     inputs.messages_omitted = messages.omitted;
     inputs.user_messages = messages.user.len() as u64;
     inputs.candidates = rundir::candidates(&messages.user);
-    let text = prompt::render(job, &base, &inputs, run, &r.trigger.skill_generation_mode);
+    let mode = r.trigger.skill_generation_mode.as_str();
+    let text = prompt::render(job, &base, &inputs, run, mode);
     write_atomic(&run.join("prompt.md"), text.as_bytes())?;
     Ok((base, inputs))
 }
@@ -965,13 +966,13 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
     let problem = ready_provider(config).err().map(|e| e.message);
     let (provider, provider_reason) = match provider_for(config) {
         Ok(p) => {
-            let why = match (config.session_reflection.backend.as_str(), &p) {
-                ("auto", Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
-                ("auto", p) => format!(
+            let why = match (&config.session_reflection.backend, &p) {
+                (Backend::Auto, Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
+                (Backend::Auto, p) => format!(
                     "auto: {} can run here (a job it fails is left to the builtin provider)",
                     p.argv(Path::new("."))[0]
                 ),
-                (b, _) => format!("configured: backend = {b:?}"),
+                (b, _) => format!("configured: backend = {:?}", b.as_str()),
             };
             (Some(p.backend().to_string()), why)
         }
@@ -984,7 +985,7 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
         kind: "session_reflect_status".into(),
         state_dir: state_dir.display().to_string(),
         enabled: config.session_reflection.enabled,
-        backend: config.session_reflection.backend.clone(),
+        backend: config.session_reflection.backend.to_string(),
         provider,
         provider_reason,
         provider_ready: problem.is_none(),
