@@ -16,6 +16,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use toml::de::{DeTable, DeValue};
 use toml::{Table, Value};
 
@@ -209,10 +210,13 @@ struct Found {
 
 /// The schema's keys in the order their warnings are listed: the fields' order, but
 /// `[log]` after `[redact]`, as csep has always listed them.
-fn listing() -> Vec<&'static str> {
-    let mut keys: Vec<&str> = schema().iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_by_key(|k| within(k, "log"));
-    keys
+fn listing() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys: Vec<&str> = schema().iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_by_key(|k| within(k, "log"));
+        keys
+    })
 }
 
 #[derive(Default)]

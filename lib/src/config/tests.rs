@@ -323,3 +323,118 @@ fn sources_list_every_key_sorted() {
     assert!(s.contains(&("session_reflection.trigger.enabled".into(), false)));
     assert_eq!(s.len(), 23);
 }
+
+#[test]
+fn warnings_come_in_the_schema_order_whatever_the_file_order() {
+    // Written backwards; listed as csep has always listed them: the file's unknown keys,
+    // then table by table in the schema's order (`[log]` after `[redact]`), each table's
+    // unknown keys before its values, then values outside their set, then the prefix,
+    // then secrets.
+    let text = "[log]\nretention_days = 0\n[redact]\npatterns = ['(']\nzz = 1\n\
+                [session_recall]\nenabled = 2\n\
+                [session_reflection.trigger]\nskill_generation_mode = 'nah'\nenabled = 1\n\
+                [session_reflection]\nnote = 'ghp_0123456789abcdefghijABCDEFGHIJ'\n\
+                skill_prefix = 'mine-'\nsandbox = 'all'\napproval_policy = 'sometimes'\n\
+                timeout_seconds = 'x'\nenabled = 'no'\n[memory]\ninject_max_chars = 0\n\
+                [zebra]\nx = 1\n";
+    let (c, w) = parse_checked(&format!("schema_version = 1\napple = 2\n{text}")).unwrap();
+    let got: Vec<&str> = w.iter().map(|w| w.key.as_deref().unwrap()).collect();
+    assert_eq!(
+        got,
+        [
+            "apple",
+            "zebra",
+            "schema_version",
+            "memory.inject_max_chars",
+            "session_reflection.note",
+            "session_reflection.enabled",
+            "session_reflection.timeout_seconds",
+            "session_reflection.trigger.enabled",
+            "session_recall.enabled",
+            "redact.zz",
+            "redact.patterns[0]",
+            "log.retention_days",
+            "session_reflection.sandbox",
+            "session_reflection.approval_policy",
+            "session_reflection.trigger.skill_generation_mode",
+            "session_reflection.skill_prefix",
+            "session_reflection.note",
+        ]
+    );
+    assert_eq!(w[16].kind, WarningKind::Secret);
+    let r = &c.session_reflection;
+    assert_eq!(
+        (
+            r.sandbox,
+            r.approval_policy,
+            r.trigger.skill_generation_mode
+        ),
+        Default::default()
+    );
+    assert_eq!(r.skill_prefix, REFLECT_SKILL_PREFIX);
+    assert_eq!(c.schema_version, 1);
+    let from_file: Vec<&String> = c.from_file.iter().collect();
+    assert_eq!(from_file, ["redact.patterns", "schema_version"]);
+}
+
+#[test]
+fn a_date_is_not_a_string_and_a_list_of_tables_is_not_a_table() {
+    let (c, w) = parse_checked(
+        "memory = 1979-05-27\n[[session_recall]]\nenabled = false\n\
+         [session_reflection]\nmodel = 1979-05-27T07:32:00Z\ncommand = ['sh', 07:32:00]\n",
+    )
+    .unwrap();
+    let got: Vec<(&str, WarningKind, &str)> = w
+        .iter()
+        .map(|w| (w.key.as_deref().unwrap(), w.kind, w.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "memory",
+                WarningKind::WrongType,
+                "must be a table (ignored)"
+            ),
+            (
+                "session_reflection.model",
+                WarningKind::WrongType,
+                "must be a non-empty string (default kept)"
+            ),
+            (
+                "session_reflection.command",
+                WarningKind::WrongType,
+                "must be a non-empty list of non-empty strings (default kept)"
+            ),
+            (
+                "session_recall",
+                WarningKind::WrongType,
+                "must be a table (ignored)"
+            ),
+        ]
+    );
+    let mut defaults = Config::default();
+    defaults.from_file = c.from_file.clone();
+    assert_eq!(c, defaults);
+    assert!(c.from_file.is_empty(), "{:?}", c.from_file);
+}
+
+#[test]
+fn any_backend_name_loads_and_one_csep_does_not_know_is_kept_as_written() {
+    for (name, backend) in [
+        ("codex-app-server", Backend::CodexAppServer),
+        ("command", Backend::Command),
+        ("gemini", Backend::Unknown("gemini".into())),
+    ] {
+        let (c, w) = parse_checked(&format!("[session_reflection]\nbackend = {name:?}\n")).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.session_reflection.backend, backend);
+        assert_eq!(c.session_reflection.backend.as_str(), name);
+        assert!(c.from_file.contains("session_reflection.backend"));
+        let shown = serde_json::to_value(&c).unwrap();
+        assert_eq!(shown["session_reflection"]["backend"], name);
+    }
+    let (c, w) = parse_checked("[session_reflection]\nbackend = ''\n").unwrap();
+    assert_eq!(w[0].kind, WarningKind::OutOfRange);
+    assert_eq!(c.session_reflection.backend, Backend::Auto);
+}
