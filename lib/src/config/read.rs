@@ -4,10 +4,11 @@
 //!
 //! The schema's types are deserialized by serde. `serde_ignored` names every key the schema
 //! does not have; a value a rule of `values.rs` refuses fails the deserialization, and
-//! `serde_path_to_error` names its key: that key is left out and the file read again, so
-//! each bad value costs only itself (a clean file is read once). The text is parsed with
-//! toml's own document deserializer, which keeps a date a date. Tables that are not tables,
-//! `[redact] patterns` entry by entry, and secrets under any key are checked beside serde.
+//! `serde_path_to_error` names its key (toml's spans would locate the value in the text, but
+//! a warning names a key): that key is left out and the file read again, so each bad value
+//! costs only itself and a clean file is deserialized once. The document is read by toml's
+//! own deserializer, which keeps a date a date. Tables that are not tables, `[redact]
+//! patterns` entry by entry, and secrets under any key are checked beside serde.
 
 use super::values::{read_patterns, Order, Problem};
 use super::{path, schema, Config, SCHEMA_VERSION};

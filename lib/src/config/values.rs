@@ -33,7 +33,7 @@ pub(super) enum Order {
     InPlace,
     /// After those: an enumerated value outside its set.
     Choice,
-    /// Last: a skill prefix outside csep's own.
+    /// After those too: a skill prefix outside csep's own (secrets in values come last).
     Prefix,
 }
 
