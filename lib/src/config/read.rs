@@ -13,13 +13,14 @@
 use super::values::{read_patterns, Order, Problem};
 use super::{path, schema, Config, SCHEMA_VERSION};
 use crate::redact::redact;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use toml::de::{DeTable, DeValue};
-use toml::{Table, Value};
+use toml::{Spanned, Table, Value};
 
 /// What is wrong with one key (or, with `key` null, with the whole file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,11 +165,12 @@ pub fn parse(text: &str) -> Result<(Config, Vec<String>), String> {
 
 /// [`parse`] with structured warnings.
 pub fn parse_checked(text: &str) -> Result<(Config, Vec<Warning>), String> {
-    let root: Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| one_line_error(&e, text))?;
+    let doc = DeTable::parse(text).map_err(|e| one_line_error(&e, text))?;
+    // The same document as plain values, for the checks beside serde.
+    let root = Table::deserialize(toml::de::Deserializer::from(doc.clone()))
+        .map_err(|e| one_line_error(&e, text))?;
     let mut r = Reader::default();
-    let config = r.read(text, &root);
+    let config = r.read(&doc, &root);
     let mut warnings = r.sorted();
     secret_values(&Value::Table(root), "", &mut warnings);
     Ok((config, warnings))
@@ -264,8 +266,8 @@ impl Reader {
         });
     }
 
-    /// The config in `text` (parsed as `root`).
-    fn read(&mut self, text: &str, root: &Table) -> Config {
+    /// The config in `doc` (read as `root`).
+    fn read(&mut self, doc: &Spanned<DeTable<'_>>, root: &Table) -> Config {
         for (key, table) in schema() {
             if *table && lookup(root, key).is_some_and(|v| !v.is_table()) {
                 let message = "must be a table (ignored)".to_string();
@@ -275,9 +277,7 @@ impl Reader {
             }
         }
         let (mut config, unknown) = loop {
-            let Ok(mut doc) = DeTable::parse(text) else {
-                return Config::default();
-            };
+            let mut doc = doc.clone();
             for key in &self.dropped {
                 drop_key(doc.get_mut(), key);
             }
@@ -308,10 +308,13 @@ impl Reader {
         for key in &unknown {
             self.unknown(key);
         }
-        if let Some(Ok((_, warnings))) = lookup(root, "redact.patterns").map(read_patterns) {
-            for w in warnings {
-                let key = w.key.unwrap_or_default();
-                self.warn(&key, w.kind, w.message, Order::InPlace);
+        // Its rule kept the usable entries; name the others (compiled again only then).
+        if let Some(v @ Value::Array(items)) = lookup(root, "redact.patterns") {
+            if items.len() != config.redact.patterns.len() {
+                for w in read_patterns(v).map_or(vec![], |r| r.1) {
+                    let key = w.key.unwrap_or_default();
+                    self.warn(&key, w.kind, w.message, Order::InPlace);
+                }
             }
         }
         if config.schema_version != SCHEMA_VERSION {
