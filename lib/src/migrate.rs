@@ -347,17 +347,11 @@ fn resolve(state_dir: &Path, projects: &Path, report: &mut Report) -> Vec<Resolv
 
 /// Every (cwd, worktree_root, repo_root) the recall index knows. A missing or unreadable
 /// index is no evidence, not an error. Opened so that even a dry run leaves no file behind.
-fn indexed_dirs(state_dir: &Path) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+fn indexed_dirs(state_dir: &Path) -> Vec<crate::index::sessions::SessionDirs> {
     let Ok(Some(conn)) = db::open_untouched(&paths::index_db(state_dir)) else {
         return Vec::new();
     };
-    let Ok(mut stmt) = conn.prepare("SELECT DISTINCT cwd, worktree_root, repo_root FROM sessions")
-    else {
-        return Vec::new();
-    };
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map(|rows| rows.flatten().collect())
-        .unwrap_or_default()
+    crate::index::sessions::session_dirs(&conn).unwrap_or_default()
 }
 
 /// The existing directories whose path mangles to `name`: each `-` tried as `/` and as

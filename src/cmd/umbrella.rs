@@ -10,7 +10,7 @@ use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
 use csep_lib::index::forget::Target;
-use csep_lib::index::{db, Summary};
+use csep_lib::index::{db, sessions, Summary};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
 use std::path::PathBuf;
@@ -365,21 +365,15 @@ fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
         out.flush()?;
         return Ok(Exit::Ok);
     }
-    let session_id: Option<String> = conn
-        .query_row(
-            "SELECT s.session_id FROM sources src JOIN sessions s ON s.id = src.session_rowid WHERE src.path = ?1",
-            [transcript.to_string_lossy()],
-            |r| r.get(0),
-        )
-        .ok()
-        .or(hinted_id);
+    let session_id: Option<String> =
+        sessions::session_of_source(&conn, &transcript.to_string_lossy())
+            .ok()
+            .flatten()
+            .or(hinted_id);
     let count: i64 = match &session_id {
-        Some(id) => conn
-            .query_row(
-                "SELECT message_count FROM sessions WHERE session_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
+        Some(id) => sessions::message_count(&conn, id)
+            .ok()
+            .flatten()
             .unwrap_or(0),
         None => 0,
     };

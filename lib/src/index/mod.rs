@@ -12,7 +12,9 @@ pub mod forget;
 pub mod health;
 pub mod ingest;
 pub mod rebuild;
+pub mod sessions;
 pub mod spool;
+pub mod stats;
 pub mod window;
 
 pub use backfill::{
