@@ -348,7 +348,7 @@ fn resolve(state_dir: &Path, projects: &Path, report: &mut Report) -> Vec<Resolv
 /// Every (cwd, worktree_root, repo_root) the recall index knows. A missing or unreadable
 /// index is no evidence, not an error. Opened so that even a dry run leaves no file behind.
 fn indexed_dirs(state_dir: &Path) -> Vec<crate::index::sessions::SessionDirs> {
-    let Ok(Some(conn)) = db::open_untouched(&paths::index_db(state_dir)) else {
+    let Ok(Some(conn)) = db::open_ro(&paths::index_db(state_dir), db::ReadOnly::Untouched) else {
         return Vec::new();
     };
     crate::index::sessions::session_dirs(&conn).unwrap_or_default()

@@ -614,7 +614,7 @@ pub fn evaluate(
     if !matches!(input.event, Event::Stop | Event::SessionEnd) {
         return Ok(skipped(d, "not_a_stop_event"));
     }
-    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir), db::ReadOnly::Upgrade)? else {
         return Ok(skipped(d, "not_indexed"));
     };
     let mut session = None;
@@ -972,7 +972,7 @@ fn follow_up(
     if !(enabled && words_count && waiting) {
         return Ok(None);
     }
-    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir), db::ReadOnly::Upgrade)? else {
         return Ok(None);
     };
     let Some(session) = find_session(&conn, &state.session_id)? else {
