@@ -3,7 +3,9 @@
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out,
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
 //! `evidence` reads a session's text by author for csep-verify, `window` a session's messages
-//! in a review window for csep-reflect.
+//! in a review window for csep-reflect, `sessions` the rows the trigger, migrate-worktrees
+//! and session-archive ask for, `stats` the figures of `csep status`. Every SQL statement
+//! of the library lives here or in `search`.
 
 pub mod backfill;
 pub mod db;
