@@ -29,7 +29,7 @@ use crate::setup::sha256_hex;
 use crate::verify::{self, Applied, Base, Planned};
 use crate::{memory, timefmt};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 
 use super::resolve::unmangle;
 use super::*;
+use std::collections::BTreeSet;
 
 /// Every non-blank line of `texts`, without trailing whitespace.
 fn lines_of(texts: &[&str]) -> BTreeSet<String> {
