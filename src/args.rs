@@ -61,16 +61,16 @@ impl HomeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CapsArgs {
     /// Bytes kept from the start of a long tool output
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.tool_head)]
     pub tool_head_bytes: usize,
     /// Bytes kept from the end of a long tool output (where errors usually are)
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.tool_tail)]
     pub tool_tail_bytes: usize,
     /// Bytes kept from the start of a long user or assistant message
-    #[arg(long, value_name = "BYTES", default_value_t = 32768)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.text_head)]
     pub text_head_bytes: usize,
     /// Bytes kept from the end of a long user or assistant message
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.text_tail)]
     pub text_tail_bytes: usize,
 }
 
