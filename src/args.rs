@@ -109,3 +109,36 @@ impl HistoryArgs {
         (!self.all_history).then_some(self.since_days)
     }
 }
+
+/// A host, as `--agent` and `--backfill` take it. No doc comments on the variants: clap
+/// would list them with help under `--help`, which says `[possible values: codex, claude]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentArg {
+    Codex,
+    Claude,
+}
+
+impl From<AgentArg> for csep_lib::wire::Agent {
+    fn from(a: AgentArg) -> Self {
+        match a {
+            AgentArg::Codex => csep_lib::wire::Agent::Codex,
+            AgentArg::Claude => csep_lib::wire::Agent::Claude,
+        }
+    }
+}
+
+/// `--format` where a reader may be a person or a script: Markdown, one JSON document, or
+/// JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Markdown,
+    Json,
+    Jsonl,
+}
+
+/// `--format` of a single document: Markdown or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocFormatArg {
+    Markdown,
+    Json,
+}

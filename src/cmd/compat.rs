@@ -5,7 +5,7 @@
 //! `csep-recall`, `csep recall bootstrap` is `csep-index --backfill codex`, `csep recall
 //! rebuild` is `csep-index --rebuild`, …), so users of 1.3.10 switch without relearning.
 
-use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::args::{CapsArgs, FormatArg, HistoryArgs, StateArgs};
 use crate::cmd::index::{self, report};
 use crate::cmd::recall::{self, RecallArgs};
 use crate::cmd::umbrella::TOOL;
@@ -244,7 +244,7 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         ),
     };
     let db = recall_args.state.db();
-    if recall_args.format == "markdown" {
+    if recall_args.format == FormatArg::Markdown {
         let mut out = Out::new();
         out.text(&csep_lib::text::clean(&backfill_markdown(title, &s, &db)))?;
         out.flush()?;

@@ -3,7 +3,7 @@
 //! (`--forget`, `--forget-source`), lists the forgotten ones (`--list-forgotten`), and
 //! rebuilds the index (`--rebuild`).
 
-use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::args::{AgentArg, CapsArgs, HistoryArgs, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out, ProgressLine};
 use clap::Args;
@@ -19,8 +19,8 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub state: StateArgs,
     /// Walk a transcript root instead of reading records from stdin
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"], conflicts_with_all = ["file", "spool", "forget", "forget_source", "list_forgotten"])]
-    pub backfill: Option<String>,
+    #[arg(long, value_name = "AGENT", conflicts_with_all = ["file", "spool", "forget", "forget_source", "list_forgotten"])]
+    pub backfill: Option<AgentArg>,
     /// The root to walk [default: $CODEX_HOME/sessions, or $CLAUDE_CONFIG_DIR/projects]
     #[arg(long, value_name = "DIR", requires = "backfill")]
     pub root: Option<PathBuf>,
@@ -168,12 +168,10 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     if args.list_forgotten {
         return crate::cmd::forget::list(&args.state);
     }
-    let summary = if let Some(agent) = &args.backfill {
-        let agent =
-            Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;
+    let summary = if let Some(agent) = args.backfill {
         backfill(
             &args.state,
-            agent,
+            agent.into(),
             args.root.clone(),
             &args.history,
             args.threads,
