@@ -198,3 +198,78 @@ pub(crate) mod fixture {
         .unwrap();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_reads_find_what_the_rows_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::db::open_rw(&dir.path().join("recall.sqlite3")).unwrap();
+        assert!(find_session(&conn, "s1").unwrap().is_none());
+        assert_eq!(max_message_id(&conn).unwrap(), 0);
+        fixture::session(&conn, 1, "s1", "codex", "/w", "/t/s1.jsonl");
+        fixture::message(&conn, 1, 0, "user", None, 0, "remember pnpm");
+        fixture::message(&conn, 1, 1, "assistant", Some("exec"), 0, "ls");
+        fixture::message(&conn, 1, 2, "tool", Some("exec"), FLAG_BACKGROUND, "output");
+        // A subagent's transcript of the same session is never its main one.
+        conn.execute(
+            "INSERT INTO sources (id, path, session_rowid, subagent) VALUES (0, '/t/agent.jsonl', 1, 'a')",
+            [],
+        )
+        .unwrap();
+        conn.execute("UPDATE sessions SET message_count = 3", [])
+            .unwrap();
+        let s = find_session(&conn, "s1").unwrap().unwrap();
+        assert_eq!(
+            (s.rowid, s.agent.as_deref(), s.cwd.as_deref()),
+            (1, Some("codex"), Some("/w"))
+        );
+        assert_eq!(
+            transcript_of(&conn, 1).unwrap().as_deref(),
+            Some("/t/s1.jsonl")
+        );
+        assert_eq!(max_message_id(&conn).unwrap(), 3);
+        let mut seen = Vec::new();
+        messages_after(&conn, 1, 1, |m| {
+            seen.push((m.id, m.role, m.is_call, m.background, m.chars, m.text));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (2, "assistant".to_string(), true, false, 2, None),
+                (3, "tool".to_string(), true, true, 6, None),
+            ]
+        );
+        let mut first = None;
+        messages_after(&conn, 1, 0, |m| {
+            first.get_or_insert(m.text);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(first, Some(Some("remember pnpm".to_string())));
+        assert_eq!(
+            session_of_source(&conn, "/t/s1.jsonl").unwrap().as_deref(),
+            Some("s1")
+        );
+        assert_eq!(session_of_source(&conn, "/t/none.jsonl").unwrap(), None);
+        assert_eq!(message_count(&conn, "s1").unwrap(), Some(3));
+        assert_eq!(excluded_source(&conn, "/t/s1.jsonl").unwrap(), None);
+        conn.execute(
+            "UPDATE sources SET excluded = 'reflection' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            excluded_source(&conn, "/t/s1.jsonl").unwrap().as_deref(),
+            Some("reflection")
+        );
+        assert_eq!(
+            session_dirs(&conn).unwrap(),
+            vec![(Some("/w".to_string()), None, None)]
+        );
+    }
+}
