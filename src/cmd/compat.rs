@@ -230,9 +230,10 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         &recall_args.state,
         agent,
         a.root.clone(),
-        &a.history,
+        a.history.since(),
+        a.history.limit_files,
         0,
-        &a.caps,
+        a.caps.caps(),
     )?;
     let exit = report(TOOL, &s);
     let (command, title, source) = match agent {
@@ -358,12 +359,15 @@ pub fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
 }
 
 pub fn session_ingest(a: &SessionIngest) -> Result<Exit, Failure> {
-    let history = HistoryArgs {
-        since_days: a.since_days.unwrap_or(0),
-        all_history: a.since_days.is_none(),
-        limit_files: a.limit_files,
-    };
-    let s = index::backfill(&a.state, Agent::Codex, a.root.clone(), &history, 0, &a.caps)?;
+    let s = index::backfill(
+        &a.state,
+        Agent::Codex,
+        a.root.clone(),
+        a.since_days,
+        a.limit_files,
+        0,
+        a.caps.caps(),
+    )?;
     let exit = report(TOOL, &s);
     print_summary(&s, "session-ingest", &[], &a.state.db())?;
     Ok(exit)
