@@ -39,7 +39,8 @@
 #     --no-build     use target/release/csep as it is (no cargo build --release)
 #     --keep         keep the work dir (it is kept anyway when the run fails)
 # Environment (flags win): RUNS, SESSIONS, SEED, BATCH, REF_VENV, BENCH_NO_SYNC=1, BENCH_NO_BUILD=1,
-#   BENCH_KEEP=1, BENCH_TOOLS=/work/shared/tools (where gen-corpus.py lives).
+#   BENCH_KEEP=1, BENCH_TOOLS (where gen-corpus.py lives; default: ../shared/tools beside the
+#   repository root).
 # Neither tool sees the real home: HOME, TMPDIR and both tools' homes point into the work dir.
 # Needs python3, git, cargo, flock. Takes a few minutes (corpus + both backfills + the runs).
 
@@ -60,7 +61,7 @@ REF_VENV=${REF_VENV:-}
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_NO_SYNC=${BENCH_NO_SYNC:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TOOLS=${BENCH_TOOLS:-/work/shared/tools}
+BENCH_TOOLS=${BENCH_TOOLS:-$(dirname "$REPO_ROOT")/shared/tools}
 
 WORK=""          # this run's work dir
 WORK_MADE=0      # 1 when we created $WORK itself (else we only created what is inside it)

@@ -21,7 +21,8 @@
 #   REF_VENV=DIR              venv holding csep 1.3.10; reused if it has it, created if missing
 #   BENCH_NO_BUILD=1          use the existing target/release binaries
 #   BENCH_KEEP=1              keep the work dir (it is kept anyway when the run fails)
-#   BENCH_TOOLS=/work/shared/tools   where gen-corpus.py and score-recall.py live
+#   BENCH_TOOLS=DIR           where gen-corpus.py and score-recall.py live (default:
+#                             ../shared/tools beside the repository root)
 # Needs python3, git, cargo, /usr/bin/time (GNU time; installed with apt-get when missing and root).
 # Takes several minutes for 3000 sessions (the reference's recall is ~0.1 s per query).
 
@@ -38,7 +39,7 @@ BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 REF_VENV=${REF_VENV:-}
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TOOLS=${BENCH_TOOLS:-/work/shared/tools}
+BENCH_TOOLS=${BENCH_TOOLS:-$(dirname "$REPO_ROOT")/shared/tools}
 
 WORK=""       # this run's work dir (created by us, removed on success unless --keep)
 RESULTS=""    # JSON fragments the report is built from

@@ -13,7 +13,7 @@
 #   scripts/bench-status.sh [--sessions N] [--seed S] [--runs R] [--dir DIR] [--ref-venv DIR]
 #                           [--no-build] [--keep]
 # Environment (flags win): SESSIONS=5000 SEED=11 RUNS=30 BENCH_DIR=$TMPDIR REF_VENV=DIR
-#   BENCH_NO_BUILD=1 BENCH_KEEP=1 BENCH_TOOLS=/work/shared/tools
+#   BENCH_NO_BUILD=1 BENCH_KEEP=1 BENCH_TOOLS=DIR (default: ../shared/tools beside the repository root)
 # Needs python3, cargo, /usr/bin/time. Note: 1.3.10's status asks PyPI for the latest
 # version (a network round trip); its figure includes that, as its users see it.
 
@@ -29,7 +29,7 @@ BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 REF_VENV=${REF_VENV:-}
 BENCH_NO_BUILD=${BENCH_NO_BUILD:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
-BENCH_TOOLS=${BENCH_TOOLS:-/work/shared/tools}
+BENCH_TOOLS=${BENCH_TOOLS:-$(dirname "$REPO_ROOT")/shared/tools}
 WORK=""
 OK=0
 

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 readonly CLAUDE_PACKAGE="@anthropic-ai/claude-code"
-readonly CLAUDE_VERSION="2.1.328"
+readonly CLAUDE_VERSION="2.1.332"
 
 say() { printf 'install-claude: %s\n' "$*" >&2; }
 die() {
@@ -31,7 +31,7 @@ hosts_dir="${CSEP_HOSTS_DIR:-${HOME:?HOME is not set; set CSEP_HOSTS_DIR}/.cache
 prefix="$hosts_dir/claude"
 modules="$prefix/node_modules"
 
-# The version a candidate binary reports ("2.1.328 (Claude Code)" -> 2.1.328); empty when it
+# The version a candidate binary reports ("2.1.332 (Claude Code)" -> 2.1.332); empty when it
 # does not run. It runs offline with a throwaway config dir, so nothing of the caller's
 # Claude setup is read or written.
 binary_version() {

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 readonly CODEX_PACKAGE="@openai/codex"
-readonly CODEX_VERSION="0.169.0"
+readonly CODEX_VERSION="0.171.0"
 
 say() { printf 'install-hosts: %s\n' "$*" >&2; }
 die() {

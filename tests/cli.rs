@@ -6,9 +6,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{
-    codex_path, codex_rollout, copy_dir, git_repo, git_worktree, walk, write_lines, Env, FIXTURES,
-};
+use common::{codex_path, codex_rollout, copy_dir, git_repo, git_worktree, walk, write_lines, Env};
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use std::fs;
@@ -27,25 +25,31 @@ fn top_session(v: &Value) -> String {
 
 #[test]
 fn every_fixture_transcript_indexes_without_error() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    let codex = env.backfill("codex", &Path::new(FIXTURES).join("codex"));
-    let claude = env.backfill("claude", &Path::new(FIXTURES).join("claude"));
+    let codex = env.backfill("codex", &fixtures.join("codex"));
+    let claude = env.backfill("claude", &fixtures.join("claude"));
     assert_eq!(codex["error_count"], 0);
     assert_eq!(claude["error_count"], 0);
     assert_eq!(codex["processed_files"], 6);
     assert_eq!(claude["processed_files"], 6);
     assert!(codex["messages"].as_u64().unwrap() > 1000);
     // Unchanged files cost a stat: nothing is re-read.
-    let again = env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    let again = env.backfill("codex", &fixtures.join("codex"));
     assert_eq!(again["unchanged_sessions"], 6);
     assert_eq!(again["bytes_read"], 0);
 }
 
 #[test]
 fn needles_in_tool_output_tool_results_and_subagents_rank_first() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    env.backfill("codex", &Path::new(FIXTURES).join("codex"));
-    env.backfill("claude", &Path::new(FIXTURES).join("claude"));
+    env.backfill("codex", &fixtures.join("codex"));
+    env.backfill("claude", &fixtures.join("claude"));
     let cases = [
         // Only in a Codex function_call_output (shell output, JSON-encoded era).
         ("toAIStreamResponse", "019a93b9-f380-7600-98ff-940e6b99603c"),
@@ -219,9 +223,12 @@ fn a_session_whose_transcript_is_deleted_stays_searchable() {
 
 #[test]
 fn archive_piped_into_index_equals_a_backfill_and_resumes_from_an_offset() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    let file = Path::new(FIXTURES)
-        .join("claude/projects/-path-to-Demo/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
+    let file =
+        fixtures.join("claude/projects/-path-to-Demo/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
     let records = env
         .cmd("csep-archive")
         .arg(&file)
@@ -351,10 +358,13 @@ fn bad_files_are_recorded_and_good_sessions_still_index() {
 
 #[test]
 fn csep_archive_reports_a_bad_file_and_still_emits_the_good_one() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
     let bad = env.path("rollout-2026-01-01T00-00-00-bad.jsonl");
     fs::write(&bad, b"\xff\xfe\x00garbage\n").unwrap();
-    let good = Path::new(FIXTURES).join("codex/sessions/2026/02/23/rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl");
+    let good = fixtures.join("codex/sessions/2026/02/23/rollout-2026-02-23T13-19-38-019c8a70-dda7-7f33-98ea-f30553347322.jsonl");
     env.cmd("csep-archive")
         .arg(&bad)
         .arg(&good)
@@ -849,8 +859,11 @@ fn code_needles_flags_alternatives_and_phrases() {
 
 #[test]
 fn output_formats_and_exit_codes() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    env.backfill("codex", &Path::new(FIXTURES).join("codex"));
+    env.backfill("codex", &fixtures.join("codex"));
     let md = env
         .cmd("csep-recall")
         .args(["--global", "toAIStreamResponse"])
@@ -1007,8 +1020,11 @@ fn no_index_yet_is_a_clear_answer_not_an_error() {
 
 #[test]
 fn a_closed_stdout_is_success() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    let file = Path::new(FIXTURES).join("codex/sessions/2026/02/23/rollout-2026-02-23T12-54-34-019c8a59-e9dd-71f0-9ae3-4079fe9726a9.jsonl");
+    let file = fixtures.join("codex/sessions/2026/02/23/rollout-2026-02-23T12-54-34-019c8a59-e9dd-71f0-9ae3-4079fe9726a9.jsonl");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("csep-archive"))
         .arg(&file)
         .stdout(std::process::Stdio::piped())
@@ -1034,10 +1050,13 @@ fn a_closed_stdout_is_success() {
 
 #[test]
 fn umbrella_bootstrap_sync_claude_ingest_and_session_archive() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
     let codex_home = env.path("home/.codex/sessions");
     fs::create_dir_all(codex_home.parent().unwrap()).unwrap();
-    copy_dir(&Path::new(FIXTURES).join("codex/sessions"), &codex_home);
+    copy_dir(&fixtures.join("codex/sessions"), &codex_home);
     let out = env
         .cmd("csep")
         .args(["recall", "bootstrap", "--all-history", "--format", "json"])
@@ -1055,7 +1074,7 @@ fn umbrella_bootstrap_sync_claude_ingest_and_session_archive() {
         .ends_with("index/recall.sqlite3"));
     env.cmd("csep")
         .args(["recall", "sync-claude", "--all-history", "--root"])
-        .arg(Path::new(FIXTURES).join("claude"))
+        .arg(fixtures.join("claude"))
         .assert()
         .success()
         .stdout(predicate::str::contains("New sessions: 6"));
@@ -1491,9 +1510,12 @@ fn since_days_and_limit_files_pick_the_newest_files() {
 
 #[test]
 fn the_1_3_10_state_dir_variable_is_honoured() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
     let legacy = env.path("legacy-home");
-    let root = Path::new(FIXTURES).join("codex");
+    let root = fixtures.join("codex");
     env.cmd("csep-index")
         .env_remove("CSEP_HOME")
         .env("CODEX_SELF_EVOLUTION_HOME", &legacy)
@@ -1517,8 +1539,11 @@ fn the_1_3_10_state_dir_variable_is_honoured() {
 
 #[test]
 fn a_progress_bar_only_on_a_terminal_and_runs_are_recorded() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    let root = Path::new(FIXTURES).join("codex");
+    let root = fixtures.join("codex");
     // Piped: stderr stays empty.
     env.cmd("csep-index")
         .args(["--backfill", "codex", "--all-history", "--root"])

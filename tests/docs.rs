@@ -1110,7 +1110,8 @@ fn live() -> Env {
     Env::builder().hosts_from_home().build()
 }
 
-const FIXTURE: &str = "tests/fixtures/transcripts/codex/sessions/2025/11/17/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl";
+/// A real Codex rollout, under [`common::transcripts`].
+const FIXTURE: &str = "codex/sessions/2025/11/17/rollout-2025-11-17T15-30-28-019a93b9-f380-7600-98ff-940e6b99603c.jsonl";
 
 impl Env {
     fn json_lines(&self, bin: &str, args: &[&str], stdin: Option<Vec<u8>>) -> Vec<Value> {
@@ -1135,9 +1136,12 @@ impl Env {
 
 #[test]
 fn what_the_tools_print_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
-    let fixture = repo().join(FIXTURE);
+    let fixture = fixtures.join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
     let check = |what: &str, v: &Value, problems: &mut Vec<String>| {
@@ -1222,11 +1226,13 @@ fn what_the_tools_print_now_matches_the_wire_tables() {
 
 #[test]
 fn what_the_umbrella_prints_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
-    let fixture = repo().join(FIXTURE);
+    let fixture = fixtures.join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
-    let fixtures = repo().join("tests/fixtures/transcripts");
     let claude_root = fixtures.join("claude/projects");
     let codex_root = fixtures.join("codex/sessions");
     let umbrella_table = wire
@@ -1325,10 +1331,13 @@ const FIXTURE_ID: &str = "019a93b9-f380-7600-98ff-940e6b99603c";
 
 #[test]
 fn what_forget_prints_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
-    let fixture = repo().join(FIXTURE);
-    let codex_root = repo().join("tests/fixtures/transcripts/codex/sessions");
+    let fixture = fixtures.join(FIXTURE);
+    let codex_root = fixtures.join("codex/sessions");
     let mut problems = Vec::new();
     let mut values = Vec::new();
     let state = live.state();
@@ -1429,9 +1438,12 @@ fn what_forget_prints_now_matches_the_wire_tables() {
 
 #[test]
 fn what_rebuild_prints_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
-    let codex_root = repo().join("tests/fixtures/transcripts/codex/sessions");
+    let codex_root = fixtures.join("codex/sessions");
     let mut problems = Vec::new();
     live.json_lines(
         "csep-index",
@@ -1449,7 +1461,7 @@ fn what_rebuild_prints_now_matches_the_wire_tables() {
     std::fs::create_dir_all(&spool).unwrap();
     std::fs::write(
         spool.join("1.json"),
-        serde_json::json!({"payload": {"transcript_path": repo().join(FIXTURE)}}).to_string(),
+        serde_json::json!({"payload": {"transcript_path": fixtures.join(FIXTURE)}}).to_string(),
     )
     .unwrap();
     let mut c = live.cmd("csep");
@@ -1562,11 +1574,14 @@ fn small_rollout(path: &std::path::Path, id: &str, prompt: &str) {
 
 #[test]
 fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
     let tmp = live.root();
     let state = live.state();
-    let fixture = repo().join(FIXTURE);
+    let fixture = fixtures.join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
     let index = |path: &str, problems: &mut Vec<String>| -> Value {
@@ -1727,11 +1742,14 @@ fn what_the_trigger_prints_and_queues_now_matches_the_wire_tables() {
 
 #[test]
 fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
     let state = live.state();
     let queue = live.archive_queue();
-    let fixture = repo().join(FIXTURE);
+    let fixture = fixtures.join(FIXTURE);
     let fixture = fixture.to_str().unwrap();
     let mut problems = Vec::new();
     // Holding the drainer's lock keeps the drainer each hook starts away from the queue.
@@ -1845,11 +1863,13 @@ fn what_the_hooks_queue_and_log_now_matches_the_wire_tables() {
 
 #[test]
 fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let wire = wire();
     let live = live();
     let tmp = live.root();
     let home = tmp.join("home");
-    let fixtures = repo().join("tests/fixtures/transcripts");
     copy_dir(
         &fixtures.join("codex/sessions"),
         &home.join(".codex/sessions"),
@@ -2144,6 +2164,9 @@ fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 
 #[test]
 fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let md = read("docs/HOOKS.md");
     let live = live();
     let tmp = live.root();
@@ -2231,7 +2254,6 @@ fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
         let real = match kind.as_str() {
             "setup_summary" => {
                 // Sessions of both hosts, so the summary has a backfill for each.
-                let fixtures = repo().join("tests/fixtures/transcripts");
                 copy_dir(
                     &fixtures.join("codex/sessions"),
                     &tmp.join("summary/codex/sessions"),

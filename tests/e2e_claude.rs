@@ -260,7 +260,7 @@ fn claude_session_gets_memory_is_recalled_without_loss_and_uninstalls_cleanly() 
         "CSEP_CLAUDE_BIN",
         "the real Claude Code CLI",
         "scripts/install-claude.sh",
-        "it installs @anthropic-ai/claude-code@2.1.328 into ~/.cache/csep-hosts/claude",
+        "it installs @anthropic-ai/claude-code@2.1.332 into ~/.cache/csep-hosts/claude",
     );
     let mut w = World::new(claude_bin);
     let csep = assert_cmd::cargo::cargo_bin("csep");

@@ -275,9 +275,11 @@ fn a_broken_user_file_is_never_overwritten() {
 
 #[test]
 fn setup_runs_the_first_backfill() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = setup_env();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/transcripts/codex/sessions/2026/02/23");
+    let src = fixtures.join("codex/sessions/2026/02/23");
     let dest = env.path("codex/sessions/2026/02/23");
     fs::create_dir_all(&dest).unwrap();
     for e in fs::read_dir(&src).unwrap().flatten() {

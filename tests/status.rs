@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{codex_path, codex_rollout, write_lines, Env, FIXTURES};
+use common::{codex_path, codex_rollout, write_lines, Env};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -315,11 +315,14 @@ fn a_full_and_stuck_spool_and_failed_payloads_are_reported() {
 
 #[test]
 fn the_index_figures_errors_and_missing_transcripts() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = env();
     let codex = env.path("codex/sessions");
     let claude = env.path("claude/projects");
-    common::copy_dir(&Path::new(FIXTURES).join("codex/sessions"), &codex);
-    common::copy_dir(&Path::new(FIXTURES).join("claude/projects"), &claude);
+    common::copy_dir(&fixtures.join("codex/sessions"), &codex);
+    common::copy_dir(&fixtures.join("claude/projects"), &claude);
     env.backfill("codex", &codex);
     env.backfill("claude", &claude);
     let broken = env
@@ -392,9 +395,12 @@ fn the_index_figures_errors_and_missing_transcripts() {
 
 #[test]
 fn claude_transcripts_near_their_cleanup_and_not_archived_are_a_warning() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = env();
     let claude = env.path("claude/projects");
-    common::copy_dir(&Path::new(FIXTURES).join("claude/projects"), &claude);
+    common::copy_dir(&fixtures.join("claude/projects"), &claude);
     fs::write(
         env.path("claude/settings.json"),
         r#"{"cleanupPeriodDays": 10}"#,
@@ -488,10 +494,13 @@ fn the_triggers_latest_session_and_the_logs() {
 
 #[test]
 fn status_changes_nothing_on_disk_even_beside_the_index() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = env();
     env.setup();
     let codex = env.path("codex/sessions");
-    common::copy_dir(&Path::new(FIXTURES).join("codex/sessions"), &codex);
+    common::copy_dir(&fixtures.join("codex/sessions"), &codex);
     env.backfill("codex", &codex);
     let q = env.state().join("spool/archive/new");
     fs::create_dir_all(&q).unwrap();

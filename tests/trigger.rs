@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{append_lines, codex_rollout, codex_turn, Env, FIXTURES, TS};
+use common::{append_lines, codex_rollout, codex_turn, Env, TS};
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use std::fs;
@@ -538,9 +538,12 @@ fn session_end_with_no_directive_waiting_queues_nothing() {
 
 #[test]
 fn the_spool_wrapper_and_claude_sessions_are_understood() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
     let env = Env::new();
-    let fixture = Path::new(FIXTURES)
-        .join("claude/projects/-path-to-Demo/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
+    let fixture =
+        fixtures.join("claude/projects/-path-to-Demo/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
     let copy = env.path("claude/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
     fs::create_dir_all(copy.parent().unwrap()).unwrap();
     fs::copy(&fixture, &copy).unwrap();

@@ -21,12 +21,51 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The real transcripts under tests/fixtures: a `codex/` and a `claude/` root.
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts");
+/// `../shared/fixtures` beside the repository root: real transcripts from other public
+/// projects (`transcripts/`, `wild/`, `hosts/`), which this repository must not carry
+/// (tests/shared_fixtures.rs checks that it holds no copy of them). Absent on a machine
+/// outside the project; CI always has it.
+pub const SHARED_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
 /// The hook script a host runs (the one `csep setup` installs).
 pub const HOOK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugin/hooks/csep-hook.sh");
 /// How long the drainer a hook starts may take to empty the archive queue.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// [`SHARED_FIXTURES`], canonical, or `None` when it is absent: the calling test then
+/// returns at once, after saying on stderr (past the harness's capture, so the skip shows)
+/// that it was skipped. Only an absent folder skips: a test never passes without the data
+/// it is about while that data is there.
+pub fn shared_fixtures() -> Option<PathBuf> {
+    let root = Path::new(SHARED_FIXTURES);
+    if !root.is_dir() {
+        let test = std::thread::current()
+            .name()
+            .filter(|n| *n != "main")
+            .map_or_else(|| "a test".to_string(), str::to_string);
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped {test}: it reads real transcripts from ../shared/fixtures, which is absent"
+        );
+        return None;
+    }
+    Some(
+        root.canonicalize()
+            .unwrap_or_else(|e| panic!("{SHARED_FIXTURES}: {e}")),
+    )
+}
+
+/// The real transcripts: `transcripts/` of [`SHARED_FIXTURES`], a `codex/` and a `claude/`
+/// root in the hosts' on-disk layout (its SOURCES.md says where each file comes from).
+/// `None`: skip the test (see [`shared_fixtures`]).
+pub fn transcripts() -> Option<PathBuf> {
+    let dir = shared_fixtures()?.join("transcripts");
+    assert!(
+        dir.is_dir(),
+        "{} is missing although {SHARED_FIXTURES} is there",
+        dir.display()
+    );
+    Some(dir)
+}
 
 // ---------------------------------------------------------------------------------------
 // The hermetic environment.
