@@ -61,16 +61,16 @@ impl HomeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CapsArgs {
     /// Bytes kept from the start of a long tool output
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.tool_head)]
     pub tool_head_bytes: usize,
     /// Bytes kept from the end of a long tool output (where errors usually are)
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.tool_tail)]
     pub tool_tail_bytes: usize,
     /// Bytes kept from the start of a long user or assistant message
-    #[arg(long, value_name = "BYTES", default_value_t = 32768)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.text_head)]
     pub text_head_bytes: usize,
     /// Bytes kept from the end of a long user or assistant message
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    #[arg(long, value_name = "BYTES", default_value_t = Caps::DEFAULT.text_tail)]
     pub text_tail_bytes: usize,
 }
 
@@ -108,4 +108,37 @@ impl HistoryArgs {
     pub fn since(&self) -> Option<u64> {
         (!self.all_history).then_some(self.since_days)
     }
+}
+
+/// A host, as `--agent` and `--backfill` take it. No doc comments on the variants: clap
+/// would list them with help under `--help`, which says `[possible values: codex, claude]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentArg {
+    Codex,
+    Claude,
+}
+
+impl From<AgentArg> for csep_lib::wire::Agent {
+    fn from(a: AgentArg) -> Self {
+        match a {
+            AgentArg::Codex => csep_lib::wire::Agent::Codex,
+            AgentArg::Claude => csep_lib::wire::Agent::Claude,
+        }
+    }
+}
+
+/// `--format` where a reader may be a person or a script: Markdown, one JSON document, or
+/// JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Markdown,
+    Json,
+    Jsonl,
+}
+
+/// `--format` of a single document: Markdown or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocFormatArg {
+    Markdown,
+    Json,
 }

@@ -1,6 +1,6 @@
 //! `csep-archive FILE…`: transcripts → JSON Lines records on stdout.
 
-use crate::args::CapsArgs;
+use crate::args::{AgentArg, CapsArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -16,8 +16,8 @@ pub struct ArchiveArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Which host wrote the files [default: detected from the content]
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"])]
-    pub agent: Option<String>,
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<AgentArg>,
     /// Parse only what follows this byte offset (a previous run's end_offset)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub from_offset: u64,
@@ -31,7 +31,7 @@ pub fn run(args: &ArchiveArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
     let mut failed = false;
     let req = Request {
-        agent: args.agent.as_deref().and_then(Agent::parse),
+        agent: args.agent.map(Agent::from),
         start_offset: args.from_offset,
         caps: args.caps.caps(),
         ..Default::default()

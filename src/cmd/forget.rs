@@ -73,7 +73,7 @@ pub fn forget(tool: &str, state: &StateArgs, target: &Target) -> Result<Exit, Fa
 
 pub fn list(state: &StateArgs) -> Result<Exit, Failure> {
     let db_path = state.db();
-    let tombstones = match db::open_ro(&db_path)? {
+    let tombstones = match db::open_ro(&db_path, db::ReadOnly::Upgrade)? {
         Some(conn) => forget::list(&conn)?,
         None => Vec::new(),
     };

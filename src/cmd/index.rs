@@ -3,10 +3,11 @@
 //! (`--forget`, `--forget-source`), lists the forgotten ones (`--list-forgotten`), and
 //! rebuilds the index (`--rebuild`).
 
-use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::args::{AgentArg, CapsArgs, HistoryArgs, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out, ProgressLine};
 use clap::Args;
+use csep_lib::archive::Caps;
 use csep_lib::index::{self, db, BackfillOptions, Summary};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
@@ -19,8 +20,8 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub state: StateArgs,
     /// Walk a transcript root instead of reading records from stdin
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"], conflicts_with_all = ["file", "spool", "forget", "forget_source", "list_forgotten"])]
-    pub backfill: Option<String>,
+    #[arg(long, value_name = "AGENT", conflicts_with_all = ["file", "spool", "forget", "forget_source", "list_forgotten"])]
+    pub backfill: Option<AgentArg>,
     /// The root to walk [default: $CODEX_HOME/sessions, or $CLAUDE_CONFIG_DIR/projects]
     #[arg(long, value_name = "DIR", requires = "backfill")]
     pub root: Option<PathBuf>,
@@ -52,14 +53,16 @@ pub struct IndexArgs {
     pub caps: CapsArgs,
 }
 
-/// The backfill half, shared with `csep recall bootstrap` and `csep session-ingest`.
+/// The backfill half, shared with `csep recall bootstrap` and `csep session-ingest`, which
+/// pass their own flags' values: how far back (`None`: every transcript), how many files.
 pub fn backfill(
     state: &StateArgs,
     agent: Agent,
     root: Option<PathBuf>,
-    history: &HistoryArgs,
+    since_days: Option<u64>,
+    limit_files: Option<usize>,
     threads: usize,
-    caps: &CapsArgs,
+    caps: Caps,
 ) -> Result<Summary, Error> {
     let root = root.unwrap_or_else(|| match agent {
         Agent::Codex => csep_lib::paths::codex_sessions_root(),
@@ -69,9 +72,9 @@ pub fn backfill(
     let opts = BackfillOptions {
         agent,
         root,
-        since_days: history.since(),
-        limit_files: history.limit_files,
-        caps: caps.caps(),
+        since_days,
+        limit_files,
+        caps,
         threads,
     };
     let mut bar = ProgressLine::new(TOOL);
@@ -169,16 +172,15 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     if args.list_forgotten {
         return crate::cmd::forget::list(&args.state);
     }
-    let summary = if let Some(agent) = &args.backfill {
-        let agent =
-            Agent::parse(agent).ok_or_else(|| Error::usage("--backfill takes codex or claude"))?;
+    let summary = if let Some(agent) = args.backfill {
         backfill(
             &args.state,
-            agent,
+            agent.into(),
             args.root.clone(),
-            &args.history,
+            args.history.since(),
+            args.history.limit_files,
             args.threads,
-            &args.caps,
+            args.caps.caps(),
         )?
     } else if !args.file.is_empty() {
         let mut conn = db::open_rw(&args.state.db())?;

@@ -3,7 +3,7 @@
 //! that csep-verify checks, applies and journals); this file parses, runs the editor, prints
 //! and picks the exit code.
 
-use crate::args::StateArgs;
+use crate::args::{DocFormatArg, FormatArg, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
@@ -71,8 +71,8 @@ impl RepoArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Output format [default: markdown on a terminal, json on a pipe]
-    #[arg(long, value_name = "FORMAT", value_parser = ["markdown", "json"])]
-    pub format: Option<String>,
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<DocFormatArg>,
     #[command(flatten)]
     pub repo: RepoArgs,
 }
@@ -81,8 +81,8 @@ pub struct ShowArgs {
 pub struct ListArgs {
     /// Output format: markdown for a person, json (one memory_list) or jsonl (one memory_line
     /// per line) for scripts
-    #[arg(long, value_name = "FORMAT", default_value = "markdown", value_parser = ["markdown", "json", "jsonl"])]
-    pub format: String,
+    #[arg(long, value_name = "FORMAT", default_value = "markdown")]
+    pub format: FormatArg,
     #[command(flatten)]
     pub repo: RepoArgs,
 }
@@ -159,8 +159,8 @@ fn show(a: &ShowArgs) -> Result<Exit, Failure> {
     crate::out::no_run_log();
     let (_, repo) = a.repo.repo()?;
     let s = curate::show(&repo)?;
-    let json = match a.format.as_deref() {
-        Some(f) => f == "json",
+    let json = match a.format {
+        Some(f) => f == DocFormatArg::Json,
         None => !std::io::stdout().is_terminal(),
     };
     let mut out = Out::new();
@@ -221,9 +221,9 @@ fn list(a: &ListArgs) -> Result<Exit, Failure> {
     let (state, repo) = a.repo.repo()?;
     let l = curate::list(&state, &repo)?;
     let mut out = Out::new();
-    match a.format.as_str() {
-        "json" => out.json(&l)?,
-        "jsonl" => {
+    match a.format {
+        FormatArg::Json => out.json(&l)?,
+        FormatArg::Jsonl => {
             for line in &l.lines {
                 out.json(line)?;
             }

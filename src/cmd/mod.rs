@@ -1,7 +1,9 @@
 //! The commands, each a function from parsed arguments to output and an exit code. The small
-//! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them.
+//! binaries call one each; the `csep` umbrella maps csep 1.3.10's command names onto them,
+//! and `compat` holds 1.3.10's own commands.
 
 pub mod archive;
+pub mod compat;
 pub mod completions;
 pub mod config;
 pub mod forget;

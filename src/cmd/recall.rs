@@ -1,6 +1,6 @@
 //! `csep-recall [QUERY]`: search the index, print Markdown (for a model), JSON or JSON Lines.
 
-use crate::args::StateArgs;
+use crate::args::{AgentArg, FormatArg, StateArgs};
 use crate::exit::Exit;
 use crate::out::{Failure, Out};
 use clap::Args;
@@ -60,8 +60,8 @@ pub struct RecallArgs {
     #[arg(long, visible_alias = "include-system")]
     pub include_background: bool,
     /// Only sessions of this host
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"])]
-    pub agent: Option<String>,
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<AgentArg>,
     /// Only messages with this role (repeatable): user, assistant, tool, developer, system
     #[arg(long, value_name = "ROLE", value_delimiter = ',')]
     pub role: Vec<String>,
@@ -72,8 +72,8 @@ pub struct RecallArgs {
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
     /// Output format
-    #[arg(long, value_name = "FORMAT", default_value = "markdown", value_parser = ["markdown", "json", "jsonl"])]
-    pub format: String,
+    #[arg(long, value_name = "FORMAT", default_value = "markdown")]
+    pub format: FormatArg,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -142,7 +142,7 @@ impl RecallArgs {
             current_session_id: self.current_session_id.clone().filter(|s| !s.is_empty()),
             all_terms: self.all_terms,
             include_background: self.include_background,
-            agent: self.agent.as_deref().and_then(Agent::parse),
+            agent: self.agent.map(Agent::from),
             roles,
             since_ms: when("--since", &self.since)?,
             until_ms: when("--until", &self.until)?,
@@ -159,7 +159,11 @@ pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
     let result = db::read(&args.state.db(), |conn| search::recall(conn, &opts))?;
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
-    let format = Format::parse(&args.format).unwrap_or(Format::Markdown);
+    let format = match args.format {
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
+    };
     let mut out = Out::new();
     out.text(&render::render(&result, format))?;
     out.flush()?;

@@ -2,10 +2,12 @@
 //! `codex app-server`) and Claude Code, run the first backfill, and record every change in
 //! the install manifest; uninstall reverses exactly what the manifest lists.
 
-use crate::args::{CapsArgs, HistoryArgs, StateArgs};
+use crate::args::StateArgs;
 use crate::exit::Exit;
-use crate::out::{Failure, Out};
+use crate::out::{Failure, Out, ProgressLine};
 use clap::Args;
+use csep_lib::archive::Caps;
+use csep_lib::index::{self, db, BackfillOptions, Summary};
 use csep_lib::setup::{self, claude, codex, HookTarget, Manifest};
 use csep_lib::wire::Agent;
 use csep_lib::{timefmt, Error};
@@ -157,46 +159,36 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     let hosts = result?;
     let mut backfill = json!({});
     if !a.no_backfill {
-        let history = HistoryArgs {
-            since_days: 0,
-            all_history: true,
-            limit_files: None,
-        };
-        let caps = CapsArgs {
-            tool_head_bytes: 8192,
-            tool_tail_bytes: 8192,
-            text_head_bytes: 32768,
-            text_tail_bytes: 8192,
-        };
-        let state = StateArgs {
-            state_dir: Some(state_dir.clone()),
+        // Every transcript of the root, with the default caps: what `csep-index --backfill
+        // AGENT --all-history` does.
+        let backfill_root = |agent: Agent, root: PathBuf| -> Result<Summary, Error> {
+            crate::out::log_state_dir(&state_dir);
+            let mut conn = db::open_rw(&csep_lib::paths::index_db(&state_dir))?;
+            let opts = BackfillOptions {
+                agent,
+                root,
+                since_days: None,
+                limit_files: None,
+                caps: Caps::DEFAULT,
+                threads: 0,
+            };
+            let mut bar = ProgressLine::new(crate::cmd::index::TOOL);
+            let summary = index::backfill(&mut conn, &opts, &mut |p| bar.update(p));
+            bar.finish();
+            summary
         };
         if let Some(home) = &codex_home {
             let root = home.join("sessions");
             if root.is_dir() {
-                backfill["codex"] = serde_json::to_value(crate::cmd::index::backfill(
-                    &state,
-                    Agent::Codex,
-                    Some(root),
-                    &history,
-                    0,
-                    &caps,
-                )?)
-                .unwrap_or_default();
+                backfill["codex"] =
+                    serde_json::to_value(backfill_root(Agent::Codex, root)?).unwrap_or_default();
             }
         }
         if let Some(dir) = &claude_dir {
             let root = dir.join("projects");
             if root.is_dir() {
-                backfill["claude"] = serde_json::to_value(crate::cmd::index::backfill(
-                    &state,
-                    Agent::Claude,
-                    Some(root),
-                    &history,
-                    0,
-                    &caps,
-                )?)
-                .unwrap_or_default();
+                backfill["claude"] =
+                    serde_json::to_value(backfill_root(Agent::Claude, root)?).unwrap_or_default();
             }
         }
     }

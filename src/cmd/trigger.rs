@@ -2,7 +2,7 @@
 //! policy, the state files and the job queue are `csep_lib::trigger`'s; this file only reads
 //! the input, reports config warnings and prints the answer.
 
-use crate::args::StateArgs;
+use crate::args::{AgentArg, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -17,8 +17,8 @@ pub const TOOL: &str = "csep-trigger";
 pub struct TriggerArgs {
     /// Which host the payload came from [default: the input's "agent", else whichever form
     /// of the session id the index has]
-    #[arg(long, value_name = "AGENT", value_parser = ["codex", "claude"])]
-    pub agent: Option<String>,
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<AgentArg>,
     /// Decide and print the decision, but write nothing (no state, no decision log, no job)
     #[arg(long)]
     pub dry_run: bool,
@@ -34,7 +34,7 @@ pub fn run(args: &TriggerArgs) -> Result<Exit, Failure> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| Error::input(format!("reading stdin: {e}")))?;
-    let input = Input::from_slice(&bytes, args.agent.as_deref().and_then(Agent::parse))?;
+    let input = Input::from_slice(&bytes, args.agent.map(Agent::from))?;
     let dir = args.state.dir();
     let (config, warnings) = config::load(&dir);
     for w in warnings {

@@ -32,14 +32,19 @@ pub struct Caps {
     pub text_tail: usize,
 }
 
+impl Caps {
+    /// The caps everywhere none are given: the CLI's flag defaults, setup's backfill.
+    pub const DEFAULT: Caps = Caps {
+        tool_head: 8 * 1024,
+        tool_tail: 8 * 1024,
+        text_head: 32 * 1024,
+        text_tail: 8 * 1024,
+    };
+}
+
 impl Default for Caps {
     fn default() -> Self {
-        Caps {
-            tool_head: 8 * 1024,
-            tool_tail: 8 * 1024,
-            text_head: 32 * 1024,
-            text_tail: 8 * 1024,
-        }
+        Caps::DEFAULT
     }
 }
 

@@ -232,15 +232,32 @@ fn keep_side_files(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Opens an existing database for reading; `Ok(None)` when there is none yet (or it holds
-/// no schema and cannot get one). An older schema is brought up to date when the state dir
-/// is writable. When it is not (the host's sandbox), it is read as it is: schemas 2 to 4
-/// only added what indexing, the trigger and forgetting use, and recall reads none of it.
-pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
-    Ok(open_ro_how(path)?.map(|(conn, _)| conn))
+/// How [`open_ro`] may treat the database's files and an older schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOnly {
+    /// An older schema is brought up to date when the state dir is writable (a writer's
+    /// open, [`open_rw`]). When it is not (the host's sandbox), it is read as it is: schemas
+    /// 2 to 4 only added what indexing, the trigger and forgetting use, and recall reads
+    /// none of it. A newer schema is an error. Recall, the trigger, the worker.
+    Upgrade,
+    /// No file is created or changed, whatever the schema; a database of another schema
+    /// than this csep's is `None`. Verify and migrate-worktrees, which may run where the
+    /// state dir is not writable and must leave no file behind even then.
+    Untouched,
 }
 
-/// [`open_ro`], and whether the connection is `immutable` (see [`open_read_only`]); an error
+/// Opens an existing database for reading, never as a writer would (see [`open_read_only`]
+/// for how); `Ok(None)` when there is none yet, or it holds no schema and cannot get one, or
+/// (with [`ReadOnly::Untouched`]) another schema than this csep's.
+pub fn open_ro(path: &Path, how: ReadOnly) -> Result<Option<Connection>> {
+    match how {
+        ReadOnly::Upgrade => Ok(open_ro_how(path)?.map(|(conn, _)| conn)),
+        ReadOnly::Untouched => open_untouched(path),
+    }
+}
+
+/// [`open_ro`] with [`ReadOnly::Upgrade`], and whether the connection is `immutable` (see
+/// [`open_read_only`]); an error
 /// from a damaged index names the file and the fix.
 fn open_ro_how(path: &Path) -> Result<Option<(Connection, bool)>> {
     open_ro_how_unnamed(path).map_err(|e| health::named(path, e))
@@ -274,9 +291,10 @@ fn open_ro_how_unnamed(path: &Path) -> Result<Option<(Connection, bool)>> {
     Ok(Some((conn, immutable)))
 }
 
-/// Opens an existing database read-only, creating no file and migrating nothing (recall,
-/// `csep status`, dry runs), so it works where the state dir is read-only: the host's
-/// sandbox, a read-only mount. How, and what a reader sees while a writer runs elsewhere:
+/// Opens an existing database read-only, creating no file and migrating nothing, whatever
+/// its schema (the store's own readers: `csep status`'s figures, a rebuild's salvage), so it
+/// works where the state dir is read-only: the host's sandbox, a read-only mount. Every
+/// [`open_ro`] opens this way. How, and what a reader sees while a writer runs elsewhere:
 ///
 /// - `-wal` and `-shm` present (every writer leaves them, see [`keep_side_files`]): a plain
 ///   `mode=ro` open. SQLite's locks keep the reader consistent with live writers; when the
@@ -290,7 +308,7 @@ fn open_ro_how_unnamed(path: &Path) -> Result<Option<(Connection, bool)>> {
 ///   there is no log). A writer starting meanwhile creates the side files before it can
 ///   change the main file, so [`read`], which compares the files before and after, reads
 ///   again through them.
-pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     open_read_only_how(path).map(|(conn, _)| conn)
 }
 
@@ -333,7 +351,8 @@ impl Snapshot {
     }
 }
 
-/// Runs `read` on [`open_ro`]'s connection (`None` when there is no database) and returns
+/// Runs `read` on [`open_ro`]'s connection ([`ReadOnly::Upgrade`]; `None` when there is no
+/// database) and returns
 /// its answer. When that was an `immutable` open and the files changed meanwhile (a writer
 /// started), the answer may mix two states of the database: it is read again, on a
 /// connection that now finds the writer's side files and so takes SQLite's locks. A
@@ -392,7 +411,7 @@ fn sqlite_uri(path: &Path, immutable: bool) -> String {
 
 /// [`open_read_only`] for a reader that needs this csep's schema: `Ok(None)` when there is
 /// no database, or its schema is another version.
-pub fn open_untouched(path: &Path) -> Result<Option<Connection>> {
+fn open_untouched(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
@@ -473,7 +492,7 @@ mod tests {
     fn an_untouched_open_reads_and_leaves_no_file_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("odd?#%name.sqlite3");
-        assert!(open_untouched(&path).unwrap().is_none());
+        assert!(open_ro(&path, ReadOnly::Untouched).unwrap().is_none());
         let conn = open_rw(&path).unwrap();
         conn.execute(
             "INSERT INTO sessions (session_id, agent, cwd) VALUES ('s', 'codex', '/w')",
@@ -485,7 +504,7 @@ mod tests {
         assert_eq!(files(), 3, "a closed writer keeps its -wal and -shm");
         assert_eq!(std::fs::metadata(wal_path(&path)).unwrap().len(), 0);
         let read = || {
-            let conn = open_untouched(&path).unwrap().unwrap();
+            let conn = open_ro(&path, ReadOnly::Untouched).unwrap().unwrap();
             let cwd: String = conn
                 .query_row("SELECT cwd FROM sessions", [], |r| r.get(0))
                 .unwrap();

@@ -53,7 +53,7 @@ pub use provider::{Provider, ProviderRun};
 pub use rundir::{skills_dir, Base};
 pub use status::{status, QueueDepths, ResumedJob, StatusReport};
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::timefmt;
@@ -195,7 +195,7 @@ pub fn run(
         state_dir,
         config,
         provider: provider_for(config)?,
-        auto: config.session_reflection.backend == "auto",
+        auto: config.session_reflection.backend == Backend::Auto,
         verifier,
     };
     if let Some(id) = &opts.job {
@@ -589,7 +589,8 @@ fn prepare(ctx: &Ctx, job: &Job, run: &Path, o: &Outcome) -> Result<(Base, rundi
     inputs.messages_omitted = messages.omitted;
     inputs.user_messages = messages.user.len() as u64;
     inputs.candidates = rundir::candidates(&messages.user);
-    let text = prompt::render(job, &base, &inputs, run, &r.trigger.skill_generation_mode);
+    let mode = r.trigger.skill_generation_mode.as_str();
+    let text = prompt::render(job, &base, &inputs, run, mode);
     write_atomic(&run.join("prompt.md"), text.as_bytes())?;
     Ok((base, inputs))
 }

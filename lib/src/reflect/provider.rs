@@ -28,7 +28,7 @@
 //! `[session_reflection] sandbox` (1.3.10's default `danger-full-access`) is not used: a
 //! provider may write only its run directory, whatever the config says; csep-verify applies.
 
-use crate::config::ReflectionConfig;
+use crate::config::{Backend, ReflectionConfig};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
@@ -87,28 +87,28 @@ impl Provider {
     /// The provider `[session_reflection] backend` names. `Usage` for one that does not
     /// exist or lacks its settings: no job is consumed for those.
     pub fn from_config(c: &ReflectionConfig) -> Result<Provider> {
-        match c.backend.as_str() {
-            "builtin" => Ok(Provider::Builtin),
-            "auto" => Ok(Provider::auto(c)),
-            "command" if c.command.is_empty() => Err(Error::usage(
+        match &c.backend {
+            Backend::Builtin => Ok(Provider::Builtin),
+            Backend::Auto => Ok(Provider::auto(c)),
+            Backend::Command if c.command.is_empty() => Err(Error::usage(
                 "[session_reflection] backend = \"command\" needs command = [\"program\", \"arg\", …] in config.toml",
             )),
-            "command" => Ok(Provider::Command {
+            Backend::Command => Ok(Provider::Command {
                 argv: c.command.clone(),
             }),
             // 1.3.10's default drove `codex app-server`; `codex exec` does the same job here
             // (see the module doc).
-            "codex" | "codex-app-server" => Ok(Provider::Codex {
+            Backend::Codex | Backend::CodexAppServer => Ok(Provider::Codex {
                 program: None,
                 model: c.model.trim().to_string(),
                 ephemeral: c.ephemeral,
             }),
-            "claude" => Ok(Provider::Claude {
+            Backend::Claude => Ok(Provider::Claude {
                 program: None,
                 model: c.model.trim().to_string(),
                 ephemeral: c.ephemeral,
             }),
-            other => Err(Error::usage(format!(
+            Backend::Unknown(other) => Err(Error::usage(format!(
                 "[session_reflection] backend = {other:?}: unknown; expected auto, builtin, codex, claude or command"
             ))),
         }

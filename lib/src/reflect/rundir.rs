@@ -396,7 +396,7 @@ pub fn messages_markdown(state_dir: &Path, job: &Job) -> Result<Messages> {
         md.push_str(&format!("- Repository: {}\n", quote(root)));
     }
     let mut out = Messages::default();
-    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir), db::ReadOnly::Upgrade)? else {
         md.push_str(FRAMING);
         md.push_str("(The recall index does not exist: no messages.)\n");
         out.markdown = md;

@@ -90,13 +90,13 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
     let problem = ready_provider(config).err().map(|e| e.message);
     let (provider, provider_reason) = match provider_for(config) {
         Ok(p) => {
-            let why = match (config.session_reflection.backend.as_str(), &p) {
-                ("auto", Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
-                ("auto", p) => format!(
+            let why = match (&config.session_reflection.backend, &p) {
+                (Backend::Auto, Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
+                (Backend::Auto, p) => format!(
                     "auto: {} can run here (a job it fails is left to the builtin provider)",
                     p.argv(Path::new("."))[0]
                 ),
-                (b, _) => format!("configured: backend = {b:?}"),
+                (b, _) => format!("configured: backend = {:?}", b.as_str()),
             };
             (Some(p.backend().to_string()), why)
         }
@@ -109,7 +109,7 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
         kind: "session_reflect_status".into(),
         state_dir: state_dir.display().to_string(),
         enabled: config.session_reflection.enabled,
-        backend: config.session_reflection.backend.clone(),
+        backend: config.session_reflection.backend.to_string(),
         provider,
         provider_reason,
         provider_ready: problem.is_none(),

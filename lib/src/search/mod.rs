@@ -1,6 +1,8 @@
 //! `csep-recall`: query → ranked sessions, each with its best window(s) of messages.
-//! `query` parses the syntax, `recall` runs it against the index, `render` prints it.
+//! `query` parses the syntax, `recall` runs it against the index, `output` is what it
+//! answers, `render` prints it.
 
+mod output;
 pub mod query;
 pub mod recall;
 pub mod render;

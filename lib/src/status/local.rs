@@ -1,11 +1,10 @@
 //! csep's own state for `csep status`: the recall index, the spool queues, the trigger's
 //! latest session, and the logs. Everything is read, nothing is created.
 //!
-//! The index is opened with `db::open_read_only`, which creates and changes no file.
+//! The index's figures come from `index::stats`, which creates and changes no file.
 
-use crate::index::spool;
+use crate::index::{spool, stats};
 use crate::timefmt;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -98,93 +97,45 @@ fn fill(
     r: &mut SessionRecall,
     indexed: &mut HashMap<String, u64>,
 ) -> rusqlite::Result<()> {
-    let conn = crate::index::db::open_read_only(db)?;
-    r.schema_version = Some(conn.pragma_query_value(None, "user_version", |row| row.get(0))?);
-    let mut st = conn.prepare(
-        "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM sessions GROUP BY agent",
-    )?;
-    let rows = st.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (agent, sessions, messages) = row?;
-        r.session_count += sessions as u64;
-        r.message_count += messages as u64;
-        r.sessions_by_agent.insert(agent.clone(), sessions as u64);
-        r.messages_by_agent.insert(agent, messages as u64);
+    let mut f = stats::Figures::default();
+    let read = stats::figures(db, &mut f);
+    r.schema_version = f.schema_version;
+    for a in f.agents {
+        r.session_count += a.sessions as u64;
+        r.message_count += a.messages as u64;
+        r.sessions_by_agent
+            .insert(a.agent.clone(), a.sessions as u64);
+        r.messages_by_agent.insert(a.agent, a.messages as u64);
     }
-    // `excluded` arrived with schema 2; an older index (not migrated yet: status never
-    // writes) has none.
-    let excluded = if r.schema_version.unwrap_or(0) >= 2 {
-        "excluded IS NOT NULL"
-    } else {
-        "0"
-    };
-    let mut st = conn.prepare(&format!(
-        "SELECT path, size, error IS NOT NULL, {excluded} FROM sources"
-    ))?;
-    let rows = st.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, bool>(2)?,
-            row.get::<_, bool>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (path, size, failed, excluded) = row?;
+    for s in f.sources {
         r.source_count += 1;
-        r.ingest_error_count += failed as u64;
-        r.excluded_source_count += excluded as u64;
-        if fs::symlink_metadata(&path).is_err() {
+        r.ingest_error_count += s.failed as u64;
+        r.excluded_source_count += s.excluded as u64;
+        if fs::symlink_metadata(&s.path).is_err() {
             r.missing_source_count += 1;
             if r.missing_source_examples.len() < MISSING_EXAMPLES {
-                r.missing_source_examples.push(path.clone());
+                r.missing_source_examples.push(s.path.clone());
             }
         }
-        indexed.insert(path, size.max(0) as u64);
+        indexed.insert(s.path, s.size.max(0) as u64);
     }
-    r.ingest_error_count_total =
-        conn.query_row("SELECT COUNT(*) FROM ingest_errors", [], |row| {
-            row.get::<_, i64>(0)
-        })? as u64;
-    r.latest_error = conn
-        .query_row(
-            "SELECT path, message, at_ms FROM ingest_errors ORDER BY id DESC LIMIT 1",
-            [],
-            |row| {
-                Ok(IngestError {
-                    path: row.get(0)?,
-                    message: row.get(1)?,
-                    at: timefmt::format_iso_ms(row.get(2)?),
-                })
-            },
-        )
-        .optional()?;
-    r.latest_ingest_run = conn
-        .query_row(
-            "SELECT mode, root, started_ms, finished_ms, summary FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |row| {
-                let started: i64 = row.get(2)?;
-                let finished: Option<i64> = row.get(3)?;
-                let summary: Option<String> = row.get(4)?;
-                Ok(IngestRun {
-                    mode: row.get(0)?,
-                    root: row.get(1)?,
-                    started_at: timefmt::format_iso_ms(started),
-                    finished_at: finished.map(timefmt::format_iso_ms),
-                    elapsed_ms: finished.map(|f| (f - started).max(0) as u64),
-                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
-                })
-            },
-        )
-        .optional()?;
-    Ok(())
+    if let Some(n) = f.ingest_error_count_total {
+        r.ingest_error_count_total = n as u64;
+    }
+    r.latest_error = f.latest_error.map(|e| IngestError {
+        path: e.path,
+        message: e.message,
+        at: timefmt::format_iso_ms(e.at_ms),
+    });
+    r.latest_ingest_run = f.latest_run.map(|run| IngestRun {
+        mode: run.mode,
+        root: run.root,
+        started_at: timefmt::format_iso_ms(run.started_ms),
+        finished_at: run.finished_ms.map(timefmt::format_iso_ms),
+        elapsed_ms: run.finished_ms.map(|f| (f - run.started_ms).max(0) as u64),
+        summary: run.summary.and_then(|s| serde_json::from_str(&s).ok()),
+    });
+    read
 }
 
 /// One spool queue.

@@ -47,11 +47,12 @@ pub use state::{
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index::db::{self, FLAG_BACKGROUND};
+use crate::index::db;
+use crate::index::sessions::{self, MessageFacts};
 use crate::timefmt;
 use crate::wire::Agent;
 use crate::wire::Event;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use state::{Files, Hit};
 use std::path::{Path, PathBuf};
@@ -104,23 +105,14 @@ struct Session {
 }
 
 fn find_session(conn: &Connection, id: &str) -> Result<Option<Session>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, session_id, agent, cwd, repo_root, thread_source
-             FROM sessions WHERE session_id = ?1",
-            [id],
-            |r| {
-                Ok(Session {
-                    rowid: r.get(0)?,
-                    session_id: r.get(1)?,
-                    agent: r.get::<_, String>(2).ok().as_deref().and_then(Agent::parse),
-                    cwd: r.get(3)?,
-                    repo_root: r.get(4)?,
-                    thread_source: r.get(5)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(sessions::find_session(conn, id)?.map(|r| Session {
+        rowid: r.rowid,
+        session_id: r.session_id,
+        agent: r.agent.as_deref().and_then(Agent::parse),
+        cwd: r.cwd,
+        repo_root: r.repo_root,
+        thread_source: r.thread_source,
+    }))
 }
 
 /// The index's name for the input's session: Claude Code sessions are `claude:<id>`. With
@@ -152,28 +144,19 @@ struct Delta {
 }
 
 fn scan(conn: &Connection, session: i64, after: i64) -> Result<Delta> {
-    // Through `sources` so SQLite walks this session's rows by the (source, ordinal) index
-    // instead of every message in the database; only text that is searched is fetched.
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, role, tool IS NOT NULL, flags, length(text),
-                CASE WHEN role IN ('user', 'developer', 'system') THEN text END
-         FROM messages
-         WHERE source_rowid IN (SELECT id FROM sources WHERE session_rowid = ?1)
-           AND session_rowid = ?1 AND id > ?2
-         ORDER BY id",
-    )?;
-    let mut rows = stmt.query(params![session, after])?;
     let mut d = Delta {
         newest_id: after,
         ..Delta::default()
     };
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let role: String = r.get(1)?;
-        let is_call: bool = r.get(2)?;
-        let background = r.get::<_, i64>(3)? & FLAG_BACKGROUND != 0;
-        let chars: i64 = r.get::<_, Option<i64>>(4)?.unwrap_or(0);
-        let text: Option<String> = r.get(5)?;
+    sessions::messages_after(conn, session, after, |m| {
+        let MessageFacts {
+            id,
+            role,
+            is_call,
+            background,
+            chars,
+            text,
+        } = m;
         d.newest_id = d.newest_id.max(id);
         d.messages += 1;
         if let Some(t) = &text {
@@ -199,7 +182,8 @@ fn scan(conn: &Connection, session: i64, after: i64) -> Result<Delta> {
             }
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok(d)
 }
 
@@ -316,7 +300,7 @@ pub fn evaluate(
     if !matches!(input.event, Event::Stop | Event::SessionEnd) {
         return Ok(skipped(d, "not_a_stop_event"));
     }
-    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir), db::ReadOnly::Upgrade)? else {
         return Ok(skipped(d, "not_indexed"));
     };
     let mut session = None;
@@ -333,13 +317,7 @@ pub fn evaluate(
                 let canonical = std::fs::canonicalize(path)
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_else(|_| path.clone());
-                conn.query_row(
-                    "SELECT excluded FROM sources WHERE path = ?1",
-                    [canonical],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()?
-                .flatten()
+                sessions::excluded_source(&conn, &canonical)?
             }
             None => None,
         };
@@ -363,9 +341,7 @@ pub fn evaluate(
     }
 
     let t = thresholds(config);
-    let max_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-        r.get(0)
-    })?;
+    let max_id = sessions::max_message_id(&conn)?;
     let read = |files: &Files| -> Result<(State, Vec<String>, Delta)> {
         let (mut state, reset) = files.load(&session.session_id)?;
         let mut notes = Vec::new();
@@ -475,7 +451,7 @@ pub fn evaluate(
             transcript_path: input
                 .transcript_path
                 .clone()
-                .or_else(|| transcript_of(&conn, session.rowid).ok().flatten()),
+                .or_else(|| sessions::transcript_of(&conn, session.rowid).ok().flatten()),
             cwd: input.cwd.clone().or(session.cwd.clone()),
             repo_root: session.repo_root.clone(),
         };
@@ -491,17 +467,6 @@ pub fn evaluate(
 /// `spool/reflect/`: where queued jobs go (`new/`) for the reflection worker.
 pub fn reflect_queue(state_dir: &Path) -> PathBuf {
     crate::spool::queue_dir(state_dir, "reflect")
-}
-
-fn transcript_of(conn: &Connection, session: i64) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT path FROM sources WHERE session_rowid = ?1
-             ORDER BY subagent IS NOT NULL, id LIMIT 1",
-            [session],
-            |r| r.get(0),
-        )
-        .optional()?)
 }
 
 /// How a job ended, as the worker tells [`complete_job`].
@@ -693,7 +658,7 @@ fn follow_up(
     if !(enabled && words_count && waiting) {
         return Ok(None);
     }
-    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir))? else {
+    let Some(conn) = db::open_ro(&crate::paths::index_db(state_dir), db::ReadOnly::Upgrade)? else {
         return Ok(None);
     };
     let Some(session) = find_session(&conn, &state.session_id)? else {
@@ -708,7 +673,7 @@ fn follow_up(
     let target = Target {
         session_id: session.session_id.clone(),
         agent,
-        transcript_path: transcript_of(&conn, session.rowid)?,
+        transcript_path: sessions::transcript_of(&conn, session.rowid)?,
         cwd: session.cwd.clone(),
         repo_root: session.repo_root.clone(),
     };

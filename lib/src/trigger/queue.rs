@@ -56,7 +56,7 @@ pub(super) fn queue_job(
             .session_reflection
             .trigger
             .skill_generation_mode
-            .clone(),
+            .to_string(),
         created_at: created_at.clone(),
     };
     let bytes = serde_json::to_vec_pretty(&job).map_err(|e| Error::input(e.to_string()))?;

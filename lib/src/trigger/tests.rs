@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::index::db;
+use crate::index::sessions::fixture;
 use serde_json::json;
 
 struct Fixture {
@@ -14,11 +15,7 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let conn = db::open_rw(&crate::paths::index_db(dir.path())).unwrap();
-        conn.execute_batch(
-            "INSERT INTO sessions (id, session_id, agent, cwd) VALUES (1, 's1', 'codex', '/w');
-             INSERT INTO sources (id, path, session_rowid) VALUES (1, '/t/s1.jsonl', 1);",
-        )
-        .unwrap();
+        fixture::session(&conn, 1, "s1", "codex", "/w", "/t/s1.jsonl");
         Fixture {
             dir,
             next_ordinal: 0,
@@ -29,12 +26,7 @@ impl Fixture {
     }
     fn add(&mut self, role: &str, tool: Option<&str>, flags: i64, text: &str) {
         let conn = db::open_rw(&crate::paths::index_db(self.dir.path())).unwrap();
-        conn.execute(
-            "INSERT INTO messages (session_rowid, source_rowid, ordinal, role, tool, byte_offset, flags, text)
-             VALUES (1, 1, ?1, ?2, ?3, 0, ?4, ?5)",
-            params![self.next_ordinal, role, tool, flags, text],
-        )
-        .unwrap();
+        fixture::message(&conn, 1, self.next_ordinal, role, tool, flags, text);
         self.next_ordinal += 1;
     }
     fn stop(&self, config: &Config) -> Decision {

@@ -261,7 +261,7 @@ fn load(db_path: &Path, session_id: Option<&str>, memory_dir: &Path, cap: u64) -
         return Session::Unavailable("no_session");
     };
     // Read-only and creating nothing: verify may run where the state dir is not writable.
-    let conn = match db::open_untouched(db_path) {
+    let conn = match db::open_ro(db_path, db::ReadOnly::Untouched) {
         Ok(Some(c)) => c,
         Ok(None) => return Session::Unavailable("no_index"),
         Err(_) => return Session::Unavailable("unreadable"),
