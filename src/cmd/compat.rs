@@ -259,9 +259,16 @@ fn payload_fields(path: &std::path::Path) -> Result<(Option<PathBuf>, Option<Str
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::input(format!("{}: not a JSON hook payload: {e}", path.display())))?;
-    let v = v.get("payload").cloned().unwrap_or(v);
+    // The hook's archive_request, or a bare payload; a `payload` that is not an object names
+    // nothing.
+    let request = csep_lib::wire::ArchiveRequest::read(v);
+    let payload = request
+        .as_ref()
+        .filter(|r| r.form() != csep_lib::wire::PayloadForm::Malformed)
+        .map(|r| r.payload());
     let s = |k: &str| {
-        v.get(k)
+        payload
+            .and_then(|p| p.get(k))
             .and_then(|x| x.as_str())
             .filter(|x| !x.is_empty())
             .map(str::to_string)
