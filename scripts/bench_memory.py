@@ -942,7 +942,7 @@ def cmd_run(a):
 
 
 # ---------------------------------------------------------------------------------------
-# Self-test: the generator, the naive model and the scorer, without csep (tests/bench_memory.rs).
+# Self-test: the generator, the naive model and the scorer, without csep (tests/csep/bench_memory.rs).
 
 def cmd_selftest(_a):
     import tempfile

@@ -13,7 +13,7 @@ if [ -z "${CSEP_CLAUDE_BIN:-}" ]; then
 fi
 export CSEP_CODEX_BIN CSEP_CLAUDE_BIN
 # Real transcripts from other projects live beside the repository, never in it
-# (tests/shared_fixtures.rs keeps it so). Without them the tests that read them are skipped,
+# (tests/csep/shared_fixtures.rs keeps it so). Without them the tests that read them are skipped,
 # each saying so on stderr; the rest run. CI always has them (.ci/run checks).
 if [ ! -d ../shared/fixtures ]; then
     echo "scripts/test.sh: ../shared/fixtures is absent: the tests over real transcripts are skipped; the rest run" >&2

@@ -1,5 +1,5 @@
 //! Unit tests of the trigger over a small database written directly, so each case controls
-//! exactly which messages are new. The binary is tested end to end in `tests/trigger.rs`.
+//! exactly which messages are new. The binary is tested end to end in `tests/csep/trigger.rs`.
 
 use super::*;
 use crate::index::db;

@@ -2,7 +2,7 @@
 //! codes by what the file holds, where each value comes from, the starter file, and that
 //! no value of `.env.provider` is ever printed.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! planned, merged into the repository's bucket without losing a line, archived, journalled
 //! for `csep-verify --undo`, and then read by SessionStart; a second run finds nothing.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, git_repo, git_worktree, walk, write_lines, Env};
 use serde_json::{json, Value};

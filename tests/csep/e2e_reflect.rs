@@ -12,7 +12,7 @@
 //! it the test fails: it is required, never skipped. Set `CSEP_E2E_KEEP=1` to keep the temp
 //! dir for a look.
 
-mod common;
+use crate::common;
 
 use common::{Host, RUN_TIMEOUT};
 use serde_json::{json, Value};

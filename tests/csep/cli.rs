@@ -3,7 +3,7 @@
 //!
 //! Each test gets its own state dir and transcript roots (`Env`); nothing touches $HOME.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::{codex_path, codex_rollout, copy_dir, git_repo, git_worktree, walk, write_lines, Env};

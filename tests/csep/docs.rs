@@ -7,7 +7,7 @@
 //! Needs `groff` (Debian/Ubuntu package `groff-base`) for the rendering check; without it that
 //! one check is skipped with a note.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::{codex_exec_rollout, copy_dir, git_repo, git_worktree, write_lines, Env};
@@ -390,7 +390,10 @@ fn every_binary_has_a_man_page_and_every_page_a_binary() {
         );
     }
     assert_eq!(bins, pages, "src/bin/*.rs and man/*.1 differ");
-    assert_eq!(bins, listed, "tests/docs.rs's tool lists are out of date");
+    assert_eq!(
+        bins, listed,
+        "tests/csep/docs.rs's tool lists are out of date"
+    );
 }
 
 /// The sections of a full man page (a tool's or a script's), checked: every required

@@ -2,7 +2,7 @@
 //! every input with host-valid output and exit 0; Stop queues the transcript and a detached
 //! drainer archives it; many hooks at once lose nothing.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::{

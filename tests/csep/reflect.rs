@@ -5,7 +5,7 @@
 //!
 //! Each test gets its own state dir, skills dir and home (`Env`); nothing touches $HOME.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

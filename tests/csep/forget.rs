@@ -4,7 +4,7 @@
 //! transcript, a new subagent file. Also `--source`, unknown ids, `--list`, bad usage, and
 //! the ways to still search for the word "forget".
 
-mod common;
+use crate::common;
 
 use common::{append_lines, codex_path, codex_rollout, codex_turn, walk, write_lines, Env};
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! its bytes, whatever it is called and wherever it sits, among the files a commit could
 //! carry (tracked, or untracked and not ignored).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;

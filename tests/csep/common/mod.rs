@@ -1,14 +1,10 @@
 //! What the integration tests share: the hermetic [`Env`] the black-box tests run csep's
 //! binaries in, the Codex rollouts they write, waiting for the archive drainer, git repos and
 //! worktrees, small file helpers, and the [`World`] harness the two real-host end-to-end
-//! tests (tests/e2e_codex.rs, tests/e2e_claude.rs) drive Codex and Claude Code with.
+//! tests (tests/csep/e2e_codex.rs, tests/csep/e2e_claude.rs) drive Codex and Claude Code with.
 //!
-//! Each test file says `mod common;`; Cargo does not build this directory as a test binary
-//! of its own (as ripgrep's tests/util.rs and fd's tests/testenv/mod.rs).
-
-// Each test binary compiles this whole module but uses only part of it: what one binary
-// leaves unused is not dead for the others.
-#![allow(dead_code)]
+//! `tests/csep/main.rs` declares it once for the one test binary; each test module says
+//! `use crate::common;`.
 
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -23,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// `../shared/fixtures` beside the repository root: real transcripts from other public
 /// projects (`transcripts/`, `wild/`, `hosts/`), which this repository must not carry
-/// (tests/shared_fixtures.rs checks that it holds no copy of them). Absent on a machine
+/// (tests/csep/shared_fixtures.rs checks that it holds no copy of them). Absent on a machine
 /// outside the project; CI always has it.
 pub const SHARED_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
 /// The hook script a host runs (the one `csep setup` installs).
@@ -144,8 +140,9 @@ impl Env {
     pub fn db(&self) -> PathBuf {
         self.state().join("index/recall.sqlite3")
     }
-    /// `program` with this environment: the variables above, none of the caller's csep
-    /// settings, and the temp dir as its working dir.
+    /// `program` with this environment and nothing else of the caller's (hermetic: no csep,
+    /// host, model or git settings leak in), `PATH` aside, and the temp dir as its working
+    /// dir.
     pub fn command(&self, program: impl AsRef<OsStr>) -> assert_cmd::Command {
         assert_cmd::Command::from_std(self.std_command(program))
     }
@@ -153,12 +150,11 @@ impl Env {
     /// goes on while it runs.
     pub fn std_command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         let mut c = std::process::Command::new(program);
-        // The caller's csep settings stay out: scripts/test.sh exports CSEP_CODEX_BIN, and a
-        // reflection worker a hook starts must not find a real Codex through it.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CSEP_") {
-                c.env_remove(&k);
-            }
+        // Nothing of the caller's: scripts/test.sh exports CSEP_CODEX_BIN, and a reflection
+        // worker a hook starts must not find a real Codex through it.
+        c.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            c.env("PATH", path);
         }
         c.env("CSEP_HOME", self.state())
             .env("HOME", self.path("home"))
@@ -672,28 +668,15 @@ impl<H: Host> World<H> {
         self.p("work")
     }
 
-    /// The environment every process of the test gets: the temp dirs, never the real home,
-    /// none of the caller's csep / host / model settings, then the host's own ([`Host::env`]).
+    /// The environment every process of the test gets: `PATH`, the temp dirs, never the real
+    /// home, nothing else of the caller's (no csep, host, model or git settings), then the
+    /// host's own ([`Host::env`]).
     pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         let mut c = std::process::Command::new(program);
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if [
-                "CSEP_",
-                "CODEX_",
-                "OPENAI_",
-                "XDG_",
-                "CLAUDE",
-                "ANTHROPIC_",
-                "GIT_",
-                "DISABLE_",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p))
-                || ["RUST_LOG", "IS_SANDBOX", "NODE_OPTIONS"].contains(&k.as_str())
-            {
-                c.env_remove(&k);
-            }
+        // Hermetic: nothing of the caller's but PATH (the host CLIs and git need it).
+        c.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            c.env("PATH", path);
         }
         c.env("HOME", self.p("home"))
             .env("CSEP_HOME", self.csep_home())

@@ -3,7 +3,7 @@
 //! reflection job's line names its job and session), pins survive the budget fit, and a
 //! rejected change leaves MEMORY.md byte-identical.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use predicates::prelude::*;

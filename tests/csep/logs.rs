@@ -2,7 +2,7 @@
 //! exit code, elapsed time, counts), never message text or a query; none for runs that
 //! promise to change nothing; none when there is no state directory to put it in.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, write_lines, Env};
 use serde_json::Value;

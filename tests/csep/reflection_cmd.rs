@@ -3,7 +3,7 @@
 //! `csep` binary checks it early. It must print csep-verify's dry-run receipt, exit 0 when
 //! the proposal would pass and 1 when it would be rejected, and never touch a live file.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use csep_lib::setup::sha256_hex;

@@ -4,7 +4,7 @@
 //! mode; an install from before is reported by `csep status` and tightened by the next drain
 //! or setup. (The tests run as root, who reads anything: modes are checked, not access.)
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, write_lines, Env};
 use csep_lib::fsutil::is_locked;

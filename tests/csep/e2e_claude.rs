@@ -16,7 +16,7 @@
 //! runs in a temp dir (HOME, CLAUDE_CONFIG_DIR, CSEP_HOME, TMPDIR); set `CSEP_E2E_KEEP=1`
 //! to keep it for a look.
 
-mod common;
+use crate::common;
 
 use common::{
     csep_handlers, hook_scripts, read_lossy, tail, unique_token, walk, Host, RUN_TIMEOUT,

@@ -3,7 +3,7 @@
 //! figures, errors and missing transcripts; Claude Code's retention; the trigger's latest
 //! session; and that the status changes nothing on disk, not even SQLite's side files.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, write_lines, Env};
 use serde_json::Value;
@@ -35,7 +35,7 @@ impl Env {
         assert_eq!(text.lines().count(), 1);
         serde_json::from_str(&text).unwrap()
     }
-    fn setup(&self) {
+    fn setup_both_hosts(&self) {
         self.cmd("csep")
             .args(["setup", "--no-backfill", "--codex-home"])
             .arg(self.path("codex"))
@@ -168,7 +168,7 @@ fn installed_hooks_are_current_and_codex_trust_is_checked_per_hook() {
     env.config(
         "[session_reflection]\nbackend = \"command\"\ncommand = [\"sh\", \"-c\", \"true\"]\n",
     );
-    env.setup();
+    env.setup_both_hosts();
     let s = env.status();
     let codex = &s["hooks"]["codex"];
     assert_eq!(
@@ -498,7 +498,7 @@ fn status_changes_nothing_on_disk_even_beside_the_index() {
         return;
     };
     let env = env();
-    env.setup();
+    env.setup_both_hosts();
     let codex = env.path("codex/sessions");
     common::copy_dir(&fixtures.join("codex/sessions"), &codex);
     env.backfill("codex", &codex);

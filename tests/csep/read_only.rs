@@ -7,7 +7,7 @@
 //! "Read-only" is a real read-only bind mount in a private mount namespace
 //! ([`common::read_only_command`]): the tests run as root in CI, and root ignores file modes.
 
-mod common;
+use crate::common;
 
 use common::{changed_paths, codex_path, codex_rollout, disk_state, write_lines, Env};
 use serde_json::Value;

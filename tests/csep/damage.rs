@@ -6,7 +6,7 @@
 //! and keeps forgotten sessions forgotten; so do a deleted index, a restored old copy and an
 //! install whose tombstones predate `forgotten.jsonl`.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, walk, write_lines, Env};
 use serde_json::{json, Value};

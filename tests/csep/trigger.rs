@@ -4,7 +4,7 @@
 //!
 //! Each test gets its own state dir (`Env`); nothing touches $HOME.
 
-mod common;
+use crate::common;
 
 use common::{append_lines, codex_rollout, codex_turn, Env, TS};
 use predicates::prelude::*;

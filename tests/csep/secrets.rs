@@ -5,7 +5,7 @@
 //! it; csep-verify rejects each form in a proposal; a user's own pattern from config.toml is
 //! honoured everywhere, and a bad one is skipped with a warning.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_turn, walk, write_lines, Env, HOOK_SCRIPT};
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@
 //! it). Without it the test fails: it is required, never skipped. Everything runs in a temp
 //! dir (HOME, CODEX_HOME, CSEP_HOME, TMPDIR); set `CSEP_E2E_KEEP=1` to keep it for a look.
 
-mod common;
+use crate::common;
 
 use common::{hook_scripts, unique_token, walk, Host, RUN_TIMEOUT};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! files, and uninstall restoring bytes or removing only csep's parts. (Trust through the
 //! real `codex app-server` is exercised by tests/e2e_codex.rs.)
 
-mod common;
+use crate::common;
 
 use common::{csep_handlers, read_json, Env};
 use serde_json::{json, Value};

@@ -10,7 +10,7 @@
 //! ignored, so a write past the limit fails with EFBIG as one past a full disk fails with
 //! ENOSPC). The hooks themselves run under the fault, and so do the drainers they start.
 
-mod common;
+use crate::common;
 
 use common::{codex_path, codex_rollout, walk, write_lines, Env};
 use serde_json::{json, Value};

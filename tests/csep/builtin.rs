@@ -2,7 +2,7 @@
 //! with no model on PATH): real rollouts indexed by `csep-index`, jobs queued by
 //! `csep-trigger`, run by `csep-reflect` and checked and applied by the real verifier.
 
-mod common;
+use crate::common;
 
 use common::{codex_turn, write_lines, Env, TS};
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! whose figures are known) passes, and the rollouts it writes are Codex rollouts csep reads
 //! as the scenario says. The benchmark itself is a script, not a test: nothing here is timed.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use serde_json::Value;
