@@ -171,3 +171,51 @@ fn the_reader_sees_paths_and_groups_but_not_comments() {
     edges.get_mut("z").unwrap().clear();
     assert!(cycle_from(&edges, "x").is_none());
 }
+
+/// The module map in docs/ARCHITECTURE.md: one row per top-level module, and what each
+/// imports is among what its row says it may import.
+#[test]
+fn the_module_map_lists_every_module_and_what_it_imports() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let doc = std::fs::read_to_string(src.join("../../docs/ARCHITECTURE.md")).unwrap();
+    let map = doc
+        .split("## Module map")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("docs/ARCHITECTURE.md has a Module map section");
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in map.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let name = cells[0]
+            .trim_start_matches("| ")
+            .trim_matches('`')
+            .to_string();
+        let may: BTreeSet<String> = cells
+            .last()
+            .unwrap()
+            .trim_end_matches(" |")
+            .split(", ")
+            .map(|m| m.trim().trim_matches('`').to_string())
+            .filter(|m| m != "—")
+            .collect();
+        allowed.insert(name, may);
+    }
+    let tops: BTreeSet<String> = top_level_modules(&src)
+        .into_iter()
+        .filter(|m| m != "module_graph")
+        .collect();
+    let listed: BTreeSet<String> = allowed.keys().cloned().collect();
+    assert_eq!(listed, tops, "the module map's rows are not the modules");
+    let mut wrong = Vec::new();
+    for (module, imports) in graph(&src) {
+        let Some(may) = allowed.get(&module) else {
+            continue;
+        };
+        for (import, file) in imports {
+            if !may.contains(&import) {
+                wrong.push(format!("{module} imports {import} ({file})"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "not in the module map: {wrong:?}");
+}
