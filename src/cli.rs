@@ -1,12 +1,16 @@
 //! The command lines of every binary, in one place: each binary parses its own, and
 //! `csep completions` asks clap for any of them to generate shell completions.
 
-use crate::cmd::{archive, index, recall, reflect, trigger, umbrella, verify};
+use crate::args::RecallArgs;
+use crate::cmd::shared::{
+    CSEP, CSEP_ARCHIVE, CSEP_INDEX, CSEP_RECALL, CSEP_REFLECT, CSEP_TRIGGER, CSEP_VERIFY,
+};
+use crate::cmd::{archive, index, reflect, trigger, umbrella, verify};
 use clap::{CommandFactory, Parser};
 
 #[derive(Parser)]
 #[command(
-    name = "csep",
+    name = CSEP,
     version,
     about = "Local memory and session recall for coding agents (Codex CLI, Claude Code)"
 )]
@@ -17,7 +21,7 @@ pub struct CsepCli {
 
 #[derive(Parser)]
 #[command(
-    name = "csep-archive",
+    name = CSEP_ARCHIVE,
     version,
     about = "Turn Codex and Claude Code transcripts into normalized JSON Lines records"
 )]
@@ -28,7 +32,7 @@ pub struct ArchiveCli {
 
 #[derive(Parser)]
 #[command(
-    name = "csep-index",
+    name = CSEP_INDEX,
     version,
     about = "Index transcript records into the local recall database (stdin, backfill, files, spool)"
 )]
@@ -39,18 +43,18 @@ pub struct IndexCli {
 
 #[derive(Parser)]
 #[command(
-    name = "csep-recall",
+    name = CSEP_RECALL,
     version,
     about = "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts"
 )]
 pub struct RecallCli {
     #[command(flatten)]
-    pub args: recall::RecallArgs,
+    pub args: RecallArgs,
 }
 
 #[derive(Parser)]
 #[command(
-    name = "csep-reflect",
+    name = CSEP_REFLECT,
     version,
     about = "Run queued reflection jobs: a model proposes memory and skill changes in \
                      runs/<job>/, csep-verify checks and applies them"
@@ -62,7 +66,7 @@ pub struct ReflectCli {
 
 #[derive(Parser)]
 #[command(
-    name = "csep-trigger",
+    name = CSEP_TRIGGER,
     version,
     about = "Decide whether a session is due for reflection (hook payload in, decision \
                      JSON out); queue the job when it is"
@@ -74,7 +78,7 @@ pub struct TriggerCli {
 
 #[derive(Parser)]
 #[command(
-    name = "csep-verify",
+    name = CSEP_VERIFY,
     version,
     about = "Check a reflection proposal against hard boundaries and apply it \
                      atomically with a receipt and a journal; or undo an applied job"
@@ -86,25 +90,25 @@ pub struct VerifyCli {
 
 /// Every binary's name, the umbrella first.
 pub const TOOLS: &[&str] = &[
-    "csep",
-    "csep-archive",
-    "csep-index",
-    "csep-recall",
-    "csep-trigger",
-    "csep-reflect",
-    "csep-verify",
+    CSEP,
+    CSEP_ARCHIVE,
+    CSEP_INDEX,
+    CSEP_RECALL,
+    CSEP_TRIGGER,
+    CSEP_REFLECT,
+    CSEP_VERIFY,
 ];
 
 /// The clap command of binary `tool`.
 pub fn command(tool: &str) -> Option<clap::Command> {
     Some(match tool {
-        "csep" => CsepCli::command(),
-        "csep-archive" => ArchiveCli::command(),
-        "csep-index" => IndexCli::command(),
-        "csep-recall" => RecallCli::command(),
-        "csep-reflect" => ReflectCli::command(),
-        "csep-trigger" => TriggerCli::command(),
-        "csep-verify" => VerifyCli::command(),
+        CSEP => CsepCli::command(),
+        CSEP_ARCHIVE => ArchiveCli::command(),
+        CSEP_INDEX => IndexCli::command(),
+        CSEP_RECALL => RecallCli::command(),
+        CSEP_REFLECT => ReflectCli::command(),
+        CSEP_TRIGGER => TriggerCli::command(),
+        CSEP_VERIFY => VerifyCli::command(),
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! `csep-archive FILE…`: transcripts → JSON Lines records on stdout.
 
 use crate::args::{AgentArg, CapsArgs};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -8,7 +9,7 @@ use csep_lib::archive::{self, Request};
 use csep_lib::wire::{Agent, Record};
 use std::path::PathBuf;
 
-pub const TOOL: &str = "csep-archive";
+pub const TOOL: &str = shared::CSEP_ARCHIVE;
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {

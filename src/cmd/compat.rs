@@ -5,10 +5,8 @@
 //! `csep-recall`, `csep recall bootstrap` is `csep-index --backfill codex`, `csep recall
 //! rebuild` is `csep-index --rebuild`, …), so users of 1.3.10 switch without relearning.
 
-use crate::args::{CapsArgs, FormatArg, HistoryArgs, StateArgs};
-use crate::cmd::index::{self, report};
-use crate::cmd::recall::{self, RecallArgs};
-use crate::cmd::umbrella::TOOL;
+use crate::args::{CapsArgs, FormatArg, HistoryArgs, RecallArgs, StateArgs};
+use crate::cmd::shared::{self, backfill, forget, forget_list, rebuild, report, search_and_print};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -17,6 +15,8 @@ use csep_lib::index::{db, sessions, Summary};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
 use std::path::PathBuf;
+
+const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Args)]
 pub struct UmbrellaRecall {
@@ -192,10 +192,8 @@ fn print_summary(
 
 pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     match forget_request(a)? {
-        Some(ForgetRequest::List) => return crate::cmd::forget::list(&a.recall.state),
-        Some(ForgetRequest::Target(t)) => {
-            return crate::cmd::forget::forget(TOOL, &a.recall.state, &t)
-        }
+        Some(ForgetRequest::List) => return forget_list(&a.recall.state),
+        Some(ForgetRequest::Target(t)) => return forget(TOOL, &a.recall.state, &t),
         None => {}
     }
     // The words after `--` join the query, as they did before `--` had a meaning of its own.
@@ -219,14 +217,14 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         );
     }
     if word == Some("rebuild") && !a.bootstrap && !a.sync_claude {
-        return index::rebuild(TOOL, &recall_args.state, &a.caps, 0);
+        return rebuild(TOOL, &recall_args.state, &a.caps, 0);
     }
     let Some(agent) = backfill_agent else {
         // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.
-        recall::search_and_print(&recall_args)?;
+        search_and_print(&recall_args)?;
         return Ok(Exit::Ok);
     };
-    let s = index::backfill(
+    let s = backfill(
         &recall_args.state,
         agent,
         a.root.clone(),
@@ -366,7 +364,7 @@ pub fn session_archive(a: &SessionArchive) -> Result<Exit, Failure> {
 }
 
 pub fn session_ingest(a: &SessionIngest) -> Result<Exit, Failure> {
-    let s = index::backfill(
+    let s = backfill(
         &a.state,
         Agent::Codex,
         a.root.clone(),

@@ -3,6 +3,7 @@
 //! `csep_lib::envfile`. Nothing here ever prints a value of `.env.provider`.
 
 use crate::args::HomeArgs;
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
@@ -11,7 +12,7 @@ use csep_lib::{envfile, fsutil, timefmt, Error};
 use serde_json::json;
 use std::path::Path;
 
-const TOOL: &str = crate::cmd::umbrella::TOOL;
+const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {

@@ -6,7 +6,8 @@
 //! accepts; what went wrong goes to `$CSEP_HOME/logs/hook.log`. The policy and the drain are
 //! the library's (`csep_lib::hook`); this file parses arguments, calls it and prints.
 
-use crate::args::{CapsArgs, StateArgs};
+use crate::args::{AgentArg, CapsArgs, StateArgs};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{Failure, Out};
 use clap::Args;
@@ -20,8 +21,8 @@ const MAX_PAYLOAD: u64 = 64 << 20;
 #[derive(Debug, Args)]
 pub struct HookArgs {
     /// The host: codex or claude
-    #[arg(value_name = "AGENT", value_parser = ["codex", "claude"])]
-    pub agent: String,
+    #[arg(value_name = "AGENT")]
+    pub agent: AgentArg,
     /// SessionStart, Stop or SessionEnd [default: the payload's hook_event_name]
     #[arg(value_name = "EVENT")]
     pub event: Option<String>,
@@ -38,8 +39,8 @@ pub struct SessionStartArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
     /// The host
-    #[arg(long, value_name = "AGENT", default_value = "codex", value_parser = ["codex", "claude"])]
-    pub agent: String,
+    #[arg(long, value_name = "AGENT", default_value = "codex")]
+    pub agent: AgentArg,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -50,8 +51,8 @@ pub struct SessionStopArgs {
     #[arg(long)]
     pub from_stdin: bool,
     /// The host
-    #[arg(long, value_name = "AGENT", default_value = "codex", value_parser = ["codex", "claude"])]
-    pub agent: String,
+    #[arg(long, value_name = "AGENT", default_value = "codex")]
+    pub agent: AgentArg,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -91,7 +92,7 @@ fn print(output: &str) -> Result<Exit, Failure> {
 
 pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
     crate::out::no_run_log();
-    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let agent = Agent::from(a.agent);
     let bytes = read_stdin();
     let state_dir = a.state.dir();
     // A panic is answered by the library like any other trouble; its message is not for the
@@ -108,7 +109,7 @@ pub fn run_hook(a: &HookArgs) -> Result<Exit, Failure> {
 
 pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {
     crate::out::no_run_log();
-    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let agent = Agent::from(a.agent);
     let bytes = if a.from_stdin {
         read_stdin()
     } else {
@@ -125,7 +126,7 @@ pub fn run_session_start(a: &SessionStartArgs) -> Result<Exit, Failure> {
 
 pub fn run_session_stop(a: &SessionStopArgs) -> Result<Exit, Failure> {
     crate::out::no_run_log();
-    let agent = Agent::parse(&a.agent).unwrap_or(Agent::Codex);
+    let agent = Agent::from(a.agent);
     let bytes = if a.from_stdin {
         read_stdin()
     } else {
@@ -156,7 +157,7 @@ pub fn run_drain(a: &DrainArgs) -> Result<Exit, Failure> {
     if let Some(message) = end.kept {
         if !a.from_hook {
             crate::out::warn(
-                "csep",
+                shared::CSEP,
                 format_args!("payloads kept in the queue, to be retried: {message}"),
             );
             // A damaged index does not heal by waiting: it takes `csep recall rebuild`.

@@ -4,16 +4,14 @@
 //! rebuilds the index (`--rebuild`).
 
 use crate::args::{AgentArg, CapsArgs, HistoryArgs, StateArgs};
+use crate::cmd::shared::{self, backfill, forget, forget_list, rebuild, report};
 use crate::exit::Exit;
-use crate::out::{warn, Failure, Out, ProgressLine};
+use crate::out::{warn, Failure, Out};
 use clap::Args;
-use csep_lib::archive::Caps;
-use csep_lib::index::{self, db, BackfillOptions, Summary};
-use csep_lib::wire::Agent;
-use csep_lib::Error;
+use csep_lib::index::{self, db};
 use std::path::PathBuf;
 
-pub const TOOL: &str = "csep-index";
+pub const TOOL: &str = shared::CSEP_INDEX;
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -53,124 +51,19 @@ pub struct IndexArgs {
     pub caps: CapsArgs,
 }
 
-/// The backfill half, shared with `csep recall bootstrap` and `csep session-ingest`, which
-/// pass their own flags' values: how far back (`None`: every transcript), how many files.
-pub fn backfill(
-    state: &StateArgs,
-    agent: Agent,
-    root: Option<PathBuf>,
-    since_days: Option<u64>,
-    limit_files: Option<usize>,
-    threads: usize,
-    caps: Caps,
-) -> Result<Summary, Error> {
-    let root = root.unwrap_or_else(|| match agent {
-        Agent::Codex => csep_lib::paths::codex_sessions_root(),
-        Agent::Claude => csep_lib::paths::claude_projects_root(),
-    });
-    let mut conn = db::open_rw(&state.db())?;
-    let opts = BackfillOptions {
-        agent,
-        root,
-        since_days,
-        limit_files,
-        caps,
-        threads,
-    };
-    let mut bar = ProgressLine::new(TOOL);
-    let summary = index::backfill(&mut conn, &opts, &mut |p| bar.update(p));
-    bar.finish();
-    summary
-}
-
-/// Reports per-file errors on stderr and picks the exit code for a summary.
-pub fn report(tool: &str, summary: &Summary) -> Exit {
-    crate::out::log_count("processed_files", summary.processed_files);
-    crate::out::log_count("messages", summary.messages);
-    crate::out::log_count("error_count", summary.error_count);
-    for e in &summary.errors {
-        warn(tool, format_args!("{}: {}", e.path, e.message));
-    }
-    let unlisted =
-        summary.error_count as usize - summary.errors.len().min(summary.error_count as usize);
-    if unlisted > 0 {
-        warn(
-            tool,
-            format_args!(
-                "… and {unlisted} more error(s), recorded in the index's ingest_errors table"
-            ),
-        );
-    }
-    if summary.error_count > 0 {
-        Exit::Error
-    } else {
-        Exit::Ok
-    }
-}
-
-/// `csep recall rebuild` and `csep-index --rebuild`: one `rebuild_summary` on stdout, one
-/// line for a person on stderr. The drain after it runs the trigger as the hook's drainer
-/// does.
-pub fn rebuild(
-    tool: &str,
-    state: &StateArgs,
-    caps: &CapsArgs,
-    threads: usize,
-) -> Result<Exit, Failure> {
-    let state_dir = state.dir();
-    let (config, _) = csep_lib::config::load(&state_dir);
-    let ctx = csep_lib::hook::Ctx::with_config(&state_dir, config);
-    let s = csep_lib::index::rebuild::rebuild(&state_dir, caps.caps(), threads, &mut |item| {
-        csep_lib::hook::run_trigger(&ctx, item)
-    })?;
-    let old = match (&s.moved_aside, s.was_damaged) {
-        (Some(dir), true) => format!("the damaged index is kept in {dir}"),
-        (Some(dir), false) => format!("the old index is kept in {dir}"),
-        (None, _) => "there was no index to move aside".to_string(),
-    };
-    warn(
-        tool,
-        format_args!(
-            "rebuilt {}: {} sessions, {} messages from {} root(s); {} forgotten session(s) stay forgotten; {old}",
-            s.db_path,
-            s.sessions,
-            s.messages,
-            s.roots.iter().filter(|r| r.exists).count(),
-            s.forgotten
-        ),
-    );
-    if s.error_count > 0 {
-        warn(
-            tool,
-            format_args!(
-                "{} file(s), root(s) or queued payload(s) failed; see `csep status`",
-                s.error_count
-            ),
-        );
-    }
-    let mut out = Out::new();
-    out.json(&s)?;
-    out.flush()?;
-    Ok(if s.error_count > 0 {
-        Exit::Error
-    } else {
-        Exit::Ok
-    })
-}
-
 pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     use csep_lib::index::forget::Target;
     if args.rebuild {
         return rebuild(TOOL, &args.state, &args.caps, args.threads);
     }
     if let Some(id) = &args.forget {
-        return crate::cmd::forget::forget(TOOL, &args.state, &Target::Session(id.clone()));
+        return forget(TOOL, &args.state, &Target::Session(id.clone()));
     }
     if let Some(p) = &args.forget_source {
-        return crate::cmd::forget::forget(TOOL, &args.state, &Target::Source(p.clone()));
+        return forget(TOOL, &args.state, &Target::Source(p.clone()));
     }
     if args.list_forgotten {
-        return crate::cmd::forget::list(&args.state);
+        return forget_list(&args.state);
     }
     let summary = if let Some(agent) = args.backfill {
         backfill(

@@ -4,6 +4,7 @@
 //! and picks the exit code.
 
 use crate::args::{DocFormatArg, FormatArg, StateArgs};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{Args, Subcommand};
@@ -14,7 +15,7 @@ use csep_lib::Error;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-pub const TOOL: &str = "csep";
+pub const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Args)]
 pub struct MemoryArgs {

@@ -3,13 +3,14 @@
 //! exit 0, 2 when a merge failed, 75 when a bucket was busy (nothing of it was written).
 
 use crate::args::HomeArgs;
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
 use csep_lib::{config, migrate};
 use std::time::Duration;
 
-const TOOL: &str = crate::cmd::umbrella::TOOL;
+const TOOL: &str = shared::CSEP;
 
 /// How long a bucket lock is waited for before the bucket counts as busy.
 const LOCK_WAIT: Duration = Duration::from_secs(3);

@@ -4,6 +4,7 @@
 //! `reflect_result` line per job and maps outcomes to exit codes.
 
 use crate::args::{HomeArgs, StateArgs};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::{ArgGroup, Args};
@@ -12,7 +13,7 @@ use csep_lib::trigger::{self, Input, Verdict};
 use csep_lib::{config, verify, Error};
 use std::path::{Path, PathBuf};
 
-pub const TOOL: &str = "csep-reflect";
+pub const TOOL: &str = shared::CSEP_REFLECT;
 
 #[derive(Debug, Clone, Args)]
 pub struct ReflectArgs {

@@ -5,6 +5,7 @@
 //! dry-run receipt and writes it to the run directory's `receipt.json` (and `--output`).
 
 use crate::args::StateArgs;
+use crate::cmd::shared::{self, exit_for, warn_receipt};
 use crate::exit::Exit;
 use crate::out::{Failure, Out};
 use clap::{Args, Subcommand};
@@ -12,7 +13,7 @@ use csep_lib::verify::{self, Options};
 use csep_lib::{fsutil, Error};
 use std::path::{Path, PathBuf};
 
-pub const TOOL: &str = "csep";
+pub const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Subcommand)]
 pub enum ReflectionCommand {
@@ -115,7 +116,7 @@ fn write_receipt(a: &WriteReceiptArgs) -> Result<Exit, Failure> {
         ..Options::default()
     };
     let r = verify::verify_run(&state_dir, &run_dir, &opts)?;
-    crate::cmd::verify::warn_receipt(TOOL, &r);
+    warn_receipt(TOOL, &r);
     if let Some(path) = &a.output {
         let mut bytes = serde_json::to_vec_pretty(&r).map_err(|e| Error::input(e.to_string()))?;
         bytes.push(b'\n');
@@ -124,5 +125,5 @@ fn write_receipt(a: &WriteReceiptArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
     out.json(&r)?;
     out.flush()?;
-    Ok(crate::cmd::verify::exit_for(r.status))
+    Ok(exit_for(r.status))
 }

@@ -3,6 +3,7 @@
 //! the install manifest; uninstall reverses exactly what the manifest lists.
 
 use crate::args::StateArgs;
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{Failure, Out, ProgressLine};
 use clap::Args;
@@ -172,7 +173,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
                 caps: Caps::DEFAULT,
                 threads: 0,
             };
-            let mut bar = ProgressLine::new(crate::cmd::index::TOOL);
+            let mut bar = ProgressLine::new(shared::CSEP_INDEX);
             let summary = index::backfill(&mut conn, &opts, &mut |p| bar.update(p));
             bar.finish();
             summary

@@ -3,6 +3,7 @@
 //! the input, reports config warnings and prints the answer.
 
 use crate::args::{AgentArg, StateArgs};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -11,7 +12,7 @@ use csep_lib::wire::Agent;
 use csep_lib::{config, Error};
 use std::io::Read;
 
-pub const TOOL: &str = "csep-trigger";
+pub const TOOL: &str = shared::CSEP_TRIGGER;
 
 #[derive(Debug, Clone, Args)]
 pub struct TriggerArgs {

@@ -4,11 +4,12 @@
 //! only.
 
 use crate::cmd::compat::{SessionArchive, SessionIngest, UmbrellaRecall};
+use crate::cmd::shared;
 use crate::exit::Exit;
 use crate::out::Failure;
 use clap::Subcommand;
 
-pub const TOOL: &str = "csep";
+pub const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

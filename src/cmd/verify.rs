@@ -3,13 +3,14 @@
 //! are `csep_lib::verify`'s; this file prints the receipt and picks the exit code.
 
 use crate::args::StateArgs;
+use crate::cmd::shared::{self, exit_for, warn_receipt};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
-use csep_lib::verify::{self, Options, Status, UndoStatus};
+use csep_lib::verify::{self, Options, UndoStatus};
 use std::path::PathBuf;
 
-pub const TOOL: &str = "csep-verify";
+pub const TOOL: &str = shared::CSEP_VERIFY;
 
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
@@ -69,26 +70,4 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
     out.json(&r)?;
     out.flush()?;
     Ok(exit_for(r.status))
-}
-
-/// One stderr line per rejection and error of a receipt, for a person reading along.
-pub fn warn_receipt(tool: &str, r: &verify::Receipt) {
-    for rej in &r.rejections {
-        warn(
-            tool,
-            format_args!("{}: {}: {}", rej.path, rej.reason.as_str(), rej.detail),
-        );
-    }
-    for e in &r.errors {
-        warn(tool, e);
-    }
-}
-
-/// The exit code for a receipt: 0 applied or nothing to do, 1 rejected, 2 failed.
-pub fn exit_for(status: Status) -> Exit {
-    match status {
-        Status::Succeeded | Status::Skipped => Exit::Ok,
-        Status::Rejected | Status::Partial => Exit::Negative,
-        Status::Failed => Exit::Error,
-    }
 }
