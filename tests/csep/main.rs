@@ -4,9 +4,9 @@
 
 mod common;
 
+mod archive;
 mod bench_memory;
 mod builtin;
-mod cli;
 mod config;
 mod damage;
 mod docs;
@@ -16,11 +16,14 @@ mod e2e_reflect;
 mod faults;
 mod forget;
 mod hooks;
+mod index;
 mod logs;
 mod memory_cmd;
 mod migrate_worktrees;
 mod private;
 mod read_only;
+mod readme;
+mod recall;
 mod reflect;
 mod reflection_cmd;
 mod secrets;
@@ -28,6 +31,7 @@ mod setup;
 mod shared_fixtures;
 mod status;
 mod trigger;
+mod umbrella;
 mod verify;
 
 #[test]

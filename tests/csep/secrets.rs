@@ -3,11 +3,12 @@
 //! and in the Stop payload goes through the real hook, drainer, index, trigger and
 //! reflection worker, and no byte under the state dir, no recall output and no prompt holds
 //! it; csep-verify rejects each form in a proposal; a user's own pattern from config.toml is
-//! honoured everywhere, and a bad one is skipped with a warning.
+//! honoured everywhere, and a bad one is skipped with a warning. Secrets backfilled without
+//! the hook reach neither recall's output, csep-archive's stream nor the state dir.
 
 use crate::common;
 
-use common::{codex_path, codex_turn, walk, write_lines, Env, HOOK_SCRIPT};
+use common::{codex_path, codex_rollout, codex_turn, walk, write_lines, Env, HOOK_SCRIPT};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -307,4 +308,110 @@ fn user_patterns_are_redacted_by_every_tool_and_a_bad_one_is_skipped_with_a_warn
         json!(["acme_[a-z0-9]{24}"])
     );
     assert_eq!(v["sources"]["redact.patterns"], "file");
+}
+
+// ---------------------------------------------------------------------------------------
+// Planted secrets backfilled (no hook): recall's three formats, csep-archive's stream and
+// the state dir hold none.
+
+const BACKFILL_SECRETS: &[&str] = &[
+    "sk-proj-Zx81QmV0aLpW3nR7tY5uB2cD4eF6gH8j",
+    "sk-ant-api03-Qw3rTy7uI9oP1aS5dF2gH4jK6lZ8xC0v",
+    "ghp_9aB8cD7eF6gH5iJ4kL3mN2oP1qR0sT9uV8w",
+    "github_pat_11AAAAAAA0123456789_abcdefghijklmnopqrstuvwxyzABCDEF",
+    "xoxb-2468135790-1357924680-AbCdEfGhIjKlMnOp",
+    "AKIAQ3EGUQ7ZEXAMPLE1",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0",
+    "Bearer-token-value-9f8e7d6c5b4a39281706",
+    "hunter2-Correct-Horse-Battery",
+];
+
+fn secret_text() -> String {
+    format!(
+        "pelican secrets: key {} and {} ; token {} ; pat {} ; slack {} ; aws {} aws_secret_access_key = {} ; jwt {} ;\n\
+         -----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n\
+         curl -H 'Authorization: Bearer {}' https://api.example ; mysql password={}",
+        BACKFILL_SECRETS[0], BACKFILL_SECRETS[1], BACKFILL_SECRETS[2], BACKFILL_SECRETS[3], BACKFILL_SECRETS[4], BACKFILL_SECRETS[5], BACKFILL_SECRETS[6], BACKFILL_SECRETS[7], BACKFILL_SECRETS[8], BACKFILL_SECRETS[9], BACKFILL_SECRETS[10]
+    )
+}
+
+fn assert_no_secrets(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for s in BACKFILL_SECRETS {
+        assert!(!text.contains(s), "{what} holds {s}");
+    }
+}
+
+#[test]
+fn planted_secrets_never_reach_recall_output_or_disk() {
+    let env = Env::new();
+    let codex = env.path("codex");
+    let id = "44444444-0000-4000-8000-000000000001";
+    write_lines(
+        &codex_path(&codex, id),
+        &codex_rollout(
+            id,
+            "/nonexistent/repo",
+            &secret_text(),
+            &secret_text(),
+            &secret_text(),
+        ),
+    );
+    let claude = env.path("claude/-work");
+    let sid = "55555555-0000-4000-8000-000000000001";
+    let base = json!({"sessionId": sid, "cwd": "/nonexistent/repo", "timestamp": "2026-11-01T10:00:00.000Z", "parentUuid": null});
+    let mut lines = Vec::new();
+    for (kind, content) in [
+        ("user", json!(secret_text())),
+        (
+            "assistant",
+            json!([{"type": "text", "text": secret_text()}, {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": secret_text()}}]),
+        ),
+        (
+            "user",
+            json!([{"type": "tool_result", "tool_use_id": "t1", "content": secret_text()}]),
+        ),
+    ] {
+        let mut l = base.clone();
+        l["type"] = json!(kind);
+        l["uuid"] = json!(format!("u-{}", lines.len()));
+        l["message"] = json!({"role": kind, "content": content});
+        lines.push(l);
+    }
+    write_lines(&claude.join(format!("{sid}.jsonl")), &lines);
+    env.backfill("codex", &codex);
+    env.backfill("claude", &env.path("claude"));
+    for format in ["markdown", "json", "jsonl"] {
+        let out = env
+            .cmd("csep-recall")
+            .args([
+                "--global",
+                "--format",
+                format,
+                "--limit",
+                "5",
+                "pelican|curl|mysql",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("[REDACTED:"),
+            "{format}"
+        );
+        assert_no_secrets(format, &out.stdout);
+    }
+    // The archive stream is redacted too.
+    let out = env
+        .cmd("csep-archive")
+        .arg(codex_path(&codex, id))
+        .output()
+        .unwrap();
+    assert_no_secrets("csep-archive output", &out.stdout);
+    // Nothing kept on disk holds a secret: database, WAL, anything under the state dir.
+    for entry in walk(&env.state()) {
+        assert_no_secrets(&entry.display().to_string(), &fs::read(&entry).unwrap());
+    }
 }

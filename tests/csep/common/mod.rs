@@ -253,6 +253,14 @@ impl Env {
     }
 }
 
+/// The session id of a recall answer's first result, or "" when it has none.
+pub fn top_session(v: &Value) -> String {
+    v["results"][0]["session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The arguments to `unshare` that run `program` with `dir` read-only: a private mount
 /// namespace (`-m`, in a user namespace, `-r`, so no privilege is needed) in which `dir` is
 /// bind-mounted onto itself read-only. Unlike a chmod, that holds for root too (tests run as
