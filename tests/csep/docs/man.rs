@@ -145,7 +145,7 @@ fn every_binary_has_a_man_page_and_every_page_a_binary() {
     assert_eq!(bins, pages, "src/bin/*.rs and man/*.1 differ");
     assert_eq!(
         bins, listed,
-        "tests/csep/docs.rs's tool lists are out of date"
+        "tests/csep/docs/mod.rs's tool lists are out of date"
     );
 }
 
