@@ -196,7 +196,7 @@ fn hooks_md_json_matches_what_setup_and_the_hooks_write() {
     {
         let ctx = format!("docs/HOOKS.md:{line}");
         let doc: Value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{ctx}: not JSON: {e}"));
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{ctx}: not JSON: {e}"));
         if doc.get("hooks").is_some() {
             // A host's hooks file as setup leaves it: seed what the user had, run setup for
             // that host alone, and compare.
