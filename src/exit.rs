@@ -1,5 +1,5 @@
 //! The one exit-code table for all csep tools (documented in every man page under EXIT
-//! STATUS, and checked against them by `tests/csep/docs.rs`).
+//! STATUS, and checked against them by `tests/csep/docs/man.rs`).
 
 use csep_lib::{Error, ErrorKind};
 
