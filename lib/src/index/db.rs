@@ -359,11 +359,33 @@ impl Snapshot {
 /// database that keeps changing under `immutable` reads (a writer of an older csep, which
 /// deletes its side files) is busy: exit 75, retry later.
 pub fn read<T>(path: &Path, mut read: impl FnMut(Option<&Connection>) -> Result<T>) -> Result<T> {
-    for _ in 0..5 {
+    for attempt in 0..5 {
         let before = Snapshot::take(path);
-        let opened = open_ro_how(path)?;
+        let opened = match open_ro_how(path) {
+            Ok(o) => o,
+            Err(e) if e.fault() == Some(crate::error::Fault::ReadOnly) && attempt < 4 => {
+                std::thread::sleep(Duration::from_millis(5 << attempt));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let immutable = opened.as_ref().is_some_and(|(_, i)| *i);
-        let answer = read(opened.as_ref().map(|(c, _)| c)).map_err(|e| health::named(path, e))?;
+        let answer = match read(opened.as_ref().map(|(c, _)| c)) {
+            Ok(a) => a,
+            // A reader that may not write finds a log whose WAL index a writer has just
+            // created and not yet filled in (SQLITE_READONLY_CANTINIT / _RECOVERY): it cannot
+            // build that index itself. A moment later the writer has; so read again.
+            Err(e)
+                if !immutable
+                    && e.fault() == Some(crate::error::Fault::ReadOnly)
+                    && attempt < 4 =>
+            {
+                drop(opened);
+                std::thread::sleep(Duration::from_millis(5 << attempt));
+                continue;
+            }
+            Err(e) => return Err(health::named(path, e)),
+        };
         drop(opened);
         if !immutable || Snapshot::take(path) == before {
             return Ok(answer);
