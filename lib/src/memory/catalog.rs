@@ -50,6 +50,17 @@ pub fn first_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).find(|l| !l.is_empty())
 }
 
+/// A front-matter value without one pair of matching quotes around it (trimmed first).
+pub fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    for q in ['"', '\''] {
+        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
+            return &s[1..s.len() - 1];
+        }
+    }
+    s
+}
+
 /// The `description` of a SKILL.md's front matter (a plain or quoted value, or a block
 /// scalar's lines joined), if there is one.
 pub fn description(text: &str) -> Option<String> {
@@ -63,13 +74,7 @@ pub fn description(text: &str) -> Option<String> {
             .and_then(|r| r.trim_start().strip_prefix(':'))
             .map(|v| (i, v.trim()))
     })?;
-    let value = ['"', '\'']
-        .iter()
-        .find_map(|q| {
-            (value.len() >= 2 && value.starts_with(*q) && value.ends_with(*q))
-                .then(|| &value[1..value.len() - 1])
-        })
-        .unwrap_or(value);
+    let value = unquote(value);
     let text = if matches!(value, "" | "|" | ">" | "|-" | ">-" | "|+" | ">+") {
         front[i + 1..]
             .iter()

@@ -6,6 +6,7 @@
 
 use super::support::{self, Session};
 use super::{planted, Reason};
+use crate::memory::catalog::{description, unquote};
 use crate::redact::redact;
 use std::collections::HashSet;
 
@@ -281,17 +282,6 @@ fn noop_entry(text: &str, live: Option<&str>) -> Option<String> {
     None
 }
 
-/// Strips one pair of matching quotes.
-fn unquote(s: &str) -> &str {
-    let s = s.trim();
-    for q in ['"', '\''] {
-        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
-            return &s[1..s.len() - 1];
-        }
-    }
-    s
-}
-
 /// The skill format: front matter with `name` equal to the directory and a non-empty
 /// `description`, and every required section as a Markdown heading outside code fences.
 fn skill(dir: &str, text: &str) -> Vec<(Reason, String)> {
@@ -337,22 +327,8 @@ fn skill(dir: &str, text: &str) -> Vec<(Reason, String)> {
         )),
         Some(_) => {}
     }
-    let described = match field("description") {
-        None => false,
-        Some((i, v)) => {
-            let v = unquote(v);
-            let block = matches!(v, "" | "|" | ">" | "|-" | ">-" | "|+" | ">+");
-            if !block {
-                !v.trim().is_empty()
-            } else {
-                // A block scalar: the indented lines that follow.
-                front[i + 1..]
-                    .iter()
-                    .take_while(|l| l.starts_with([' ', '\t']) || l.trim().is_empty())
-                    .any(|l| !l.trim().is_empty())
-            }
-        }
-    };
+    // The reader the SessionStart skill index uses: one idea of what a description is.
+    let described = description(text).is_some();
     if !described {
         out.push((
             Reason::MissingDescription,
