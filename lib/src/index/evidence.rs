@@ -5,7 +5,7 @@
 
 use super::db::FLAG_BACKGROUND;
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 /// Every message of one session, by author. Each message's text ends with a newline, so a
 /// token never spans two messages.
@@ -20,14 +20,7 @@ pub struct SessionText {
 /// The text of session `session_id` (as the index names it); `None` when the index does not
 /// hold that session.
 pub fn session_text(conn: &Connection, session_id: &str) -> Result<Option<SessionText>> {
-    let rowid: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM sessions WHERE session_id = ?1",
-            [session_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(rowid) = rowid else {
+    let Some(rowid) = super::sessions::rowid(conn, session_id)? else {
         return Ok(None);
     };
     let mut stmt = conn.prepare(

@@ -20,6 +20,17 @@ pub struct SessionRow {
     pub thread_source: Option<String>,
 }
 
+/// The row id of the session the index names `session_id`.
+pub fn rowid(conn: &Connection, session_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM sessions WHERE session_id = ?1",
+            [session_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// The session the index names `session_id`.
 pub fn find_session(conn: &Connection, session_id: &str) -> Result<Option<SessionRow>> {
     Ok(conn

@@ -4,7 +4,7 @@
 
 use super::db::FLAG_BACKGROUND;
 use crate::error::Result;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 /// One message as the reviewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +25,7 @@ pub fn review_window(
     after: i64,
     through: i64,
 ) -> Result<Option<Vec<WindowMessage>>> {
-    let session: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM sessions WHERE session_id = ?1",
-            [session_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(session) = session else {
+    let Some(session) = super::sessions::rowid(conn, session_id)? else {
         return Ok(None);
     };
     // Through `sources` so SQLite walks this session's rows by the (source, ordinal) index.
