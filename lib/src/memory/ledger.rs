@@ -11,6 +11,7 @@
 use super::lines::normalize;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What the ledger knows about one line.
@@ -133,6 +134,12 @@ impl Ledger {
         self.get(line).and_then(|l| l.confirmed_at.as_deref())
     }
 
+    /// Forgets what it knows about lines not in `present` (keys of MEMORY.md's lines);
+    /// pins stay.
+    pub fn keep_present(&mut self, present: &HashSet<String>) {
+        self.lines.retain(|l| l.pinned || present.contains(&l.key));
+    }
+
     /// The pinned lines.
     pub fn pinned(&self) -> impl Iterator<Item = &LineMeta> {
         self.lines.iter().filter(|l| l.pinned)
@@ -147,19 +154,23 @@ pub fn prune(bucket: &Path) {
     if !file.exists() {
         return;
     }
-    let memory = std::fs::read_to_string(super::memory_file(bucket)).unwrap_or_default();
-    let keys: std::collections::HashSet<String> = super::lines::entries(&memory)
-        .iter()
-        .map(|e| normalize(e.body))
-        .collect();
     let mut ledger = Ledger::load(bucket);
     let before = ledger.lines.len();
-    ledger.lines.retain(|l| l.pinned || keys.contains(&l.key));
+    ledger.keep_present(&present(bucket));
     if ledger.lines.is_empty() {
         let _ = std::fs::remove_file(&file);
     } else if ledger.lines.len() != before {
         let _ = ledger.save(bucket);
     }
+}
+
+/// The keys of the lines the bucket's MEMORY.md holds now.
+pub fn present(bucket: &Path) -> HashSet<String> {
+    let memory = std::fs::read_to_string(super::memory_file(bucket)).unwrap_or_default();
+    super::lines::entries(&memory)
+        .iter()
+        .map(|e| normalize(e.body))
+        .collect()
 }
 
 #[cfg(test)]

@@ -414,7 +414,6 @@ fn check_and_apply(
                 .collect::<Vec<_>>()
         })
         .collect();
-    let mut restated: Vec<String> = Vec::new();
     let mut planned = Vec::new();
     for f in &walked.files {
         let Some((skill, below)) = split_rel(&f.rel) else {
@@ -467,7 +466,9 @@ fn check_and_apply(
         let mut problems =
             content::check(&f.kind, text, live_text.as_deref(), budget, &mut session);
         if f.kind == content::Kind::Memory {
-            let (q, warnings, again) = quality::check(
+            // What a duplicate restates is not confirmed: a refused run writes nothing
+            // outside its run directory, the ledger included.
+            let (q, warnings, _restated) = quality::check(
                 &f.rel,
                 text,
                 live_text.as_deref(),
@@ -477,7 +478,6 @@ fn check_and_apply(
             );
             problems.extend(q);
             r.warnings.extend(warnings);
-            restated.extend(again);
         }
         if !problems.is_empty() {
             for (reason, detail) in problems {
@@ -531,22 +531,23 @@ fn check_and_apply(
         }
     }
     if !opts.dry_run {
-        update_ledger(base, r, &restated, opts.lock_wait);
+        update_ledger(base, r, opts.lock_wait);
     }
     Ok(())
 }
 
 /// Brings the bucket's line ledger up to date after a run that passed: lines the applied
 /// MEMORY.md added are dated, lines a later session restated (the draft's `confirmed` list,
-/// of lines that are in MEMORY.md) are confirmed. The ledger
+/// of lines that are in MEMORY.md) are confirmed, and lines MEMORY.md no longer has are
+/// forgotten. MEMORY.md is read once, under the bucket's lock. The ledger
 /// only orders what the budget fit moves out first, so a failure here is a receipt error,
 /// never a reason to undo anything.
-fn update_ledger(base: &Base, r: &mut Receipt, restated: &[String], wait: Duration) {
+fn update_ledger(base: &Base, r: &mut Receipt, wait: Duration) {
+    use crate::memory::ledger::{self, Ledger};
     // A refused run leaves everything outside its run directory as it was.
     if !matches!(r.status, Status::Succeeded | Status::Skipped) {
         return;
     }
-    let memory = crate::memory::memory_file(&base.bucket);
     let added: Vec<String> = r
         .changes
         .iter()
@@ -559,41 +560,29 @@ fn update_ledger(base: &Base, r: &mut Receipt, restated: &[String], wait: Durati
                 .cloned()
         })
         .collect();
-    let mut confirmed: Vec<String> = restated.to_vec();
-    {
-        if let Some(d) = &r.draft {
-            let live = fs::read_to_string(&memory).unwrap_or_default();
-            let keys: std::collections::HashSet<String> = crate::memory::lines::entries(&live)
-                .iter()
-                .map(|e| crate::memory::lines::normalize(e.body))
-                .collect();
-            confirmed.extend(
-                d.confirmed
-                    .iter()
-                    .filter(|l| keys.contains(&crate::memory::lines::normalize(l)))
-                    .cloned(),
-            );
-        }
-    }
-    if added.is_empty() && confirmed.is_empty() {
+    let claimed = r.draft.as_ref().map_or(&[][..], |d| &d.confirmed[..]);
+    if added.is_empty() && claimed.is_empty() {
         return;
     }
     let result = lock(&base.bucket.join(".lock"), wait).and_then(|_lock| {
-        let mut ledger = crate::memory::ledger::Ledger::load(&base.bucket);
+        let present = ledger::present(&base.bucket);
+        let confirmed: Vec<&String> = claimed
+            .iter()
+            .filter(|l| present.contains(&crate::memory::lines::normalize(l)))
+            .collect();
+        if added.is_empty() && confirmed.is_empty() {
+            return Ok(());
+        }
+        let mut ledger = Ledger::load(&base.bucket);
         let at = timefmt::format_iso_ms(timefmt::now_ms());
         for l in &added {
             ledger.added(l, &base.job_id, &at);
         }
-        for l in &confirmed {
+        for l in confirmed {
             ledger.confirm(l, &base.job_id, &at);
         }
-        // Lines MEMORY.md no longer has are done with (pins stay).
-        let live = fs::read_to_string(&memory).unwrap_or_default();
-        let keys: std::collections::HashSet<String> = crate::memory::lines::entries(&live)
-            .iter()
-            .map(|e| crate::memory::lines::normalize(e.body))
-            .collect();
-        ledger.lines.retain(|l| l.pinned || keys.contains(&l.key));
+        // Lines MEMORY.md no longer has are done with.
+        ledger.keep_present(&present);
         ledger.save(&base.bucket)
     });
     if let Err(e) = result {
