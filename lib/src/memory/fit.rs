@@ -42,7 +42,7 @@ pub fn fit(memory: &str, budget: u64, ledger: &Ledger, live: Option<&str>) -> Fi
     let old: HashSet<String> = live
         .map(|l| entries(l).iter().map(|e| normalize(e.body)).collect())
         .unwrap_or_default();
-    let mut order: Vec<(u8, String, usize, usize)> = entries(memory)
+    let mut order: Vec<(u8, String, usize)> = entries(memory)
         .iter()
         .filter(|e| !ledger.is_pinned(e.body))
         .map(|e| {
@@ -53,7 +53,7 @@ pub fn fit(memory: &str, budget: u64, ledger: &Ledger, live: Option<&str>) -> Fi
                 (false, Some(_)) => 1,
                 (false, None) => 0,
             };
-            (rank, dated.unwrap_or_default(), e.line_no, e.line_no)
+            (rank, dated.unwrap_or_default(), e.line_no)
         })
         .collect();
     order.sort();
@@ -63,7 +63,7 @@ pub fn fit(memory: &str, budget: u64, ledger: &Ledger, live: Option<&str>) -> Fi
         memory: memory.to_string(),
         archived: Vec::new(),
     };
-    for (_, _, _, line_no) in order {
+    for (_, _, line_no) in order {
         if out.fits(budget) {
             break;
         }
