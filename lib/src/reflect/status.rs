@@ -87,8 +87,13 @@ pub fn status(state_dir: &Path, config: &Config) -> StatusReport {
             l.status = JobStatus::Interrupted;
         }
     }
-    let problem = ready_provider(config).err().map(|e| e.message);
-    let (provider, provider_reason) = match provider_for(config) {
+    // Resolved once (`auto` looks for programs on PATH); `ready_provider`'s answer from it.
+    let resolved = provider_for(config);
+    let problem = match &resolved {
+        Ok(p) => p.problem(),
+        Err(e) => Some(e.message.clone()),
+    };
+    let (provider, provider_reason) = match resolved {
         Ok(p) => {
             let why = match (&config.session_reflection.backend, &p) {
                 (Backend::Auto, Provider::Builtin) => "auto: neither Codex nor Claude Code can run here, so csep's builtin rules keep the user's explicit directives".to_string(),
