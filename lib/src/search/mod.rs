@@ -2,6 +2,7 @@
 //! `query` parses the syntax, `recall` runs it against the index, `output` is what it
 //! answers, `render` prints it.
 
+mod hits;
 mod output;
 pub mod query;
 pub mod recall;

@@ -3,10 +3,11 @@
 //! Each alternative of the query is looked up on its own, most precise way first: the words
 //! as an adjacent phrase; failing that, all the words anywhere in one message; then the
 //! phrase with its last word as a prefix; then (first, for CJK) the text as a substring
-//! through the trigram index; last, any of its whitespace-separated words. Message scores
-//! combine BM25, a role weight and recency; sessions are ranked by their best message, with
+//! through the trigram index; last, any of its whitespace-separated words ([`super::hits`]
+//! finds and scores each form's messages). Sessions are ranked by their best message, with
 //! a bonus for more hits and for matching more alternatives.
 
+use super::hits::{term_hits, Filters, Hit};
 pub use super::output::{
     Anchor, Budget, OtherHit, RecallOptions, RecallOutput, RecallResult, Scope, Window,
     WindowMessage,
@@ -16,238 +17,8 @@ use crate::error::Result;
 use crate::index::db::{FLAG_BACKGROUND, FLAG_TRUNCATED};
 use crate::redact::redact;
 use crate::timefmt;
-use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use std::collections::HashMap;
-
-#[derive(Debug, Clone)]
-struct Hit {
-    mode: &'static str,
-    msg_id: i64,
-    session: i64,
-    source: i64,
-    ordinal: i64,
-    score: f64,
-    term: usize,
-}
-
-/// Rows fetched per term: enough to rank sessions, bounded for common words.
-const CANDIDATES_PER_TERM: i64 = 3000;
-
-fn role_weight(role: &str) -> f64 {
-    match role {
-        "user" => 1.15,
-        "assistant" => 1.0,
-        "tool" => 0.9,
-        _ => 0.6,
-    }
-}
-
-fn recency_factor(ts_ms: Option<i64>, now: i64) -> f64 {
-    let age_days = ts_ms.map_or(365.0, |t| ((now - t).max(0) as f64) / 86_400_000.0);
-    1.0 + 0.3 * (-age_days / 30.0).exp()
-}
-
-struct Filters {
-    sql: String,
-    params: Vec<SqlValue>,
-}
-
-fn filters(opts: &RecallOptions, first_param: usize) -> Filters {
-    let mut sql = String::new();
-    let mut params: Vec<SqlValue> = Vec::new();
-    let mut p = |clause: &str, v: SqlValue, sql: &mut String| {
-        params.push(v);
-        sql.push_str(&clause.replace("?", &format!("?{}", first_param + params.len() - 1)));
-    };
-    if let Scope::Repo { fingerprint, .. } = &opts.scope {
-        p(
-            " AND s.repo_fp = ?",
-            SqlValue::Text(fingerprint.clone()),
-            &mut sql,
-        );
-    }
-    if let Some(a) = opts.agent {
-        p(
-            " AND s.agent = ?",
-            SqlValue::Text(a.as_str().into()),
-            &mut sql,
-        );
-    }
-    if let Some(since) = opts.since_ms {
-        p(
-            " AND COALESCE(s.updated_ms, 0) >= ?",
-            SqlValue::Integer(since),
-            &mut sql,
-        );
-    }
-    if let Some(until) = opts.until_ms {
-        p(
-            " AND COALESCE(s.started_ms, 0) <= ?",
-            SqlValue::Integer(until),
-            &mut sql,
-        );
-    }
-    if let Some(cur) = &opts.current_session_id {
-        p(
-            " AND s.session_id <> ?",
-            SqlValue::Text(cur.clone()),
-            &mut sql,
-        );
-        p(
-            " AND s.session_id <> ?",
-            SqlValue::Text(format!("claude:{cur}")),
-            &mut sql,
-        );
-    }
-    if !opts.include_background {
-        sql.push_str(&format!(" AND (m.flags & {FLAG_BACKGROUND}) = 0"));
-    }
-    if !opts.roles.is_empty() {
-        let list: Vec<String> = opts
-            .roles
-            .iter()
-            .map(|r| format!("'{}'", r.as_str()))
-            .collect();
-        sql.push_str(&format!(" AND m.role IN ({})", list.join(",")));
-    }
-    Filters { sql, params }
-}
-
-fn word_hits(
-    conn: &Connection,
-    m: &str,
-    mode: &'static str,
-    f: &Filters,
-    term: usize,
-    now: i64,
-) -> Result<Vec<Hit>> {
-    let sql = format!(
-        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, bm25(fts_words)
-         FROM fts_words JOIN messages m ON m.id = fts_words.rowid JOIN sessions s ON s.id = m.session_rowid
-         WHERE fts_words MATCH ?1 AND ?2 IS NULL{} ORDER BY bm25(fts_words) LIMIT {CANDIDATES_PER_TERM}",
-        f.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    // ?2 is the substring query's parameter; filters are numbered from ?3 for both.
-    let mut params: Vec<SqlValue> = vec![SqlValue::Text(m.to_string()), SqlValue::Null];
-    params.extend(f.params.iter().cloned());
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        let role: String = r.get(4)?;
-        let flags: i64 = r.get(6)?;
-        let bm: f64 = r.get(7)?;
-        let bg = if flags & FLAG_BACKGROUND != 0 {
-            0.5
-        } else {
-            1.0
-        };
-        Ok(Hit {
-            mode,
-            msg_id: r.get(0)?,
-            session: r.get(1)?,
-            source: r.get(2)?,
-            ordinal: r.get(3)?,
-            score: (-bm).max(0.01) * role_weight(&role) * bg * recency_factor(r.get(5)?, now),
-            term,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn substring_hits(
-    conn: &Connection,
-    needle: &str,
-    f: &Filters,
-    term: usize,
-    now: i64,
-) -> Result<Vec<Hit>> {
-    let Some(m) = query::trigram_match(needle) else {
-        return Ok(Vec::new());
-    };
-    let sql = format!(
-        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags,
-                (CASE WHEN m.tool IS NOT NULL AND m.role = 'assistant' THEN instr(lower(m.tool || ' ' || m.text), ?2)
-                      ELSE instr(lower(m.text), ?2) END) AS pos
-         FROM fts_tri JOIN messages m ON m.id = fts_tri.rowid JOIN sessions s ON s.id = m.session_rowid
-         WHERE fts_tri MATCH ?1{} AND pos > 0 LIMIT {CANDIDATES_PER_TERM}",
-        f.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut params: Vec<SqlValue> = vec![SqlValue::Text(m), SqlValue::Text(needle.to_string())];
-    params.extend(f.params.iter().cloned());
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        let role: String = r.get(4)?;
-        let flags: i64 = r.get(6)?;
-        let bg = if flags & FLAG_BACKGROUND != 0 {
-            0.5
-        } else {
-            1.0
-        };
-        // No BM25 here: a confirmed substring of a rare needle is a strong match.
-        Ok(Hit {
-            mode: "substring",
-            msg_id: r.get(0)?,
-            session: r.get(1)?,
-            source: r.get(2)?,
-            ordinal: r.get(3)?,
-            score: 8.0 * role_weight(&role) * bg * recency_factor(r.get(5)?, now),
-            term,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// Finds one term's hits, trying the precise forms first; `strict` stops after all-words.
-fn term_hits(
-    conn: &Connection,
-    t: &Term,
-    f: &Filters,
-    idx: usize,
-    now: i64,
-    strict: bool,
-) -> Result<Vec<Hit>> {
-    if t.substring_first {
-        if let Some(needle) = t.substring_needle() {
-            let hits = substring_hits(conn, &needle, f, idx, now)?;
-            if !hits.is_empty() {
-                return Ok(hits);
-            }
-        }
-    }
-    if let Some(m) = t.phrase_match() {
-        let hits = word_hits(conn, &m, "phrase", f, idx, now)?;
-        if !hits.is_empty() {
-            return Ok(hits);
-        }
-    }
-    if let Some(m) = t.all_words_match() {
-        let hits = word_hits(conn, &m, "all_words", f, idx, now)?;
-        if !hits.is_empty() {
-            return Ok(hits);
-        }
-    }
-    if strict {
-        return Ok(Vec::new());
-    }
-    if let Some(m) = t.prefix_phrase_match() {
-        let hits = word_hits(conn, &m, "prefix", f, idx, now)?;
-        if !hits.is_empty() {
-            return Ok(hits);
-        }
-    }
-    if !t.substring_first {
-        if let Some(needle) = t.substring_needle() {
-            let hits = substring_hits(conn, &needle, f, idx, now)?;
-            if !hits.is_empty() {
-                return Ok(hits);
-            }
-        }
-    }
-    match t.any_word_match() {
-        Some(m) => word_hits(conn, &m, "any_word", f, idx, now),
-        None => Ok(Vec::new()),
-    }
-}
 
 struct SessionHits {
     score: f64,
@@ -339,7 +110,7 @@ fn rank_sessions(
     opts: &RecallOptions,
     now: i64,
 ) -> Result<Vec<(i64, SessionHits)>> {
-    let f = filters(opts, 3);
+    let f = Filters::new(opts);
     let mut by_session: HashMap<i64, SessionHits> = HashMap::new();
     for (i, t) in q.terms.iter().enumerate() {
         // Parameters ?1 (and ?2 for substrings) belong to the term; filters start at ?3.
@@ -388,18 +159,18 @@ fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, 
     let mut o = opts.clone();
     o.include_background = true;
     o.roles.clear();
-    let f = filters(&o, 1);
+    let f = Filters::numbered(&o, 1);
     let sql = format!(
         "SELECT s.id, (SELECT m.id || ',' || m.source_rowid || ',' || m.ordinal FROM messages m
                        WHERE m.session_rowid = s.id AND (m.flags & {FLAG_BACKGROUND}) = 0
                        ORDER BY m.ts_ms DESC, m.ordinal DESC LIMIT 1)
          FROM sessions s WHERE s.message_count > 0{}
          ORDER BY COALESCE(s.updated_ms, 0) DESC LIMIT {}",
-        f.sql,
+        f.sql(),
         opts.limit.max(1)
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(f.params.iter()), |r| {
+    let rows = stmt.query_map(rusqlite::params_from_iter(f.params().iter()), |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
     })?;
     let mut out = Vec::new();

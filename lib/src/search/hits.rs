@@ -1,0 +1,445 @@
+//! Finding the messages one query term matches, at a cost that does not grow with how many
+//! messages match.
+//!
+//! A term is first counted against the word index, up to [`COMMON`] matches (a bounded
+//! read of its doclist, no join). A rarer term is ranked exactly: BM25 over all its matches,
+//! which are few. A common one ("error", "test", "the") would make FTS5 score every match
+//! before any `LIMIT`, so instead its matches are read newest first (message ids grow as
+//! sessions are archived), in chunks, joined to their messages and sessions for the filters,
+//! until enough hits are in hand or a bounded number of matches were looked at: the answer comes
+//! from the most recent matches, ranked by role, recency and message length. Substrings
+//! (the trigram index) are always read that way, each candidate confirmed against the
+//! stored text.
+
+use super::output::{RecallOptions, Scope};
+use super::query::{self, Term};
+use crate::error::Result;
+use crate::index::db::FLAG_BACKGROUND;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::Connection;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone)]
+pub(super) struct Hit {
+    pub mode: &'static str,
+    pub msg_id: i64,
+    pub session: i64,
+    pub source: i64,
+    pub ordinal: i64,
+    pub score: f64,
+    pub term: usize,
+}
+
+/// Rows ranked exactly per term: enough to rank sessions.
+const CANDIDATES_PER_TERM: i64 = 3000;
+/// A term with more word-index matches than this is common: read newest first.
+const COMMON: i64 = 2000;
+/// Matches read per chunk of a newest-first pass.
+const CHUNK: usize = 500;
+/// A newest-first pass of the word index stops after this many matches, whatever the
+/// filters kept.
+const SCAN_MAX: usize = 20_000;
+/// A pass of the trigram index stops sooner: each candidate's text is read to confirm it.
+const SUBSTRING_SCAN_MAX: usize = 4_000;
+/// A newest-first pass stops once it holds this many hits from at least [`SESSIONS_WANTED`]
+/// sessions.
+const HITS_WANTED: usize = 150;
+const SESSIONS_WANTED: usize = 12;
+/// Confirmed substring hits kept per term.
+const SUBSTRING_WANTED: usize = 1000;
+
+fn role_weight(role: &str) -> f64 {
+    match role {
+        "user" => 1.15,
+        "assistant" => 1.0,
+        "tool" => 0.9,
+        _ => 0.6,
+    }
+}
+
+fn recency_factor(ts_ms: Option<i64>, now: i64) -> f64 {
+    let age_days = ts_ms.map_or(365.0, |t| ((now - t).max(0) as f64) / 86_400_000.0);
+    1.0 + 0.3 * (-age_days / 30.0).exp()
+}
+
+fn background_factor(flags: i64) -> f64 {
+    if flags & FLAG_BACKGROUND != 0 {
+        0.5
+    } else {
+        1.0
+    }
+}
+
+/// A common word says little about a message; a short message that holds it is more about
+/// it than a long tool output that happens to.
+fn length_factor(bytes: i64) -> f64 {
+    1.0 / (1.0 + (bytes.max(0) as f64 / 2000.0).ln_1p())
+}
+
+/// The filters as SQL over `m` (messages) and `s` (sessions), numbered from `?3`: `?1` and
+/// `?2` belong to the term.
+pub(super) struct Filters {
+    sql: String,
+    params: Vec<SqlValue>,
+}
+
+const FIRST_FILTER_PARAM: usize = 3;
+
+impl Filters {
+    pub(super) fn new(opts: &RecallOptions) -> Filters {
+        Self::numbered(opts, FIRST_FILTER_PARAM)
+    }
+
+    pub(super) fn numbered(opts: &RecallOptions, first_param: usize) -> Filters {
+        let mut sql = String::new();
+        let mut params: Vec<SqlValue> = Vec::new();
+        let mut p = |clause: &str, v: SqlValue, sql: &mut String| {
+            params.push(v);
+            sql.push_str(&clause.replace("?", &format!("?{}", first_param + params.len() - 1)));
+        };
+        if let Scope::Repo { fingerprint, .. } = &opts.scope {
+            p(
+                " AND s.repo_fp = ?",
+                SqlValue::Text(fingerprint.clone()),
+                &mut sql,
+            );
+        }
+        if let Some(a) = opts.agent {
+            p(
+                " AND s.agent = ?",
+                SqlValue::Text(a.as_str().into()),
+                &mut sql,
+            );
+        }
+        if let Some(since) = opts.since_ms {
+            p(
+                " AND COALESCE(s.updated_ms, 0) >= ?",
+                SqlValue::Integer(since),
+                &mut sql,
+            );
+        }
+        if let Some(until) = opts.until_ms {
+            p(
+                " AND COALESCE(s.started_ms, 0) <= ?",
+                SqlValue::Integer(until),
+                &mut sql,
+            );
+        }
+        if let Some(cur) = &opts.current_session_id {
+            p(
+                " AND s.session_id <> ?",
+                SqlValue::Text(cur.clone()),
+                &mut sql,
+            );
+            p(
+                " AND s.session_id <> ?",
+                SqlValue::Text(format!("claude:{cur}")),
+                &mut sql,
+            );
+        }
+        if !opts.include_background {
+            sql.push_str(&format!(" AND (m.flags & {FLAG_BACKGROUND}) = 0"));
+        }
+        if !opts.roles.is_empty() {
+            let list: Vec<String> = opts
+                .roles
+                .iter()
+                .map(|r| format!("'{}'", r.as_str()))
+                .collect();
+            sql.push_str(&format!(" AND m.role IN ({})", list.join(",")));
+        }
+        Filters { sql, params }
+    }
+
+    pub(super) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub(super) fn params(&self) -> &[SqlValue] {
+        &self.params
+    }
+
+    fn with_term(&self, first: SqlValue, second: SqlValue) -> Vec<SqlValue> {
+        let mut v = vec![first, second];
+        v.extend(self.params.iter().cloned());
+        v
+    }
+}
+
+/// The two full-text indexes a newest-first pass can read.
+#[derive(Clone, Copy)]
+enum Index {
+    Words,
+    Trigram,
+}
+
+impl Index {
+    fn table(self) -> &'static str {
+        match self {
+            Index::Words => "fts_words",
+            Index::Trigram => "fts_tri",
+        }
+    }
+}
+
+/// Matches of `m` in the word index, counted up to `cap`.
+fn count_up_to(conn: &Connection, m: &str, cap: i64) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM fts_words WHERE fts_words MATCH ?1 LIMIT ?2)",
+    )?;
+    Ok(stmt.query_row(rusqlite::params![m, cap], |r| r.get(0))?)
+}
+
+/// One chunk of a newest-first pass: the next `CHUNK` matching ids below `below`.
+fn chunk_ids(conn: &Connection, index: Index, m: &str, below: i64) -> Result<Vec<i64>> {
+    let t = index.table();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT rowid FROM {t} WHERE {t} MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT {CHUNK}"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params![m, below], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+}
+
+/// A candidate message that passed the filters, before scoring.
+struct Row {
+    hit: Hit,
+    role: String,
+    ts: Option<i64>,
+    flags: i64,
+    bytes: i64,
+}
+
+/// Reads matches of `m` newest first, chunk by chunk, keeping those that pass the filters
+/// (and, with `needle`, whose stored text holds it), until `enough` says so or the pass
+/// has looked at `scan_max` matches.
+fn newest_first(
+    conn: &Connection,
+    index: Index,
+    scan_max: usize,
+    m: &str,
+    needle: Option<&str>,
+    f: &Filters,
+    mut enough: impl FnMut(&[Row]) -> bool,
+) -> Result<Vec<Row>> {
+    // The needle is confirmed in what the trigram index was given: a tool call's name and
+    // text together (see ingest), everything else as stored.
+    let pos = if needle.is_some() {
+        "(CASE WHEN m.tool IS NOT NULL AND m.role = 'assistant' THEN instr(lower(m.tool || ' ' || m.text), ?2)
+               ELSE instr(lower(m.text), ?2) END)"
+    } else {
+        "(?2 IS NULL)"
+    };
+    let sql = format!(
+        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, octet_length(m.text)
+         FROM messages m JOIN sessions s ON s.id = m.session_rowid
+         WHERE m.id IN (SELECT value FROM json_each(?1)) AND {pos} > 0{}",
+        f.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let second = needle.map_or(SqlValue::Null, |n| SqlValue::Text(n.to_string()));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut below = i64::MAX;
+    let mut scanned = 0usize;
+    while scanned < scan_max {
+        let ids = chunk_ids(conn, index, m, below)?;
+        let Some(&last) = ids.last() else { break };
+        scanned += ids.len();
+        below = last;
+        let list = serde_json::to_string(&ids).unwrap_or_default();
+        let params = f.with_term(SqlValue::Text(list), second.clone());
+        let found = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            Ok(Row {
+                hit: Hit {
+                    mode: "",
+                    msg_id: r.get(0)?,
+                    session: r.get(1)?,
+                    source: r.get(2)?,
+                    ordinal: r.get(3)?,
+                    score: 0.0,
+                    term: 0,
+                },
+                role: r.get(4)?,
+                ts: r.get(5)?,
+                flags: r.get(6)?,
+                bytes: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+            })
+        })?;
+        for row in found {
+            rows.push(row?);
+        }
+        if ids.len() < CHUNK || enough(&rows) {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// Hits of a word-index match expression: exact BM25 ranking for a rare term, newest first
+/// for a common one.
+fn word_hits(
+    conn: &Connection,
+    m: &str,
+    mode: &'static str,
+    f: &Filters,
+    term: usize,
+    now: i64,
+) -> Result<Vec<Hit>> {
+    if count_up_to(conn, m, COMMON + 1)? <= COMMON {
+        return ranked_word_hits(conn, m, mode, f, term, now);
+    }
+    let rows = newest_first(conn, Index::Words, SCAN_MAX, m, None, f, |rows| {
+        rows.len() >= HITS_WANTED
+            && rows
+                .iter()
+                .map(|r| r.hit.session)
+                .collect::<HashSet<_>>()
+                .len()
+                >= SESSIONS_WANTED
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Hit {
+            mode,
+            term,
+            score: role_weight(&r.role)
+                * background_factor(r.flags)
+                * recency_factor(r.ts, now)
+                * length_factor(r.bytes),
+            ..r.hit
+        })
+        .collect())
+}
+
+fn ranked_word_hits(
+    conn: &Connection,
+    m: &str,
+    mode: &'static str,
+    f: &Filters,
+    term: usize,
+    now: i64,
+) -> Result<Vec<Hit>> {
+    let sql = format!(
+        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, bm25(fts_words)
+         FROM fts_words JOIN messages m ON m.id = fts_words.rowid JOIN sessions s ON s.id = m.session_rowid
+         WHERE fts_words MATCH ?1 AND ?2 IS NULL{} ORDER BY bm25(fts_words) LIMIT {CANDIDATES_PER_TERM}",
+        f.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let params = f.with_term(SqlValue::Text(m.to_string()), SqlValue::Null);
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        let role: String = r.get(4)?;
+        let flags: i64 = r.get(6)?;
+        let bm: f64 = r.get(7)?;
+        Ok(Hit {
+            mode,
+            msg_id: r.get(0)?,
+            session: r.get(1)?,
+            source: r.get(2)?,
+            ordinal: r.get(3)?,
+            score: (-bm).max(0.01)
+                * role_weight(&role)
+                * background_factor(flags)
+                * recency_factor(r.get(5)?, now),
+            term,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn substring_hits(
+    conn: &Connection,
+    needle: &str,
+    f: &Filters,
+    term: usize,
+    now: i64,
+) -> Result<Vec<Hit>> {
+    let Some(m) = query::trigram_match(needle) else {
+        return Ok(Vec::new());
+    };
+    let rows = newest_first(
+        conn,
+        Index::Trigram,
+        SUBSTRING_SCAN_MAX,
+        &m,
+        Some(needle),
+        f,
+        |rows| rows.len() >= SUBSTRING_WANTED,
+    )?;
+    // No BM25 here: a confirmed substring of a rare needle is a strong match.
+    Ok(rows
+        .into_iter()
+        .map(|r| Hit {
+            mode: "substring",
+            term,
+            score: 8.0
+                * role_weight(&r.role)
+                * background_factor(r.flags)
+                * recency_factor(r.ts, now),
+            ..r.hit
+        })
+        .collect())
+}
+
+/// Finds one term's hits, trying the precise forms first; `strict` stops after all-words.
+pub(super) fn term_hits(
+    conn: &Connection,
+    t: &Term,
+    f: &Filters,
+    idx: usize,
+    now: i64,
+    strict: bool,
+) -> Result<Vec<Hit>> {
+    if t.substring_first {
+        if let Some(needle) = t.substring_needle() {
+            let hits = substring_hits(conn, &needle, f, idx, now)?;
+            if !hits.is_empty() {
+                return Ok(hits);
+            }
+        }
+    }
+    if let Some(m) = t.phrase_match() {
+        let hits = word_hits(conn, &m, "phrase", f, idx, now)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+    }
+    if let Some(m) = t.all_words_match() {
+        let hits = word_hits(conn, &m, "all_words", f, idx, now)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+    }
+    if strict {
+        return Ok(Vec::new());
+    }
+    if let Some(m) = t.prefix_phrase_match() {
+        let hits = word_hits(conn, &m, "prefix", f, idx, now)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+    }
+    if !t.substring_first {
+        if let Some(needle) = t.substring_needle() {
+            let hits = substring_hits(conn, &needle, f, idx, now)?;
+            if !hits.is_empty() {
+                return Ok(hits);
+            }
+        }
+    }
+    match t.any_word_match() {
+        Some(m) => word_hits(conn, &m, "any_word", f, idx, now),
+        None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorter_messages_weigh_more_for_a_common_word() {
+        assert!(length_factor(100) > length_factor(2000));
+        assert!(length_factor(2000) > length_factor(16_000));
+        assert!(length_factor(0) <= 1.0 && length_factor(1_000_000) > 0.0);
+    }
+}
