@@ -97,6 +97,15 @@ pub fn markdown(out: &ShowOutput) -> String {
         "Messages: {range} shown ({} of {}, numbered {last})",
         out.count, out.message_count
     );
+    match (out.message, out.around) {
+        (Some(n), Some(k)) => {
+            let _ = writeln!(s, "Asked: message {n} and {k} before and after it");
+        }
+        (Some(n), None) => {
+            let _ = writeln!(s, "Asked: from message {n} on");
+        }
+        _ => {}
+    }
     if out.hidden > 0 {
         let how = if out.include_background {
             "by --role"
