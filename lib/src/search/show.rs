@@ -250,7 +250,8 @@ pub fn show(conn: &Connection, opts: &ShowOptions) -> Result<ShowOutput> {
     let mut reader = Reader::new(opts);
     match (opts.message, opts.around) {
         (Some(n), Some(k)) => {
-            let k = k as i64;
+            // No window is wider than the transcript (and a huge K stays a positive number).
+            let k = k.min(last as usize + 1) as i64;
             let rows = window_rows(conn, *source, n.saturating_sub(k), n.saturating_add(k))?;
             reader.window(rows, n);
         }
@@ -528,7 +529,12 @@ mod tests {
         assert_eq!(indexes(&out), vec![19, 20, 21]);
         assert!(out.budget.truncated);
         assert_eq!(out.next_message, Some(22));
+        // A window wider than the session is the whole session.
+        o.around = Some(usize::MAX);
+        o.budget_chars = DEFAULT_BUDGET_CHARS;
+        assert_eq!(show(&conn, &o).unwrap().count, 40 - 13 + 1);
         // The window at the end: nothing after it.
+        o.around = Some(3);
         o.message = Some(39);
         o.budget_chars = DEFAULT_BUDGET_CHARS;
         assert_eq!(show(&conn, &o).unwrap().next_message, None);
