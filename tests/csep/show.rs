@@ -353,3 +353,19 @@ fn a_subagent_window_reads_on_in_the_subagent_transcript() {
         .iter()
         .any(|s| s == sub.as_str()));
 }
+
+#[test]
+fn show_reads_a_read_only_state_dir_as_recall_does() {
+    let env = Env::new();
+    indexed_then_deleted(&env, 2, |t| format!("question {t} in the sandbox"));
+    for bin in ["csep", "csep-recall"] {
+        env.cmd_read_only(&env.state(), bin)
+            .args(["show", ID, "--message", "5"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "[#5 user] question 1 in the sandbox",
+            ))
+            .stderr("");
+    }
+}
