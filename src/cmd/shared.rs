@@ -225,13 +225,19 @@ pub fn forget_list(state: &StateArgs) -> Result<Exit, Failure> {
 // ---------------------------------------------------------------------------------------
 // Recall, for `csep-recall` and `csep recall`.
 
-/// Runs a recall and prints it; returns the status for the caller's exit-code policy.
-pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
+/// Runs a recall with `args` (the index opened read-only for it, never locked), for
+/// `csep-recall`, `csep recall` and `csep mcp`'s `recall` and `list_sessions` tools.
+pub fn recall(args: &RecallArgs) -> Result<search::RecallOutput, Error> {
     let opts = args.options()?;
     if opts.query.is_none() && !opts.recent {
-        return Err(Error::usage("a query is required unless --recent is given").into());
+        return Err(Error::usage("a query is required unless --recent is given"));
     }
-    let result = db::read(&args.state.db(), |conn| search::recall(conn, &opts))?;
+    db::read(&args.state.db(), |conn| search::recall(conn, &opts))
+}
+
+/// Runs a recall and prints it; returns the status for the caller's exit-code policy.
+pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
+    let result = recall(args)?;
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
     let format = match args.format {

@@ -51,6 +51,8 @@ pub enum Command {
     Config(crate::cmd::config::ConfigArgs),
     /// The repo's memory for people: show, list (with provenance), add, forget, pin, unpin, edit
     Memory(crate::cmd::memory::MemoryArgs),
+    /// Serve recall, sessions and memory to any agent over MCP (stdio JSON-RPC)
+    Mcp(crate::cmd::mcp::McpArgs),
     /// Fold memory buckets of worktrees into their repository's bucket (a dry run unless --apply)
     MigrateWorktrees(crate::cmd::migrate::MigrateArgs),
 }
@@ -81,5 +83,6 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Config(a) => crate::cmd::config::run(a),
         Command::MigrateWorktrees(a) => crate::cmd::migrate::run(a),
         Command::Memory(a) => crate::cmd::memory::run(a),
+        Command::Mcp(a) => crate::cmd::mcp::run(a),
     }
 }
