@@ -13,8 +13,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 
-/// A running `csep mcp` and its pipes.
-struct Client {
+/// A running `csep mcp` and its pipes (the docs checks speak to it too).
+pub(crate) struct Client {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
@@ -22,7 +22,7 @@ struct Client {
 }
 
 impl Client {
-    fn start(env: &Env) -> Client {
+    pub(crate) fn start(env: &Env) -> Client {
         let mut c = env.std_command(assert_cmd::cargo::cargo_bin("csep"));
         c.arg("mcp")
             .stdin(Stdio::piped())
@@ -36,12 +36,12 @@ impl Client {
             next_id: 1,
         }
     }
-    fn send_line(&mut self, line: &str) {
+    pub(crate) fn send_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().unwrap();
         writeln!(stdin, "{line}").unwrap();
         stdin.flush().unwrap();
     }
-    fn read(&mut self) -> Value {
+    pub(crate) fn read(&mut self) -> Value {
         let mut line = String::new();
         assert!(
             self.stdout.read_line(&mut line).unwrap() > 0,
@@ -50,7 +50,7 @@ impl Client {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
     /// A request and its response, which must carry the request's id.
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         self.send_line(
@@ -62,13 +62,13 @@ impl Client {
         r
     }
     /// `tools/call`; its result (a JSON-RPC error fails the test).
-    fn call(&mut self, tool: &str, args: Value) -> Value {
+    pub(crate) fn call(&mut self, tool: &str, args: Value) -> Value {
         let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
         assert!(r.get("error").is_none(), "{tool}: {r}");
         r["result"].clone()
     }
     /// Closes stdin: the server must exit 0; its stderr.
-    fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         drop(self.stdin.take());
         let out = self.child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "csep mcp exit");
