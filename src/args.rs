@@ -2,6 +2,10 @@
 
 use clap::Args;
 use csep_lib::archive::Caps;
+use csep_lib::search::render::Format;
+use csep_lib::search::show::{
+    ShowOptions, DEFAULT_BUDGET_CHARS, DEFAULT_MESSAGE_CHARS, DEFAULT_TOOL_MESSAGE_CHARS,
+};
 use csep_lib::search::{RecallOptions, Scope};
 use csep_lib::timefmt;
 use csep_lib::wire::{Agent, Role};
@@ -141,6 +145,16 @@ pub enum FormatArg {
     Jsonl,
 }
 
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
 /// `--format` of a single document: Markdown or JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DocFormatArg {
@@ -260,17 +274,7 @@ impl RecallArgs {
                 })
                 .transpose()
         };
-        let roles = self
-            .role
-            .iter()
-            .map(|r| {
-                Role::parse(r.trim()).ok_or_else(|| {
-                    Error::usage(format!(
-                        "--role {r:?}: expected user, assistant, tool, developer or system"
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let roles = parse_roles(&self.role)?;
         if self.limit == 0 {
             return Err(Error::usage("--limit must be at least 1"));
         }
@@ -293,5 +297,80 @@ impl RecallArgs {
             since_ms: when("--since", &self.since)?,
             until_ms: when("--until", &self.until)?,
         })
+    }
+}
+
+/// `--role` values, as recall and show take them.
+pub fn parse_roles(values: &[String]) -> Result<Vec<Role>, Error> {
+    values
+        .iter()
+        .map(|r| {
+            Role::parse(r.trim()).ok_or_else(|| {
+                Error::usage(format!(
+                    "--role {r:?}: expected user, assistant, tool, developer or system"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The command words `csep-recall` and `csep recall` take in place of a query. A word after
+/// `--`, a quoted `'"show"'`, or `show` after another query word still searches.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RecallCommand {
+    /// Read an archived session back from the index (same as `csep show`)
+    Show(ShowArgs),
+}
+
+/// `csep show`'s flags (also `csep-recall show`, `csep recall show`).
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The session, as recall prints it (Claude Code's `claude:` prefix may be left out)
+    #[arg(value_name = "SESSION_ID")]
+    pub session_id: String,
+    /// Start at message N (recall's message_index); with --around, centre on it
+    #[arg(long, value_name = "N")]
+    pub message: Option<i64>,
+    /// Show the K messages before and after --message N instead of reading on from it
+    #[arg(long, value_name = "K", requires = "message")]
+    pub around: Option<usize>,
+    /// Read a subagent's transcript of the session (recall names it) instead of the main one
+    #[arg(long, value_name = "NAME")]
+    pub subagent: Option<String>,
+    /// Only messages with this role (repeatable): user, assistant, tool, developer, system
+    #[arg(long, value_name = "ROLE", value_delimiter = ',')]
+    pub role: Vec<String>,
+    /// Show injected context too (environment, AGENTS.md, hook context, developer messages)
+    #[arg(long)]
+    pub include_background: bool,
+    /// Characters of message text in the whole answer
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BUDGET_CHARS)]
+    pub budget_chars: usize,
+    /// Characters shown per user or assistant message
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MESSAGE_CHARS)]
+    pub message_chars: usize,
+    /// Characters shown per tool message
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOOL_MESSAGE_CHARS)]
+    pub tool_message_chars: usize,
+    /// Output format
+    #[arg(long, value_name = "FORMAT", default_value = "markdown")]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+impl ShowArgs {
+    pub fn options(&self) -> Result<ShowOptions, Error> {
+        let mut o = ShowOptions::new(self.session_id.trim());
+        o.message = self.message;
+        o.around = self.around;
+        o.subagent = self.subagent.clone();
+        o.roles = parse_roles(&self.role)?;
+        o.include_background = self.include_background;
+        // The floors recall has, so a typo cannot ask for an empty answer.
+        o.budget_chars = self.budget_chars.max(200);
+        o.message_chars = self.message_chars.max(80);
+        o.tool_message_chars = self.tool_message_chars.max(80);
+        Ok(o)
     }
 }

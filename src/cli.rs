@@ -1,7 +1,7 @@
 //! The command lines of every binary, in one place: each binary parses its own, and
 //! `csep completions` asks clap for any of them to generate shell completions.
 
-use crate::args::RecallArgs;
+use crate::args::{RecallArgs, RecallCommand};
 use crate::cmd::shared::{
     CSEP, CSEP_ARCHIVE, CSEP_INDEX, CSEP_RECALL, CSEP_REFLECT, CSEP_TRIGGER, CSEP_VERIFY,
 };
@@ -45,11 +45,16 @@ pub struct IndexCli {
 #[command(
     name = CSEP_RECALL,
     version,
-    about = "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts"
+    about = "Search past agent sessions: Markdown for a model, JSON or JSON Lines for scripts",
+    disable_help_subcommand = true,
+    args_conflicts_with_subcommands = true
 )]
 pub struct RecallCli {
     #[command(flatten)]
     pub args: RecallArgs,
+    /// `show SESSION_ID …` in place of a query
+    #[command(subcommand)]
+    pub command: Option<RecallCommand>,
 }
 
 #[derive(Parser)]

@@ -5,7 +5,7 @@
 //! `csep-recall`, `csep recall bootstrap` is `csep-index --backfill codex`, `csep recall
 //! rebuild` is `csep-index --rebuild`, …), so users of 1.3.10 switch without relearning.
 
-use crate::args::{CapsArgs, FormatArg, HistoryArgs, RecallArgs, StateArgs};
+use crate::args::{CapsArgs, FormatArg, HistoryArgs, RecallArgs, RecallCommand, StateArgs};
 use crate::cmd::shared::{self, backfill, forget, forget_list, rebuild, report, search_and_print};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
@@ -19,6 +19,7 @@ use std::path::PathBuf;
 const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Args)]
+#[command(disable_help_subcommand = true, args_conflicts_with_subcommands = true)]
 pub struct UmbrellaRecall {
     #[command(flatten)]
     pub recall: RecallArgs,
@@ -45,6 +46,9 @@ pub struct UmbrellaRecall {
     /// searches for "forget x"
     #[arg(last = true, value_name = "WORDS")]
     pub after_dashdash: Vec<String>,
+    /// `show SESSION_ID …` in place of a query (the umbrella runs `csep show`)
+    #[command(subcommand)]
+    pub command: Option<RecallCommand>,
 }
 
 /// What `csep recall forget …` asks for.

@@ -17,6 +17,7 @@ pub mod reflect;
 pub mod reflection;
 pub mod setup;
 pub mod shared;
+pub mod show;
 pub mod status;
 pub mod trigger;
 pub mod umbrella;

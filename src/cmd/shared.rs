@@ -3,14 +3,14 @@
 //! library answer printed with its exit code: an index summary (a backfill, a rebuild), a
 //! forget, a recall, a verify receipt.
 
-use crate::args::{CapsArgs, FormatArg, RecallArgs, StateArgs};
+use crate::args::{CapsArgs, RecallArgs, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out, ProgressLine};
 use csep_lib::archive::Caps;
 use csep_lib::index::forget::{self, Target, Tombstone};
 use csep_lib::index::{self, db, BackfillOptions, Summary};
 use csep_lib::search;
-use csep_lib::search::render::{self, Format};
+use csep_lib::search::render;
 use csep_lib::verify::{self, Status};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
@@ -240,13 +240,8 @@ pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
     let result = recall(args)?;
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
-    let format = match args.format {
-        FormatArg::Markdown => Format::Markdown,
-        FormatArg::Json => Format::Json,
-        FormatArg::Jsonl => Format::Jsonl,
-    };
     let mut out = Out::new();
-    out.text(&render::render(&result, format))?;
+    out.text(&render::render(&result, args.format.into()))?;
     out.flush()?;
     Ok(result.status)
 }

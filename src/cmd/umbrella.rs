@@ -15,6 +15,8 @@ pub const TOOL: &str = shared::CSEP;
 pub enum Command {
     /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index
     Recall(UmbrellaRecall),
+    /// Read an archived session back from the index: whole, from --message N, or --around it
+    Show(crate::args::ShowArgs),
     /// Archive one session's transcript into the index (what the Stop hook does)
     SessionArchive(SessionArchive),
     /// Backfill Codex sessions into the index (all history unless --since-days)
@@ -63,7 +65,11 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         crate::out::log_command(&name);
     }
     match cmd {
-        Command::Recall(a) => crate::cmd::compat::recall_cmd(a),
+        Command::Recall(a) => match &a.command {
+            Some(crate::args::RecallCommand::Show(s)) => crate::cmd::show::run(TOOL, s),
+            None => crate::cmd::compat::recall_cmd(a),
+        },
+        Command::Show(a) => crate::cmd::show::run(TOOL, a),
         Command::SessionArchive(a) => crate::cmd::compat::session_archive(a),
         Command::SessionIngest(a) => crate::cmd::compat::session_ingest(a),
         Command::Archive(a) => crate::cmd::archive::run(a),

@@ -30,6 +30,7 @@ mod reflection_cmd;
 mod secrets;
 mod setup;
 mod shared_fixtures;
+mod show;
 mod status;
 mod trigger;
 mod umbrella;

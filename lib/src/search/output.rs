@@ -89,6 +89,9 @@ pub struct Window {
     pub anchor: Anchor,
     /// The transcript file the window comes from (a subagent file, say).
     pub source: Option<String>,
+    /// The subagent whose transcript `source` is (`csep show --subagent` reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subagent: Option<String>,
     pub messages: Vec<WindowMessage>,
 }
 

@@ -432,21 +432,21 @@ fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, 
     Ok(out)
 }
 
-struct SessionRow {
-    repo_fp: Option<String>,
-    worktree: Option<String>,
-    session_id: String,
-    agent: String,
-    source: Option<String>,
-    repo: Option<String>,
-    cwd: Option<String>,
-    branch: Option<String>,
-    title: Option<String>,
-    started: Option<i64>,
-    updated: Option<i64>,
+pub(crate) struct SessionRow {
+    pub(crate) repo_fp: Option<String>,
+    pub(crate) worktree: Option<String>,
+    pub(crate) session_id: String,
+    pub(crate) agent: String,
+    pub(crate) source: Option<String>,
+    pub(crate) repo: Option<String>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) branch: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) started: Option<i64>,
+    pub(crate) updated: Option<i64>,
 }
 
-fn session_row(conn: &Connection, id: i64) -> Result<SessionRow> {
+pub(crate) fn session_row(conn: &Connection, id: i64) -> Result<SessionRow> {
     let mut stmt = conn.prepare_cached(
         "SELECT session_id, agent, source, repo_root, cwd, branch, title, started_ms, updated_ms, repo_fp, worktree_root
          FROM sessions WHERE id = ?1",
@@ -546,17 +546,22 @@ pub fn excerpt(
     }
 }
 
-struct MsgRow {
-    ordinal: i64,
-    role: String,
-    tool: Option<String>,
-    ts: Option<i64>,
-    flags: i64,
-    text: String,
-    id: i64,
+pub(crate) struct MsgRow {
+    pub(crate) ordinal: i64,
+    pub(crate) role: String,
+    pub(crate) tool: Option<String>,
+    pub(crate) ts: Option<i64>,
+    pub(crate) flags: i64,
+    pub(crate) text: String,
+    pub(crate) id: i64,
 }
 
-fn window_rows(conn: &Connection, source: i64, from: i64, to: i64) -> Result<Vec<MsgRow>> {
+pub(crate) fn window_rows(
+    conn: &Connection,
+    source: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<MsgRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT ordinal, role, tool, ts_ms, flags, text, id FROM messages
          WHERE source_rowid = ?1 AND ordinal BETWEEN ?2 AND ?3 ORDER BY ordinal",
@@ -575,9 +580,12 @@ fn window_rows(conn: &Connection, source: i64, from: i64, to: i64) -> Result<Vec
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn source_path(conn: &Connection, source: i64) -> Result<Option<String>> {
-    let mut stmt = conn.prepare_cached("SELECT path FROM sources WHERE id = ?1")?;
-    Ok(stmt.query_row([source], |r| r.get(0)).ok())
+/// A transcript's path and, for a subagent's file, the subagent's id.
+fn source_path(conn: &Connection, source: i64) -> Result<(Option<String>, Option<String>)> {
+    let mut stmt = conn.prepare_cached("SELECT path, subagent FROM sources WHERE id = ?1")?;
+    Ok(stmt
+        .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap_or_default())
 }
 
 fn build_result(
@@ -673,10 +681,12 @@ fn build_result(
                 truncated: cut || m.flags & FLAG_TRUNCATED != 0,
             });
         }
+        let (source, subagent) = source_path(conn, a.source)?;
         windows.push(Window {
             matched: window_matched,
             anchor,
-            source: source_path(conn, a.source)?,
+            source,
+            subagent,
             messages,
         });
     }

@@ -5,9 +5,11 @@
 //! characters and terminal escapes are cleaned (`text::clean`), every header field stays on
 //! its line, and a message's lines after its first are indented by two spaces, so a line that
 //! starts at the margin (`[user] …`, `### 2. …`, `Window 2 matched: …`) is always csep's own.
-//! JSON keeps the text as it is, escaped (`text::json_safe`).
+//! JSON keeps the text as it is, escaped (`text::json_safe`). Each window ends with the
+//! `csep show` command that reads the session on from it.
 
 use super::recall::RecallOutput;
+use super::show::read_on_command;
 use crate::text::{clean, clean_line, json_safe};
 use std::fmt::Write as _;
 
@@ -50,12 +52,12 @@ pub fn render(out: &RecallOutput, format: Format) -> String {
 }
 
 /// A field on one line: cleaned, whitespace runs (newlines too) as one space.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     clean(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A message's tag: `role` or `role:tool`, with no bracket that could close it early.
-fn tag(role: &str, tool: Option<&str>) -> String {
+pub(crate) fn tag(role: &str, tool: Option<&str>) -> String {
     let t = match tool {
         Some(t) => format!("{role}:{t}"),
         None => role.to_string(),
@@ -65,7 +67,7 @@ fn tag(role: &str, tool: Option<&str>) -> String {
 
 /// One message: `[tag] first line`, then every further line indented by two spaces (a
 /// blank line stays blank), so no line of it starts at the margin.
-fn push_message(s: &mut String, tag: &str, content: &str) {
+pub(crate) fn push_message(s: &mut String, tag: &str, content: &str) {
     let content = clean(content.trim_end());
     let mut lines = content.split('\n');
     let _ = writeln!(s, "[{tag}] {}", lines.next().unwrap_or_default());
@@ -147,6 +149,15 @@ fn markdown(out: &RecallOutput) -> String {
             }
             for m in &w.messages {
                 push_message(&mut s, &tag(&m.role, m.tool_name.as_deref()), &m.content);
+            }
+            if let Some(first) = w.messages.first() {
+                let cmd = read_on_command(
+                    &r.session_id,
+                    w.subagent.as_deref(),
+                    first.message_index,
+                    "",
+                );
+                let _ = writeln!(s, "Read on: {}", clean_line(&cmd));
             }
         }
     }

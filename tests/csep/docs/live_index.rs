@@ -354,3 +354,75 @@ fn what_rebuild_prints_now_matches_the_wire_tables() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn what_csep_show_prints_now_matches_the_wire_tables() {
+    let Some(fixtures) = common::transcripts() else {
+        return;
+    };
+    let wire = wire();
+    let live = live();
+    live.backfill("codex", &fixtures.join("codex"));
+    live.backfill("claude", &fixtures.join("claude"));
+    let mut problems = Vec::new();
+    let mut printed = Vec::new();
+    let mut check = |what: String, v: Value, problems: &mut Vec<String>| {
+        let t = wire
+            .typed_table(&v)
+            .unwrap_or_else(|| panic!("{what}: printed an object of no documented type: {v}"));
+        wire.check(&v, &[t], &what, problems);
+        if let Some(m) = v.get("messages").and_then(Value::as_array) {
+            printed.extend(m.iter().cloned());
+        }
+        printed.push(v);
+    };
+    // A subagent's window names its subagent; `csep show` reads that transcript.
+    let recall = live.recall_json(&["--global", "teleporting"]);
+    let result = &recall["results"][0];
+    let result_table = wire.typed_table(result).expect("the result table");
+    wire.check(result, &[result_table], "recall", &mut problems);
+    let w = &recall["results"][0]["windows"][0];
+    let sub = w["subagent"]
+        .as_str()
+        .expect("a subagent window")
+        .to_string();
+    let id = recall["results"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec![
+            FIXTURE_ID,
+            "--message",
+            "76",
+            "--around",
+            "1",
+            "--message-chars",
+            "120",
+        ],
+        vec![&id, "--subagent", &sub],
+        vec!["00000000-0000-4000-8000-000000000000"],
+    ] {
+        for format in ["json", "jsonl"] {
+            let mut a = vec!["show"];
+            a.extend(&args);
+            a.extend(["--format", format]);
+            if format == "json" {
+                let out = live.cmd("csep").args(&a).output().unwrap();
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                check(format!("csep {a:?}"), v, &mut problems);
+            } else {
+                for l in live.json_lines("csep", &a, None) {
+                    check(format!("csep {a:?}"), l, &mut problems);
+                }
+            }
+        }
+    }
+    all_fields_seen(
+        &wire,
+        &["session_show", "show_message"],
+        &printed,
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
