@@ -142,7 +142,7 @@ fn a_client_initializes_lists_the_tools_and_calls_each_one() {
     let list = c.request("tools/list", json!({}));
     let tools = list["result"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    for want in ["recall", "list_sessions", "read_memory"] {
+    for want in ["recall", "list_sessions", "show_session", "read_memory"] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
     for t in tools {
@@ -171,6 +171,33 @@ fn a_client_initializes_lists_the_tools_and_calls_each_one() {
     assert_eq!(r["isError"], false, "{r}");
     assert_eq!(r["structuredContent"]["count"], 2, "{r}");
     assert_eq!(r["structuredContent"]["recent"], true, "{r}");
+
+    // show_session: the session read back, whole or around a message.
+    let r = c.call("show_session", json!({"session_id": needle_session}));
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(r["structuredContent"]["type"], "session_show", "{r}");
+    assert_eq!(r["structuredContent"]["status"], "found", "{r}");
+    assert!(text(&r).contains("quizzical_marmot"), "{}", text(&r));
+    let anchor = r["structuredContent"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap()["message_index"]
+        .clone();
+    let r = c.call(
+        "show_session",
+        json!({"session_id": needle_session, "message": anchor, "around": 0}),
+    );
+    let shown = r["structuredContent"]["messages"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{r}");
+    assert!(
+        shown[0]["content"].as_str().unwrap().contains("E0599"),
+        "{r}"
+    );
+    let r = c.call("show_session", json!({"session_id": "no-such-session"}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text(&r).contains("no session no-such-session"), "{r}");
 
     // read_memory: MEMORY.md and the refs index.
     let r = c.call("read_memory", json!({"cwd": cwd}));
@@ -236,9 +263,10 @@ fn a_client_initializes_lists_the_tools_and_calls_each_one() {
 }
 
 #[test]
-fn recall_answers_what_csep_recall_answers_with_the_same_arguments() {
+fn recall_and_show_session_answer_what_the_commands_answer_with_the_same_arguments() {
     let env = Env::new();
-    let (proj, _) = indexed_repo(&env);
+    let (proj, needle) = indexed_repo(&env);
+    let needle = needle.as_str();
     let cwd = proj.to_str().unwrap();
     let mut c = Client::start(&env);
     c.request("initialize", json!({"protocolVersion": "2025-03-26"}));
@@ -276,6 +304,26 @@ fn recall_answers_what_csep_recall_answers_with_the_same_arguments() {
         let cli = env.recall_json(&flags);
         assert_eq!(r["structuredContent"], cli, "{args}");
     }
+    let r = c.call(
+        "show_session",
+        json!({"session_id": needle, "around": 1, "message": 2}),
+    );
+    let out = env
+        .cmd("csep")
+        .args([
+            "show",
+            needle,
+            "--message",
+            "2",
+            "--around",
+            "1",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["structuredContent"], cli);
     let r = c.call("list_sessions", json!({"global": true, "limit": 1}));
     assert_eq!(
         r["structuredContent"],

@@ -41,6 +41,7 @@ fn what_csep_mcp_answers_now_matches_the_wire_tables() {
         c.call("recall", json!({"query": "quokka", "global": true})),
         c.call("list_sessions", json!({"global": true})),
         c.call("recall", json!({"cwd": cwd})),
+        c.call("show_session", json!({"session_id": id})),
     ];
     c.finish();
     let envelope = example_table(&wire, "\"structuredContent\": {");
@@ -64,6 +65,11 @@ fn what_csep_mcp_answers_now_matches_the_wire_tables() {
         results[1]
     );
     assert_eq!(results[3]["isError"], true, "{}", results[3]);
+    assert_eq!(
+        results[4]["structuredContent"]["type"], "session_show",
+        "{}",
+        results[4]
+    );
     all_fields_seen_in(&wire, envelope, &results, &mut problems);
     let records: Vec<Value> = results
         .iter()
