@@ -20,7 +20,7 @@ use crate::out::{warn, Failure};
 use clap::Args;
 use csep_lib::search::render::{self, Format};
 use csep_lib::search::{show, show_render};
-use csep_lib::text::{clean, clean_line};
+use csep_lib::text::{clean, clean_line, json_safe};
 use csep_lib::Error;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -52,16 +52,28 @@ pub fn run(args: &McpArgs) -> Result<Exit, Failure> {
     // Resolve the state dir once (it also sets where the run log and the user's redaction
     // patterns come from).
     server.state.dir();
-    let stdin = io::stdin();
+    let mut stdin = io::stdin().lock();
     let mut calls = 0u64;
-    for line in stdin.lock().lines() {
-        let line = line.map_err(|e| Error::io("reading stdin", e))?;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if stdin
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("reading stdin", e))?
+            == 0
+        {
+            break;
+        }
+        // Bytes that are not UTF-8 are not JSON either: the parse error answers them.
+        let line = String::from_utf8_lossy(&buf);
         if line.trim().is_empty() {
             continue;
         }
         if let Some(reply) = server.handle_line(&line, &mut calls) {
+            // Escaped line and paragraph separators too, so no client's line reader can
+            // split a reply that carries them from a transcript.
             let mut out = io::stdout().lock();
-            writeln!(out, "{reply}")?;
+            writeln!(out, "{}", json_safe(&reply))?;
             out.flush()?;
         }
     }

@@ -11,6 +11,8 @@ use clap::Subcommand;
 
 pub const TOOL: &str = shared::CSEP;
 
+// Parsed once per process: a variant's size costs nothing worth boxing it for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index

@@ -228,6 +228,13 @@ fn a_client_initializes_lists_the_tools_and_calls_each_one() {
     c.send_line("this is not json");
     let r = c.read();
     assert_eq!(r["error"]["code"], -32700, "{r}");
+    c.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"\xff\xfe{}\n")
+        .unwrap();
+    let r = c.read();
+    assert_eq!(r["error"]["code"], -32700, "not UTF-8: {r}");
     let r = c.request("no/such/method", json!({}));
     assert_eq!(r["error"]["code"], -32601, "{r}");
     let r = c.call(
