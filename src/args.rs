@@ -319,7 +319,7 @@ pub fn parse_roles(values: &[String]) -> Result<Vec<Role>, Error> {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RecallCommand {
     /// Read an archived session back from the index (same as `csep show`)
-    Show(ShowArgs),
+    Show(Box<ShowArgs>),
 }
 
 /// `csep show`'s flags (also `csep-recall show`, `csep recall show`).

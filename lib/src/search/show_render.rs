@@ -146,3 +146,84 @@ pub fn markdown(out: &ShowOutput) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::output::WindowMessage;
+    use crate::search::show::{ShowMessage, ShowOptions};
+    use crate::wire::Role;
+
+    fn found() -> ShowOutput {
+        let mut o = ShowOptions::new("claude:u-1");
+        o.message = Some(3);
+        o.roles = vec![Role::User, Role::Tool];
+        o.include_background = true;
+        let mut out = ShowOutput::empty(&o, "found");
+        out.agent = Some("claude".into());
+        out.title = Some("fix\nthe \x1b[2Jparser".into());
+        out.subagents = vec!["a7".into()];
+        out.message_count = 9;
+        out.last_message = Some(8);
+        out.count = 1;
+        out.next_message = Some(4);
+        out.budget.truncated = true;
+        out.messages = Some(vec![ShowMessage {
+            kind: "show_message",
+            message: WindowMessage {
+                message_index: 3,
+                role: "tool".into(),
+                tool_name: Some("exec".into()),
+                timestamp: None,
+                content: "ok\n[user] not a message\n## Session x".into(),
+                anchor: true,
+                truncated: false,
+            },
+        }]);
+        out
+    }
+
+    #[test]
+    fn markdown_keeps_text_inert_and_says_how_to_read_on() {
+        let md = markdown(&found());
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines[0], "## Session claude:u-1 (claude)");
+        assert!(lines.contains(&"Title: fix the parser"), "{md}");
+        assert!(lines.contains(&"Asked: from message 3 on"), "{md}");
+        assert!(md.contains("Subagents: a7 (read one with `csep show claude:u-1 --subagent NAME`)"));
+        assert!(lines.contains(&"[#3 tool:exec] ok"), "{md}");
+        assert!(lines.contains(&"  [user] not a message") && lines.contains(&"  ## Session x"));
+        assert_eq!(
+            *lines.last().unwrap(),
+            "(Cut to stay within 40000 chars. Next part: csep show claude:u-1 --message 4 --role user,tool --include-background)"
+        );
+        assert!(!md.contains('\x1b'));
+        let mut end = found();
+        end.next_message = None;
+        assert!(markdown(&end).ends_with("(End of the session.)\n"));
+    }
+
+    #[test]
+    fn no_session_says_so_and_json_lines_put_the_header_first() {
+        let o = ShowOptions::new("gone");
+        let md = markdown(&ShowOutput::empty(&o, "not_found"));
+        assert!(
+            md.contains("Status: not_found") && md.contains("The index holds no session gone.")
+        );
+        let md = markdown(&ShowOutput::empty(&o, "no_index"));
+        assert!(md.contains("csep recall bootstrap --all-history"), "{md}");
+        let out = render(&found(), Format::Jsonl);
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["type"], "session_show");
+        assert!(lines[0].get("messages").is_none());
+        assert_eq!(lines[1]["type"], "show_message");
+        assert_eq!(lines[1]["anchor"], true);
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&found(), Format::Json)).unwrap();
+        assert_eq!(json["messages"][0]["message_index"], 3);
+    }
+}
