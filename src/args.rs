@@ -228,6 +228,17 @@ pub struct RecallArgs {
 }
 
 impl RecallArgs {
+    /// Every flag at its default, as `csep-recall` run with none has them: where a caller
+    /// other than the command line (`csep mcp`) starts, so the defaults are clap's alone.
+    pub fn defaults() -> RecallArgs {
+        #[derive(clap::Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: RecallArgs,
+        }
+        <Bare as clap::Parser>::parse_from(["csep-recall"]).args
+    }
+
     pub fn query_text(&self) -> Option<String> {
         let q = self.query.join(" ");
         let q = q.trim();

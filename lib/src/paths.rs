@@ -46,6 +46,18 @@ pub fn claude_config_dir() -> PathBuf {
     non_empty_var("CLAUDE_CONFIG_DIR").unwrap_or_else(|| home().join(".claude"))
 }
 
+/// Claude Code's user configuration file (user-scope MCP servers, among much else):
+/// `.claude.json` in `$CLAUDE_CONFIG_DIR` when that is set, beside the default `~/.claude`
+/// in `~` otherwise; a directory given explicitly holds its own, as it would for Claude Code
+/// pointed there.
+pub fn claude_user_config(claude_dir: &Path) -> PathBuf {
+    if non_empty_var("CLAUDE_CONFIG_DIR").is_none() && claude_dir == home().join(".claude") {
+        home().join(".claude.json")
+    } else {
+        claude_dir.join(".claude.json")
+    }
+}
+
 /// `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
 pub fn claude_projects_root() -> PathBuf {
     claude_config_dir().join("projects")

@@ -9,6 +9,7 @@ pub mod completions;
 pub mod config;
 pub mod hook;
 pub mod index;
+pub mod mcp;
 pub mod memory;
 pub mod migrate;
 pub mod recall;

@@ -9,7 +9,7 @@ use crate::out::{Failure, Out, ProgressLine};
 use clap::Args;
 use csep_lib::archive::Caps;
 use csep_lib::index::{self, db, BackfillOptions, Summary};
-use csep_lib::setup::{self, claude, codex, HookTarget, Manifest};
+use csep_lib::setup::{self, claude, codex, mcp, HookTarget, Manifest};
 use csep_lib::wire::Agent;
 use csep_lib::{timefmt, Error};
 use serde_json::{json, Value};
@@ -34,6 +34,9 @@ pub struct SetupArgs {
     /// The codex binary used to trust the hooks [default: codex on PATH]
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
+    /// Do not register `csep mcp` as an MCP server with Codex and Claude Code
+    #[arg(long)]
+    pub no_mcp: bool,
     /// Say what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -118,6 +121,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     let codex_bin = codex::find_codex(a.codex_bin.as_deref());
     if a.dry_run {
         return dry_run(
+            a,
             &target,
             codex_home.as_deref(),
             claude_dir.as_deref(),
@@ -151,7 +155,15 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             Some(dir) => Some(claude::install(dir, &target, &state_dir, &mut manifest)?),
             None => None,
         };
-        Ok(json!({"codex": codex_report, "claude": claude_report}))
+        let mcp = register_mcp(
+            a,
+            &target,
+            codex_home.as_deref(),
+            claude_dir.as_deref(),
+            &state_dir,
+            &mut manifest,
+        )?;
+        Ok(json!({"codex": codex_report, "claude": claude_report, "mcp": mcp}))
     })();
     manifest.updated_at = timefmt::format_iso_ms(timefmt::now_ms());
     // Whatever got written is in the manifest, even when a later step failed.
@@ -202,6 +214,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
         "hook_script": target.script,
         "codex": hosts["codex"],
         "claude": hosts["claude"],
+        "mcp": hosts["mcp"],
         "backfill": backfill,
         "changes": manifest.changes.iter().map(|c| json!({"path": c.path, "action": c.action, "added": c.added})).collect::<Vec<_>>(),
     });
@@ -220,8 +233,41 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
+/// Registers `csep mcp` with the hosts setup installs into (unless `--no-mcp`); answers the
+/// file each registration is in (`null`: not registered).
+fn register_mcp(
+    a: &SetupArgs,
+    target: &HookTarget,
+    codex_home: Option<&Path>,
+    claude_dir: Option<&Path>,
+    rec_dir: &Path,
+    manifest: &mut Manifest,
+) -> Result<Value, Error> {
+    if a.no_mcp {
+        return Ok(json!({"codex": null, "claude": null}));
+    }
+    let server = mcp::Server {
+        csep_bin: target.csep_bin.clone(),
+        state_dir: target.state_dir.clone(),
+    };
+    let codex = match codex_home {
+        Some(home) => Some(mcp::register_codex(home, &server, rec_dir, manifest)?),
+        None => None,
+    };
+    let claude = match claude_dir {
+        Some(dir) => {
+            let file = mcp::claude_user_config(dir);
+            mcp::register_claude(&file, &server, rec_dir, manifest)?;
+            Some(file)
+        }
+        None => None,
+    };
+    Ok(json!({"codex": codex, "claude": claude}))
+}
+
 /// Runs the install against scratch copies of the hosts' files and reports what would change.
 fn dry_run(
+    a: &SetupArgs,
     target: &HookTarget,
     codex_home: Option<&Path>,
     claude_dir: Option<&Path>,
@@ -250,6 +296,14 @@ fn dry_run(
             let copy = scratch.join("codex");
             copy_if_present(home, &copy, &["hooks.json", "config.toml"])?;
             codex::install(&copy, target, None, &scratch.join("state"), &mut manifest)?;
+            register_mcp(
+                a,
+                target,
+                Some(&copy),
+                None,
+                &scratch.join("state"),
+                &mut manifest,
+            )?;
             for f in ["hooks.json", "config.toml"] {
                 compare(&home.join(f), fs::read(copy.join(f)).ok());
             }
@@ -262,6 +316,19 @@ fn dry_run(
                 &dir.join("settings.json"),
                 fs::read(copy.join("settings.json")).ok(),
             );
+            if !a.no_mcp {
+                let real = mcp::claude_user_config(dir);
+                let copy = copy.join(".claude.json");
+                if real.exists() {
+                    fs::copy(&real, &copy).map_err(|e| Error::io(real.display(), e))?;
+                }
+                let server = mcp::Server {
+                    csep_bin: target.csep_bin.clone(),
+                    state_dir: target.state_dir.clone(),
+                };
+                mcp::register_claude(&copy, &server, &scratch.join("state"), &mut manifest)?;
+                compare(&real, fs::read(&copy).ok());
+            }
         }
         Ok(plan)
     })();
@@ -315,6 +382,7 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
         .and_then(|n| n.to_str())
     {
         Some("settings.json") => claude::clean(path),
+        Some(".claude.json") => mcp::clean_claude(path),
         _ => codex::clean(path, change),
     })?;
     for r in restored.iter().filter(|r| r.how == "kept") {

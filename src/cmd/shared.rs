@@ -3,7 +3,7 @@
 //! library answer printed with its exit code: an index summary (a backfill, a rebuild), a
 //! forget, a recall, a verify receipt.
 
-use crate::args::{CapsArgs, RecallArgs, StateArgs};
+use crate::args::{CapsArgs, RecallArgs, ShowArgs, StateArgs};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out, ProgressLine};
 use csep_lib::archive::Caps;
@@ -11,6 +11,7 @@ use csep_lib::index::forget::{self, Target, Tombstone};
 use csep_lib::index::{self, db, BackfillOptions, Summary};
 use csep_lib::search;
 use csep_lib::search::render;
+use csep_lib::search::show::ShowOutput;
 use csep_lib::verify::{self, Status};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
@@ -225,13 +226,29 @@ pub fn forget_list(state: &StateArgs) -> Result<Exit, Failure> {
 // ---------------------------------------------------------------------------------------
 // Recall, for `csep-recall` and `csep recall`.
 
-/// Runs a recall and prints it; returns the status for the caller's exit-code policy.
-pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
+/// Runs a recall with `args` (the index opened read-only for it, never locked), for
+/// `csep-recall`, `csep recall` and `csep mcp`'s `recall` and `list_sessions` tools.
+pub fn recall(args: &RecallArgs) -> Result<search::RecallOutput, Error> {
     let opts = args.options()?;
     if opts.query.is_none() && !opts.recent {
-        return Err(Error::usage("a query is required unless --recent is given").into());
+        return Err(Error::usage("a query is required unless --recent is given"));
     }
-    let result = db::read(&args.state.db(), |conn| search::recall(conn, &opts))?;
+    db::read(&args.state.db(), |conn| search::recall(conn, &opts))
+}
+
+/// Reads the session `args` names back from the index (opened read-only for it), for `csep
+/// show` and `csep mcp`'s `show_session` tool; `no_index` when nothing is indexed yet.
+pub fn show(args: &ShowArgs) -> Result<ShowOutput, Error> {
+    let opts = args.options()?;
+    db::read(&args.state.db(), |conn| match conn {
+        Some(conn) => search::show::show(conn, &opts),
+        None => Ok(ShowOutput::empty(&opts, "no_index")),
+    })
+}
+
+/// Runs a recall and prints it; returns the status for the caller's exit-code policy.
+pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
+    let result = recall(args)?;
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
     let mut out = Out::new();

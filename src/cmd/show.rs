@@ -4,17 +4,12 @@
 use crate::args::ShowArgs;
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
-use csep_lib::index::db;
-use csep_lib::search::show::{self, ShowOutput};
+use csep_lib::search::show::ShowOutput;
 use csep_lib::search::show_render;
 
 /// Prints the session; exits 1 when the index holds no such session (or nothing yet).
 pub fn run(tool: &str, args: &ShowArgs) -> Result<Exit, Failure> {
-    let opts = args.options()?;
-    let out: ShowOutput = db::read(&args.state.db(), |conn| match conn {
-        Some(conn) => show::show(conn, &opts),
-        None => Ok(ShowOutput::empty(&opts, "no_index")),
-    })?;
+    let out: ShowOutput = crate::cmd::shared::show(args)?;
     crate::out::log_count("status", out.status);
     crate::out::log_count("messages", out.count);
     let mut o = Out::new();

@@ -11,6 +11,8 @@ use clap::Subcommand;
 
 pub const TOOL: &str = shared::CSEP;
 
+// Parsed once per process: a variant's size costs nothing worth boxing it for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index
@@ -53,6 +55,8 @@ pub enum Command {
     Config(crate::cmd::config::ConfigArgs),
     /// The repo's memory for people: show, list (with provenance), add, forget, pin, unpin, edit
     Memory(crate::cmd::memory::MemoryArgs),
+    /// Serve recall, sessions and memory to any agent over MCP (stdio JSON-RPC)
+    Mcp(crate::cmd::mcp::McpArgs),
     /// Fold memory buckets of worktrees into their repository's bucket (a dry run unless --apply)
     MigrateWorktrees(crate::cmd::migrate::MigrateArgs),
 }
@@ -87,5 +91,6 @@ pub fn run(cmd: &Command) -> Result<Exit, Failure> {
         Command::Config(a) => crate::cmd::config::run(a),
         Command::MigrateWorktrees(a) => crate::cmd::migrate::run(a),
         Command::Memory(a) => crate::cmd::memory::run(a),
+        Command::Mcp(a) => crate::cmd::mcp::run(a),
     }
 }

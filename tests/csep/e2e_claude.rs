@@ -471,3 +471,114 @@ fn claude_session_gets_memory_is_recalled_without_loss_and_uninstalls_cleanly() 
     // (i) Uninstall gives back the user's settings.json byte for byte and removes the script.
     w.uninstall(&[], &settings_path, &settings_before, &scripts);
 }
+
+/// Issue #14's MCP acceptance for Claude Code: `csep setup` registers `csep mcp` as the
+/// user-scope MCP server `csep` (`.claude.json` in CLAUDE_CONFIG_DIR), Claude Code starts it
+/// and lists its tools in the model request (`mcp__csep__recall`), the scripted model calls
+/// `recall`, and the tool result Claude Code sends back to the model names the planted
+/// session (a Codex rollout indexed before the session).
+#[test]
+fn the_model_calls_csep_mcp_recall_tool_inside_claude_code() {
+    let claude_bin = common::host_bin(
+        "CSEP_CLAUDE_BIN",
+        "the real Claude Code CLI",
+        "scripts/install-claude.sh",
+        "it installs @anthropic-ai/claude-code@2.1.332 into ~/.cache/csep-hosts/claude",
+    );
+    let mut w = World::new(claude_bin);
+    let csep = assert_cmd::cargo::cargo_bin("csep");
+    let needle = format!("mcp-loquat-{}", unique_token());
+    let tool = "mcp__csep__recall";
+    w.start_mock(
+        &serde_json::json!([
+            {"match": "loquat session", "blocks": [
+                {"type": "text", "text": "Loading csep's recall tool."},
+                {"type": "tool_use", "name": "ToolSearch", "input": {"query": format!("select:{tool}")}}]},
+            // The ToolSearch result is a tool_reference block, no text to match.
+            {"blocks": [
+                {"type": "text", "text": "Searching past sessions."},
+                {"type": "tool_use", "name": tool, "input": {"query": needle, "global": true}}]},
+            {"match": needle, "blocks": [{"type": "text", "text": "Found the loquat session."}]}
+        ])
+        .to_string(),
+    );
+    w.git_repo_with_memory("- loquat: nothing to remember yet\n");
+    let planted = "019b0000-0000-7000-8000-0000000c1a14";
+    let rollouts = w.p("rollouts");
+    let work = w.work().to_string_lossy().into_owned();
+    common::write_lines(
+        &common::codex_path(&rollouts, planted),
+        &common::codex_rollout(
+            planted,
+            &work,
+            "what did the loquat step print?",
+            &format!("loquat step: {needle}"),
+            "It printed the loquat token.",
+        ),
+    );
+    let mut c = w.command(assert_cmd::cargo::cargo_bin("csep-index"));
+    c.args(["--backfill", "codex", "--all-history", "--root"])
+        .arg(&rollouts);
+    let r = w.run("csep-index", c, RUN_TIMEOUT);
+    if r.code != Some(0) {
+        w.fail("csep-index --backfill of the planted session failed");
+    }
+
+    let mut c = w.command(&csep);
+    c.arg("setup")
+        .arg("--claude-dir")
+        .arg(w.claude_dir())
+        .args(["--no-codex", "--no-backfill"]);
+    let r = w.run("csep-setup", c, RUN_TIMEOUT);
+    let summary = w.setup_summary(&r);
+    let registered = w.claude_dir().join(".claude.json");
+    if summary["mcp"]["claude"].as_str() != Some(&*registered.to_string_lossy()) {
+        w.fail(&format!(
+            "setup_summary.mcp.claude is not {}: {summary}",
+            registered.display()
+        ));
+    }
+
+    w.claude("claude-mcp", "Recall the loquat session with csep.", None);
+    let reqs: Vec<Value> = w
+        .requests()
+        .into_iter()
+        .filter(|r| r["served"].is_u64())
+        .collect();
+    let Some(first) = reqs.first() else {
+        w.fail("no scripted model request reached the mock");
+    };
+    // Claude Code defers MCP tools: the first request names them in a system message (the
+    // model loads one with ToolSearch, "select:<name>"), and lists them once loaded.
+    let named = first["body"].to_string().contains(&format!("\\n{tool}\\n"));
+    let listed = reqs.iter().any(|r| {
+        r["body"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == tool))
+    });
+    if !named || !listed {
+        w.fail(&format!(
+            "Claude Code did not offer {tool} to the model (named among the deferred tools: {named}, listed after ToolSearch: {listed})"
+        ));
+    }
+    let results: Vec<String> = reqs
+        .iter()
+        .flat_map(|r| {
+            r["body"]["messages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| b["content"].to_string())
+        .collect();
+    if !results
+        .iter()
+        .any(|r| r.contains(planted) && r.contains(&needle))
+    {
+        w.fail(&format!(
+            "the recall tool's result that Claude Code sent back names no session {planted}: {results:?}"
+        ));
+    }
+}

@@ -659,3 +659,94 @@ fn with_the_builtin_provider_a_remembered_rule_reaches_the_next_sessions_first_r
     }
     w.wait_drained();
 }
+
+/// Issue #14's MCP acceptance for Codex: `csep setup` registers `csep mcp` as the MCP server
+/// `csep` in config.toml, Codex starts it and offers its tools to the model, the scripted
+/// model calls the `recall` tool, and what Codex sends back to the model as the tool's
+/// output names the planted session. Codex defers MCP tools behind its `tool_search` tool:
+/// the model searches first, Codex answers with the matching tools (csep's in the namespace
+/// `mcp__csep`), and the model calls `recall` in that namespace. The planted session is a
+/// rollout on disk that setup's first backfill indexes, so only one Codex session runs.
+#[test]
+fn the_model_calls_csep_mcp_recall_tool_inside_codex() {
+    let codex_bin = common::host_bin(
+        "CSEP_CODEX_BIN",
+        "the real Codex CLI",
+        "scripts/install-hosts.sh",
+        "on the dev machines: CSEP_CODEX_BIN=/tmp/codexcli/node_modules/.bin/codex",
+    );
+    let mut w = World::new(codex_bin);
+    let csep = assert_cmd::cargo::cargo_bin("csep");
+    let needle = format!("mcp-quince-{}", unique_token());
+    let namespace = "mcp__csep";
+    let script = serde_json::json!([
+        [{"type": "tool_search", "query": "csep recall past sessions"}],
+        [{"type": "function_call", "namespace": namespace, "name": "recall", "arguments": {"query": needle, "global": true}}],
+        [{"type": "message", "text": "Found the quince session."}]
+    ]);
+    let port = w.start_mock(&script.to_string());
+    fs::write(w.codex_home().join("config.toml"), config_toml(port)).unwrap();
+    w.git_repo_with_memory("- quince: nothing to remember yet\n");
+    let planted = "019b0000-0000-7000-8000-0000000e2e14";
+    let work = w.work().to_string_lossy().into_owned();
+    common::write_lines(
+        &common::codex_path(&w.codex_home().join("sessions"), planted),
+        &common::codex_rollout(
+            planted,
+            &work,
+            "what did the quince step print?",
+            &format!("quince step: {needle}"),
+            "It printed the quince token.",
+        ),
+    );
+
+    let mut c = w.command(&csep);
+    c.arg("setup")
+        .arg("--codex-home")
+        .arg(w.codex_home())
+        .args(["--no-claude", "--codex-bin"])
+        .arg(&w.bin);
+    let r = w.run("csep-setup", c, RUN_TIMEOUT);
+    let summary = w.setup_summary(&r);
+    if summary["mcp"]["codex"].is_null() || summary["backfill"]["codex"]["sessions"] == 0 {
+        w.fail(&format!(
+            "csep setup did not register the MCP server or index the planted session: {summary}"
+        ));
+    }
+
+    w.codex_exec("codex-mcp", &["Recall the quince session with csep."]);
+    let inputs: Vec<Value> = w
+        .requests()
+        .iter()
+        .flat_map(|r| r["body"]["input"].as_array().cloned().unwrap_or_default())
+        .collect();
+    // The tool the model called is one Codex offered it: `recall` in csep's namespace.
+    let offered = inputs
+        .iter()
+        .filter(|i| i["type"] == "tool_search_output")
+        .flat_map(|i| i["tools"].as_array().cloned().unwrap_or_default())
+        .any(|ns| {
+            ns["name"] == namespace
+                && ns["tools"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["name"] == "recall"))
+        });
+    if !offered {
+        w.fail(&format!(
+            "Codex's tool_search did not offer csep's recall tool (namespace {namespace})"
+        ));
+    }
+    let outputs: Vec<String> = inputs
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].to_string())
+        .collect();
+    if !outputs
+        .iter()
+        .any(|o| o.contains(planted) && o.contains(&needle))
+    {
+        w.fail(&format!(
+            "the recall tool's output that Codex sent back names no session {planted}: {outputs:?}"
+        ));
+    }
+}

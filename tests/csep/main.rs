@@ -18,6 +18,7 @@ mod forget;
 mod hooks;
 mod index;
 mod logs;
+mod mcp;
 mod memory_cmd;
 mod migrate_worktrees;
 mod private;

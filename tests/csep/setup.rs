@@ -623,7 +623,8 @@ fn setups_of_one_host_then_the_other_are_merged_and_undone_together() {
             want("state/bin/csep-hook.sh"),
             want("codex/hooks.json"),
             want("codex/config.toml"),
-            want("claude/settings.json")
+            want("claude/settings.json"),
+            want("claude/.claude.json")
         ],
         "the second setup added to the first's manifest"
     );

@@ -15,6 +15,10 @@ The script (--script FILE) is a JSON list of responses; each response is a list 
 
     {"type": "message", "text": "..."}          an assistant output_text message
     {"type": "shell", "command": "echo hi"}     a function_call to exec_command {"cmd": ...}
+    {"type": "function_call", "name": "X", "arguments": {...}}   a function_call to any tool
+        (with "namespace": "N" for a tool a tool_search output listed in namespace N)
+    {"type": "tool_search", "query": "..."}     a client-executed tool_search_call (Codex
+        answers with the deferred tools, MCP servers' among them, that match the query)
 
 Codex sends one request per model call: a response that holds a shell call is followed by
 another request carrying the call's output, so "run a command, then answer" is two
@@ -70,6 +74,27 @@ def output_item(spec: dict, resp_id: str, n: int, seq: int) -> dict:
             "name": "exec_command",
             "arguments": json.dumps({"cmd": str(spec.get("command", ""))}),
             "status": "completed",
+        }
+    if kind == "function_call":
+        item = {
+            "type": "function_call",
+            "id": f"fc_{resp_id}_{n}",
+            "call_id": spec.get("call_id") or f"call_{seq}_{n}",
+            "name": str(spec.get("name", "")),
+            "arguments": json.dumps(spec.get("arguments") or {}),
+            "status": "completed",
+        }
+        if "namespace" in spec:
+            item["namespace"] = str(spec["namespace"])
+        return item
+    if kind == "tool_search":
+        return {
+            "type": "tool_search_call",
+            "id": f"ts_{resp_id}_{n}",
+            "call_id": spec.get("call_id") or f"search_{seq}_{n}",
+            "execution": "client",
+            "status": "completed",
+            "arguments": {"query": str(spec.get("query", "")), "limit": spec.get("limit", 8)},
         }
     raise ValueError(f"unknown script item type: {kind!r}")
 

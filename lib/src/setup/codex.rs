@@ -102,7 +102,7 @@ pub fn pretty(doc: &Value) -> Vec<u8> {
     b
 }
 
-fn read_toml(path: &Path) -> Result<toml_edit::DocumentMut> {
+pub(crate) fn read_toml(path: &Path) -> Result<toml_edit::DocumentMut> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -358,6 +358,8 @@ pub fn clean(path: &Path, change: &FileChange) -> Result<()> {
                 if let Some(f) = toml.get_mut("features").and_then(|f| f.as_table_like_mut()) {
                     f.remove("hooks");
                 }
+            } else if a == super::mcp::CODEX_KEY {
+                super::mcp::unregister_codex(&mut toml);
             } else if let Some(key) = a.strip_prefix("hooks.state.") {
                 if let Some(state) = toml
                     .get_mut("hooks")

@@ -15,6 +15,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod mcp;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;

@@ -60,6 +60,14 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// The MCP server registration setup would write for this csep and state directory.
+    pub fn mcp_server(&self) -> setup::mcp::Server {
+        setup::mcp::Server {
+            csep_bin: self.target.csep_bin.clone(),
+            state_dir: self.target.state_dir.clone(),
+        }
+    }
+
     pub fn new(state_dir: &Path) -> Expected {
         let state_dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.into());
         let csep_bin = std::env::current_exe()

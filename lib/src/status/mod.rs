@@ -27,6 +27,8 @@ pub struct Status {
     pub warnings: Vec<String>,
     pub config: ConfigStatus,
     pub hooks: Hooks,
+    /// `csep mcp` registered as the MCP server `csep` in each host.
+    pub mcp: Mcp,
     pub plugin_bundle: hosts::PluginBundle,
     /// `.env.provider`: which provider keys it sets (names only, never values) and its mode.
     pub env_provider: ProviderKeys,
@@ -43,6 +45,12 @@ pub struct Status {
 pub struct Hooks {
     pub codex: hosts::HostHooks,
     pub claude: hosts::HostHooks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mcp {
+    pub codex: crate::setup::mcp::Registration,
+    pub claude: crate::setup::mcp::Registration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +115,10 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
         hooks: Hooks {
             codex: hosts::codex(codex_home, &expected),
             claude: hosts::claude(claude_dir, &expected),
+        },
+        mcp: Mcp {
+            codex: crate::setup::mcp::codex_registration(codex_home, &expected.mcp_server()),
+            claude: crate::setup::mcp::claude_registration(claude_dir, &expected.mcp_server()),
         },
         plugin_bundle: hosts::plugin_bundle(),
         env_provider: envfile::provider_keys(state_dir),

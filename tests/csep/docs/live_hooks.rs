@@ -329,7 +329,7 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
 
     let s = csep(&["setup", "--dry-run"], &mut problems);
     assert_eq!(s["dry_run"], true, "{s}");
-    assert!(s["plan"].as_array().is_some_and(|p| p.len() == 4), "{s}");
+    assert!(s["plan"].as_array().is_some_and(|p| p.len() == 5), "{s}");
     let s = csep(&["setup"], &mut problems);
     assert_eq!(s["codex"]["trust"], "manual", "{s}");
     assert!(s["claude"].is_object(), "{s}");

@@ -12,6 +12,7 @@
 mod hooks_md;
 mod live_hooks;
 mod live_index;
+mod live_mcp;
 mod live_more;
 mod man;
 mod pages;
