@@ -13,7 +13,7 @@ pub const TOOL: &str = shared::CSEP;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index
+    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index; `recall import-legacy` imports csep 1.3.10's database
     Recall(UmbrellaRecall),
     /// Archive one session's transcript into the index (what the Stop hook does)
     SessionArchive(SessionArchive),
