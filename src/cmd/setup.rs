@@ -198,7 +198,8 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             }
         }
     }
-    let (legacy, legacy_failed) = legacy_step(&state_dir, a.import_legacy, a.state.state_dir.is_some());
+    let (legacy, legacy_failed) =
+        legacy_step(&state_dir, a.import_legacy, a.state.state_dir.is_some());
     let trust_ok = hosts["codex"].is_null() || hosts["codex"]["trust"] == "trusted";
     let mut summary = json!({
         "type": "setup_summary",

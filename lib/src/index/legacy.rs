@@ -358,3 +358,92 @@ pub fn imported_sessions(conn: &Connection) -> rusqlite::Result<i64> {
         |r| r.get(0),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database with the columns of 1.3.10's that the import reads: one Codex session whose
+    /// transcript 1.3.10 read under another name than the one it has now.
+    fn legacy_db(dir: &Path) -> PathBuf {
+        let path = dir.join("state.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE sessions (session_id TEXT, session_path TEXT, source TEXT, cwd TEXT,
+               git_branch TEXT, started_at TEXT, metadata_json TEXT);
+             CREATE TABLE messages (id INTEGER PRIMARY KEY, session_id TEXT, message_index INTEGER,
+               role TEXT, content TEXT, raw_json TEXT, metadata_json TEXT, timestamp TEXT,
+               tool_name TEXT);
+             INSERT INTO sessions VALUES ('019b-0001', '/gone/old-name.jsonl', 'cli', '/w', '',
+               '2026-11-01T10:00:00Z', NULL);
+             INSERT INTO messages (session_id, message_index, role, content) VALUES
+               ('019b-0001', 0, 'user', 'the imported question'),
+               ('019b-0001', 1, 'assistant', 'the imported answer');",
+        )
+        .unwrap();
+        path
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_main_transcript_under_another_name_takes_the_imported_session_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = open(&legacy_db(dir.path())).unwrap();
+        let mut conn = super::super::db::open_rw(&dir.path().join("i/recall.sqlite3")).unwrap();
+        let s = import(&mut conn, &legacy, Caps::DEFAULT).unwrap();
+        assert_eq!((s.imported_sessions, s.messages), (1, 2));
+        assert_eq!(imported_sessions(&conn).unwrap(), 1);
+
+        let rollout = dir
+            .path()
+            .join("rollout-2026-11-01T10-00-00-019b-0001.jsonl");
+        let lines = [
+            r#"{"timestamp":"2026-11-01T10:00:00Z","type":"session_meta","payload":{"id":"019b-0001","cwd":"/w"}}"#,
+            r#"{"timestamp":"2026-11-01T10:00:01Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"the real question"}]}}"#,
+        ];
+        std::fs::write(&rollout, lines.join("\n") + "\n").unwrap();
+        let done =
+            super::super::index_paths(&mut conn, &[rollout], None, Caps::DEFAULT, &mut |_| {})
+                .unwrap();
+        assert_eq!((done.new_sessions, done.updated_sessions), (0, 1));
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM sessions"), 1);
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM sources"), 1);
+        assert_eq!(count(&conn, "SELECT message_count FROM sessions"), 1);
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM messages WHERE text LIKE 'the imported%'"
+            ),
+            0
+        );
+        assert_eq!(imported_sessions(&conn).unwrap(), 0);
+        // And the import then leaves it alone.
+        let again = import(&mut conn, &legacy, Caps::DEFAULT).unwrap();
+        assert_eq!((again.indexed_sessions, again.messages), (1, 0));
+    }
+
+    #[test]
+    fn a_grown_session_is_imported_again_and_an_unchanged_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = legacy_db(dir.path());
+        let mut conn = super::super::db::open_rw(&dir.path().join("i/recall.sqlite3")).unwrap();
+        import(&mut conn, &open(&path).unwrap(), Caps::DEFAULT).unwrap();
+        let same = import(&mut conn, &open(&path).unwrap(), Caps::DEFAULT).unwrap();
+        assert_eq!((same.unchanged_sessions, same.messages), (1, 0));
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO messages (session_id, message_index, role, content)
+                 VALUES ('019b-0001', 2, 'user', 'a later question')",
+                [],
+            )
+            .unwrap();
+        let grown = import(&mut conn, &open(&path).unwrap(), Caps::DEFAULT).unwrap();
+        assert_eq!((grown.updated_sessions, grown.messages), (1, 3));
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM messages"), 3);
+        assert_eq!(count(&conn, "SELECT message_count FROM sessions"), 3);
+    }
+}
