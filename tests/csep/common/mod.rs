@@ -447,10 +447,13 @@ pub fn legacy_bin() -> Option<PathBuf> {
     }
 }
 
+/// One session of [`write_legacy_db`]: `(id, cwd, [(role, content)])`.
+pub type LegacySession<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// A database with the tables and columns of csep 1.3.10's `session_recall/state.db` that
 /// `csep recall import-legacy` reads, written by hand (for the checks that need no real
-/// 1.3.10: the docs). Each session: `(id, cwd, [(role, content)])`.
-pub fn write_legacy_db(path: &Path, sessions: &[(&str, &str, &[(&str, &str)])]) {
+/// 1.3.10: the docs, a rebuild).
+pub fn write_legacy_db(path: &Path, sessions: &[LegacySession]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
