@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README "Set up", and what CI runs): formatting, lints, and
 # every test, including the end-to-end tests against the real Codex CLI and Claude Code,
-# which it installs from npm unless CSEP_CODEX_BIN / CSEP_CLAUDE_BIN name them.
+# which it installs from npm unless CSEP_CODEX_BIN / CSEP_CLAUDE_BIN name them, and the import
+# of a database the real csep 1.3.10 wrote, which it installs from PyPI unless CSEP_LEGACY_BIN
+# names it.
 # Needs shellcheck and groff (.ci/run installs them on Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,10 @@ fi
 if [ -z "${CSEP_CLAUDE_BIN:-}" ]; then
     CSEP_CLAUDE_BIN="$(scripts/install-claude.sh)"
 fi
-export CSEP_CODEX_BIN CSEP_CLAUDE_BIN
+if [ -z "${CSEP_LEGACY_BIN:-}" ]; then
+    CSEP_LEGACY_BIN="$(scripts/install-legacy.sh)"
+fi
+export CSEP_CODEX_BIN CSEP_CLAUDE_BIN CSEP_LEGACY_BIN
 # Real transcripts from other projects live beside the repository, never in it
 # (tests/csep/shared_fixtures.rs keeps it so). Without them the tests that read them are skipped,
 # each saying so on stderr; the rest run. CI always has them (.ci/run checks).

@@ -1,5 +1,5 @@
 //! Where things live: the state directory (csep 1.3.10's resolution order), the recall
-//! database inside it, the hosts' transcript roots, and programs on PATH.
+//! database inside it (and csep 1.3.10's), the hosts' transcript roots, and programs on PATH.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,12 @@ pub fn state_dir(explicit: Option<&Path>) -> PathBuf {
 /// The recall database. Its own file name, so a 1.3.10 database beside it is never touched.
 pub fn index_db(state_dir: &Path) -> PathBuf {
     state_dir.join("index").join("recall.sqlite3")
+}
+
+/// csep 1.3.10's recall database in the same state dir, which `csep recall import-legacy`
+/// reads (and nothing ever writes).
+pub fn legacy_db(state_dir: &Path) -> PathBuf {
+    state_dir.join("session_recall").join("state.db")
 }
 
 /// `$CODEX_HOME`, else `~/.codex`.

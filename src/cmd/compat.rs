@@ -1,12 +1,15 @@
 //! csep 1.3.10's compatibility commands, which the umbrella's dispatch calls: `csep recall`
-//! with its command words (`bootstrap`, `sync-claude`, `rebuild`, `forget`),
+//! with its command words (`bootstrap`, `sync-claude`, `rebuild`, `forget`, and csep's own
+//! `import-legacy`, which reads 1.3.10's database),
 //! `csep session-archive` and `csep session-ingest`. They answer with 1.3.10's record and
 //! Markdown shapes over the same library operations the small tools run (`csep recall` is
 //! `csep-recall`, `csep recall bootstrap` is `csep-index --backfill codex`, `csep recall
 //! rebuild` is `csep-index --rebuild`, …), so users of 1.3.10 switch without relearning.
 
 use crate::args::{CapsArgs, FormatArg, HistoryArgs, RecallArgs, RecallCommand, StateArgs};
-use crate::cmd::shared::{self, backfill, forget, forget_list, rebuild, report, search_and_print};
+use crate::cmd::shared::{
+    self, backfill, forget, forget_list, import_legacy, rebuild, report, search_and_print,
+};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -42,6 +45,9 @@ pub struct UmbrellaRecall {
     /// With `forget`: print the tombstones of the forgotten sessions
     #[arg(long)]
     pub list: bool,
+    /// With `import-legacy`: the csep 1.3.10 database to import [default: session_recall/state.db in the state dir]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Words after `--` are always a query, never a command word: `csep recall -- forget x`
     /// searches for "forget x"
     #[arg(last = true, value_name = "WORDS")]
@@ -222,6 +228,20 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     }
     if word == Some("rebuild") && !a.bootstrap && !a.sync_claude {
         return rebuild(TOOL, &recall_args.state, &a.caps, 0);
+    }
+    let importing = word == Some("import-legacy") && !a.bootstrap && !a.sync_claude;
+    if a.db.is_some() && !importing {
+        return Err(Error::usage("--db goes with `csep recall import-legacy`").into());
+    }
+    if importing {
+        let markdown = recall_args.format == FormatArg::Markdown;
+        return import_legacy(
+            TOOL,
+            &recall_args.state,
+            a.db.clone(),
+            a.caps.caps(),
+            markdown,
+        );
     }
     let Some(agent) = backfill_agent else {
         // 1.3.10 exits 0 whether or not anything matched; errors still exit 2.

@@ -1,10 +1,10 @@
 //! `csep-index`: records from stdin, a backfill of a transcript root, specific files, or the
 //! archive spool → the recall database. Prints one JSON summary. Also forgets a session
-//! (`--forget`, `--forget-source`), lists the forgotten ones (`--list-forgotten`), and
-//! rebuilds the index (`--rebuild`).
+//! (`--forget`, `--forget-source`), lists the forgotten ones (`--list-forgotten`),
+//! rebuilds the index (`--rebuild`), and imports csep 1.3.10's database (`--import-legacy`).
 
 use crate::args::{AgentArg, CapsArgs, HistoryArgs, StateArgs};
-use crate::cmd::shared::{self, backfill, forget, forget_list, rebuild, report};
+use crate::cmd::shared::{self, backfill, forget, forget_list, import_legacy, rebuild, report};
 use crate::exit::Exit;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
@@ -47,6 +47,10 @@ pub struct IndexArgs {
     /// keeping the old files aside and every forgotten session forgotten
     #[arg(long, conflicts_with_all = ["backfill", "file", "spool", "forget", "forget_source", "list_forgotten"])]
     pub rebuild: bool,
+    /// Import sessions from csep 1.3.10's database (as `csep recall import-legacy`) [default
+    /// PATH: session_recall/state.db in the state dir]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, conflicts_with_all = ["backfill", "file", "spool", "forget", "forget_source", "list_forgotten", "rebuild"])]
+    pub import_legacy: Option<Option<PathBuf>>,
     #[command(flatten)]
     pub caps: CapsArgs,
 }
@@ -55,6 +59,9 @@ pub fn run(args: &IndexArgs) -> Result<Exit, Failure> {
     use csep_lib::index::forget::Target;
     if args.rebuild {
         return rebuild(TOOL, &args.state, &args.caps, args.threads);
+    }
+    if let Some(legacy) = &args.import_legacy {
+        return import_legacy(TOOL, &args.state, legacy.clone(), args.caps.caps(), false);
     }
     if let Some(id) = &args.forget {
         return forget(TOOL, &args.state, &Target::Session(id.clone()));

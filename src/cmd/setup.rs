@@ -1,6 +1,7 @@
 //! `csep setup` and `csep uninstall`: install csep's hooks into Codex (trusted through
 //! `codex app-server`) and Claude Code, run the first backfill, and record every change in
-//! the install manifest; uninstall reverses exactly what the manifest lists.
+//! the install manifest; uninstall reverses exactly what the manifest lists. Setup also says
+//! when csep 1.3.10's database is in the state dir (and imports it with `--import-legacy`).
 
 use crate::args::StateArgs;
 use crate::cmd::shared;
@@ -43,6 +44,10 @@ pub struct SetupArgs {
     /// Skip the first backfill of existing sessions
     #[arg(long)]
     pub no_backfill: bool,
+    /// Also import csep 1.3.10's database (session_recall/state.db in the state dir) when there
+    /// is one, as `csep recall import-legacy` does; without it setup only says it is there
+    #[arg(long)]
+    pub import_legacy: bool,
     /// How long to wait for another setup or uninstall to finish before giving up (exit 75)
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
@@ -205,8 +210,10 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             }
         }
     }
+    let (legacy, legacy_failed) =
+        legacy_step(&state_dir, a.import_legacy, a.state.state_dir.is_some());
     let trust_ok = hosts["codex"].is_null() || hosts["codex"]["trust"] == "trusted";
-    let summary = json!({
+    let mut summary = json!({
         "type": "setup_summary",
         "dry_run": false,
         "state_dir": state_dir,
@@ -218,6 +225,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
         "backfill": backfill,
         "changes": manifest.changes.iter().map(|c| json!({"path": c.path, "action": c.action, "added": c.added})).collect::<Vec<_>>(),
     });
+    summary["legacy"] = legacy;
     if !trust_ok {
         crate::out::warn(
             "csep",
@@ -230,7 +238,80 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
     out.json(&summary)?;
     out.flush()?;
-    Ok(Exit::Ok)
+    Ok(if legacy_failed { Exit::Error } else { Exit::Ok })
+}
+
+/// The command that imports csep 1.3.10's database of `state_dir`, as a person would type it
+/// (`--state-dir` only when setup was given one).
+fn import_command(state_dir: &Path, explicit_state_dir: bool) -> String {
+    let mut cmd = "csep recall import-legacy".to_string();
+    if explicit_state_dir {
+        let dir = state_dir.display().to_string();
+        let plain = dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c));
+        if plain {
+            cmd.push_str(&format!(" --state-dir {dir}"));
+        } else {
+            cmd.push_str(&format!(" --state-dir '{}'", dir.replace('\'', "'\\''")));
+        }
+    }
+    cmd
+}
+
+/// csep 1.3.10's database in the state dir, if any: setup's `legacy` field (`null` when there
+/// is none) and, on stderr, that it was found and how to import it; with `import`, imported.
+/// The bool: an import was asked for and failed (setup then exits 2; its hooks stay).
+fn legacy_step(state_dir: &Path, import: bool, explicit_state_dir: bool) -> (Value, bool) {
+    let path = csep_lib::paths::legacy_db(state_dir);
+    if !path.exists() {
+        return (Value::Null, false);
+    }
+    let command = import_command(state_dir, explicit_state_dir);
+    let mut v = json!({"db_path": path, "sessions": null, "command": command, "imported": null});
+    let legacy = match index::legacy::open(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::out::warn("csep", format_args!("{e}"));
+            v["error"] = e.message.into();
+            return (v, import);
+        }
+    };
+    v["sessions"] = legacy.session_count().into();
+    if !import {
+        crate::out::warn(
+            "csep",
+            format_args!(
+                "found csep 1.3.10's recall database {} ({} sessions): import its history with `{command}`",
+                path.display(),
+                legacy.session_count()
+            ),
+        );
+        return (v, false);
+    }
+    let result = db::open_rw(&csep_lib::paths::index_db(state_dir))
+        .and_then(|mut conn| index::legacy::import(&mut conn, &legacy, Caps::DEFAULT));
+    match result {
+        Ok(s) => {
+            crate::out::warn(
+                "csep",
+                format_args!(
+                    "imported {} session(s) ({} messages) from csep 1.3.10's {}",
+                    s.imported_sessions + s.updated_sessions,
+                    s.messages,
+                    path.display()
+                ),
+            );
+            let failed = s.error_count > 0;
+            v["imported"] = serde_json::to_value(&s).unwrap_or_default();
+            (v, failed)
+        }
+        Err(e) => {
+            crate::out::warn("csep", format_args!("{e}"));
+            v["error"] = e.message.into();
+            (v, true)
+        }
+    }
 }
 
 /// Registers `csep mcp` with the hosts setup installs into (unless `--no-mcp`); answers the

@@ -1,7 +1,7 @@
 //! What several commands print or decide alike, so that commands call only the library and
 //! these helpers, never each other (`umbrella.rs` only dispatches): the tools' names, and a
-//! library answer printed with its exit code: an index summary (a backfill, a rebuild), a
-//! forget, a recall, a verify receipt.
+//! library answer printed with its exit code: an index summary (a backfill, a rebuild), an
+//! import of csep 1.3.10's database, a forget, a recall, a verify receipt.
 
 use crate::args::{CapsArgs, RecallArgs, ShowArgs, StateArgs};
 use crate::exit::Exit;
@@ -129,6 +129,86 @@ pub fn rebuild(
     }
     let mut out = Out::new();
     out.json(&s)?;
+    out.flush()?;
+    Ok(if s.error_count > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Importing csep 1.3.10's database: `csep recall import-legacy`, `csep-index --import-legacy`.
+
+/// Imports the 1.3.10 database `legacy` (default: `session_recall/state.db` in the state
+/// dir) and prints one `legacy_import_summary` (or, with `markdown`, a section for a person
+/// or a model); stderr says what happened in a line. The 1.3.10 database is checked before
+/// the index is opened, so a missing or broken one changes nothing.
+pub fn import_legacy(
+    tool: &str,
+    state: &StateArgs,
+    legacy: Option<PathBuf>,
+    caps: Caps,
+    markdown: bool,
+) -> Result<Exit, Failure> {
+    let legacy = legacy.unwrap_or_else(|| csep_lib::paths::legacy_db(&state.dir()));
+    let source = index::legacy::open(&legacy)?;
+    let db_path = state.db();
+    let mut conn = db::open_rw(&db_path)?;
+    let s = index::legacy::import(&mut conn, &source, caps)?;
+    crate::out::log_count("imported_sessions", s.imported_sessions);
+    crate::out::log_count("messages", s.messages);
+    crate::out::log_count("error_count", s.error_count);
+    for e in &s.errors {
+        warn(tool, format_args!("{}: {}", e.session_id, e.message));
+    }
+    warn(
+        tool,
+        format_args!(
+            "imported {} session(s) ({} updated, {} messages) from csep 1.3.10's {}; {} already indexed from their transcripts and {} forgotten left as they are",
+            s.imported_sessions,
+            s.updated_sessions,
+            s.messages,
+            s.legacy_db,
+            s.indexed_sessions,
+            s.forgotten_sessions
+        ),
+    );
+    if s.with_transcript > 0 {
+        warn(
+            tool,
+            format_args!(
+                "{} of them still have their transcript: the next backfill (csep recall bootstrap, csep recall sync-claude) reads it in their place",
+                s.with_transcript
+            ),
+        );
+    }
+    let mut out = Out::new();
+    if markdown {
+        out.text(&csep_lib::text::clean(&format!(
+            "## Import from csep 1.3.10\n\nStatus: {}\nFrom: {}\nSessions in it: {}\nImported: {}\nUpdated: {}\n\
+             Unchanged: {}\nAlready indexed from their transcripts: {}\nForgotten (left out): {}\n\
+             Messages: {}\nErrors: {}\nElapsed: {} ms\nDB: {}\n",
+            s.status,
+            s.legacy_db,
+            s.legacy_sessions,
+            s.imported_sessions,
+            s.updated_sessions,
+            s.unchanged_sessions,
+            s.indexed_sessions,
+            s.forgotten_sessions,
+            s.messages,
+            s.error_count,
+            s.elapsed_ms,
+            db_path.display()
+        )))?;
+    } else {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("db_path".into(), db_path.display().to_string().into());
+        }
+        out.json(&v)?;
+    }
     out.flush()?;
     Ok(if s.error_count > 0 {
         Exit::Error

@@ -215,7 +215,7 @@ fn handle_line(out: &mut Builder, offset: u64, line: &[u8]) {
     }
 }
 
-fn is_injected(text: &str) -> bool {
+pub(super) fn is_injected(text: &str) -> bool {
     let t = text.trim_start();
     t.starts_with("<system-reminder>")
         || t.starts_with("<local-command-stdout>")
@@ -312,7 +312,7 @@ fn assistant_content(out: &mut Builder, content: Option<&RawValue>, ts: Option<&
 
 /// A tool call's input as a person would recognise it: the Bash command, the file path, the
 /// search pattern; otherwise the input JSON.
-fn render_input(raw: &RawValue) -> String {
+pub(super) fn render_input(raw: &RawValue) -> String {
     let Ok(v) = serde_json::from_str::<Value>(raw.get()) else {
         return String::new();
     };

@@ -408,7 +408,7 @@ fn tool_name(item: &Item) -> String {
     }
 }
 
-fn is_injected(text: &str) -> bool {
+pub(super) fn is_injected(text: &str) -> bool {
     let t = text.trim_start();
     INJECTED_PREFIXES.iter().any(|p| t.starts_with(p))
 }

@@ -1,12 +1,14 @@
 //! `csep-archive`: one transcript file → a `session` record, `message` records, and a closing
 //! `source` record. Format detection, byte-range reading, caps and fingerprints live here;
-//! the host formats live in `codex.rs` and `claude.rs`.
+//! the host formats live in `codex.rs` and `claude.rs`; `legacy.rs` makes the same records from
+//! csep 1.3.10's stored rows.
 //!
 //! Parsing is line-oriented and resumable: it starts at a byte offset, stops after the last
 //! complete line, and reports where it stopped, so a grown file costs only its new bytes.
 
 mod claude;
 mod codex;
+pub mod legacy;
 
 use crate::error::{Error, Result};
 use crate::redact::{redact, redact_string};

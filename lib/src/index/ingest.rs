@@ -257,7 +257,9 @@ pub fn apply_parts(
         // A transcript's file name is unique within its session (`rollout-<ts>-<id>.jsonl`,
         // `<uuid>.jsonl`, `agent-<id>.jsonl`): the same name under another path is the same
         // file moved (Codex's archived_sessions/, a relocated home), not a second copy.
-        if let Some(moved) = moved_source(tx, session_rowid, &source.path)? {
+        // A session imported from csep 1.3.10 is replaced by its main transcript: that source
+        // row is taken over the same way, its imported messages dropped below.
+        if let Some(moved) = moved_source(tx, session_rowid, &source.path, primary)? {
             tx.prepare_cached("UPDATE sources SET path = ?2 WHERE id = ?1")?
                 .execute(params![moved.0, source.path])?;
             existing = Some(moved);
@@ -397,25 +399,29 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Another source of the same session with the same file name.
+/// Another source of the same session with the same file name; for a main transcript
+/// (`primary`), also the session's source imported from csep 1.3.10.
 fn moved_source(
     tx: &Connection,
     session_rowid: i64,
     path: &str,
+    primary: bool,
 ) -> Result<Option<(i64, i64, i64, i64)>> {
     let name = file_name(path);
     let mut stmt = tx.prepare_cached(
-        "SELECT id, end_offset, next_ordinal, COALESCE(session_rowid, 0), path FROM sources WHERE session_rowid = ?1",
+        "SELECT id, end_offset, next_ordinal, COALESCE(session_rowid, 0), path, format FROM sources WHERE session_rowid = ?1",
     )?;
     let rows = stmt.query_map([session_rowid], |r| {
         Ok((
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
             r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     for row in rows {
-        let (found, p) = row?;
-        if file_name(&p) == name {
+        let (found, p, format) = row?;
+        let imported = primary && format.as_deref() == Some(crate::archive::legacy::FORMAT);
+        if file_name(&p) == name || imported {
             return Ok(Some(found));
         }
     }

@@ -3,6 +3,7 @@
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out
 //! (`tombstone` holds the checks each ingest makes),
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
+//! `legacy` imports csep 1.3.10's database,
 //! `evidence` reads a session's text by author for csep-verify, `window` a session's messages
 //! in a review window for csep-reflect, `sessions` the rows the trigger, migrate-worktrees
 //! and session-archive ask for, `stats` the figures of `csep status`. Every SQL statement
@@ -14,6 +15,7 @@ pub mod evidence;
 pub mod forget;
 pub mod health;
 pub mod ingest;
+pub mod legacy;
 pub mod rebuild;
 pub mod sessions;
 pub mod spool;

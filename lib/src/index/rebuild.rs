@@ -9,7 +9,8 @@
 //! `index/replaced-<time>/` for a healthy one). A fresh index is opened, which imports the
 //! tombstone file, and every known root is backfilled: the default Codex and Claude Code
 //! roots and every root a backfill used before (`index/roots.jsonl`, kept outside the index
-//! for this). Then the lock is let go and the archive queue drained.
+//! for this), then the history the old index had imported from csep 1.3.10's database is
+//! imported again from it. Then the lock is let go and the archive queue drained.
 
 use super::{db, forget, health, spool, BackfillOptions};
 use crate::archive::Caps;
@@ -99,6 +100,9 @@ pub struct RebuildSummary {
     pub roots: Vec<RootRun>,
     /// Transcripts the old index named outside these roots, read again.
     pub other_files: u64,
+    /// Sessions imported again from the csep 1.3.10 databases the old index had imported
+    /// (`csep recall import-legacy`), those whose transcripts the backfills did not find.
+    pub legacy_imported: u64,
     /// In the new index, once built.
     pub sessions: u64,
     pub messages: u64,
@@ -132,20 +136,26 @@ fn roots(db: &Path) -> Vec<(Agent, PathBuf, bool)> {
     out
 }
 
-/// What can still be read from the old index: its tombstones and transcript paths.
-fn salvage(db: &Path) -> (Vec<forget::Tombstone>, Vec<String>) {
+/// What can still be read from the old index: its tombstones, transcript paths and the csep
+/// 1.3.10 databases it imported.
+fn salvage(db: &Path) -> (Vec<forget::Tombstone>, Vec<String>, Vec<String>) {
     let Ok(conn) = db::open_read_only(db) else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
     };
     let tombstones = forget::list(&conn).unwrap_or_default();
-    let paths = conn
-        .prepare("SELECT path FROM sources WHERE session_rowid IS NOT NULL ORDER BY path")
-        .and_then(|mut st| {
-            st.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .unwrap_or_default();
-    (tombstones, paths)
+    let strings = |sql: &str| {
+        conn.prepare(sql)
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap_or_default()
+    };
+    let paths = strings("SELECT path FROM sources WHERE session_rowid IS NOT NULL ORDER BY path");
+    let imported = strings(
+        "SELECT DISTINCT root FROM runs WHERE mode = 'import-legacy' AND root IS NOT NULL ORDER BY root",
+    );
+    (tombstones, paths, imported)
 }
 
 /// Moves the index files aside into a new dated directory beside them.
@@ -213,7 +223,7 @@ pub fn rebuild(
         ))
     })?;
     let damage = health::diagnose(&db);
-    let (tombstones, old_paths) = salvage(&db);
+    let (tombstones, old_paths, imported) = salvage(&db);
     forget::export(&db, &tombstones)?;
     let (moved_aside, moved_files) = move_aside(&db, damage.is_some())?;
 
@@ -227,6 +237,7 @@ pub fn rebuild(
         moved_files,
         roots: Vec::new(),
         other_files: 0,
+        legacy_imported: 0,
         sessions: 0,
         messages: 0,
         forgotten: 0,
@@ -286,6 +297,20 @@ pub fn rebuild(
         let s = super::index_paths(&mut conn, &others, None, caps, &mut |_| {})?;
         summary.other_files = s.processed_files;
         summary.error_count += s.error_count;
+    }
+    // The history imported from csep 1.3.10 (its transcripts gone) comes from there again;
+    // what the backfills above found a transcript for is left as they indexed it.
+    for legacy in imported {
+        match super::legacy::open(Path::new(&legacy))
+            .and_then(|l| super::legacy::import(&mut conn, &l, caps))
+        {
+            Ok(s) => {
+                summary.legacy_imported += s.imported_sessions;
+                summary.error_count += s.error_count;
+            }
+            Err(e) if e.kind == crate::ErrorKind::Input => summary.error_count += 1,
+            Err(e) => return Err(e),
+        }
     }
     drop(lock);
 

@@ -1,6 +1,7 @@
 //! The index's figures for `csep status`: sessions and messages by agent, the sources read,
-//! ingest errors and the latest ingest run. Read without creating or changing any file, from
-//! whatever schema the index has (status never migrates).
+//! ingest errors, the latest ingest run, and the sessions imported from csep 1.3.10. Read
+//! without creating or changing any file, from whatever schema the index has (status never
+//! migrates).
 
 use rusqlite::OptionalExtension;
 use std::path::Path;
@@ -54,6 +55,8 @@ pub struct Figures {
     pub ingest_error_count_total: Option<i64>,
     pub latest_error: Option<ErrorRow>,
     pub latest_run: Option<RunRow>,
+    /// Sessions imported from csep 1.3.10 that no transcript has replaced yet.
+    pub imported_sessions: Option<i64>,
 }
 
 /// Reads the figures of the index at `db` into `f`. SQLite's own error is returned, so the
@@ -125,5 +128,6 @@ pub fn figures(db: &Path, f: &mut Figures) -> rusqlite::Result<()> {
             },
         )
         .optional()?;
+    f.imported_sessions = Some(super::legacy::imported_sessions(&conn)?);
     Ok(())
 }

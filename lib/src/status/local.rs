@@ -37,6 +37,9 @@ pub struct SessionRecall {
     /// still searchable, nothing to do; shown so a missing file is not a mystery.
     pub missing_source_count: u64,
     pub missing_source_examples: Vec<String>,
+    /// Sessions imported from csep 1.3.10 (`csep recall import-legacy`) whose messages are
+    /// still the imported ones: no transcript has replaced them.
+    pub imported_session_count: u64,
     pub error: Option<String>,
     /// What is wrong with a damaged index (a writer's marker, a bad header, SQLite's
     /// "malformed" or "not a database"); `null` when none was seen. Fixed by `csep recall
@@ -119,6 +122,7 @@ fn fill(
         }
         indexed.insert(s.path, s.size.max(0) as u64);
     }
+    r.imported_session_count = f.imported_sessions.unwrap_or(0).max(0) as u64;
     if let Some(n) = f.ingest_error_count_total {
         r.ingest_error_count_total = n as u64;
     }

@@ -1,6 +1,7 @@
 //! What the integration tests share: the hermetic [`Env`] the black-box tests run csep's
 //! binaries in, the Codex rollouts they write, waiting for the archive drainer, git repos and
-//! worktrees, small file helpers, and the [`World`] harness the two real-host end-to-end
+//! worktrees, csep 1.3.10 (the real one, or a database shaped like its own), small file
+//! helpers, and the [`World`] harness the two real-host end-to-end
 //! tests (tests/csep/e2e_codex.rs, tests/csep/e2e_claude.rs) drive Codex and Claude Code with.
 //!
 //! `tests/csep/main.rs` declares it once for the one test binary; each test module says
@@ -408,6 +409,80 @@ pub fn append_lines(path: &Path, lines: &[Value]) {
         .unwrap();
     for l in lines {
         writeln!(f, "{l}").unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// csep 1.3.10's database.
+
+/// The real csep 1.3.10 that `CSEP_LEGACY_BIN` names (`scripts/install-legacy.sh` installs it
+/// and prints the path; `scripts/test.sh` exports it). Unset: with `CI=true` the test fails,
+/// as CI must run it; elsewhere it is skipped, saying so on stderr.
+#[track_caller]
+pub fn legacy_bin() -> Option<PathBuf> {
+    match std::env::var_os("CSEP_LEGACY_BIN").filter(|b| !b.is_empty()) {
+        Some(b) => {
+            let bin = PathBuf::from(b);
+            assert!(
+                bin.is_file(),
+                "CSEP_LEGACY_BIN={} is not a file: run scripts/install-legacy.sh",
+                bin.display()
+            );
+            Some(bin)
+        }
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CSEP_LEGACY_BIN is not set, and CI must run this test against the real csep 1.3.10: \
+             run `export CSEP_LEGACY_BIN=\"$(scripts/install-legacy.sh)\"` and rerun"
+        ),
+        None => {
+            let test = std::thread::current()
+                .name()
+                .map_or_else(|| "a test".to_string(), str::to_string);
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped {test}: CSEP_LEGACY_BIN is not set (scripts/install-legacy.sh installs csep 1.3.10)"
+            );
+            None
+        }
+    }
+}
+
+/// One session of [`write_legacy_db`]: `(id, cwd, [(role, content)])`.
+pub type LegacySession<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+/// A database with the tables and columns of csep 1.3.10's `session_recall/state.db` that
+/// `csep recall import-legacy` reads, written by hand (for the checks that need no real
+/// 1.3.10: the docs, a rebuild).
+pub fn write_legacy_db(path: &Path, sessions: &[LegacySession]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, session_path TEXT, source TEXT,
+           cwd TEXT, git_branch TEXT, started_at TEXT, metadata_json TEXT);
+         CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
+           message_index INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+           raw_json TEXT, metadata_json TEXT, timestamp TEXT, tool_name TEXT);",
+    )
+    .unwrap();
+    for (id, cwd, messages) in sessions {
+        let source = if id.starts_with("claude:") {
+            "claude_code_jsonl"
+        } else {
+            "cli"
+        };
+        conn.execute(
+            "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, '', ?5, NULL)",
+            rusqlite::params![id, format!("/gone/{id}.jsonl"), source, cwd, TS],
+        )
+        .unwrap();
+        for (n, (role, content)) in messages.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO messages (session_id, message_index, role, content, timestamp)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![id, n as i64, role, content, TS],
+            )
+            .unwrap();
+        }
     }
 }
 

@@ -330,7 +330,11 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     let s = csep(&["setup", "--dry-run"], &mut problems);
     assert_eq!(s["dry_run"], true, "{s}");
     assert!(s["plan"].as_array().is_some_and(|p| p.len() == 5), "{s}");
+    // csep 1.3.10's database in the state dir: setup names it (`legacy`).
+    let legacy_db = live.state().join("session_recall/state.db");
+    common::write_legacy_db(&legacy_db, &[("019b-0001", "/w", &[("user", "hi")])]);
     let s = csep(&["setup"], &mut problems);
+    assert_eq!(s["legacy"]["sessions"], 1, "{s}");
     assert_eq!(s["codex"]["trust"], "manual", "{s}");
     assert!(s["claude"].is_object(), "{s}");
     assert!(
@@ -351,7 +355,11 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     );
     round_trip::<csep_lib::setup::Manifest>(&m, "csep_lib::setup::Manifest", &what, &mut problems);
 
+    // One that cannot be read: `legacy.error`.
+    std::fs::write(&legacy_db, b"not a database").unwrap();
     let s = csep(&["setup", "--no-backfill", "--no-claude"], &mut problems);
+    assert!(s["legacy"]["error"].is_string(), "{s}");
+    std::fs::remove_file(&legacy_db).unwrap();
     assert_eq!(
         (&s["claude"], &s["backfill"]),
         (&Value::Null, &serde_json::json!({})),

@@ -426,3 +426,41 @@ fn what_csep_show_prints_now_matches_the_wire_tables() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn what_import_legacy_prints_now_matches_the_wire_tables() {
+    let wire = wire();
+    let live = live();
+    let legacy_db = live.state().join("session_recall/state.db");
+    let question: &[(&str, &str)] = &[("user", "where is the config"), ("assistant", "in ~/.x")];
+    common::write_legacy_db(
+        &legacy_db,
+        &[
+            ("019b-0001", "/w", question),
+            ("claude:0b1c", "/w", &[("user", "hello")]),
+            // No id: the one session that cannot be imported (`errors`).
+            ("", "/w", &[("user", "lost")]),
+        ],
+    );
+    let mut problems = Vec::new();
+    let mut printed = Vec::new();
+    for (bin, args) in [
+        ("csep", &["recall", "import-legacy", "--format", "json"][..]),
+        ("csep-index", &["--import-legacy"][..]),
+    ] {
+        let out = live.cmd(bin).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let what = format!("{bin} {args:?}");
+        match wire.typed_table(&v) {
+            Some(t) => wire.check(&v, &[t], &what, &mut problems),
+            None => problems.push(format!("{what}: no documented type: {v}")),
+        }
+        assert_eq!(v["error_count"], 1, "{v}");
+        printed.push(v);
+    }
+    assert_eq!(printed[0]["imported_sessions"], 2, "{}", printed[0]);
+    assert_eq!(printed[1]["unchanged_sessions"], 2, "{}", printed[1]);
+    all_fields_seen(&wire, &["legacy_import_summary"], &printed, &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

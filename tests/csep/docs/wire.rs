@@ -346,6 +346,7 @@ fn wire_examples_parse_and_match_their_tables_and_types() {
         "forgotten_session",
         "forget_list",
         "rebuild_summary",
+        "legacy_import_summary",
         "config_path",
         "config_show",
         "config_raw",
