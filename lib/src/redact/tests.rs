@@ -538,3 +538,19 @@ fn pattern_check_refuses_bad_and_empty_matching_patterns() {
     assert!(check_pattern("x*").is_err());
     assert!(check_pattern("a{1000}{1000}").is_err());
 }
+
+#[test]
+fn word_boundaries_are_ascii_so_the_fast_search_keeps_going_past_non_ascii_text() {
+    assert_eq!(
+        ascii_word_boundaries(r"\bghp_[a-z]+\B"),
+        r"(?-u:\b)ghp_[a-z]+(?-u:\B)"
+    );
+    // An escaped backslash before `b` is a literal backslash and a `b`.
+    assert_eq!(ascii_word_boundaries(r"a\\b"), r"a\\b");
+    assert!(matches!(ascii_word_boundaries("plain"), Cow::Borrowed(_)));
+    // A token right after CJK text (no ASCII word character before it) is still found.
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    let text = format!("见令牌{token}。");
+    let out = redact(&text);
+    assert!(!out.contains(&token), "{out}");
+}

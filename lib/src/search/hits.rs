@@ -1,9 +1,9 @@
 //! Finding the messages one query term matches, at a cost that does not grow with how many
 //! messages match.
 //!
-//! A term is first counted against the word index, up to [`COMMON`] matches (a bounded
-//! read of its doclist, no join). A rarer term is ranked exactly: BM25 over all its matches,
-//! which are few. A common one ("error", "test", "the") would make FTS5 score every match
+//! A term's newest [`CHUNK`] matches are read from the word index first (its doclist only,
+//! no join). A term with fewer is rare and ranked exactly: BM25 over all its matches. A
+//! common one ("error", "test", "the") would make FTS5 score every match
 //! before any `LIMIT`, so instead its matches are read newest first (message ids grow as
 //! sessions are archived), in chunks, joined to their messages and sessions for the filters,
 //! until enough hits are in hand or a bounded number of matches were looked at: the answer comes
@@ -32,19 +32,23 @@ pub(super) struct Hit {
 
 /// Rows ranked exactly per term: enough to rank sessions.
 const CANDIDATES_PER_TERM: i64 = 3000;
-/// A term with more word-index matches than this is common: read newest first.
-const COMMON: i64 = 2000;
-/// Matches read per chunk of a newest-first pass.
+/// Matches read per chunk of a newest-first pass. A term with fewer matches than one chunk
+/// is rare: ranked exactly.
 const CHUNK: usize = 500;
+/// The shortest last word read as a prefix (see [`prefix_worth_trying`]).
+const PREFIX_MIN_CHARS: usize = 4;
+/// A word with more matches than this is common (see [`prefix_worth_trying`]).
+const COMMON: i64 = 2000;
 /// A newest-first pass of the word index stops after this many matches, whatever the
 /// filters kept.
 const SCAN_MAX: usize = 20_000;
 /// A pass of the trigram index stops sooner: each candidate's text is read to confirm it.
 const SUBSTRING_SCAN_MAX: usize = 4_000;
-/// A newest-first pass stops once it holds this many hits from at least [`SESSIONS_WANTED`]
-/// sessions.
-const HITS_WANTED: usize = 150;
-const SESSIONS_WANTED: usize = 12;
+/// A newest-first pass stops once it holds 20 hits per session asked for (at least 60)
+/// from 3 times as many sessions (at least 8): enough to choose the best among.
+fn hits_wanted(limit: usize) -> (usize, usize) {
+    ((20 * limit).max(60), (3 * limit).max(8))
+}
 /// Confirmed substring hits kept per term.
 const SUBSTRING_WANTED: usize = 1000;
 
@@ -81,6 +85,8 @@ fn length_factor(bytes: i64) -> f64 {
 pub(super) struct Filters {
     sql: String,
     params: Vec<SqlValue>,
+    /// Sessions the answer holds (`--limit`), which bounds a newest-first pass.
+    limit: usize,
 }
 
 const FIRST_FILTER_PARAM: usize = 3;
@@ -148,7 +154,11 @@ impl Filters {
                 .collect();
             sql.push_str(&format!(" AND m.role IN ({})", list.join(",")));
         }
-        Filters { sql, params }
+        Filters {
+            sql,
+            params,
+            limit: opts.limit,
+        }
     }
 
     pub(super) fn sql(&self) -> &str {
@@ -190,7 +200,7 @@ fn count_up_to(conn: &Connection, m: &str, cap: i64) -> Result<i64> {
     Ok(stmt.query_row(rusqlite::params![m, cap], |r| r.get(0))?)
 }
 
-/// One chunk of a newest-first pass: the next `CHUNK` matching ids below `below`.
+/// One chunk of a newest-first pass: the next [`CHUNK`] matching ids below `below`.
 fn chunk_ids(conn: &Connection, index: Index, m: &str, below: i64) -> Result<Vec<i64>> {
     let t = index.table();
     let mut stmt = conn.prepare_cached(&format!(
@@ -209,13 +219,16 @@ struct Row {
     bytes: i64,
 }
 
-/// Reads matches of `m` newest first, chunk by chunk, keeping those that pass the filters
-/// (and, with `needle`, whose stored text holds it), until `enough` says so or the pass
-/// has looked at `scan_max` matches.
+/// Reads matches of `m` newest first, chunk by chunk (starting with `first`, the first
+/// chunk when the caller read it already), keeping those that pass the filters (and, with
+/// `needle`, whose stored text holds it), until `enough` says so or the pass has looked at
+/// `scan_max` matches.
+#[allow(clippy::too_many_arguments)]
 fn newest_first(
     conn: &Connection,
     index: Index,
     scan_max: usize,
+    first: Option<Vec<i64>>,
     m: &str,
     needle: Option<&str>,
     f: &Filters,
@@ -240,8 +253,12 @@ fn newest_first(
     let mut rows: Vec<Row> = Vec::new();
     let mut below = i64::MAX;
     let mut scanned = 0usize;
+    let mut first = first;
     while scanned < scan_max {
-        let ids = chunk_ids(conn, index, m, below)?;
+        let ids = match first.take() {
+            Some(ids) => ids,
+            None => chunk_ids(conn, index, m, below)?,
+        };
         let Some(&last) = ids.last() else { break };
         scanned += ids.len();
         below = last;
@@ -284,18 +301,34 @@ fn word_hits(
     term: usize,
     now: i64,
 ) -> Result<Vec<Hit>> {
-    if count_up_to(conn, m, COMMON + 1)? <= COMMON {
+    // The newest chunk tells a rare term (all its matches, fewer than a chunk) from a
+    // common one, and starts the pass for a common one.
+    let first = chunk_ids(conn, Index::Words, m, i64::MAX)?;
+    if first.is_empty() {
+        return Ok(Vec::new());
+    }
+    if first.len() < CHUNK {
         return ranked_word_hits(conn, m, mode, f, term, now);
     }
-    let rows = newest_first(conn, Index::Words, SCAN_MAX, m, None, f, |rows| {
-        rows.len() >= HITS_WANTED
-            && rows
-                .iter()
-                .map(|r| r.hit.session)
-                .collect::<HashSet<_>>()
-                .len()
-                >= SESSIONS_WANTED
-    })?;
+    let (hits, sessions) = hits_wanted(f.limit);
+    let rows = newest_first(
+        conn,
+        Index::Words,
+        SCAN_MAX,
+        Some(first),
+        m,
+        None,
+        f,
+        |rows| {
+            rows.len() >= hits
+                && rows
+                    .iter()
+                    .map(|r| r.hit.session)
+                    .collect::<HashSet<_>>()
+                    .len()
+                    >= sessions
+        },
+    )?;
     Ok(rows
         .into_iter()
         .map(|r| Hit {
@@ -360,6 +393,7 @@ fn substring_hits(
         conn,
         Index::Trigram,
         SUBSTRING_SCAN_MAX,
+        None,
         &m,
         Some(needle),
         f,
@@ -378,6 +412,27 @@ fn substring_hits(
             ..r.hit
         })
         .collect())
+}
+
+/// Whether to read a term's last word as a prefix. FTS5 merges the matches of every word a
+/// prefix begins before it looks at the phrase, whatever the rest of the query: for `run`
+/// or `tes` that is most of the index. So it is not tried for a last word under
+/// [`PREFIX_MIN_CHARS`] (the substring pass after it finds `cargo tes` in `cargo test`), nor
+/// when the words before it never occur together, nor when the last word is itself a common
+/// whole word (then the user meant it).
+fn prefix_worth_trying(conn: &Connection, t: &Term) -> Result<bool> {
+    if t.tokens.last().map_or(0, |w| w.chars().count()) < PREFIX_MIN_CHARS {
+        return Ok(false);
+    }
+    if let Some(head) = t.head_phrase_match() {
+        if count_up_to(conn, &head, 1)? == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(match t.last_word_match() {
+        Some(last) if t.tokens.len() >= 2 => count_up_to(conn, &last, COMMON + 1)? <= COMMON,
+        _ => true,
+    })
 }
 
 /// Finds one term's hits, trying the precise forms first; `strict` stops after all-words.
@@ -412,7 +467,10 @@ pub(super) fn term_hits(
     if strict {
         return Ok(Vec::new());
     }
-    if let Some(m) = t.prefix_phrase_match() {
+    if let Some(m) = t
+        .prefix_phrase_match()
+        .filter(|_| prefix_worth_trying(conn, t).unwrap_or(true))
+    {
         let hits = word_hits(conn, &m, "prefix", f, idx, now)?;
         if !hits.is_empty() {
             return Ok(hits);

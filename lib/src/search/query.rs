@@ -109,6 +109,18 @@ impl Term {
         Some(format!("{} *", quote(&self.tokens.join(" "))))
     }
 
+    /// The phrase without its last word, which [`Term::prefix_phrase_match`] needs to match
+    /// first (`None` for a single word).
+    pub fn head_phrase_match(&self) -> Option<String> {
+        let n = self.tokens.len();
+        (n >= 2 && !self.prefix).then(|| quote(&self.tokens[..n - 1].join(" ")))
+    }
+
+    /// The last word alone, as a phrase of its parts.
+    pub fn last_word_match(&self) -> Option<String> {
+        self.tokens.last().map(|w| quote(w))
+    }
+
     /// Every token, anywhere in the message.
     pub fn all_words_match(&self) -> Option<String> {
         if self.tokens.len() < 2 {
@@ -186,6 +198,7 @@ mod tests {
         assert_eq!(t.phrase_match().unwrap(), "\"reindex abc12 segments\"");
         let t = &parse("--kqzt12-frobnicate").unwrap().terms[0];
         assert_eq!(t.phrase_match().unwrap(), "\"kqzt12 frobnicate\"");
+        assert_eq!(t.head_phrase_match().unwrap(), "\"kqzt12\"");
         let t = &parse("src/x/spool_x.rs").unwrap().terms[0];
         assert_eq!(t.tokens, vec!["src", "x", "spool", "x", "rs"]);
     }
