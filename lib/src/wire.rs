@@ -110,6 +110,10 @@ pub struct MessageRecord {
     /// The text was cut to the caps (head and tail kept).
     #[serde(default, skip_serializing_if = "is_false")]
     pub truncated: bool,
+    /// The whole text (redacted) of a cut message up to 1 MiB, which the index searches but
+    /// does not keep (see `archive::cap_indexed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_text: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {

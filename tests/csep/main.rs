@@ -26,6 +26,7 @@ mod private;
 mod read_only;
 mod readme;
 mod recall;
+mod recall_reach;
 mod reflect;
 mod reflection_cmd;
 mod secrets;

@@ -197,11 +197,12 @@ fn code_needles_flags_alternatives_and_phrases() {
         env.recall_json(&["--global", "--all-terms", "frobnicate|cache"])["count"],
         1
     );
-    // Injected context does not anchor by default.
-    assert_eq!(
-        env.recall_json(&["--global", "environment_context"])["count"],
-        0
-    );
+    // Injected context anchors only when nothing else matched, and says so.
+    let v = env.recall_json(&["--global", "environment_context"]);
+    assert!(v["count"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["results"][0]["matched_in"], "background", "{v}");
+    let v = env.recall_json(&["--global", "frobnicate"]);
+    assert_eq!(v["results"][0]["matched_in"], "conversation", "{v}");
     assert!(
         env.recall_json(&["--global", "--include-background", "environment_context"])["count"]
             .as_u64()

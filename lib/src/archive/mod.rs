@@ -511,7 +511,7 @@ impl Builder {
             _ if tool.is_some() => (self.caps.tool_head, self.caps.tool_tail),
             _ => (self.caps.text_head, self.caps.text_tail),
         };
-        let (text, truncated) = cap_redacted(text, head, tail);
+        let (text, truncated, index_text) = cap_indexed(text, head, tail);
         let timestamp = ts
             .and_then(timefmt::parse_iso_ms)
             .map(timefmt::format_iso_ms);
@@ -526,6 +526,7 @@ impl Builder {
             offset,
             background,
             truncated,
+            index_text,
         });
     }
 
@@ -631,6 +632,23 @@ pub fn cap_redacted(text: &str, head: usize, tail: usize) -> (String, bool) {
         format!("{}\n[… {omitted} bytes omitted …]\n{}", &h[..hc], &t[tc..]),
         true,
     )
+}
+
+/// A cut text up to this size is indexed whole (`index_text`): a word in the middle of a
+/// long tool output is found, though only its head and tail are kept to show.
+pub const INDEX_WHOLE_MAX: usize = 1 << 20;
+
+/// The text to keep (redacted, cut to the caps), whether it was cut, and, when it was cut
+/// and is at most [`INDEX_WHOLE_MAX`] bytes, the whole redacted text to index. A longer
+/// text keeps only its head and tail, in the index too.
+pub fn cap_indexed(text: &str, head: usize, tail: usize) -> (String, bool, Option<String>) {
+    if text.len() <= head + tail || text.len() > INDEX_WHOLE_MAX {
+        let (kept, cut) = cap_redacted(text, head, tail);
+        return (kept, cut, None);
+    }
+    let whole = redact(text).into_owned();
+    let (kept, cut) = cap_text(&whole, head, tail);
+    (kept, cut, cut.then_some(whole))
 }
 
 pub fn cap_text(text: &str, head: usize, tail: usize) -> (String, bool) {

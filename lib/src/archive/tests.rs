@@ -113,3 +113,20 @@ fn torn_last_line_is_left_for_later() {
     let end = for_each_line(b"{\"a\":1}", 0, &mut skipped, |_, _| {});
     assert_eq!((end, skipped.torn_lines), (7, 0));
 }
+
+#[test]
+fn a_cut_text_up_to_one_mebibyte_is_indexed_whole_and_redacted() {
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    assert_eq!(cap_indexed("short", 8, 8), ("short".into(), false, None));
+    let text = format!("{} {token} {}", "a".repeat(40), "b".repeat(40));
+    let (kept, cut, whole) = cap_indexed(&text, 10, 10);
+    assert!(cut && kept.contains("bytes omitted"));
+    let whole = whole.expect("indexed whole");
+    assert!(
+        whole.contains("[REDACTED:") && !whole.contains(&token),
+        "{whole}"
+    );
+    let huge = "x ".repeat(INDEX_WHOLE_MAX / 2 + 1);
+    let (kept, cut, whole) = cap_indexed(&huge, 10, 10);
+    assert!(cut && whole.is_none() && kept.len() < 100);
+}

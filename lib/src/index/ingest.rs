@@ -304,11 +304,13 @@ pub fn apply_parts(
             let flags = if m.background { FLAG_BACKGROUND } else { 0 }
                 | if m.truncated { FLAG_TRUNCATED } else { 0 };
             let ts = m.timestamp.as_deref().and_then(timefmt::parse_iso_ms);
+            // A cut text is searched whole (its `index_text`), though only its ends are kept.
+            let searched = m.index_text.as_deref().unwrap_or(&m.text);
             let indexed = match &m.tool {
                 Some(tool) if m.role == crate::wire::Role::Assistant => {
-                    format!("{tool} {}", m.text)
+                    format!("{tool} {searched}")
                 }
-                _ => m.text.clone(),
+                _ => searched.to_string(),
             };
             ins_msg.execute(params![
                 session_rowid,

@@ -28,6 +28,8 @@ pub(super) struct Hit {
     pub ordinal: i64,
     pub score: f64,
     pub term: usize,
+    /// The message is injected context (environment, AGENTS.md, hook context).
+    pub background: bool,
 }
 
 /// Rows ranked exactly per term: enough to rank sessions.
@@ -274,6 +276,7 @@ fn newest_first(
                     ordinal: r.get(3)?,
                     score: 0.0,
                     term: 0,
+                    background: false,
                 },
                 role: r.get(4)?,
                 ts: r.get(5)?,
@@ -334,6 +337,7 @@ fn word_hits(
         .map(|r| Hit {
             mode,
             term,
+            background: r.flags & FLAG_BACKGROUND != 0,
             score: role_weight(&r.role)
                 * background_factor(r.flags)
                 * recency_factor(r.ts, now)
@@ -374,6 +378,7 @@ fn ranked_word_hits(
                 * background_factor(flags)
                 * recency_factor(r.get(5)?, now),
             term,
+            background: flags & FLAG_BACKGROUND != 0,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -405,6 +410,7 @@ fn substring_hits(
         .map(|r| Hit {
             mode: "substring",
             term,
+            background: r.flags & FLAG_BACKGROUND != 0,
             score: 8.0
                 * role_weight(&r.role)
                 * background_factor(r.flags)

@@ -112,6 +112,9 @@ pub struct RecallResult {
     /// How the best hit matched: `phrase`, `all_words`, `prefix`, `substring` or `any_word`
     /// (`recent` for a listing without a query).
     pub query_mode: &'static str,
+    /// Where the best hit is: `conversation`, or `background` (injected context, searched
+    /// when nothing else matched or with `--include-background`).
+    pub matched_in: &'static str,
     /// The best match, with the matched text marked `>>>…<<<`.
     pub matched: String,
     /// Which alternatives of the query this session matched.

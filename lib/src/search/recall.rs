@@ -66,7 +66,19 @@ pub fn recall(conn: Option<&Connection>, opts: &RecallOptions) -> Result<RecallO
     };
     let now = timefmt::now_ms();
     let mut ranked: Vec<(i64, SessionHits)> = match &parsed {
-        Some(q) => rank_sessions(conn, q, opts, now)?,
+        Some(q) => {
+            let ranked = rank_sessions(conn, q, opts, now)?;
+            if ranked.is_empty() && !opts.include_background {
+                // Nothing matched outside injected context. A project's or repository's name
+                // is often only there (the environment context, AGENTS.md): search it too,
+                // and each result says where it matched (`matched_in`).
+                let mut o = opts.clone();
+                o.include_background = true;
+                rank_sessions(conn, q, &o, now)?
+            } else {
+                ranked
+            }
+        }
         None => recent_sessions(conn, opts)?,
     };
     if opts.recent && parsed.is_some() {
@@ -188,6 +200,7 @@ fn recent_sessions(conn: &Connection, opts: &RecallOptions) -> Result<Vec<(i64, 
                     ordinal,
                     score: 0.0,
                     term: 0,
+                    background: false,
                 });
             }
         }
@@ -261,6 +274,13 @@ pub fn find_match(text: &str, term: &Term) -> Option<(usize, usize)> {
         .map(|j| start + j + last.len())
         .filter(|&e| e <= span_limit)
         .unwrap_or(start + first.len());
+    Some((start, end))
+}
+
+/// The `[… N bytes omitted …]` line of a text cut to its head and tail.
+fn omitted_marker(text: &str) -> Option<(usize, usize)> {
+    let start = text.find("\n[… ")? + 1;
+    let end = start + text[start..].find(" omitted …]")? + " omitted …]".len();
     Some((start, end))
 }
 
@@ -417,7 +437,13 @@ fn build_result(
                 opts.message_chars
             };
             let focus = if is_anchor {
-                term.and_then(|t| find_match(&text, t))
+                term.and_then(|t| find_match(&text, t)).or_else(|| {
+                    // Matched in the middle of a long output, which the index searched but
+                    // did not keep: show where it was left out.
+                    (m.flags & FLAG_TRUNCATED != 0)
+                        .then(|| omitted_marker(&text))
+                        .flatten()
+                })
             } else {
                 None
             };
@@ -480,6 +506,11 @@ fn build_result(
         agent: row.agent,
         score: (sh.score * 1000.0).round() / 1000.0,
         query_mode: best_mode,
+        matched_in: if sh.hits.first().is_some_and(|h| h.background) {
+            "background"
+        } else {
+            "conversation"
+        },
         matched,
         matched_terms,
         source: row.source,

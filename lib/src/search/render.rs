@@ -127,6 +127,12 @@ fn markdown(out: &RecallOutput) -> String {
         if !r.matched.is_empty() {
             let _ = writeln!(s, "Matched: {}", one_line(&r.matched));
         }
+        if r.matched_in == "background" {
+            let _ = writeln!(
+                s,
+                "Matched in: injected context only (environment, AGENTS.md, hook context)"
+            );
+        }
         for (label, v) in [
             ("Source", &r.source),
             ("Repo", &r.repo),
