@@ -58,6 +58,20 @@ fn a_needle_in_the_middle_of_a_long_tool_output_is_found_and_its_place_shown() {
     // A word from the kept head is found as before, and shown.
     let v = env.recall_json(&["--global", "run the tests"]);
     assert_eq!(top_session(&v), id, "{v}");
+    // A forget removes the middle's words too.
+    let in_middle = "SELECT count(*) FROM fts_middle WHERE fts_middle MATCH 'quokkafern'";
+    assert_eq!(env.sql_count(in_middle), 1);
+    env.cmd("csep")
+        .args(["recall", "forget", id])
+        .assert()
+        .success();
+    assert_eq!(env.sql_count(in_middle), 0);
+    let v = env.recall_json(&[
+        "--global",
+        "--include-background",
+        "quokkafern_middle_marker",
+    ]);
+    assert_eq!(v["count"], 0, "{v}");
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! against the stored text, since `detail=none` cannot check adjacency. It holds user,
 //! assistant and tool-call text whole, and of tool output only the CJK (unspaced-script)
 //! runs: tool output is most of the bytes, and its words are in `fts_words` already.
+//! `fts_middle` (unicode61, no detail) holds the whole text of a message that was cut to its
+//! head and tail (up to 1 MiB; only the ends are kept in `messages`), so a word from the
+//! omitted middle of a long output is found, as a set of words without positions.
 
 use super::health;
 use crate::error::{Error, Result};
@@ -113,6 +116,14 @@ CREATE TABLE forgotten_paths (
     // `forgotten.jsonl` (the tombstones kept outside the index) when this index last matched
     // it, so a writer merges the two only when the file changed (see `forget::sync_file`).
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value);",
+    // 5: the whole text of a message cut to its head and tail (up to 1 MiB), as a set of
+    // words per message: no positions (`detail=none`), so a long tool output's middle costs
+    // a few bytes per distinct word, not a posting per word.
+    r#"
+CREATE VIRTUAL TABLE fts_middle USING fts5(
+    text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2', detail=none
+);
+"#,
 ];
 
 /// Message flag bits.

@@ -302,7 +302,8 @@ fn forget_in_tx(
         // rewrites the segments without them (and secure_delete zeroes what that frees).
         tx.execute_batch(
             "INSERT INTO fts_words(fts_words) VALUES('optimize');
-             INSERT INTO fts_tri(fts_tri) VALUES('optimize');",
+             INSERT INTO fts_tri(fts_tri) VALUES('optimize');
+             INSERT INTO fts_middle(fts_middle) VALUES('optimize');",
         )?;
     }
 

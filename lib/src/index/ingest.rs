@@ -166,6 +166,11 @@ fn delete_source_messages(tx: &Connection, source_rowid: i64) -> Result<u64> {
         "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)",
     )?
     .execute([source_rowid])?;
+    // Only a cut message has a row there.
+    tx.prepare_cached(&format!(
+        "DELETE FROM fts_middle WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1 AND flags & {FLAG_TRUNCATED} <> 0)"
+    ))?
+    .execute([source_rowid])?;
     let n = tx
         .prepare_cached("DELETE FROM messages WHERE source_rowid = ?1")?
         .execute([source_rowid])?;
@@ -181,6 +186,11 @@ pub(crate) fn delete_session_messages(tx: &Connection, session_rowid: i64) -> Re
     tx.prepare_cached(
         "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1)",
     )?
+    .execute([session_rowid])?;
+    // Only a cut message has a row there.
+    tx.prepare_cached(&format!(
+        "DELETE FROM fts_middle WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1 AND flags & {FLAG_TRUNCATED} <> 0)"
+    ))?
     .execute([session_rowid])?;
     let n = tx
         .prepare_cached("DELETE FROM messages WHERE session_rowid = ?1")?
@@ -297,6 +307,8 @@ pub fn apply_parts(
         let mut ins_words =
             tx.prepare_cached("INSERT INTO fts_words (rowid, text) VALUES (?1, ?2)")?;
         let mut ins_tri = tx.prepare_cached("INSERT INTO fts_tri (rowid, text) VALUES (?1, ?2)")?;
+        let mut ins_middle =
+            tx.prepare_cached("INSERT INTO fts_middle (rowid, text) VALUES (?1, ?2)")?;
         for m in messages {
             if m.offset < keep_from {
                 continue;
@@ -304,13 +316,11 @@ pub fn apply_parts(
             let flags = if m.background { FLAG_BACKGROUND } else { 0 }
                 | if m.truncated { FLAG_TRUNCATED } else { 0 };
             let ts = m.timestamp.as_deref().and_then(timefmt::parse_iso_ms);
-            // A cut text is searched whole (its `index_text`), though only its ends are kept.
-            let searched = m.index_text.as_deref().unwrap_or(&m.text);
             let indexed = match &m.tool {
                 Some(tool) if m.role == crate::wire::Role::Assistant => {
-                    format!("{tool} {searched}")
+                    format!("{tool} {}", m.text)
                 }
-                _ => searched.to_string(),
+                _ => m.text.clone(),
             };
             ins_msg.execute(params![
                 session_rowid,
@@ -325,6 +335,10 @@ pub fn apply_parts(
             ])?;
             let rowid = tx.last_insert_rowid();
             ins_words.execute(params![rowid, indexed])?;
+            // A cut text's whole (its `index_text`) goes to the word set of `fts_middle`.
+            if let Some(whole) = &m.index_text {
+                ins_middle.execute(params![rowid, whole])?;
+            }
             let tri = substring_text(m.role, &indexed);
             if !tri.is_empty() {
                 ins_tri.execute(params![rowid, tri])?;

@@ -178,10 +178,12 @@ impl Filters {
     }
 }
 
-/// The two full-text indexes a newest-first pass can read.
+/// The full-text indexes a pass can read.
 #[derive(Clone, Copy)]
 enum Index {
     Words,
+    /// The whole text of cut messages, as word sets (see `index::db`).
+    Middle,
     Trigram,
 }
 
@@ -189,6 +191,7 @@ impl Index {
     fn table(self) -> &'static str {
         match self {
             Index::Words => "fts_words",
+            Index::Middle => "fts_middle",
             Index::Trigram => "fts_tri",
         }
     }
@@ -298,6 +301,7 @@ fn newest_first(
 /// for a common one.
 fn word_hits(
     conn: &Connection,
+    index: Index,
     m: &str,
     mode: &'static str,
     f: &Filters,
@@ -306,32 +310,23 @@ fn word_hits(
 ) -> Result<Vec<Hit>> {
     // The newest chunk tells a rare term (all its matches, fewer than a chunk) from a
     // common one, and starts the pass for a common one.
-    let first = chunk_ids(conn, Index::Words, m, i64::MAX)?;
+    let first = chunk_ids(conn, index, m, i64::MAX)?;
     if first.is_empty() {
         return Ok(Vec::new());
     }
     if first.len() < CHUNK {
-        return ranked_word_hits(conn, m, mode, f, term, now);
+        return ranked_word_hits(conn, index, m, mode, f, term, now);
     }
     let (hits, sessions) = hits_wanted(f.limit);
-    let rows = newest_first(
-        conn,
-        Index::Words,
-        SCAN_MAX,
-        Some(first),
-        m,
-        None,
-        f,
-        |rows| {
-            rows.len() >= hits
-                && rows
-                    .iter()
-                    .map(|r| r.hit.session)
-                    .collect::<HashSet<_>>()
-                    .len()
-                    >= sessions
-        },
-    )?;
+    let rows = newest_first(conn, index, SCAN_MAX, Some(first), m, None, f, |rows| {
+        rows.len() >= hits
+            && rows
+                .iter()
+                .map(|r| r.hit.session)
+                .collect::<HashSet<_>>()
+                .len()
+                >= sessions
+    })?;
     Ok(rows
         .into_iter()
         .map(|r| Hit {
@@ -349,16 +344,18 @@ fn word_hits(
 
 fn ranked_word_hits(
     conn: &Connection,
+    index: Index,
     m: &str,
     mode: &'static str,
     f: &Filters,
     term: usize,
     now: i64,
 ) -> Result<Vec<Hit>> {
+    let t = index.table();
     let sql = format!(
-        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, bm25(fts_words)
-         FROM fts_words JOIN messages m ON m.id = fts_words.rowid JOIN sessions s ON s.id = m.session_rowid
-         WHERE fts_words MATCH ?1 AND ?2 IS NULL{} ORDER BY bm25(fts_words) LIMIT {CANDIDATES_PER_TERM}",
+        "SELECT m.id, m.session_rowid, m.source_rowid, m.ordinal, m.role, m.ts_ms, m.flags, bm25({t})
+         FROM {t} JOIN messages m ON m.id = {t}.rowid JOIN sessions s ON s.id = m.session_rowid
+         WHERE {t} MATCH ?1 AND ?2 IS NULL{} ORDER BY bm25({t}) LIMIT {CANDIDATES_PER_TERM}",
         f.sql
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -459,13 +456,20 @@ pub(super) fn term_hits(
         }
     }
     if let Some(m) = t.phrase_match() {
-        let hits = word_hits(conn, &m, "phrase", f, idx, now)?;
+        let hits = word_hits(conn, Index::Words, &m, "phrase", f, idx, now)?;
         if !hits.is_empty() {
             return Ok(hits);
         }
     }
     if let Some(m) = t.all_words_match() {
-        let hits = word_hits(conn, &m, "all_words", f, idx, now)?;
+        let hits = word_hits(conn, Index::Words, &m, "all_words", f, idx, now)?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+    }
+    // The omitted middles of long outputs: every word in one message, adjacency unknown.
+    if let Some(m) = t.word_set_match() {
+        let hits = word_hits(conn, Index::Middle, &m, "all_words", f, idx, now)?;
         if !hits.is_empty() {
             return Ok(hits);
         }
@@ -477,7 +481,7 @@ pub(super) fn term_hits(
         .prefix_phrase_match()
         .filter(|_| prefix_worth_trying(conn, t).unwrap_or(true))
     {
-        let hits = word_hits(conn, &m, "prefix", f, idx, now)?;
+        let hits = word_hits(conn, Index::Words, &m, "prefix", f, idx, now)?;
         if !hits.is_empty() {
             return Ok(hits);
         }
@@ -491,7 +495,7 @@ pub(super) fn term_hits(
         }
     }
     match t.any_word_match() {
-        Some(m) => word_hits(conn, &m, "any_word", f, idx, now),
+        Some(m) => word_hits(conn, Index::Words, &m, "any_word", f, idx, now),
         None => Ok(Vec::new()),
     }
 }

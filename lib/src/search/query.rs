@@ -116,17 +116,13 @@ impl Term {
         (n >= 2 && !self.prefix).then(|| quote(&self.tokens[..n - 1].join(" ")))
     }
 
-    /// The last word alone, as a phrase of its parts.
-    pub fn last_word_match(&self) -> Option<String> {
-        self.tokens.last().map(|w| quote(w))
-    }
-
-    /// Every token, anywhere in the message.
-    pub fn all_words_match(&self) -> Option<String> {
-        if self.tokens.len() < 2 {
+    /// Every token, as a set (no phrase, no adjacency): what an index without positions
+    /// (`fts_middle`) can answer.
+    pub fn word_set_match(&self) -> Option<String> {
+        let n = self.tokens.len();
+        if n == 0 {
             return None;
         }
-        let n = self.tokens.len();
         let parts: Vec<String> = self
             .tokens
             .iter()
@@ -140,6 +136,18 @@ impl Term {
             })
             .collect();
         Some(parts.join(" AND "))
+    }
+
+    /// The last word alone, as a phrase of its parts.
+    pub fn last_word_match(&self) -> Option<String> {
+        self.tokens.last().map(|w| quote(w))
+    }
+
+    /// Every token, anywhere in the message (for two or more tokens; one is a phrase).
+    pub fn all_words_match(&self) -> Option<String> {
+        (self.tokens.len() >= 2)
+            .then(|| self.word_set_match())
+            .flatten()
     }
 
     /// Any of the whitespace-separated words (each still a phrase of its parts): the
@@ -199,6 +207,7 @@ mod tests {
         let t = &parse("--kqzt12-frobnicate").unwrap().terms[0];
         assert_eq!(t.phrase_match().unwrap(), "\"kqzt12 frobnicate\"");
         assert_eq!(t.head_phrase_match().unwrap(), "\"kqzt12\"");
+        assert_eq!(t.word_set_match().unwrap(), "\"kqzt12\" AND \"frobnicate\"");
         let t = &parse("src/x/spool_x.rs").unwrap().terms[0];
         assert_eq!(t.tokens, vec!["src", "x", "spool", "x", "rs"]);
     }
