@@ -303,10 +303,10 @@ fn an_older_schema_is_read_as_it_is_where_it_cannot_be_migrated() {
         "44444444-0000-4000-8000-000000000001",
         "sapote-old-schema",
     );
-    // Schema 2: before tombstones (3) and the meta table (4).
+    // Schema 2: before tombstones (3), the meta table (4) and the middles' index (5).
     let conn = rusqlite::Connection::open(env.db()).unwrap();
     conn.execute_batch(
-        "DROP TABLE forgotten; DROP TABLE forgotten_paths; DROP TABLE meta;
+        "DROP TABLE forgotten; DROP TABLE forgotten_paths; DROP TABLE meta; DROP TABLE fts_middle;
          PRAGMA user_version = 2;",
     )
     .unwrap();

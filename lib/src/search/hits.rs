@@ -197,6 +197,13 @@ impl Index {
     }
 }
 
+/// Whether the index has `fts_middle` (schema 5).
+fn has_middles(conn: &Connection) -> bool {
+    conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE name = 'fts_middle'")
+        .and_then(|mut s| s.exists([]))
+        .unwrap_or(false)
+}
+
 /// Matches of `m` in the word index, counted up to `cap`.
 fn count_up_to(conn: &Connection, m: &str, cap: i64) -> Result<i64> {
     let mut stmt = conn.prepare_cached(
@@ -468,7 +475,8 @@ pub(super) fn term_hits(
         }
     }
     // The omitted middles of long outputs: every word in one message, adjacency unknown.
-    if let Some(m) = t.word_set_match() {
+    // (An index of schema 4 or older, read where it cannot be migrated, has none.)
+    if let Some(m) = t.word_set_match().filter(|_| has_middles(conn)) {
         let hits = word_hits(conn, Index::Middle, &m, "all_words", f, idx, now)?;
         if !hits.is_empty() {
             return Ok(hits);
