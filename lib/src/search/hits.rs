@@ -3,13 +3,14 @@
 //!
 //! A term's newest [`CHUNK`] matches are read from the word index first (its doclist only,
 //! no join). A term with fewer is rare and ranked exactly: BM25 over all its matches. A
-//! common one ("error", "test", "the") would make FTS5 score every match
-//! before any `LIMIT`, so instead its matches are read newest first (message ids grow as
-//! sessions are archived), in chunks, joined to their messages and sessions for the filters,
-//! until enough hits are in hand or a bounded number of matches were looked at: the answer comes
+//! common one ("error", "test", "the") would make FTS5 score every match before any
+//! `LIMIT`, so its matches are read newest first instead (message ids grow as sessions are
+//! archived), in chunks, joined to their messages and sessions for the filters, until
+//! enough hits are in hand or a bounded number of matches were looked at: the answer comes
 //! from the most recent matches, ranked by role, recency and message length. Substrings
 //! (the trigram index) are always read that way, each candidate confirmed against the
-//! stored text.
+//! stored text. The words of long outputs' omitted middles (`fts_middle`, word sets) are
+//! read the same way as the word index, as all-words matches.
 
 use super::output::{RecallOptions, Scope};
 use super::query::{self, Term};
