@@ -249,7 +249,7 @@ con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 con.close()
 PY
     done < <(find "$dir" -type f \( -name '*.sqlite3' -o -name '*.db' \) -print0)
-    find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'
+    find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 measure_state() {
