@@ -144,6 +144,20 @@ pub struct Budget {
     pub truncation_reason: &'static str,
 }
 
+impl Budget {
+    /// A budget of these sizes with nothing spent yet.
+    pub fn unspent(budget_chars: usize, message_chars: usize, tool_message_chars: usize) -> Budget {
+        Budget {
+            budget_chars,
+            used_chars: 0,
+            message_chars,
+            tool_message_chars,
+            truncated: false,
+            truncation_reason: "",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RecallOutput {
     pub query: String,

@@ -39,14 +39,11 @@ fn empty_output(opts: &RecallOptions, status: &'static str) -> RecallOutput {
         count: 0,
         recent: opts.recent,
         results: Vec::new(),
-        budget: Budget {
-            budget_chars: opts.budget_chars,
-            used_chars: 0,
-            message_chars: opts.message_chars,
-            tool_message_chars: opts.tool_message_chars,
-            truncated: false,
-            truncation_reason: "",
-        },
+        budget: Budget::unspent(
+            opts.budget_chars,
+            opts.message_chars,
+            opts.tool_message_chars,
+        ),
     }
 }
 

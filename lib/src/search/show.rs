@@ -138,14 +138,11 @@ impl ShowOutput {
             hidden: 0,
             messages: Some(Vec::new()),
             next_message: None,
-            budget: Budget {
-                budget_chars: opts.budget_chars,
-                used_chars: 0,
-                message_chars: opts.message_chars,
-                tool_message_chars: opts.tool_message_chars,
-                truncated: false,
-                truncation_reason: "",
-            },
+            budget: Budget::unspent(
+                opts.budget_chars,
+                opts.message_chars,
+                opts.tool_message_chars,
+            ),
         }
     }
 
