@@ -141,6 +141,11 @@ fn a_home_without_hosts_warns_about_nothing() {
         serde_json::json!(["csep-session-recall"])
     );
     assert!(!env.state().exists(), "csep status created the state dir");
+    // 1.3.10's set-up check: nothing is set up.
+    assert_eq!(
+        s["plugin_hooks"],
+        serde_json::json!({"manifest_exists": false, "session_start_declared": false, "stop_declared": false})
+    );
 }
 
 #[test]
@@ -188,6 +193,11 @@ fn installed_hooks_are_current_and_codex_trust_is_checked_per_hook() {
         (&true.into(), &true.into()),
         "{claude}"
     );
+    // 1.3.10's set-up check, which its README tells users to look at, holds.
+    assert_eq!(
+        s["plugin_hooks"],
+        serde_json::json!({"manifest_exists": true, "session_start_declared": true, "stop_declared": true})
+    );
     assert!(claude.get("trusted").is_none());
     let w = warnings(&s);
     assert!(
@@ -230,6 +240,9 @@ fn installed_hooks_are_current_and_codex_trust_is_checked_per_hook() {
     fs::write(env.state().join("bin/csep-hook.sh"), "#!/bin/sh\nexit 0\n").unwrap();
     let s = env.status();
     assert_eq!(s["hooks"]["claude"]["current"], false);
+    assert_eq!(s["plugin_hooks"]["session_start_declared"], false, "{s}");
+    assert_eq!(s["plugin_hooks"]["stop_declared"], false, "{s}");
+    assert_eq!(s["plugin_hooks"]["manifest_exists"], true, "{s}");
 
     // [features] hooks = false.
     let config = fs::read_to_string(env.path("codex/config.toml")).unwrap();

@@ -30,6 +30,8 @@ pub struct Status {
     /// `csep mcp` registered as the MCP server `csep` in each host.
     pub mcp: Mcp,
     pub plugin_bundle: hosts::PluginBundle,
+    /// csep 1.3.10's set-up check, under its name: true when csep's hooks are installed.
+    pub plugin_hooks: PluginHooks,
     /// `.env.provider`: which provider keys it sets (names only, never values) and its mode.
     pub env_provider: ProviderKeys,
     pub stable_memory: StableMemory,
@@ -45,6 +47,33 @@ pub struct Status {
 pub struct Hooks {
     pub codex: hosts::HostHooks,
     pub claude: hosts::HostHooks,
+}
+
+/// csep 1.3.10's `plugin_hooks`, whose fields its README tells users to check after set-up:
+/// here true when `csep setup` left its manifest and a host runs csep's current SessionStart
+/// (and Stop) hook.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginHooks {
+    pub manifest_exists: bool,
+    pub session_start_declared: bool,
+    pub stop_declared: bool,
+}
+
+impl PluginHooks {
+    fn new(state_dir: &Path, hooks: &Hooks) -> PluginHooks {
+        let declared = |event: &str| {
+            [&hooks.codex, &hooks.claude].iter().any(|h| {
+                h.events
+                    .iter()
+                    .any(|e| e.event == event && e.installed && e.current)
+            })
+        };
+        PluginHooks {
+            manifest_exists: crate::setup::manifest_path(state_dir).is_file(),
+            session_start_declared: declared("SessionStart"),
+            stop_declared: declared("Stop"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +130,11 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
     let expected = hosts::Expected::new(state_dir);
     let mut indexed = HashMap::new();
     let session_recall = local::session_recall(&crate::paths::index_db(state_dir), &mut indexed);
+    let hooks = Hooks {
+        codex: hosts::codex(codex_home, &expected),
+        claude: hosts::claude(claude_dir, &expected),
+    };
+    let plugin_hooks = PluginHooks::new(state_dir, &hooks);
     let mut s = Status {
         kind: "csep_status",
         timestamp: timefmt::format_iso_ms(timefmt::now_ms()),
@@ -112,15 +146,13 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
             parsed,
             warnings: config_warnings,
         },
-        hooks: Hooks {
-            codex: hosts::codex(codex_home, &expected),
-            claude: hosts::claude(claude_dir, &expected),
-        },
+        hooks,
         mcp: Mcp {
             codex: crate::setup::mcp::codex_registration(codex_home, &expected.mcp_server()),
             claude: crate::setup::mcp::claude_registration(claude_dir, &expected.mcp_server()),
         },
         plugin_bundle: hosts::plugin_bundle(),
+        plugin_hooks,
         env_provider: envfile::provider_keys(state_dir),
         stable_memory: stable_memory(state_dir, &config, session_reflection.latest.as_ref()),
         session_recall,
