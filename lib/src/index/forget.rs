@@ -140,7 +140,11 @@ struct SessionRow {
     agent: Option<Agent>,
 }
 
-fn session_row(tx: &Connection, sql: &str, arg: &str) -> Result<Option<SessionRow>> {
+fn session_row(
+    tx: &Connection,
+    sql: &str,
+    arg: impl rusqlite::ToSql,
+) -> Result<Option<SessionRow>> {
     Ok(tx
         .query_row(sql, [arg], |r| {
             Ok(SessionRow {
@@ -152,17 +156,16 @@ fn session_row(tx: &Connection, sql: &str, arg: &str) -> Result<Option<SessionRo
         .optional()?)
 }
 
-/// The indexed session named `id`: as given, else (for a bare id) as Claude Code's
-/// `claude:<id>`.
+/// The indexed session named `id`, either spelling (see [`super::sessions::rowid_as_named`]).
 fn find_session(tx: &Connection, id: &str) -> Result<Option<SessionRow>> {
-    const SQL: &str = "SELECT id, session_id, agent FROM sessions WHERE session_id = ?1";
-    if let Some(s) = session_row(tx, SQL, id)? {
-        return Ok(Some(s));
+    match super::sessions::rowid_as_named(tx, id)? {
+        Some(rowid) => session_row(
+            tx,
+            "SELECT id, session_id, agent FROM sessions WHERE id = ?1",
+            rowid,
+        ),
+        None => Ok(None),
     }
-    if id.starts_with("claude:") {
-        return Ok(None);
-    }
-    session_row(tx, SQL, &format!("claude:{id}"))
 }
 
 /// Forgets `target` (see the module doc). `state_dir` is searched for other copies of the

@@ -1,7 +1,8 @@
 //! Named reads of sessions, sources and messages for the modules above the store: the
 //! trigger's counters (a session's row, what came after its watermark, its transcript),
 //! migrate-worktrees' evidence (the directories the index knows) and `csep session-archive`'s
-//! answer (a transcript's session and its message count). The SQL stays here; the policy
+//! answer (a transcript's session and its message count), and a session as a user names it
+//! (`csep recall forget`, `csep show`). The SQL stays here; the policy
 //! (what counts, what a reflection session is) stays with the caller.
 
 use super::db::FLAG_BACKGROUND;
@@ -29,6 +30,18 @@ pub fn rowid(conn: &Connection, session_id: &str) -> Result<Option<i64>> {
             |r| r.get(0),
         )
         .optional()?)
+}
+
+/// The row id of the session a user named `id`: as the index names it, else (a bare id) as
+/// Claude Code's `claude:<id>`, so either spelling works (`csep recall forget`, `csep show`).
+pub fn rowid_as_named(conn: &Connection, id: &str) -> Result<Option<i64>> {
+    if let Some(rowid) = rowid(conn, id)? {
+        return Ok(Some(rowid));
+    }
+    if id.starts_with("claude:") {
+        return Ok(None);
+    }
+    rowid(conn, &format!("claude:{id}"))
 }
 
 /// The session the index names `session_id`.

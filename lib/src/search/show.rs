@@ -151,18 +151,6 @@ impl ShowOutput {
     }
 }
 
-/// The indexed session `id` names: as given, else (a bare id) as Claude Code's `claude:<id>`,
-/// the way `csep recall forget` resolves it.
-fn resolve(conn: &Connection, id: &str) -> Result<Option<i64>> {
-    if let Some(rowid) = sessions::rowid(conn, id)? {
-        return Ok(Some(rowid));
-    }
-    if id.starts_with("claude:") {
-        return Ok(None);
-    }
-    sessions::rowid(conn, &format!("claude:{id}"))
-}
-
 /// The session's transcripts that hold messages: the main one first, then subagents'.
 fn sources(conn: &Connection, session: i64) -> Result<Vec<(i64, String, Option<String>)>> {
     let mut stmt = conn.prepare_cached(
@@ -192,7 +180,7 @@ pub fn show(conn: &Connection, opts: &ShowOptions) -> Result<ShowOutput> {
     if id.is_empty() {
         return Err(Error::usage("the session id is empty"));
     }
-    let Some(session) = resolve(conn, id)? else {
+    let Some(session) = sessions::rowid_as_named(conn, id)? else {
         return Ok(ShowOutput::empty(opts, "not_found"));
     };
     let row = session_row(conn, session)?;
