@@ -158,43 +158,31 @@ fn upsert_session(tx: &Connection, s: &SessionRecord, primary: bool) -> Result<(
 }
 
 fn delete_source_messages(tx: &Connection, source_rowid: i64) -> Result<u64> {
-    tx.prepare_cached(
-        "DELETE FROM fts_words WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)",
-    )?
-    .execute([source_rowid])?;
-    tx.prepare_cached(
-        "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1)",
-    )?
-    .execute([source_rowid])?;
-    // Only a cut message has a row there.
-    tx.prepare_cached(&format!(
-        "DELETE FROM fts_middle WHERE rowid IN (SELECT id FROM messages WHERE source_rowid = ?1 AND flags & {FLAG_TRUNCATED} <> 0)"
-    ))?
-    .execute([source_rowid])?;
-    let n = tx
-        .prepare_cached("DELETE FROM messages WHERE source_rowid = ?1")?
-        .execute([source_rowid])?;
-    Ok(n as u64)
+    delete_messages(tx, "source_rowid", source_rowid)
 }
 
 /// Deletes every message of a session and its postings (a forget); returns how many.
 pub(crate) fn delete_session_messages(tx: &Connection, session_rowid: i64) -> Result<u64> {
-    tx.prepare_cached(
-        "DELETE FROM fts_words WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1)",
-    )?
-    .execute([session_rowid])?;
-    tx.prepare_cached(
-        "DELETE FROM fts_tri WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1)",
-    )?
-    .execute([session_rowid])?;
-    // Only a cut message has a row there.
-    tx.prepare_cached(&format!(
-        "DELETE FROM fts_middle WHERE rowid IN (SELECT id FROM messages WHERE session_rowid = ?1 AND flags & {FLAG_TRUNCATED} <> 0)"
-    ))?
-    .execute([session_rowid])?;
+    delete_messages(tx, "session_rowid", session_rowid)
+}
+
+/// Deletes the messages whose `column` (`source_rowid` or `session_rowid`) is `value`, with
+/// their postings in every full-text index; returns how many.
+fn delete_messages(tx: &Connection, column: &'static str, value: i64) -> Result<u64> {
+    // Only a cut message has a row in fts_middle.
+    for (table, only) in [
+        ("fts_words", String::new()),
+        ("fts_tri", String::new()),
+        ("fts_middle", format!(" AND flags & {FLAG_TRUNCATED} <> 0")),
+    ] {
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT id FROM messages WHERE {column} = ?1{only})"
+        ))?
+        .execute([value])?;
+    }
     let n = tx
-        .prepare_cached("DELETE FROM messages WHERE session_rowid = ?1")?
-        .execute([session_rowid])?;
+        .prepare_cached(&format!("DELETE FROM messages WHERE {column} = ?1"))?
+        .execute([value])?;
     Ok(n as u64)
 }
 
