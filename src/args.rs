@@ -125,13 +125,29 @@ impl HistoryArgs {
 pub enum AgentArg {
     Codex,
     Claude,
+    Copilot,
+    Qwen,
+    Droid,
+    Gemini,
+    #[value(name = "opencode")]
+    OpenCode,
+    Cursor,
+    Aider,
 }
 
 impl From<AgentArg> for csep_lib::wire::Agent {
     fn from(a: AgentArg) -> Self {
+        use csep_lib::wire::Agent;
         match a {
-            AgentArg::Codex => csep_lib::wire::Agent::Codex,
-            AgentArg::Claude => csep_lib::wire::Agent::Claude,
+            AgentArg::Codex => Agent::Codex,
+            AgentArg::Claude => Agent::Claude,
+            AgentArg::Copilot => Agent::Copilot,
+            AgentArg::Qwen => Agent::Qwen,
+            AgentArg::Droid => Agent::Droid,
+            AgentArg::Gemini => Agent::Gemini,
+            AgentArg::OpenCode => Agent::OpenCode,
+            AgentArg::Cursor => Agent::Cursor,
+            AgentArg::Aider => Agent::Aider,
         }
     }
 }

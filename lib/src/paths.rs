@@ -1,6 +1,7 @@
 //! Where things live: the state directory (csep 1.3.10's resolution order), the recall
 //! database inside it (and csep 1.3.10's), the hosts' transcript roots, and programs on PATH.
 
+use crate::wire::Agent;
 use std::env;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,75 @@ pub fn claude_user_config(claude_dir: &Path) -> PathBuf {
 /// `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
 pub fn claude_projects_root() -> PathBuf {
     claude_config_dir().join("projects")
+}
+
+/// `$COPILOT_HOME`, else `~/.copilot`: Copilot CLI's `session-state/` and `session-store.db`.
+pub fn copilot_home() -> PathBuf {
+    non_empty_var("COPILOT_HOME").unwrap_or_else(|| home().join(".copilot"))
+}
+
+/// Qwen Code's runtime dir, where `projects/<cwd>/chats/` is: `$QWEN_RUNTIME_DIR`, else
+/// `$QWEN_HOME`, else `~/.qwen`.
+pub fn qwen_runtime_dir() -> PathBuf {
+    non_empty_var("QWEN_RUNTIME_DIR")
+        .or_else(|| non_empty_var("QWEN_HOME"))
+        .unwrap_or_else(|| home().join(".qwen"))
+}
+
+/// Qwen Code's configuration dir (`settings.json`): `$QWEN_HOME`, else `~/.qwen`.
+pub fn qwen_home() -> PathBuf {
+    non_empty_var("QWEN_HOME").unwrap_or_else(|| home().join(".qwen"))
+}
+
+/// Factory Droid's `.factory`, under `$FACTORY_HOME_OVERRIDE` (which Droid reads in place of
+/// `$HOME`) or `~`.
+pub fn factory_home() -> PathBuf {
+    non_empty_var("FACTORY_HOME_OVERRIDE")
+        .unwrap_or_else(home)
+        .join(".factory")
+}
+
+/// Gemini CLI's `.gemini`, under `$GEMINI_CLI_HOME` (Gemini appends `.gemini`) or `~`.
+pub fn gemini_home() -> PathBuf {
+    non_empty_var("GEMINI_CLI_HOME")
+        .unwrap_or_else(home)
+        .join(".gemini")
+}
+
+/// OpenCode's data dir: `$XDG_DATA_HOME/opencode`, else `~/.local/share/opencode`.
+pub fn opencode_data_dir() -> PathBuf {
+    non_empty_var("XDG_DATA_HOME")
+        .unwrap_or_else(|| home().join(".local").join("share"))
+        .join("opencode")
+}
+
+/// OpenCode's config dir (`plugins/`): `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`.
+pub fn opencode_config_dir() -> PathBuf {
+    non_empty_var("XDG_CONFIG_HOME")
+        .unwrap_or_else(|| home().join(".config"))
+        .join("opencode")
+}
+
+/// `$CURSOR_CONFIG_DIR`, else `~/.cursor`.
+pub fn cursor_config_dir() -> PathBuf {
+    non_empty_var("CURSOR_CONFIG_DIR").unwrap_or_else(|| home().join(".cursor"))
+}
+
+/// Where a host keeps its history, the root a backfill walks when none is given. Aider has no
+/// central place (it writes `.aider.chat.history.md` into each repository): `None`, unless
+/// `$AIDER_CHAT_HISTORY_FILE` names one file.
+pub fn history_root(agent: Agent) -> Option<PathBuf> {
+    Some(match agent {
+        Agent::Codex => codex_sessions_root(),
+        Agent::Claude => claude_projects_root(),
+        Agent::Copilot => copilot_home(),
+        Agent::Qwen => qwen_runtime_dir().join("projects"),
+        Agent::Droid => factory_home().join("sessions"),
+        Agent::Gemini => gemini_home().join("tmp"),
+        Agent::OpenCode => opencode_data_dir(),
+        Agent::Cursor => cursor_config_dir(),
+        Agent::Aider => return non_empty_var("AIDER_CHAT_HISTORY_FILE"),
+    })
 }
 
 /// The program `name` would run: `name` itself when it holds a `/`, else the first

@@ -8,26 +8,86 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Which host wrote a transcript.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Agent {
     Codex,
     Claude,
+    Copilot,
+    Qwen,
+    Droid,
+    Gemini,
+    #[serde(rename = "opencode")]
+    OpenCode,
+    Cursor,
+    Aider,
 }
 
 impl Agent {
+    /// Every host csep reads, in the order people see them listed.
+    pub const ALL: [Agent; 9] = [
+        Agent::Codex,
+        Agent::Claude,
+        Agent::Copilot,
+        Agent::Qwen,
+        Agent::Droid,
+        Agent::Gemini,
+        Agent::OpenCode,
+        Agent::Cursor,
+        Agent::Aider,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Agent::Codex => "codex",
             Agent::Claude => "claude",
+            Agent::Copilot => "copilot",
+            Agent::Qwen => "qwen",
+            Agent::Droid => "droid",
+            Agent::Gemini => "gemini",
+            Agent::OpenCode => "opencode",
+            Agent::Cursor => "cursor",
+            Agent::Aider => "aider",
         }
     }
+
     pub fn parse(s: &str) -> Option<Agent> {
-        match s {
-            "codex" => Some(Agent::Codex),
-            "claude" => Some(Agent::Claude),
-            _ => None,
+        Agent::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The product name, for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Agent::Codex => "Codex CLI",
+            Agent::Claude => "Claude Code",
+            Agent::Copilot => "GitHub Copilot CLI",
+            Agent::Qwen => "Qwen Code",
+            Agent::Droid => "Factory Droid",
+            Agent::Gemini => "Gemini CLI",
+            Agent::OpenCode => "OpenCode",
+            Agent::Cursor => "Cursor CLI",
+            Agent::Aider => "Aider",
         }
+    }
+
+    /// The index's session id for the host's own id `raw`. Codex thread ids stay as they are
+    /// (csep 1.3.10's form); every other host's ids are prefixed with its name, so two hosts'
+    /// ids never collide. An id that already carries the prefix is returned unchanged.
+    pub fn session_key(self, raw: &str) -> String {
+        if self == Agent::Codex {
+            return raw.to_string();
+        }
+        let prefix = self.as_str();
+        match raw.strip_prefix(prefix) {
+            Some(rest) if rest.starts_with(':') => raw.to_string(),
+            _ => format!("{prefix}:{raw}"),
+        }
+    }
+
+    /// The host a prefixed session id (`qwen:…`) names; `None` for an unprefixed (Codex) id.
+    pub fn of_session_key(id: &str) -> Option<Agent> {
+        let (prefix, _) = id.split_once(':')?;
+        Agent::parse(prefix).filter(|a| *a != Agent::Codex)
     }
 }
 
@@ -373,5 +433,22 @@ mod archive_request_tests {
         assert!(ArchiveRequest::read(json!([1])).is_none());
         let empty = ArchiveRequest::read(json!({"transcript_path": ""})).unwrap();
         assert_eq!(empty.transcript_path(), None);
+    }
+
+    #[test]
+    fn every_host_but_codex_prefixes_its_session_ids_once() {
+        assert_eq!(Agent::Codex.session_key("019a"), "019a");
+        assert_eq!(Agent::Claude.session_key("abc"), "claude:abc");
+        assert_eq!(Agent::Qwen.session_key("abc"), "qwen:abc");
+        assert_eq!(Agent::Qwen.session_key("qwen:abc"), "qwen:abc");
+        assert_eq!(Agent::OpenCode.session_key("ses_1"), "opencode:ses_1");
+        assert_eq!(Agent::of_session_key("gemini:x"), Some(Agent::Gemini));
+        assert_eq!(Agent::of_session_key("codex:x"), None);
+        assert_eq!(Agent::of_session_key("019a-77"), None);
+        for a in Agent::ALL {
+            assert_eq!(Agent::parse(a.as_str()), Some(a));
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+        }
     }
 }

@@ -265,6 +265,7 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
             "Claude Code recall sync",
             "claude_code",
         ),
+        other => ("recall sync", "Recall sync", other.as_str()),
     };
     let db = recall_args.state.db();
     if recall_args.format == FormatArg::Markdown {

@@ -43,10 +43,15 @@ pub fn backfill(
     threads: usize,
     caps: Caps,
 ) -> Result<Summary, Error> {
-    let root = root.unwrap_or_else(|| match agent {
-        Agent::Codex => csep_lib::paths::codex_sessions_root(),
-        Agent::Claude => csep_lib::paths::claude_projects_root(),
-    });
+    let root = match root.or_else(|| csep_lib::paths::history_root(agent)) {
+        Some(root) => root,
+        None => {
+            return Err(Error::usage(format!(
+                "{} keeps no history in one place; name it with --root",
+                agent.display_name()
+            )))
+        }
+    };
     let mut conn = db::open_rw(&state.db())?;
     let opts = BackfillOptions {
         agent,

@@ -589,7 +589,7 @@ fn bad_input_exits_2_with_the_tool_prefix() {
             .stderr(predicate::str::starts_with("csep-trigger: "));
     }
     env.cmd("csep-trigger")
-        .args(["--agent", "gemini"])
+        .args(["--agent", "notepad"])
         .write_stdin(stop_payload(ID).to_string())
         .assert()
         .code(2);

@@ -134,7 +134,8 @@ pub fn records(
                 });
                 let injected = match agent {
                     Agent::Codex => codex::is_injected(&m.content),
-                    Agent::Claude => claude::is_injected(&m.content),
+                    // 1.3.10 read only Codex and Claude Code.
+                    _ => claude::is_injected(&m.content),
                 };
                 out.push(Role::User, None, &m.content, ts, offset, meta || injected);
             }

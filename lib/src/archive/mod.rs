@@ -155,6 +155,13 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     match agent {
         Agent::Codex => codex::parse(&mut out, &head, &mut body, start),
         Agent::Claude => claude::parse(&mut out, &head, &mut body, start),
+        other => {
+            return Err(Error::input(format!(
+                "{}: reading {} history is not built yet",
+                path.display(),
+                other.display_name()
+            )))
+        }
     }
     if let Some(e) = body.error {
         return Err(Error::io(path.display(), e));

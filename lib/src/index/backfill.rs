@@ -211,6 +211,7 @@ fn is_candidate(agent: Agent, name: &str) -> bool {
             name.starts_with("rollout-") && (name.ends_with(".jsonl") || name.ends_with(".json"))
         }
         Agent::Claude => name.ends_with(".jsonl"),
+        _ => false,
     }
 }
 

@@ -120,17 +120,16 @@ pub struct RebuildSummary {
 /// remembered beside `db`, each once.
 fn roots(db: &Path) -> Vec<(Agent, PathBuf, bool)> {
     let mut out: Vec<(Agent, PathBuf, bool)> = Vec::new();
-    let defaults = [
-        (Agent::Codex, crate::paths::codex_sessions_root()),
-        (Agent::Claude, crate::paths::claude_projects_root()),
-    ];
+    let defaults = Agent::ALL
+        .into_iter()
+        .filter_map(|a| crate::paths::history_root(a).map(|root| (a, root, true)));
     let known = known_roots(db)
         .into_iter()
-        .map(|k| (k.agent, PathBuf::from(k.root)));
-    for (i, (agent, root)) in defaults.into_iter().chain(known).enumerate() {
+        .map(|k| (k.agent, PathBuf::from(k.root), false));
+    for (agent, root, default) in defaults.chain(known) {
         let root = fs::canonicalize(&root).unwrap_or(root);
         if !out.iter().any(|(a, r, _)| *a == agent && *r == root) {
-            out.push((agent, root, i < 2));
+            out.push((agent, root, default));
         }
     }
     out

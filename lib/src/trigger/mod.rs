@@ -125,9 +125,8 @@ fn index_ids(input: &Input) -> Vec<String> {
         format!("claude:{raw}")
     };
     match input.agent {
-        Some(Agent::Claude) => vec![claude],
-        Some(Agent::Codex) => vec![raw.to_string()],
-        None if raw.starts_with("claude:") => vec![claude],
+        Some(agent) => vec![agent.session_key(raw)],
+        None if Agent::of_session_key(raw).is_some() => vec![raw.to_string()],
         None => vec![raw.to_string(), claude],
     }
 }
