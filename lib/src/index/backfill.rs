@@ -114,7 +114,20 @@ impl Summary {
             ..Default::default()
         }
     }
-    fn count_applied(&mut self, applied: ingest::Applied, source: &crate::wire::SourceRecord) {
+    /// Lists one more error (up to [`MAX_LISTED_ERRORS`]) and counts it.
+    pub(super) fn push_error(&mut self, e: FileError) {
+        self.processed_files += 1;
+        self.error_count += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    pub(super) fn count_applied(
+        &mut self,
+        applied: ingest::Applied,
+        source: &crate::wire::SourceRecord,
+    ) {
         self.processed_files += 1;
         self.processed_successfully += 1;
         self.messages += applied.messages;
@@ -475,7 +488,12 @@ fn backfill_unnoted(
     let started = Instant::now();
     // One spelling per file, whatever root spelling the caller used (relative, symlinked).
     let root = std::fs::canonicalize(&opts.root).unwrap_or_else(|_| opts.root.clone());
-    let (mut files, walk_errors) = discover(opts.agent, &root)?;
+    // A store host's root may be one store file (`$AIDER_CHAT_HISTORY_FILE`).
+    let (mut files, walk_errors) = if root.is_file() && super::stores::has_stores(opts.agent) {
+        (Vec::new(), Vec::new())
+    } else {
+        discover(opts.agent, &root)?
+    };
     if let Some(days) = opts.since_days {
         let cutoff = timefmt::now_ms() - days as i64 * 86_400_000;
         files.retain(|(_, st)| st.mtime_ms >= cutoff);
@@ -495,6 +513,16 @@ fn backfill_unnoted(
     let jobs = plan_jobs(files, &states, &forgotten, Some(opts.agent), &mut summary);
     summary.record_errors(conn, walk_errors)?;
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
+    if super::stores::has_stores(opts.agent) {
+        let mut ctx = super::stores::Ctx {
+            conn,
+            states: &states,
+            forgotten: &forgotten,
+            caps: opts.caps,
+            summary: &mut summary,
+        };
+        super::stores::backfill(&mut ctx, opts.agent, &root)?;
+    }
     summary.close(conn, started)?;
     Ok(summary)
 }
