@@ -155,11 +155,11 @@ pub fn records(
             if title_call {
                 continue;
             }
-            let ts = p
-                .data
-                .get("time")
-                .and_then(|t| t.get("start"))
-                .and_then(iso)
+            // A tool part keeps its times in its state.
+            let ts = [p.data.get("time"), p.data.get("state").and_then(|s| s.get("time"))]
+                .into_iter()
+                .flatten()
+                .find_map(|t| t.get("start").and_then(iso))
                 .or_else(|| msg_ts.clone());
             out.see_time(ts.as_deref());
             if offset < read.start {
