@@ -126,6 +126,13 @@ fn every_store_fixture_indexes_without_an_error() {
     let v = env.backfill("copilot", &home);
     assert_read(&v, "copilot session-store.db");
     assert_eq!(n(&v, "new_sessions"), 2, "{v}");
+    // With the event logs beside it, the store stands in for none of its sessions.
+    let full = copy(&env, &copilot.join("generated"), "copilot-full");
+    let v = env.backfill("copilot", &full);
+    assert_clean(&v, "copilot with its event logs");
+    let prefix = format!("{}/session-store.db#%", full.canonicalize().unwrap().display());
+    let sql = format!("SELECT COUNT(*) FROM sources WHERE path LIKE '{prefix}'");
+    assert_eq!(env.sql_count(&sql), 0, "{v}");
     for agent in ["opencode", "aider", "copilot"] {
         let sql = format!("SELECT COUNT(*) FROM sessions WHERE agent = '{agent}'");
         assert!(env.sql_count(&sql) > 0, "{agent}");
@@ -356,4 +363,36 @@ fn stores_held_open_by_their_host_are_read_and_left_alone() {
         let rows: i64 = host.query_row(count, [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 3, "{agent}: the host's row landed");
     }
+}
+
+#[test]
+fn a_store_or_one_of_its_sessions_can_be_named_as_a_file() {
+    let Some(aider) = hosts("aider") else { return };
+    let env = Env::new();
+    let dir = copy(&env, &aider.join("generated/demo"), "demo");
+    let file = dir.join(".aider.chat.history.md").canonicalize().unwrap();
+    let named = format!("{}#1", file.display());
+    let out = env
+        .cmd("csep-index")
+        .args(["--file", &named])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_read(&v, "--file STORE#SESSION");
+    let (role, text, _) = top(&env, "aider", "Explain what main.py does");
+    assert_eq!((role.as_str(), text.as_str()), ("user", "Explain what main.py does."));
+    let again = env
+        .cmd("csep-index")
+        .arg("--file")
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&again).unwrap();
+    assert_eq!((n(&v, "messages"), n(&v, "unchanged_sessions")), (0, 1), "{v}");
 }

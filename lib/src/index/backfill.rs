@@ -578,10 +578,15 @@ fn index_paths_unnoted(
     let started = Instant::now();
     let run_id = ingest::start_run(conn, "files", None)?;
     let mut summary = Summary::new("files".into(), run_id);
-    summary.files_seen = paths.len() as u64;
     let mut files = Vec::new();
     let mut failed = Vec::new();
-    for p in paths {
+    // A host's store (or one session of it, `STORE#SESSION`) is read as a backfill reads it.
+    let (stores, paths): (Vec<_>, Vec<_>) = paths
+        .iter()
+        .map(|p| (p, super::stores::store_of(p, agent)))
+        .partition(|(_, s)| s.is_some());
+    summary.files_seen = paths.len() as u64;
+    for (p, _) in paths {
         let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
         match archive::stat(&p) {
             Ok(st) => files.push((p, st)),
@@ -599,6 +604,21 @@ fn index_paths_unnoted(
     let jobs = plan_jobs(files, &states, &forgotten, agent, &mut summary);
     summary.record_errors(conn, failed)?;
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
+    if !stores.is_empty() {
+        let states = ingest::load_source_states(conn)?;
+        let mut ctx = super::stores::Ctx {
+            conn,
+            states: &states,
+            forgotten: &forgotten,
+            caps,
+            summary: &mut summary,
+        };
+        for (_, store) in stores {
+            if let Some((store, agent)) = store {
+                super::stores::backfill(&mut ctx, agent, &store)?;
+            }
+        }
+    }
     summary.close(conn, started)?;
     Ok(summary)
 }

@@ -32,6 +32,34 @@ pub fn has_stores(agent: Agent) -> bool {
     )
 }
 
+/// The store a path names, with its host: a store file itself, or a session's virtual path
+/// `STORE#SESSION` (both as a hook or `--file` may name them). `agent` is the host the
+/// caller knows, if any; otherwise the store's file name tells.
+pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<(PathBuf, Agent)> {
+    let text = path.to_string_lossy();
+    let file = match text.rsplit_once(stored::SEP) {
+        Some((store, _)) if Path::new(store).is_file() => PathBuf::from(store),
+        _ => path.to_path_buf(),
+    };
+    let name = file.file_name()?.to_string_lossy().into_owned();
+    let by_name = if is_opencode_db(&name) {
+        Some(Agent::OpenCode)
+    } else if name == "session-store.db" {
+        Some(Agent::Copilot)
+    } else if name == aider::FILE_NAME {
+        Some(Agent::Aider)
+    } else {
+        None
+    };
+    let agent = match (agent, by_name) {
+        (Some(a), Some(b)) if a == b => a,
+        (None, Some(b)) => b,
+        (Some(Agent::Cursor), None) if name == "store.db" => Agent::Cursor,
+        _ => return None,
+    };
+    file.is_file().then_some((file, agent))
+}
+
 /// What a walk found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Store {
