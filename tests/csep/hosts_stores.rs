@@ -113,7 +113,10 @@ fn every_store_fixture_indexes_without_an_error() {
     let v = env.backfill("opencode", db.parent().unwrap());
     assert_read(&v, "opencode peer SQL");
     for kind in ["generated", "real", "peers"] {
-        let v = env.backfill("aider", &copy(&env, &aider.join(kind), &format!("aider-{kind}")));
+        let v = env.backfill(
+            "aider",
+            &copy(&env, &aider.join(kind), &format!("aider-{kind}")),
+        );
         assert_read(&v, &format!("aider {kind}"));
     }
     // The peer store.db holds its meta only: nothing of it is a session of its own.
@@ -122,7 +125,11 @@ fn every_store_fixture_indexes_without_an_error() {
     // Copilot's store alone, its event logs gone: its sessions come from the store.
     let home = env.path("copilot-home");
     fs::create_dir_all(&home).unwrap();
-    copy(&env, &copilot.join("generated/session-store.db"), "copilot-home/session-store.db");
+    copy(
+        &env,
+        &copilot.join("generated/session-store.db"),
+        "copilot-home/session-store.db",
+    );
     let v = env.backfill("copilot", &home);
     assert_read(&v, "copilot session-store.db");
     assert_eq!(n(&v, "new_sessions"), 2, "{v}");
@@ -130,7 +137,10 @@ fn every_store_fixture_indexes_without_an_error() {
     let full = copy(&env, &copilot.join("generated"), "copilot-full");
     let v = env.backfill("copilot", &full);
     assert_clean(&v, "copilot with its event logs");
-    let prefix = format!("{}/session-store.db#%", full.canonicalize().unwrap().display());
+    let prefix = format!(
+        "{}/session-store.db#%",
+        full.canonicalize().unwrap().display()
+    );
     let sql = format!("SELECT COUNT(*) FROM sources WHERE path LIKE '{prefix}'");
     assert_eq!(env.sql_count(&sql), 0, "{v}");
     for agent in ["opencode", "aider", "copilot"] {
@@ -151,11 +161,18 @@ fn a_user_line_and_a_tool_output_are_found_first() {
     env.backfill("aider", &copy(&env, &aider.join("real"), "aider"));
     let home = env.path("copilot");
     fs::create_dir_all(&home).unwrap();
-    copy(&env, &copilot.join("generated/session-store.db"), "copilot/session-store.db");
+    copy(
+        &env,
+        &copilot.join("generated/session-store.db"),
+        "copilot/session-store.db",
+    );
     env.backfill("copilot", &home);
 
     let (role, text, source) = top(&env, "opencode", "Show me does-not-exist.txt");
-    assert_eq!((role.as_str(), text.as_str()), ("user", "Show me does-not-exist.txt"));
+    assert_eq!(
+        (role.as_str(), text.as_str()),
+        ("user", "Show me does-not-exist.txt")
+    );
     assert!(source.contains("opencode.db#ses_"), "{source}");
     let (role, text, _) = top(&env, "opencode", "No such file or directory");
     assert_eq!(role, "tool");
@@ -209,7 +226,10 @@ fn opencode_a_second_backfill_reads_only_the_new_part() {
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 1);
     let (role, text, _) = top(&env, "opencode", "flamingos");
-    assert_eq!((role.as_str(), text.as_str()), ("user", "a later question about flamingos"));
+    assert_eq!(
+        (role.as_str(), text.as_str()),
+        ("user", "a later question about flamingos")
+    );
 
     // Nothing changed since: the store is not read again.
     let third = env.backfill("opencode", &dir);
@@ -255,7 +275,10 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 4);
     let (role, text, source) = top(&env, "aider", "pelican timeout");
-    assert_eq!((role.as_str(), text.as_str()), ("user", "what about the pelican timeout"));
+    assert_eq!(
+        (role.as_str(), text.as_str()),
+        ("user", "what about the pelican timeout")
+    );
     assert!(source.ends_with("#3"), "{source}");
     let (role, _, source) = top(&env, "aider", "src/pelican.py");
     assert_eq!(role, "tool");
@@ -318,7 +341,10 @@ print("committed", flush=True)
 }
 
 fn snapshot(p: &Path) -> (Vec<u8>, std::time::SystemTime) {
-    (fs::read(p).unwrap(), fs::metadata(p).unwrap().modified().unwrap())
+    (
+        fs::read(p).unwrap(),
+        fs::metadata(p).unwrap().modified().unwrap(),
+    )
 }
 
 #[test]
@@ -331,7 +357,11 @@ fn stores_held_open_by_their_host_are_read_and_left_alone() {
     let oc_db = oc_dir.join("opencode.db");
     let cp_dir = env.path("copilot");
     fs::create_dir_all(&cp_dir).unwrap();
-    let cp_db = copy(&env, &copilot.join("generated/session-store.db"), "copilot/session-store.db");
+    let cp_db = copy(
+        &env,
+        &copilot.join("generated/session-store.db"),
+        "copilot/session-store.db",
+    );
     let cases = [
         (
             "opencode",
@@ -355,8 +385,16 @@ fn stores_held_open_by_their_host_are_read_and_left_alone() {
         let (wal_bytes, _) = snapshot(&wal);
         let v = env.backfill(agent, root);
         assert_read(&v, agent);
-        assert_eq!(n(&v, "new_sessions"), 2, "{agent}: only committed sessions: {v}");
-        assert_eq!(snapshot(db), (bytes, mtime), "{agent}: the store is unchanged");
+        assert_eq!(
+            n(&v, "new_sessions"),
+            2,
+            "{agent}: only committed sessions: {v}"
+        );
+        assert_eq!(
+            snapshot(db),
+            (bytes, mtime),
+            "{agent}: the store is unchanged"
+        );
         assert_eq!(snapshot(&wal).0, wal_bytes, "{agent}: its log is unchanged");
         assert!(holder.commit(), "{agent}: the host still commits");
         let host = rusqlite::Connection::open(db).unwrap();
@@ -383,7 +421,10 @@ fn a_store_or_one_of_its_sessions_can_be_named_as_a_file() {
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_read(&v, "--file STORE#SESSION");
     let (role, text, _) = top(&env, "aider", "Explain what main.py does");
-    assert_eq!((role.as_str(), text.as_str()), ("user", "Explain what main.py does."));
+    assert_eq!(
+        (role.as_str(), text.as_str()),
+        ("user", "Explain what main.py does.")
+    );
     let again = env
         .cmd("csep-index")
         .arg("--file")
@@ -394,5 +435,9 @@ fn a_store_or_one_of_its_sessions_can_be_named_as_a_file() {
         .stdout
         .clone();
     let v: Value = serde_json::from_slice(&again).unwrap();
-    assert_eq!((n(&v, "messages"), n(&v, "unchanged_sessions")), (0, 1), "{v}");
+    assert_eq!(
+        (n(&v, "messages"), n(&v, "unchanged_sessions")),
+        (0, 1),
+        "{v}"
+    );
 }

@@ -201,7 +201,9 @@ pub fn local_to_iso(s: &str) -> Option<String> {
     if b.len() < 19 {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i32> { std::str::from_utf8(&b[r]).ok()?.parse().ok() };
+    let num = |r: std::ops::Range<usize>| -> Option<i32> {
+        std::str::from_utf8(&b[r]).ok()?.parse().ok()
+    };
     // SAFETY: `tm` is a plain C struct, zeroed then filled; mktime only reads and normalises
     // it (and reads the zone from the environment).
     let secs = unsafe {
@@ -250,7 +252,10 @@ Done.
     fn parse(data: &[u8], span: &Span, from: u64) -> Parsed {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        std::fs::File::create(&path).unwrap().write_all(data).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(data)
+            .unwrap();
         let f = File::open(&path).unwrap();
         let st = super::super::stat(&path).unwrap();
         records(&path, &f, data, span, from, st, Caps::DEFAULT).unwrap()

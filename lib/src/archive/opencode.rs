@@ -156,11 +156,14 @@ pub fn records(
                 continue;
             }
             // A tool part keeps its times in its state.
-            let ts = [p.data.get("time"), p.data.get("state").and_then(|s| s.get("time"))]
-                .into_iter()
-                .flatten()
-                .find_map(|t| t.get("start").and_then(iso))
-                .or_else(|| msg_ts.clone());
+            let ts = [
+                p.data.get("time"),
+                p.data.get("state").and_then(|s| s.get("time")),
+            ]
+            .into_iter()
+            .flatten()
+            .find_map(|t| t.get("start").and_then(iso))
+            .or_else(|| msg_ts.clone());
             out.see_time(ts.as_deref());
             if offset < read.start {
                 // Already indexed: only seen for the dedupe of V2 rows and the times.
@@ -400,7 +403,10 @@ mod tests {
             OcMessage {
                 id: "msg_1".into(),
                 data: json!({"role":"user","time":{"created":1796637504295i64}}),
-                parts: vec![part("p1", json!({"type":"text","text":"\"list the files\""}))],
+                parts: vec![part(
+                    "p1",
+                    json!({"type":"text","text":"\"list the files\""}),
+                )],
                 ..Default::default()
             },
             OcMessage {
@@ -443,7 +449,11 @@ mod tests {
             [
                 (Role::User, None, "list the files"),
                 (Role::Assistant, Some("bash"), "cat nope"),
-                (Role::Tool, Some("bash"), "Exit code: 1\ncat: nope: No such file"),
+                (
+                    Role::Tool,
+                    Some("bash"),
+                    "Exit code: 1\ncat: nope: No such file"
+                ),
                 (Role::Assistant, None, "It failed."),
             ]
         );
@@ -457,8 +467,14 @@ mod tests {
     fn a_resumed_read_gives_only_the_later_parts_and_v2_rows_are_deduped() {
         let (s, m) = session();
         let v2 = vec![
-            ("user".to_string(), json!({"role":"user","parts":[{"type":"text","text":"list the files"}]})),
-            ("user".to_string(), json!({"role":"user","parts":[{"type":"text","text":"a v2 only question"}]})),
+            (
+                "user".to_string(),
+                json!({"role":"user","parts":[{"type":"text","text":"list the files"}]}),
+            ),
+            (
+                "user".to_string(),
+                json!({"role":"user","parts":[{"type":"text","text":"a v2 only question"}]}),
+            ),
         ];
         let p = records(&s, &m, &v2, &read(4), Caps::DEFAULT).unwrap();
         let texts: Vec<&str> = p.messages.iter().map(|m| m.text.as_str()).collect();

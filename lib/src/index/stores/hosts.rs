@@ -142,12 +142,15 @@ fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     .map(|n| n > 0)
 }
 
+/// A `session_message` row: its `type` and its `data`.
+pub(super) type V2Row = (String, Value);
+
 /// One OpenCode session's messages with their parts (in the order of
 /// [`opencode_sessions`]' items), and its `session_message` rows as `(type, data)`.
 pub(super) fn opencode_messages(
     conn: &Connection,
     session_id: &str,
-) -> rusqlite::Result<(Vec<OcMessage>, Vec<(String, Value)>)> {
+) -> rusqlite::Result<(Vec<OcMessage>, Vec<V2Row>)> {
     let mcols = columns(conn, "message")?;
     let pcols = columns(conn, "part")?;
     let version = if pcols.contains("time_updated") {

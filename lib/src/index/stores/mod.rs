@@ -82,7 +82,9 @@ fn discover(agent: Agent, root: &Path) -> Vec<Store> {
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && skipped_dir(&e.file_name().to_string_lossy())));
+        .filter_entry(|e| {
+            !(e.file_type().is_dir() && skipped_dir(&e.file_name().to_string_lossy()))
+        });
     for e in walk.flatten() {
         let name = e.file_name().to_string_lossy();
         let p = e.path().to_path_buf();
@@ -186,7 +188,13 @@ impl Ctx<'_> {
 
     fn fail(&mut self, path: &Path, err: &Error) -> Result<()> {
         let e = FileError::from_error(path, err);
-        ingest::record_error(self.conn, Some(self.summary.run_id), &e.path, None, &e.message)?;
+        ingest::record_error(
+            self.conn,
+            Some(self.summary.run_id),
+            &e.path,
+            None,
+            &e.message,
+        )?;
         self.summary.push_error(e);
         Ok(())
     }
@@ -257,9 +265,8 @@ fn store_error(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 fn open_store(path: &Path) -> Result<Connection> {
-    super::health::check_header(path).map_err(|e| {
-        Error::input(format!("{STORE_ERROR}{}: {e}", path.display()))
-    })?;
+    super::health::check_header(path)
+        .map_err(|e| Error::input(format!("{STORE_ERROR}{}: {e}", path.display())))?;
     super::db::open_read_only(path).map_err(|e| store_error(path, e))
 }
 
@@ -304,7 +311,10 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
         let session = match session {
             Ok(s) if !s.id.is_empty() => s,
             Ok(_) => {
-                ctx.fail(&file, &Error::input("an OpenCode session file without an id"))?;
+                ctx.fail(
+                    &file,
+                    &Error::input("an OpenCode session file without an id"),
+                )?;
                 continue;
             }
             Err(e) => {
