@@ -294,20 +294,21 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     );
 }
 
-/// A second process (the host) that opens `db` in WAL mode, runs `sql` inside a write
-/// transaction it keeps open, says "ready", and commits when told.
+/// A second process (the host) that opens `db` in `journal` mode, runs `sql` inside a write
+/// transaction (`begin`: `IMMEDIATE` or `EXCLUSIVE`) it keeps open, says "ready", and commits
+/// when told.
 struct Holder {
     child: std::process::Child,
     out: BufReader<std::process::ChildStdout>,
 }
 
 impl Holder {
-    fn start(db: &Path, sql: &str) -> Holder {
+    fn start(db: &Path, journal: &str, begin: &str, sql: &str) -> Holder {
         let script = r#"
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("PRAGMA journal_mode=WAL")
-c.execute("BEGIN IMMEDIATE")
+c.execute("PRAGMA journal_mode=" + sys.argv[3])
+c.execute("BEGIN " + sys.argv[4])
 for stmt in sys.argv[2].split(";"):
     if stmt.strip():
         c.execute(stmt)
@@ -319,7 +320,7 @@ print("committed", flush=True)
         let mut child = Command::new("python3")
             .args(["-c", script])
             .arg(db)
-            .arg(sql)
+            .args([sql, journal, begin])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -379,7 +380,7 @@ fn stores_held_open_by_their_host_are_read_and_left_alone() {
         ),
     ];
     for (agent, root, db, sql, count) in cases {
-        let holder = Holder::start(db, sql);
+        let holder = Holder::start(db, "WAL", "IMMEDIATE", sql);
         let wal = PathBuf::from(format!("{}-wal", db.display()));
         let (bytes, mtime) = snapshot(db);
         let (wal_bytes, _) = snapshot(&wal);
@@ -440,4 +441,46 @@ fn a_store_or_one_of_its_sessions_can_be_named_as_a_file() {
         (0, 1),
         "{v}"
     );
+}
+
+#[test]
+fn a_store_its_host_holds_exclusively_is_left_for_the_next_run() {
+    let Some(copilot) = hosts("copilot") else {
+        return;
+    };
+    let env = Env::new();
+    let home = env.path("copilot");
+    fs::create_dir_all(&home).unwrap();
+    let db = copy(
+        &env,
+        &copilot.join("generated/session-store.db"),
+        "copilot/session-store.db",
+    );
+    // A host in rollback-journal mode in the middle of writing: no reader may look.
+    let holder = Holder::start(
+        &db,
+        "DELETE",
+        "EXCLUSIVE",
+        "INSERT INTO sessions (id, cwd) VALUES ('pending-session', '/w')",
+    );
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "copilot", "--all-history", "--root"])
+        .arg(&home)
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!((n(&v, "error_count"), n(&v, "new_sessions")), (1, 0), "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("locked") || message.contains("busy"),
+        "{v}"
+    );
+    assert!(holder.commit(), "the host still commits");
+    let v = env.backfill("copilot", &home);
+    assert_read(&v, "after the host let go");
+    assert_eq!(n(&v, "new_sessions"), 2, "{v}");
 }

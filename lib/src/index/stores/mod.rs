@@ -267,7 +267,7 @@ fn store_error(path: &Path, e: rusqlite::Error) -> Error {
 fn open_store(path: &Path) -> Result<Connection> {
     super::health::check_header(path)
         .map_err(|e| Error::input(format!("{STORE_ERROR}{}: {e}", path.display())))?;
-    super::db::open_read_only(path).map_err(|e| store_error(path, e))
+    super::db::open_foreign_read_only(path).map_err(|e| store_error(path, e))
 }
 
 fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
@@ -282,6 +282,9 @@ fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         let vpath = stored::virtual_path(path, &session.id);
         if ctx.forgotten(&vpath) {
             continue;
+        }
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
         }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
@@ -329,6 +332,9 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
         let stat = archive::stat(&file)?;
         let messages = opencode::storage_messages(storage, &session.id);
         let items = opencode::items(&messages);
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
+        }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
                 ctx.touch(&vpath, stat)?;
@@ -376,6 +382,9 @@ fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         }
         let turns = hosts::copilot_turns(&conn, &session.id).map_err(|e| store_error(path, e))?;
         let items: Vec<stored::Item> = turns.iter().map(stored::copilot_item).collect();
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
+        }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
                 ctx.touch(&vpath, stat)?;
