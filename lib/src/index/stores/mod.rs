@@ -133,6 +133,24 @@ pub(super) struct Ctx<'a> {
     pub summary: &'a mut Summary,
 }
 
+/// Writes of one store's sessions are batched: the caller's transaction commits every second
+/// or so, so a store of thousands of sessions costs few commits and keeps other writers
+/// waiting little. A store that fails is rolled back to the last commit: what was not
+/// committed is read again next run.
+struct Batch {
+    since: std::time::Instant,
+}
+
+impl Batch {
+    fn tick(&mut self, conn: &Connection) -> Result<()> {
+        if self.since.elapsed() > std::time::Duration::from_millis(1000) {
+            conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            self.since = std::time::Instant::now();
+        }
+        Ok(())
+    }
+}
+
 impl Ctx<'_> {
     fn known(&self, vpath: &str) -> Option<(u64, &str, bool)> {
         self.states.get(vpath).map(|s| {
@@ -178,10 +196,9 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Inside the store's [`Batch`].
     fn apply(&mut self, parsed: &Parsed) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        let applied = ingest::apply(&tx, parsed)?;
-        tx.commit()?;
+        let applied = ingest::apply(self.conn, parsed)?;
         self.summary.count_applied(applied, &parsed.source);
         Ok(())
     }
@@ -216,12 +233,26 @@ pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path) -> Result<()> {
         discover(agent, root)
     };
     for store in stores {
+        ctx.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut batch = Batch {
+            since: std::time::Instant::now(),
+        };
         let r = match &store {
-            Store::OpenCodeDb(p) => opencode_db(ctx, p),
-            Store::OpenCodeJson(p) => opencode_json(ctx, p),
-            Store::CopilotDb(p) => copilot_db(ctx, p),
-            Store::Aider(p) => aider_file(ctx, p),
+            Store::OpenCodeDb(p) => opencode_db(ctx, &mut batch, p),
+            Store::OpenCodeJson(p) => opencode_json(ctx, &mut batch, p),
+            Store::CopilotDb(p) => copilot_db(ctx, &mut batch, p),
+            Store::Aider(p) => aider_file(ctx, &mut batch, p),
             Store::CursorDb(p) => cursor_meta(ctx, p),
+        };
+        let r = match r {
+            Ok(()) => ctx.conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = ctx.conn.execute_batch("ROLLBACK");
+                Error::from(e)
+            }),
+            Err(e) => {
+                let _ = ctx.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         };
         if let Err((path, e)) = r.map_err(|e| (store_path(&store).to_path_buf(), e)) {
             // The index's own failure stops the run; the store's is this store's error.
@@ -270,7 +301,7 @@ fn open_store(path: &Path) -> Result<Connection> {
     super::db::open_foreign_read_only(path).map_err(|e| store_error(path, e))
 }
 
-fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let stat = store_stat(path)?;
     ctx.summary.files_seen += 1;
     if ctx.unchanged_store(path, stat) {
@@ -304,11 +335,12 @@ fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = opencode::records(&session, &messages, &v2, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
+fn opencode_json(ctx: &mut Ctx, batch: &mut Batch, storage: &Path) -> Result<()> {
     for (file, session) in opencode::read_storage(storage) {
         ctx.summary.files_seen += 1;
         let session = match session {
@@ -351,11 +383,12 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
         };
         let parsed = opencode::storage_read(&session, &messages, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let stat = store_stat(path)?;
     ctx.summary.files_seen += 1;
     if ctx.unchanged_store(path, stat) {
@@ -401,11 +434,12 @@ fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = stored::copilot_records(&session, &turns, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn aider_file(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let stat = archive::stat(&path)?;
     ctx.summary.files_seen += 1;
@@ -432,6 +466,7 @@ fn aider_file(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = aider::records(&path, &file, &data, span, from, stat, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
