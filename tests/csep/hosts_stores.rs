@@ -231,6 +231,21 @@ fn opencode_a_second_backfill_reads_only_the_new_part() {
         ("user", "a later question about flamingos")
     );
 
+    // A session's virtual path names a store that is there: not a missing source.
+    let out = env
+        .cmd("csep")
+        .arg("status")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let status: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        status["session_recall"]["missing_source_count"], 0,
+        "{status}"
+    );
+
     // Nothing changed since: the store is not read again.
     let third = env.backfill("opencode", &dir);
     assert_eq!(

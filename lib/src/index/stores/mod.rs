@@ -32,6 +32,15 @@ pub fn has_stores(agent: Agent) -> bool {
     )
 }
 
+/// Whether the file a source names is still there: a transcript, or the store of a
+/// virtual path `STORE#SESSION` (the session itself may be gone from it).
+pub fn source_exists(path: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+        || path
+            .rsplit_once(stored::SEP)
+            .is_some_and(|(store, _)| std::fs::symlink_metadata(store).is_ok())
+}
+
 /// The store a path names, with its host: a store file itself, or a session's virtual path
 /// `STORE#SESSION` (both as a hook or `--file` may name them). `agent` is the host the
 /// caller knows, if any; otherwise the store's file name tells.
