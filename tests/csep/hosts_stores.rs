@@ -499,3 +499,71 @@ fn a_store_its_host_holds_exclusively_is_left_for_the_next_run() {
     assert_read(&v, "after the host let go");
     assert_eq!(n(&v, "new_sessions"), 2, "{v}");
 }
+
+#[test]
+fn opencode_a_session_named_by_its_virtual_path_is_read_alone() {
+    let Some(oc) = hosts("opencode") else { return };
+    let env = Env::new();
+    let dir = copy(&env, &oc.join("generated"), "oc");
+    env.backfill("opencode", &dir);
+    let db = dir.join("opencode.db").canonicalize().unwrap();
+    let host = rusqlite::Connection::open(&db).unwrap();
+    for (n, ses) in [
+        "ses_db00f4e64ffeeNL4r1luwRloNk",
+        "ses_db00e4af7ffeTIabQqeCbxUCS3",
+    ]
+    .iter()
+    .enumerate()
+    {
+        host.execute(
+            "INSERT INTO message (id, session_id, time_created, time_updated, data)
+             VALUES (?1, ?2, 1796637600000, 1796637600000, '{\"role\":\"user\"}')",
+            [format!("msg_zz_{n}"), ses.to_string()],
+        )
+        .unwrap();
+        host.execute(
+            "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
+             VALUES (?1, ?2, ?3, 1796637600000, 1796637600000, ?4)",
+            [
+                format!("prt_zz_{n}"),
+                format!("msg_zz_{n}"),
+                ses.to_string(),
+                format!("{{\"type\":\"text\",\"text\":\"later words {n}\"}}"),
+            ],
+        )
+        .unwrap();
+    }
+    drop(host);
+    let named = format!("{}#ses_db00e4af7ffeTIabQqeCbxUCS3", db.display());
+    let out = env
+        .cmd("csep-index")
+        .args(["--file", &named])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (
+            n(&v, "updated_sessions"),
+            n(&v, "unchanged_sessions"),
+            n(&v, "messages")
+        ),
+        (1, 0, 1),
+        "{v}"
+    );
+    let (_, _, source) = top(&env, "opencode", "later words 1");
+    assert_eq!(source, named);
+    // The other session's new part waits for the next read of the whole store.
+    let v = env.backfill("opencode", &dir);
+    assert_eq!(
+        (
+            n(&v, "updated_sessions"),
+            n(&v, "unchanged_sessions"),
+            n(&v, "messages")
+        ),
+        (1, 1, 1),
+        "{v}"
+    );
+}

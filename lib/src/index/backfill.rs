@@ -521,7 +521,7 @@ fn backfill_unnoted(
             caps: opts.caps,
             summary: &mut summary,
         };
-        super::stores::backfill(&mut ctx, opts.agent, &root)?;
+        super::stores::backfill(&mut ctx, opts.agent, &root, None)?;
     }
     summary.close(conn, started)?;
     Ok(summary)
@@ -613,10 +613,9 @@ fn index_paths_unnoted(
             caps,
             summary: &mut summary,
         };
-        for (_, store) in stores {
-            if let Some((store, agent)) = store {
-                super::stores::backfill(&mut ctx, agent, &store)?;
-            }
+        for s in stores.into_iter().filter_map(|(_, s)| s) {
+            let only = s.session.as_deref();
+            super::stores::backfill(&mut ctx, s.agent, &s.file, only)?;
         }
     }
     summary.close(conn, started)?;

@@ -44,11 +44,13 @@ pub fn source_exists(path: &str) -> bool {
 /// The store a path names, with its host: a store file itself, or a session's virtual path
 /// `STORE#SESSION` (both as a hook or `--file` may name them). `agent` is the host the
 /// caller knows, if any; otherwise the store's file name tells.
-pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<(PathBuf, Agent)> {
+pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<StoreRef> {
     let text = path.to_string_lossy();
-    let file = match text.rsplit_once(stored::SEP) {
-        Some((store, _)) if Path::new(store).is_file() => PathBuf::from(store),
-        _ => path.to_path_buf(),
+    let (file, session) = match text.rsplit_once(stored::SEP) {
+        Some((store, session)) if Path::new(store).is_file() => {
+            (PathBuf::from(store), Some(session.to_string()))
+        }
+        _ => (path.to_path_buf(), None),
     };
     let name = file.file_name()?.to_string_lossy().into_owned();
     let by_name = if is_opencode_db(&name) {
@@ -66,7 +68,20 @@ pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<(PathBuf, Agent)> {
         (Some(Agent::Cursor), None) if name == "store.db" => Agent::Cursor,
         _ => return None,
     };
-    file.is_file().then_some((file, agent))
+    file.is_file().then_some(StoreRef {
+        file,
+        agent,
+        session,
+    })
+}
+
+/// A store named by a path (see [`store_of`]).
+#[derive(Debug, Clone)]
+pub struct StoreRef {
+    pub file: PathBuf,
+    pub agent: Agent,
+    /// The one session the path named, if it named one.
+    pub session: Option<String>,
 }
 
 /// What a walk found.
@@ -228,7 +243,9 @@ impl Ctx<'_> {
 
 /// Reads every store of `agent` under `root` (a directory, or one store file) into the
 /// index, counting into `summary`.
-pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path) -> Result<()> {
+/// With `only` (a session's id), an OpenCode store reads that session (and its sub-agents')
+/// alone, as a hook names it; the other stores are read whole.
+pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path, only: Option<&str>) -> Result<()> {
     let stores = if root.is_file() {
         let name = root.file_name().unwrap_or_default().to_string_lossy();
         match agent {
@@ -247,7 +264,7 @@ pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path) -> Result<()> {
             since: std::time::Instant::now(),
         };
         let r = match &store {
-            Store::OpenCodeDb(p) => opencode_db(ctx, &mut batch, p),
+            Store::OpenCodeDb(p) => opencode_db(ctx, &mut batch, p, only),
             Store::OpenCodeJson(p) => opencode_json(ctx, &mut batch, p),
             Store::CopilotDb(p) => copilot_db(ctx, &mut batch, p),
             Store::Aider(p) => aider_file(ctx, &mut batch, p),
@@ -310,14 +327,15 @@ fn open_store(path: &Path) -> Result<Connection> {
     super::db::open_foreign_read_only(path).map_err(|e| store_error(path, e))
 }
 
-fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
+fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>) -> Result<()> {
     let stat = store_stat(path)?;
     ctx.summary.files_seen += 1;
-    if ctx.unchanged_store(path, stat) {
+    // One session's read cannot tell that the others are unchanged.
+    if only.is_none() && ctx.unchanged_store(path, stat) {
         return Ok(());
     }
     let conn = open_store(path)?;
-    let listed = hosts::opencode_sessions(&conn).map_err(|e| store_error(path, e))?;
+    let listed = hosts::opencode_sessions(&conn, only).map_err(|e| store_error(path, e))?;
     for (session, items) in listed {
         let vpath = stored::virtual_path(path, &session.id);
         if ctx.forgotten(&vpath) {
