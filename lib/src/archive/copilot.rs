@@ -195,6 +195,55 @@ fn tool_output(data: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::{parse_file, Request};
+
+    fn parse_lines(lines: &[&str], start: u64) -> crate::archive::Parsed {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let req = Request {
+            agent: Some(Agent::Copilot),
+            start_offset: start,
+            ..Default::default()
+        };
+        parse_file(&path, &req).unwrap()
+    }
+
+    #[test]
+    fn a_call_announced_twice_is_kept_once_and_joins_its_output() {
+        let start =
+            r#"{"type":"session.start","data":{"sessionId":"s1","context":{"cwd":"/tmp"}}}"#;
+        // The execution start may come first (older builds) or second.
+        for (a, b) in [(0, 1), (1, 0)] {
+            let events = [
+                r#"{"type":"assistant.message","data":{"content":"","toolRequests":[{"toolCallId":"c1","name":"bash","arguments":{"command":"ls"}}]}}"#,
+                r#"{"type":"tool.execution_start","data":{"toolCallId":"c1","toolName":"bash","arguments":{"command":"ls"}}}"#,
+            ];
+            let p = parse_lines(
+                &[
+                    start,
+                    events[a],
+                    events[b],
+                    r#"{"type":"tool.execution_complete","data":{"toolCallId":"c1","success":true,"result":{"content":"a.txt"}}}"#,
+                ],
+                0,
+            );
+            let got: Vec<_> = p
+                .messages
+                .iter()
+                .map(|m| (m.role, m.tool.as_deref(), m.text.as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (Role::Assistant, Some("bash"), "ls"),
+                    (Role::Tool, Some("bash"), "a.txt")
+                ]
+            );
+            assert!(p.source.pending_calls.is_empty());
+            assert_eq!(p.session.session_id, "copilot:s1");
+        }
+    }
 
     #[test]
     fn output_shows_the_exit_code_first() {
