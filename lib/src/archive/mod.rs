@@ -142,7 +142,7 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
         Some(a) => a,
         None => sniff_agent(path, &head).ok_or_else(|| {
             Error::input(format!(
-                "{}: not a Codex or Claude Code transcript",
+                "{}: not a transcript of a known host (name it with --agent)",
                 path.display()
             ))
         })?,
