@@ -10,7 +10,15 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const HOSTS: &[&str] = &["copilot", "qwen", "droid", "gemini", "cursor"];
+/// (fixture folder, the agent that reads it): Antigravity's step logs are read as Gemini.
+const HOSTS: &[(&str, &str)] = &[
+    ("copilot", "copilot"),
+    ("qwen", "qwen"),
+    ("droid", "droid"),
+    ("gemini", "gemini"),
+    ("cursor", "cursor"),
+    ("antigravity", "gemini"),
+];
 
 /// `hosts/<host>/` of the shared fixtures; `None` skips the test.
 fn host_fixtures(host: &str) -> Option<PathBuf> {
@@ -31,9 +39,9 @@ fn copy_writable(from: &Path, to: &Path) {
 }
 
 /// Every kind of fixture a host has (`generated`, `real`, `peers`) merged into one root.
-fn merged_root(env: &Env, host: &str) -> Option<PathBuf> {
-    let src = host_fixtures(host)?;
-    let root = env.path(&format!("roots/{host}"));
+fn merged_root(env: &Env, folder: &str) -> Option<PathBuf> {
+    let src = host_fixtures(folder)?;
+    let root = env.path(&format!("roots/{folder}"));
     for kind in ["generated", "real", "peers"] {
         if src.join(kind).is_dir() {
             copy_writable(&src.join(kind), &root);
@@ -48,8 +56,8 @@ fn message_count(env: &Env) -> i64 {
 
 #[test]
 fn every_transcript_of_every_jsonl_host_indexes_without_errors() {
-    for host in HOSTS {
-        let Some(src) = host_fixtures(host) else {
+    for (folder, host) in HOSTS {
+        let Some(src) = host_fixtures(folder) else {
             return;
         };
         for kind in ["generated", "real", "peers"] {
@@ -60,12 +68,12 @@ fn every_transcript_of_every_jsonl_host_indexes_without_errors() {
             let root = env.path("root");
             copy_writable(&src.join(kind), &root);
             let s = env.backfill(host, &root);
-            assert_eq!(s["error_count"], 0, "{host}/{kind}: {s}");
+            assert_eq!(s["error_count"], 0, "{folder}/{kind}: {s}");
             assert!(
                 s["new_sessions"].as_u64().unwrap() > 0,
-                "{host}/{kind}: {s}"
+                "{folder}/{kind}: {s}"
             );
-            assert!(s["messages"].as_u64().unwrap() > 0, "{host}/{kind}: {s}");
+            assert!(s["messages"].as_u64().unwrap() > 0, "{folder}/{kind}: {s}");
             // Only transcripts: no side file (settings, runtime status, workspace, hook log).
             let conn = rusqlite::Connection::open(env.db()).unwrap();
             let mut st = conn.prepare("SELECT path, format FROM sources").unwrap();
@@ -86,11 +94,11 @@ fn every_transcript_of_every_jsonl_host_indexes_without_errors() {
                         && !path.ends_with("workspace.yaml")
                         && !path.ends_with("hook-payloads.jsonl")
                         && !path.ends_with("projects.json"),
-                    "{host}/{kind} indexed a side file: {path}"
+                    "{folder}/{kind} indexed a side file: {path}"
                 );
                 let expected: &[&str] = match *host {
                     "copilot" => &["copilot-events"],
-                    "gemini" => &["gemini-jsonl", "gemini-json"],
+                    "gemini" => &["gemini-jsonl", "gemini-json", "antigravity-jsonl"],
                     "cursor" => &["cursor-jsonl"],
                     other => &[other],
                 };
@@ -115,8 +123,15 @@ fn recall(env: &Env, host: &str, words: &str) -> Value {
 
 #[test]
 fn a_user_line_and_a_tool_output_are_the_top_result_for_each_host() {
-    // (host, words a person said, session; words a tool printed, session)
+    // (fixture folder, words a person said, session; words a tool printed, session)
     let cases: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "antigravity",
+            "sanitized fixture prompt",
+            "gemini:fixture-current-cli",
+            "Created file notes.md",
+            "gemini:as-cli-small",
+        ),
         (
             "copilot",
             "why is the connection pool exhausted",
@@ -153,9 +168,10 @@ fn a_user_line_and_a_tool_output_are_the_top_result_for_each_host() {
             "cursor:0d9c3d1e-0000-4000-8000-000000000003",
         ),
     ];
-    for (host, said, said_in, printed, printed_in) in cases {
+    for (folder, said, said_in, printed, printed_in) in cases {
+        let host = &HOSTS.iter().find(|(f, _)| f == folder).unwrap().1;
         let env = Env::new();
-        let Some(root) = merged_root(&env, host) else {
+        let Some(root) = merged_root(&env, folder) else {
             return;
         };
         let s = env.backfill(host, &root);

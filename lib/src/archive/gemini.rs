@@ -18,6 +18,9 @@
 //! Records name no cwd: the project root comes from `tmp/<slug>/.project_root`, else from
 //! `projects.json` (`{"projects":{"<path>":"<slug>"}}`) in the Gemini home, else from the
 //! metadata's `directories`.
+//!
+//! Antigravity's step logs (`brain/<id>/…/transcript.jsonl`) are read as Gemini too, by
+//! `antigravity.rs`.
 
 use super::jsonl::{each_object, from_file_start, render_args, str_of, Msg, Replay};
 use super::{count_bad_line, Body, Builder};
@@ -27,8 +30,11 @@ use std::collections::HashSet;
 use std::path::Path;
 
 pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64) {
-    from_file_start(body);
     let path = Path::new(&out.session.source).to_path_buf();
+    if super::antigravity::is_step_log(&path) {
+        return super::antigravity::parse(out, body);
+    }
+    from_file_start(body);
     if path.extension().is_some_and(|e| e == "json") {
         out.format = "gemini-json";
         parse_document(out, body);

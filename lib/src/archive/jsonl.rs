@@ -252,7 +252,9 @@ pub(crate) fn sniff(path: &Path, name: &str, text: &str) -> Option<Agent> {
         Some(Agent::Droid)
     } else if under("agent-transcripts") {
         Some(Agent::Cursor)
-    } else if under("chats") && name.starts_with("session-") {
+    } else if (under("chats") && name.starts_with("session-"))
+        || (under("brain") && name == "transcript.jsonl")
+    {
         Some(Agent::Gemini)
     } else if under("chats") && text.contains(r#""parts":["#) && text.contains(r#""uuid""#) {
         Some(Agent::Qwen)

@@ -6,6 +6,7 @@
 //! Parsing is line-oriented and resumable: it starts at a byte offset, stops after the last
 //! complete line, and reports where it stopped, so a grown file costs only its new bytes.
 
+mod antigravity;
 mod claude;
 mod codex;
 mod copilot;

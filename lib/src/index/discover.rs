@@ -28,7 +28,8 @@ pub(super) fn is_candidate(agent: Agent, path: &Path, name: &str) -> bool {
         Agent::Qwen => jsonl && parent_is("chats"),
         // `sessions/<enc>/<id>.jsonl`.
         Agent::Droid => jsonl && under("sessions"),
-        // `tmp/<slug>/chats/session-*.jsonl|json`; sub-agents in `chats/<parent>/<id>.jsonl`.
+        // `tmp/<slug>/chats/session-*.jsonl|json`; sub-agents in `chats/<parent>/<id>.jsonl`;
+        // Antigravity step logs when the root is the Gemini home.
         Agent::Gemini => {
             let in_chats = parent_is("chats");
             let in_sub = path
@@ -38,6 +39,8 @@ pub(super) fn is_candidate(agent: Agent, path: &Path, name: &str) -> bool {
                 .is_some_and(|n| n == "chats");
             (in_chats && name.starts_with("session-") && (jsonl || name.ends_with(".json")))
                 || (in_sub && jsonl)
+                // Antigravity: `antigravity*/brain/<id>/.system_generated/logs/`.
+                || (name == "transcript.jsonl" && under("brain"))
         }
         // `projects/<flat>/agent-transcripts/{<id>.jsonl, <id>/<id>.jsonl, <id>/subagents/…}`.
         Agent::Cursor => jsonl && under("agent-transcripts"),
