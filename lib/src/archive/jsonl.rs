@@ -292,6 +292,42 @@ mod tests {
         assert_eq!(render_args(&v), "/tmp/a.md");
     }
 
+    #[test]
+    fn the_newer_hosts_are_told_apart_only_where_unambiguous() {
+        let sniff_at = |p: &str, text: &str| {
+            let path = Path::new(p);
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            sniff(path, &name, text)
+        };
+        let start = r#"{"type":"session.start","data":{}}"#;
+        assert_eq!(
+            sniff_at("/c/session-state/x/events.jsonl", start),
+            Some(Agent::Copilot)
+        );
+        assert_eq!(sniff_at("/x/events.jsonl", "{}"), None);
+        let droid = r#"{"type":"session_start","id":"d"}"#;
+        assert_eq!(
+            sniff_at("/f/sessions/-x/d.jsonl", droid),
+            Some(Agent::Droid)
+        );
+        assert_eq!(
+            sniff_at("/g/tmp/p/chats/session-2026-01-01T00-00-ab.jsonl", "{}"),
+            Some(Agent::Gemini)
+        );
+        let qwen = r#"{"uuid":"u","message":{"parts":[{"text":"hi"}]}}"#;
+        assert_eq!(
+            sniff_at("/q/projects/-x/chats/q.jsonl", qwen),
+            Some(Agent::Qwen)
+        );
+        assert_eq!(
+            sniff_at("/c/projects/x/agent-transcripts/a.jsonl", "{}"),
+            Some(Agent::Cursor)
+        );
+        // A Claude Code line is left to the older rules.
+        let claude = r#"{"type":"user","sessionId":"s","parentUuid":null,"uuid":"u"}"#;
+        assert_eq!(sniff_at("/c/projects/-x/s.jsonl", claude), None);
+    }
+
     fn user(t: &str) -> Vec<Msg> {
         vec![Msg::new(Role::User, t, None)]
     }
