@@ -164,7 +164,16 @@ fn message(out: &mut Builder, st: &mut State, offset: u64, v: &Value) {
     let ts = str_of(v, "timestamp");
     out.see_time(ts);
     let msgs = match str_of(v, "type").unwrap_or("") {
-        "user" => user(st, &v["content"], ts),
+        "user" => {
+            let msgs = user(st, &v["content"], ts);
+            // Read from the start every time: the first prompt is always seen.
+            if out.session.title.is_none() {
+                if let Some(m) = msgs.iter().find(|m| m.role == Role::User && !m.background) {
+                    out.set_title(&m.text, 0);
+                }
+            }
+            msgs
+        }
         "gemini" => gemini(st, v, ts),
         "info" | "error" | "warning" => return,
         _ => {
