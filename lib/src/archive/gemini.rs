@@ -73,8 +73,6 @@ pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64
 }
 
 fn parse_document(out: &mut Builder, body: &mut Body) {
-    // Rewritten whole: never resumed, always re-indexed whole.
-    out.start = 0;
     let Some(data) = body.whole(&mut out.skipped) else {
         out.end_offset = 0;
         return;
@@ -88,6 +86,9 @@ fn parse_document(out: &mut Builder, body: &mut Body) {
         }
     };
     out.valid_lines += 1;
+    // Rewritten whole: never resumed, always re-indexed whole. (Only once it parsed: a
+    // document caught mid-rewrite must not empty what the index holds.)
+    out.start = 0;
     let mut st = State {
         replay: Replay::new(0),
         results: HashSet::new(),
