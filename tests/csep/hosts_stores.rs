@@ -567,3 +567,79 @@ fn opencode_a_session_named_by_its_virtual_path_is_read_alone() {
         "{v}"
     );
 }
+
+#[test]
+fn cursor_a_chats_store_names_the_transcripts_session() {
+    let Some(cursor) = hosts("cursor") else {
+        return;
+    };
+    let env = Env::new();
+    let root = copy(&env, &cursor.join("peers"), "cursor");
+    let id = "0d9c3d1e-0000-4000-8000-000000000003";
+    let dir = root.join("chats/0123456789abcdef0123456789abcdef").join(id);
+    fs::create_dir_all(&dir).unwrap();
+    let meta = format!(
+        r#"{{"agentId":"{id}","name":"Pelican migration chat","mode":"default","createdAt":1775522590321}}"#
+    );
+    let hex: String = meta.bytes().map(|b| format!("{b:02x}")).collect();
+    let store = rusqlite::Connection::open(dir.join("store.db")).unwrap();
+    store
+        .execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+             CREATE TABLE blobs (id TEXT PRIMARY KEY, data BLOB);",
+        )
+        .unwrap();
+    store
+        .execute("INSERT INTO meta VALUES ('0', ?1)", [hex])
+        .unwrap();
+    drop(store);
+    let v = env.backfill("cursor", &root);
+    assert_read(&v, "cursor");
+    let out = env
+        .cmd("csep")
+        .args(["show", &format!("cursor:{id}"), "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let shown: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(shown["title"], "Pelican migration chat", "{shown}");
+    assert_eq!(shown["started_at"], "2026-04-07T00:43:10.321Z", "{shown}");
+}
+
+#[test]
+fn copilot_an_event_log_takes_its_stored_sessions_place() {
+    let Some(copilot) = hosts("copilot") else {
+        return;
+    };
+    let env = Env::new();
+    let home = copy(&env, &copilot.join("generated"), "copilot");
+    fs::rename(home.join("session-state"), env.path("logs-away")).unwrap();
+    let v = env.backfill("copilot", &home);
+    assert_read(&v, "the store alone");
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'copilot-db'"),
+        2
+    );
+    // The logs come back: they replace the stored turns, nothing is there twice.
+    fs::rename(env.path("logs-away"), home.join("session-state")).unwrap();
+    let v = env.backfill("copilot", &home);
+    assert_clean(&v, "with the logs");
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'copilot-db'"),
+        0
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 2);
+    let fresh = Env::new();
+    fresh.backfill(
+        "copilot",
+        &copy(&fresh, &copilot.join("generated"), "copilot"),
+    );
+    let count = "SELECT COUNT(*) FROM messages";
+    assert_eq!(env.sql_count(count), fresh.sql_count(count));
+    assert_eq!(
+        env.sql_count("SELECT SUM(message_count) FROM sessions"),
+        fresh.sql_count(count)
+    );
+}

@@ -16,6 +16,7 @@ mod e2e_reflect;
 mod faults;
 mod forget;
 mod hooks;
+mod hosts_jsonl;
 mod hosts_stores;
 mod import_legacy;
 mod index;

@@ -295,7 +295,8 @@ pub(super) fn indexed_from_elsewhere(
     Ok(n > 0)
 }
 
-/// Gives an indexed session a title and start it lacks (Cursor's chat meta).
+/// Gives an indexed session the title its host gave the chat and the chat's start, when
+/// earlier than what the transcript tells (Cursor's chat meta; its JSONL has no times).
 pub(super) fn enrich_session(
     index: &Connection,
     session_id: &str,
@@ -305,7 +306,7 @@ pub(super) fn enrich_session(
     let started = started_at.and_then(timefmt::parse_iso_ms);
     index
         .prepare_cached(
-            "UPDATE sessions SET title = COALESCE(title, ?2),
+            "UPDATE sessions SET title = COALESCE(?2, title),
                started_ms = MIN(COALESCE(started_ms, ?3), COALESCE(?3, started_ms))
              WHERE session_id = ?1",
         )?

@@ -201,6 +201,7 @@ impl Ctx<'_> {
                 .all(|s| s.size == stat.size && s.mtime_ms == stat.mtime_ms && s.error.is_none());
         if same {
             self.summary.unchanged_sessions += mine.len() as u64;
+            self.summary.files_seen += mine.len() as u64;
         }
         same
     }
@@ -329,7 +330,6 @@ fn open_store(path: &Path) -> Result<Connection> {
 
 fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>) -> Result<()> {
     let stat = store_stat(path)?;
-    ctx.summary.files_seen += 1;
     // One session's read cannot tell that the others are unchanged.
     if only.is_none() && ctx.unchanged_store(path, stat) {
         return Ok(());
@@ -338,11 +338,12 @@ fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>
     let listed = hosts::opencode_sessions(&conn, only).map_err(|e| store_error(path, e))?;
     for (session, items) in listed {
         let vpath = stored::virtual_path(path, &session.id);
-        if ctx.forgotten(&vpath) {
-            continue;
-        }
         if items.is_empty() && ctx.known(&vpath).is_none() {
             continue; // nothing in it yet: not a session to show
+        }
+        ctx.summary.files_seen += 1;
+        if ctx.forgotten(&vpath) {
+            continue;
         }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
@@ -417,7 +418,6 @@ fn opencode_json(ctx: &mut Ctx, batch: &mut Batch, storage: &Path) -> Result<()>
 
 fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let stat = store_stat(path)?;
-    ctx.summary.files_seen += 1;
     if ctx.unchanged_store(path, stat) {
         return Ok(());
     }
@@ -437,13 +437,14 @@ fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
             continue;
         }
         let vpath = stored::virtual_path(path, &session.id);
-        if ctx.forgotten(&vpath) {
-            continue;
-        }
         let turns = hosts::copilot_turns(&conn, &session.id).map_err(|e| store_error(path, e))?;
         let items: Vec<stored::Item> = turns.iter().map(stored::copilot_item).collect();
         if items.is_empty() && ctx.known(&vpath).is_none() {
             continue; // nothing in it yet: not a session to show
+        }
+        ctx.summary.files_seen += 1;
+        if ctx.forgotten(&vpath) {
+            continue;
         }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
@@ -469,7 +470,6 @@ fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
 fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let stat = archive::stat(&path)?;
-    ctx.summary.files_seen += 1;
     if ctx.unchanged_store(&path, stat) {
         return Ok(());
     }
@@ -484,6 +484,7 @@ fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     }
     for span in &spans {
         let vpath = stored::virtual_path(&path, &span.ordinal.to_string());
+        ctx.summary.files_seen += 1;
         if ctx.forgotten(&vpath) {
             continue;
         }
@@ -500,8 +501,8 @@ fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
 
 /// Cursor's `store.db` names its chat (`meta`), and its `blobs` are content-addressed
 /// protobuf or JSON whose message shape no fixture shows: the chat's transcript is the
-/// JSONL the JSONL reader indexes. What the meta adds is the chat's name and start, given
-/// to that session when it is indexed and has none.
+/// JSONL the JSONL reader indexes. What the meta adds is the chat's name (the title Cursor
+/// shows) and its start, given to that session when it is indexed.
 fn cursor_meta(ctx: &mut Ctx, path: &Path) -> Result<()> {
     let conn = open_store(path)?;
     let Some(meta) = hosts::cursor_meta(&conn).map_err(|e| store_error(path, e))? else {
