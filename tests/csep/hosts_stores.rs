@@ -643,3 +643,45 @@ fn copilot_an_event_log_takes_its_stored_sessions_place() {
         fresh.sql_count(count)
     );
 }
+
+#[test]
+fn opencode_a_session_in_both_the_database_and_the_old_files_is_indexed_once() {
+    let Some(oc) = hosts("opencode") else { return };
+    let env = Env::new();
+    let root = copy(&env, &oc.join("peers"), "oc");
+    fs::remove_file(root.join("opencode.sql")).unwrap();
+    // Read from the pre-1.2 files first, as before OpenCode moved to its database.
+    let v = env.backfill("opencode", &root);
+    assert_read(&v, "storage/ alone");
+    // OpenCode 1.2 copied the session into opencode.db and left the files.
+    let db = rusqlite::Connection::open(root.join("opencode.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE session (id TEXT PRIMARY KEY, directory TEXT, title TEXT,
+           time_created INTEGER, time_updated INTEGER);
+         CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT, time_created INTEGER,
+           data TEXT);
+         CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT, data TEXT);
+         INSERT INTO session VALUES ('s_stage0_small', '/tmp/repo', 'OpenCode Small',
+           1730000000000, 1730000005000);
+         INSERT INTO message VALUES ('m_user_small', 's_stage0_small', 1730000001000,
+           '{\"role\":\"user\"}');
+         INSERT INTO part VALUES ('p_user_1', 'm_user_small',
+           '{\"type\":\"text\",\"text\":\"Hello from the database copy\"}');",
+    )
+    .unwrap();
+    drop(db);
+    let v = env.backfill("opencode", &root);
+    assert_clean(&v, "both");
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 1);
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'opencode-json'"),
+        0
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), 1);
+    // Both found in one run: the database's copy only.
+    let fresh = Env::new();
+    let v = fresh.backfill("opencode", &root);
+    assert_clean(&v, "both at once");
+    assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM sources"), 1);
+    assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM messages"), 1);
+}

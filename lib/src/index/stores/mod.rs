@@ -385,6 +385,15 @@ fn opencode_json(ctx: &mut Ctx, batch: &mut Batch, storage: &Path) -> Result<()>
                 continue;
             }
         };
+        // OpenCode 1.2 copied these files into opencode.db and left them: the database's
+        // copy is the session's (and takes a file-read one's place, `ingest`).
+        let key = crate::wire::Agent::OpenCode
+            .session_key(session.parent_id.as_deref().unwrap_or(&session.id));
+        if session.parent_id.is_none()
+            && hosts::indexed_from_elsewhere(ctx.conn, &key, opencode::FORMAT_JSON)?
+        {
+            continue;
+        }
         let vpath = stored::virtual_path(storage, &session.id);
         if ctx.forgotten(&vpath) {
             continue;
