@@ -1,5 +1,6 @@
 //! `csep setup` and `csep uninstall`: install csep's hooks into Codex (trusted through
-//! `codex app-server`) and Claude Code, run the first backfill, and record every change in
+//! `codex app-server`) and Claude Code, run the first backfill of every host found, and
+//! record every change in
 //! the install manifest; uninstall reverses exactly what the manifest lists. Setup also says
 //! when csep 1.3.10's database is in the state dir (and imports it with `--import-legacy`).
 
@@ -232,14 +233,20 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
                     serde_json::to_value(backfill_root(Agent::Claude, root)?).unwrap_or_default();
             }
         }
-        // Every other host whose default history root is here.
+        // Every other host whose default history root is here. One that cannot be walked is
+        // said on stderr and left out: it must not undo the set-up of the others.
         for agent in Agent::ALL {
             if matches!(agent, Agent::Codex | Agent::Claude) {
                 continue;
             }
             if let Some(root) = csep_lib::paths::history_root(agent).filter(|r| r.exists()) {
-                backfill[agent.as_str()] =
-                    serde_json::to_value(backfill_root(agent, root)?).unwrap_or_default();
+                match backfill_root(agent, root) {
+                    Ok(s) => backfill[agent.as_str()] = serde_json::to_value(s).unwrap_or_default(),
+                    Err(e) => crate::out::warn(
+                        "csep",
+                        format_args!("{}: not backfilled: {e}", agent.display_name()),
+                    ),
+                }
             }
         }
     }
