@@ -16,6 +16,8 @@ mod e2e_reflect;
 mod faults;
 mod forget;
 mod hooks;
+mod host_sync;
+mod human;
 mod import_legacy;
 mod index;
 mod logs;
