@@ -65,7 +65,9 @@ impl Style {
 
 /// A string field of `v`, cleaned for the terminal; `""` when absent.
 fn s(v: &Value) -> String {
-    v.as_str().map(|x| clean_line(x).into_owned()).unwrap_or_default()
+    v.as_str()
+        .map(|x| clean_line(x).into_owned())
+        .unwrap_or_default()
 }
 
 fn n(v: &Value) -> u64 {
@@ -135,7 +137,11 @@ fn try_next(out: &mut String, st: Style, agent: Option<&str>) {
 pub fn setup(v: &Value, st: Style) -> String {
     let mut out = String::new();
     if v["dry_run"] == true {
-        let _ = writeln!(out, "{}", st.bold("csep setup --dry-run: nothing was changed"));
+        let _ = writeln!(
+            out,
+            "{}",
+            st.bold("csep setup --dry-run: nothing was changed")
+        );
         for p in v["plan"].as_array().into_iter().flatten() {
             let _ = writeln!(out, "  {:<9} {}", s(&p["action"]), s(&p["path"]));
         }
@@ -155,7 +161,9 @@ pub fn setup(v: &Value, st: Style) -> String {
     let mut any = false;
     if let Some(o) = v.as_object() {
         for (key, h) in o {
-            let Some(agent) = Agent::parse(key) else { continue };
+            let Some(agent) = Agent::parse(key) else {
+                continue;
+            };
             if !h.is_object() {
                 continue;
             }
@@ -215,12 +223,7 @@ pub fn setup(v: &Value, st: Style) -> String {
     match v["backfill"].as_object() {
         Some(b) if !b.is_empty() => {
             for (key, summary) in b {
-                let _ = writeln!(
-                    out,
-                    "  {:<22} {}",
-                    host_name(key),
-                    backfill_line(summary)
-                );
+                let _ = writeln!(out, "  {:<22} {}", host_name(key), backfill_line(summary));
                 if n(&summary["error_count"]) > 0 {
                     needs.push(format!(
                         "{}: {} could not be read (listed on stderr; `csep status` keeps the latest)",
@@ -231,13 +234,20 @@ pub fn setup(v: &Value, st: Style) -> String {
             }
         }
         _ => {
-            let _ = writeln!(out, "  {}", st.dim("none (--no-backfill, or no history found)"));
+            let _ = writeln!(
+                out,
+                "  {}",
+                st.dim("none (--no-backfill, or no history found)")
+            );
         }
     }
     let legacy = &v["legacy"];
     if legacy.is_object() && legacy["imported"].is_null() {
         needs.push(match legacy["error"].as_str() {
-            Some(e) => format!("csep 1.3.10's database could not be read: {}", clean_line(e)),
+            Some(e) => format!(
+                "csep 1.3.10's database could not be read: {}",
+                clean_line(e)
+            ),
             None => format!(
                 "csep 1.3.10's database holds {}: import them with `{}`",
                 plural(n(&legacy["sessions"]), "session", "sessions"),
@@ -347,7 +357,11 @@ pub fn status(v: &Value, st: Style) -> String {
         let _ = writeln!(out, "  {:<20} {}", "", st.dim(&root));
     }
     if !absent.is_empty() {
-        let _ = writeln!(out, "  {}", st.dim(&format!("not found: {}", absent.join(", "))));
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim(&format!("not found: {}", absent.join(", ")))
+        );
     }
     let r = &v["session_recall"];
     let _ = writeln!(out, "\n{}", st.bold("Index"));
@@ -375,7 +389,11 @@ pub fn status(v: &Value, st: Style) -> String {
     if warnings.is_empty() {
         let _ = writeln!(out, "\n{}", st.ok("All is well: nothing needs you."));
     } else {
-        let _ = writeln!(out, "\n{}", st.warn(&format!("Needs you ({})", warnings.len())));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.warn(&format!("Needs you ({})", warnings.len()))
+        );
         for w in &warnings {
             let _ = writeln!(out, "  {} {}", st.warn("•"), s(w));
         }

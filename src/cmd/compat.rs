@@ -302,7 +302,11 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         other => ("recall sync", "Recall sync", other.as_str()),
     };
     // `sync HOST` names the host as csep does, Codex and Claude Code too.
-    let source = if synced.is_some() { agent.as_str() } else { source };
+    let source = if synced.is_some() {
+        agent.as_str()
+    } else {
+        source
+    };
     let (command, title) = match synced {
         Some(_) => ("recall sync", "Recall sync"),
         None => (command, title),

@@ -34,7 +34,14 @@ fn recall_sync_backfills_a_host_and_names_it_as_the_source() {
     let env = env_with_codex_session();
     let out = env
         .cmd("csep")
-        .args(["recall", "sync", "codex", "--all-history", "--format", "json"])
+        .args([
+            "recall",
+            "sync",
+            "codex",
+            "--all-history",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -48,13 +55,23 @@ fn recall_sync_backfills_a_host_and_names_it_as_the_source() {
     if let Some(fixtures) = common::transcripts() {
         let out = env
             .cmd("csep")
-            .args(["recall", "sync", "claude", "--all-history", "--format", "json"])
+            .args([
+                "recall",
+                "sync",
+                "claude",
+                "--all-history",
+                "--format",
+                "json",
+            ])
             .arg("--root")
             .arg(fixtures.join("claude/projects"))
             .output()
             .unwrap();
         let v = json(&out);
-        assert_eq!((&v["command"], &v["source"]), (&"recall sync".into(), &"claude".into()));
+        assert_eq!(
+            (&v["command"], &v["source"]),
+            (&"recall sync".into(), &"claude".into())
+        );
         assert!(v["new_sessions"].as_u64().unwrap() > 0, "{v}");
     }
     // 1.3.10's forms keep their names.
@@ -64,7 +81,10 @@ fn recall_sync_backfills_a_host_and_names_it_as_the_source() {
         .output()
         .unwrap();
     let v = json(&out);
-    assert_eq!((&v["command"], &v["source"]), (&"recall bootstrap".into(), &"codex".into()));
+    assert_eq!(
+        (&v["command"], &v["source"]),
+        (&"recall bootstrap".into(), &"codex".into())
+    );
     assert_eq!(v["unchanged_sessions"], 1, "{v}");
 }
 
@@ -77,7 +97,9 @@ fn recall_sync_of_a_host_without_a_root_or_with_an_empty_one() {
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicates::str::contains("Aider keeps no history in one place; name it with --root"));
+        .stderr(predicates::str::contains(
+            "Aider keeps no history in one place; name it with --root",
+        ));
     // Copilot CLI's default root (~/.copilot) is not there.
     env.cmd("csep")
         .args(["recall", "sync", "copilot", "--all-history"])
@@ -90,10 +112,22 @@ fn recall_sync_of_a_host_without_a_root_or_with_an_empty_one() {
     let out = env
         .cmd("csep")
         .env("COPILOT_HOME", env.path("copilot-home"))
-        .args(["recall", "sync", "copilot", "--all-history", "--format", "json"])
+        .args([
+            "recall",
+            "sync",
+            "copilot",
+            "--all-history",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert_eq!(v["source"], "copilot");
     assert_eq!(v["status"], "completed");
@@ -120,9 +154,10 @@ fn sync_is_a_command_word_only_with_one_host() {
     env.cmd("csep")
         .args(["recall", "sync", "vim"])
         .assert()
-        .stderr(predicates::str::contains("vim is not a host csep reads").and(
-            predicates::str::contains("put it after --"),
-        ));
+        .stderr(
+            predicates::str::contains("vim is not a host csep reads")
+                .and(predicates::str::contains("put it after --")),
+        );
     // Quoted, after `--`, or with --recent: a search, which backfills nothing.
     for args in [
         &["recall", "\"sync\"", "--global"][..],
@@ -165,20 +200,36 @@ fn status_lists_every_host_with_its_root_and_counts() {
     let host = |a: &str| hosts.iter().find(|h| h["agent"] == a).unwrap();
     let codex = host("codex");
     assert_eq!(codex["name"], "Codex CLI");
-    assert_eq!(codex["root"], env.path("home/.codex/sessions").to_str().unwrap());
+    assert_eq!(
+        codex["root"],
+        env.path("home/.codex/sessions").to_str().unwrap()
+    );
     assert_eq!(codex["root_exists"], true);
     assert_eq!(codex["sessions"], 1);
-    assert_eq!(codex["messages"], s["session_recall"]["messages_by_agent"]["codex"]);
+    assert_eq!(
+        codex["messages"],
+        s["session_recall"]["messages_by_agent"]["codex"]
+    );
     assert_eq!(codex["newest_session_at"], "2026-11-01T10:00:00.000Z");
     let copilot = host("copilot");
     assert_eq!(copilot["root"], env.path("elsewhere").to_str().unwrap());
     assert_eq!(
-        (&copilot["root_exists"], &copilot["sessions"], &copilot["newest_session_at"]),
+        (
+            &copilot["root_exists"],
+            &copilot["sessions"],
+            &copilot["newest_session_at"]
+        ),
         (&false.into(), &0.into(), &Value::Null)
     );
     assert_eq!(host("gemini")["root_exists"], true);
-    assert_eq!(host("gemini")["root"], env.path("home/.gemini/tmp").to_str().unwrap());
-    assert_eq!((&host("aider")["root"], &host("aider")["root_exists"]), (&Value::Null, &false.into()));
+    assert_eq!(
+        host("gemini")["root"],
+        env.path("home/.gemini/tmp").to_str().unwrap()
+    );
+    assert_eq!(
+        (&host("aider")["root"], &host("aider")["root_exists"]),
+        (&Value::Null, &false.into())
+    );
 }
 
 #[test]
@@ -193,7 +244,12 @@ fn setup_backfills_every_host_whose_root_is_there() {
         .args(["setup", "--no-claude", "--no-mcp"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = json(&out);
     let keys: Vec<&String> = s["backfill"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["codex", "qwen", "droid"], "{s}");
@@ -208,7 +264,11 @@ fn a_host_whose_root_cannot_be_walked_does_not_undo_setup() {
     // Aider's history is one file: until its reader walks a file, setup says so and goes on.
     let history = env.path("work/.aider.chat.history.md");
     std::fs::create_dir_all(history.parent().unwrap()).unwrap();
-    std::fs::write(&history, "# aider chat started at 2026-11-01 10:00:00\n\n#### hi\n").unwrap();
+    std::fs::write(
+        &history,
+        "# aider chat started at 2026-11-01 10:00:00\n\n#### hi\n",
+    )
+    .unwrap();
     let out = env
         .cmd("csep")
         .env("PATH", "/usr/bin:/bin")
@@ -216,7 +276,12 @@ fn a_host_whose_root_cannot_be_walked_does_not_undo_setup() {
         .args(["setup", "--no-claude", "--no-mcp"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = json(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

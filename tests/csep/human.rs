@@ -58,7 +58,11 @@ fn piped(env: &Env, args: &[&str]) -> Value {
         .env("COPILOT_HOME", env.path("copilot"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "csep {args:?}: {e}: {}",
@@ -83,7 +87,10 @@ fn strip_colour(s: &str) -> String {
 #[test]
 fn status_on_a_terminal_lists_the_hosts_found_with_colour_unless_no_color() {
     let env = env();
-    piped(&env, &["recall", "bootstrap", "--all-history", "--format", "json"]);
+    piped(
+        &env,
+        &["recall", "bootstrap", "--all-history", "--format", "json"],
+    );
     let shown = on_a_terminal(&env, "status", &[]);
     assert!(!shown.trim_start().starts_with('{'), "{shown}");
     assert!(shown.contains(ESC), "colour on a terminal: {shown:?}");
@@ -151,11 +158,7 @@ fn setup_and_uninstall_on_a_terminal_say_what_was_done_and_what_needs_a_person()
 #[test]
 fn a_backfill_on_a_terminal_is_a_summary_and_piped_keeps_its_markdown() {
     let env = env();
-    let shown = strip_colour(&on_a_terminal(
-        &env,
-        "recall sync codex --all-history",
-        &[],
-    ));
+    let shown = strip_colour(&on_a_terminal(&env, "recall sync codex --all-history", &[]));
     for line in [
         "Codex CLI: indexed",
         "1 file read: 1 new, 0 updated, 0 unchanged; 5 messages; 0 errors;",
@@ -175,9 +178,16 @@ fn a_backfill_on_a_terminal_is_a_summary_and_piped_keeps_its_markdown() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("## Recall bootstrap\n\nStatus: completed\n"), "{text}");
+    assert!(
+        text.starts_with("## Recall bootstrap\n\nStatus: completed\n"),
+        "{text}"
+    );
     // `--format json` on a terminal: the record.
-    let json = on_a_terminal(&env, "recall sync-claude --all-history --format json --root copilot", &[]);
+    let json = on_a_terminal(
+        &env,
+        "recall sync-claude --all-history --format json --root copilot",
+        &[],
+    );
     assert!(json.starts_with("{\"type\":\"index_summary\","), "{json}");
 }
 

@@ -114,7 +114,12 @@ fn readme_supported_agents_are_exactly_the_agents_csep_reads() {
     let rows: Vec<Vec<String>> = section(&readme(), "Supported agents")
         .iter()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && !l.starts_with("| Agent"))
-        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect();
     let mut named = Vec::new();
     for row in &rows {
@@ -143,7 +148,14 @@ fn readme_has_a_mermaid_diagram_of_the_three_loops() {
     assert_eq!(diagrams.len(), 1, "one ```mermaid block");
     let d = diagrams[0].join("\n");
     assert!(d.starts_with("flowchart") || d.starts_with("graph"), "{d}");
-    for part in ["SessionStart", "MEMORY.md", "Stop", "index", "csep-verify", "skills"] {
+    for part in [
+        "SessionStart",
+        "MEMORY.md",
+        "Stop",
+        "index",
+        "csep-verify",
+        "skills",
+    ] {
         assert!(d.contains(part), "the diagram does not show {part}:\n{d}");
     }
 }
@@ -152,10 +164,13 @@ fn readme_has_a_mermaid_diagram_of_the_three_loops() {
 fn readme_set_up_is_the_two_commands_install_sh_runs() {
     let readme = readme();
     let set_up = section(&readme, "Set up");
-    let first = blocks(&set_up, "sh").into_iter().next().expect("a sh block");
+    let first = blocks(&set_up, "sh")
+        .into_iter()
+        .next()
+        .expect("a sh block");
     assert_eq!(first, ["scripts/install.sh", "csep setup"]);
-    let install = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh"))
-        .unwrap();
+    let install =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh")).unwrap();
     assert!(
         install.contains("cargo install --locked --path \"$here\"")
             && install.contains("\"$prefix/bin/csep\" setup "),
@@ -242,6 +257,9 @@ fn install_sh_names_what_is_missing_before_it_builds_anything() {
         said.contains("Rust 1.85 or newer (rustc is 1.70): run rustup update stable"),
         "{said}"
     );
-    assert!(!said.contains("git:") && !said.contains("cargo ran"), "{said}");
+    assert!(
+        !said.contains("git:") && !said.contains("cargo ran"),
+        "{said}"
+    );
     assert!(!prefix.exists(), "install.sh started installing");
 }
