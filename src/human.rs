@@ -179,6 +179,17 @@ pub fn setup(v: &Value, st: Style) -> String {
             .find_map(|f| h[*f].as_str())
             .map(|f| clean_line(f).into_owned())
             .unwrap_or_default();
+            if let Some(e) = h["error"].as_str() {
+                let _ = writeln!(
+                    out,
+                    "  {} {:<20} {}",
+                    st.warn("!"),
+                    agent.display_name(),
+                    st.warn("hooks not installed")
+                );
+                needs.push(format!("{}: {}", agent.display_name(), clean_line(e)));
+                continue;
+            }
             let mut line = format!("  {} {:<20} {file}", st.ok("✓"), agent.display_name());
             if agent == Agent::Codex {
                 match h["trust"].as_str() {
@@ -432,6 +443,28 @@ pub fn backfill(v: &Value, agent: Agent, st: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setup_names_each_host_installed_and_what_failed() {
+        let v = serde_json::json!({"type": "setup_summary", "dry_run": false, "state_dir": "/s",
+            "codex": null, "claude": {"settings_json": "/h/.claude/settings.json"},
+            "qwen": {"home": "/h/.qwen", "file": "/h/.qwen/settings.json", "events": ["Stop"]},
+            "droid": {"home": "/h/.factory", "error": "hooks.json: not valid JSON"},
+            "mcp": {"codex": null, "claude": null},
+            "backfill": {"qwen": {"new_sessions": 2, "messages": 1500, "elapsed_ms": 2500}},
+            "legacy": null});
+        let text = setup(&v, Style { colour: false });
+        for line in [
+            "✓ Claude Code          /h/.claude/settings.json",
+            "✓ Qwen Code            /h/.qwen/settings.json",
+            "! Factory Droid        hooks not installed",
+            "• Factory Droid: hooks.json: not valid JSON",
+            "Qwen Code              2 new, 0 updated, 0 unchanged; 1,500 messages; 0 errors; 2.5 s",
+        ] {
+            assert!(text.contains(line), "{line:?} not in:\n{text}");
+        }
+        assert!(!text.contains("MCP server"), "{text}");
+    }
 
     #[test]
     fn thousands_groups_digits() {
