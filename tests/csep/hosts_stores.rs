@@ -267,7 +267,8 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     let file = dir.join(".aider.chat.history.md");
     let first = env.backfill("aider", &dir);
     assert_read(&first, "first");
-    assert_eq!(n(&first, "new_sessions"), 3, "{first}");
+    // The third header has nothing after it yet: no session until it has.
+    assert_eq!(n(&first, "new_sessions"), 2, "{first}");
     let before = env.sql_count("SELECT COUNT(*) FROM messages");
 
     let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
@@ -285,7 +286,7 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
             n(&second, "updated_sessions"),
             n(&second, "unchanged_sessions")
         ),
-        (4, 1, 1, 2),
+        (4, 2, 0, 2),
         "{second}"
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 4);
@@ -301,11 +302,36 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     let (_, _, source) = top(&env, "aider", "albatross");
     assert!(source.ends_with("#4"), "{source}");
 
+    // The last session grows: only its new lines are read, the rest is left alone.
+    let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(b"Albatrosses glide.\n\n> Applied edit to src/albatross.py\n")
+        .unwrap();
+    drop(f);
     let third = env.backfill("aider", &dir);
+    assert_clean(&third, "third");
     assert_eq!(
-        (n(&third, "processed_files"), n(&third, "messages")),
-        (0, 0),
+        (
+            n(&third, "messages"),
+            n(&third, "new_sessions"),
+            n(&third, "updated_sessions"),
+            n(&third, "unchanged_sessions")
+        ),
+        (2, 0, 1, 3),
         "{third}"
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 6);
+    let (role, text, source) = top(&env, "aider", "src/albatross.py");
+    assert_eq!(
+        (role.as_str(), text.as_str()),
+        ("tool", "Applied edit to src/albatross.py")
+    );
+    assert!(source.ends_with("#4"), "{source}");
+
+    let fourth = env.backfill("aider", &dir);
+    assert_eq!(
+        (n(&fourth, "processed_files"), n(&fourth, "messages")),
+        (0, 0),
+        "{fourth}"
     );
 }
 

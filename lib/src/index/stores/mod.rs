@@ -493,15 +493,25 @@ fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     }
     for span in &spans {
         let vpath = stored::virtual_path(&path, &span.ordinal.to_string());
+        let known = ctx.known(&vpath);
+        let plan = aider::plan(&file, span, known);
+        let parsed = match plan {
+            Some(from) => Some(aider::records(
+                &path, &file, &data, span, from, stat, ctx.caps,
+            )?),
+            None => None,
+        };
+        if known.is_none() && parsed.as_ref().is_some_and(|p| p.messages.is_empty()) {
+            continue; // a header with nothing after it yet: not a session to show
+        }
         ctx.summary.files_seen += 1;
         if ctx.forgotten(&vpath) {
             continue;
         }
-        let Some(from) = aider::plan(&file, span, ctx.known(&vpath)) else {
+        let Some(parsed) = parsed else {
             ctx.touch(&vpath, stat)?;
             continue;
         };
-        let parsed = aider::records(&path, &file, &data, span, from, stat, ctx.caps)?;
         ctx.apply(&parsed)?;
         batch.tick(ctx.conn)?;
     }
