@@ -101,6 +101,21 @@ fn skipped_dir(name: &str) -> bool {
 }
 
 fn discover(agent: Agent, root: &Path) -> Vec<Store> {
+    // A host's home holds its store in one known place: not walked through (Cursor's home
+    // holds its IDE extensions, Copilot's every session's side files).
+    match agent {
+        Agent::Copilot if root.join("session-store.db").is_file() => {
+            return vec![Store::CopilotDb(root.join("session-store.db"))];
+        }
+        Agent::Cursor if root.join("chats").is_dir() => {
+            return discover_in(agent, &root.join("chats"))
+        }
+        _ => {}
+    }
+    discover_in(agent, root)
+}
+
+fn discover_in(agent: Agent, root: &Path) -> Vec<Store> {
     let mut out = Vec::new();
     let walk = WalkDir::new(root)
         .follow_links(false)
