@@ -15,7 +15,9 @@
 
 pub mod claude;
 pub mod codex;
+pub mod hostfile;
 pub mod mcp;
+pub mod opencode;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;
