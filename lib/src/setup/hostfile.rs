@@ -246,20 +246,24 @@ impl Spec {
         let path = self.file(home);
         let mut doc = read(&path)?.unwrap_or_else(|| json!({}));
         self.add(&mut doc, target)?;
-        let added: Vec<String> = self
-            .events
-            .iter()
-            .map(|(e, _)| match self.wrapped {
-                true => format!("hooks.{e}"),
-                false => e.to_string(),
-            })
-            .collect();
-        write_recorded(rec_dir, manifest, &path, &pretty(&doc), &added)?;
+        write_recorded(rec_dir, manifest, &path, &pretty(&doc), &self.added())?;
         Ok(HostReport {
             home: home.display().to_string(),
             file: path.display().to_string(),
             events: self.events.iter().map(|(e, _)| *e).collect(),
         })
+    }
+
+    /// What the manifest's `added` says for this host's file: `hooks.<event>` (or the bare
+    /// event, for Droid's top-level map).
+    pub fn added(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|(e, _)| match self.wrapped {
+                true => format!("hooks.{e}"),
+                false => e.to_string(),
+            })
+            .collect()
     }
 
     /// Takes csep's hooks out of a file the user changed after setup.
@@ -272,18 +276,17 @@ impl Spec {
     }
 }
 
-/// The spec whose hook file `path` is, for uninstall's clean step: the host's file name
-/// under a directory named like its home (`.copilot`, `.qwen`, `.factory`, `.gemini`,
-/// `.cursor`), else the spec whose current home holds it.
-pub fn spec_of_file(path: &Path) -> Option<&'static Spec> {
-    let parent = path.parent()?;
+/// The spec of a file setup recorded, for uninstall's clean step: the host whose file name
+/// it has and whose events the manifest says csep added to it. (Qwen Code's entries read
+/// like Claude Code's; both are cleaned alike.)
+pub fn spec_of_change(path: &Path, added: &[String]) -> Option<&'static Spec> {
     let name = path.file_name()?.to_str()?;
-    ALL.into_iter()
-        .filter(|s| s.file_name == name)
-        .find(|s| {
-            let home = (s.home)();
-            parent == home || parent.file_name() == home.file_name()
-        })
+    ALL.into_iter().find(|s| {
+        s.file_name == name && {
+            let ours = s.added();
+            !ours.is_empty() && ours.iter().all(|a| added.contains(a))
+        }
+    })
 }
 
 /// A handler is csep's when one of its strings runs csep's hook script.

@@ -16,6 +16,7 @@
 pub mod claude;
 pub mod codex;
 pub mod hostfile;
+pub mod hosts;
 pub mod mcp;
 pub mod opencode;
 
