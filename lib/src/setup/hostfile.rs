@@ -341,7 +341,7 @@ mod tests {
         let h = &c["hooks"]["agentStop"][0];
         assert_eq!(h["type"], "command");
         assert_eq!(h["timeoutSec"], 10);
-        assert!(h["bash"].as_str().unwrap().ends_with("csep-hook.sh copilot agentStop"));
+        assert!(h["bash"].as_str().unwrap().ends_with("csep-hook.sh' copilot agentStop"));
         let mut k = json!({});
         CURSOR.add(&mut k, &t).unwrap();
         assert_eq!(k["version"], 1);
