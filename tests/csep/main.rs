@@ -17,6 +17,7 @@ mod faults;
 mod forget;
 mod hooks;
 mod hooks_hosts;
+mod hosts_stores;
 mod import_legacy;
 mod index;
 mod logs;

@@ -6,9 +6,12 @@
 //! Parsing is line-oriented and resumable: it starts at a byte offset, stops after the last
 //! complete line, and reports where it stopped, so a grown file costs only its new bytes.
 
+pub mod aider;
 mod claude;
 mod codex;
 pub mod legacy;
+pub mod opencode;
+pub mod stored;
 
 use crate::error::{Error, Result};
 use crate::redact::{redact, redact_string};
