@@ -16,8 +16,9 @@ The script (--script FILE) is a JSON list of rules, each tied to a prompt:
 
 A request is answered statelessly from the conversation it carries, so the extra model
 calls a host makes on its own (titles, summaries, next-speaker checks) take nothing from the
-script: the rule is the first whose ``match`` occurs in the latest user message that matches
-any rule. If the conversation ends with that user message (not a tool result), the request
+script: the rule is the first whose ``match`` occurs in the latest user message (tool results
+aside); a request whose latest user message matches no rule is one of those extra calls. If
+the conversation ends with that user message (not a tool result), the request
 offers a shell tool and the rule has a ``command``, the answer is one call of the shell tool
 (``bash``, ``run_shell_command``, ``Execute``, ``shell``) with the tool's required arguments
 filled from its JSON schema (the command in ``command``); otherwise it is the rule's
@@ -87,6 +88,7 @@ def pick_rule(script: list[dict], convo: list[tuple[str, str, bool]]) -> tuple[i
         for n, rule in enumerate(script):
             if rule.get("match") and rule["match"] in text:
                 return n, i == len(convo) - 1
+        return None, False
     return None, False
 
 
