@@ -2,7 +2,7 @@
 # install-host.sh HOST: installs one of the host agents the end-to-end tests drive beyond
 # Codex and Claude Code (tests/csep/e2e_HOST.rs), pinned, into a cache directory, and prints
 # the path of its binary on stdout (nothing else goes to stdout; progress and errors go to
-# stderr). HOST is one of: copilot, qwen, droid, gemini.
+# stderr). HOST is one of: copilot, qwen, droid, gemini, opencode.
 #
 #   CSEP_COPILOT_BIN="$(scripts/install-host.sh copilot)"; export CSEP_COPILOT_BIN
 #
@@ -20,6 +20,9 @@
 #            version, plus @factory/cli-linux-x64@0.225.2 beside it (the binary reports
 #            0.225.2).
 #   gemini   @google/gemini-cli@0.61.0.
+#   opencode opencode-ai@1.18.33; the launcher runs a native binary from an optional
+#            dependency (opencode-linux-x64). Its OpenAI-compatible provider is built in,
+#            so the test needs no npm at run time.
 #
 # Exit status: 0 installed or already there; 1 npm missing, an unknown HOST, or the install
 # failed (the e2e tests need the host, so CI must stop here rather than skip them); 2 usage.
@@ -32,7 +35,7 @@ die() {
 }
 
 [ $# -eq 1 ] || {
-    say "usage: scripts/install-host.sh copilot|qwen|droid|gemini"
+    say "usage: scripts/install-host.sh copilot|qwen|droid|gemini|opencode"
     exit 2
 }
 host="$1"
@@ -63,7 +66,12 @@ gemini)
     version="0.61.0"
     bin="$modules/.bin/gemini"
     ;;
-*) die "unknown host '$host': want copilot, qwen, droid or gemini" ;;
+opencode)
+    packages=("opencode-ai@1.18.33")
+    version="1.18.33"
+    bin="$modules/.bin/opencode"
+    ;;
+*) die "unknown host '$host': want copilot, qwen, droid, gemini or opencode" ;;
 esac
 
 # The version a binary reports (its first x.y.z), run offline in a throwaway HOME with its

@@ -21,7 +21,9 @@ pub trait ChatHost: Host {
     /// The variable naming the host's binary, and the command that installs it.
     const BIN_VAR: &'static str;
     const INSTALL: &'static str;
-    /// The file `csep setup` writes the host's hooks into.
+    /// The host's file that `csep setup` writes its hooks into (or, for a host with hooks
+    /// elsewhere, the settings file it must leave alone): after uninstall it must hold the
+    /// bytes it held before setup, or be absent again.
     fn hooks_file(w: &World<Self>) -> PathBuf;
     /// Writes the host's own settings (the model at the mock, and a hook or key of the
     /// user's own in the hooks file when the host has one there) before setup runs.
@@ -29,6 +31,29 @@ pub trait ChatHost: Host {
     /// One headless prompt in the work dir (the next prompt of the session `resume`, when
     /// given): the command, not yet run.
     fn prompt(w: &World<Self>, prompt: &str, resume: Option<&str>) -> Command;
+    /// What csep setup installed for the host, all of which uninstall must remove: by
+    /// default the csep-hook.sh scripts the hooks file's commands run, at least one. An
+    /// error says what is missing.
+    fn installed(w: &World<Self>) -> Result<Vec<PathBuf>, String> {
+        let file = Self::hooks_file(w);
+        let bytes = fs::read(&file).map_err(|e| {
+            format!(
+                "csep setup installed no {} hooks ({}: {e})",
+                Self::AGENT,
+                file.display()
+            )
+        })?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} after setup is not JSON: {e}", file.display()))?;
+        let scripts = hook_scripts_anywhere(&doc);
+        if scripts.is_empty() {
+            return Err(format!(
+                "no hook in {} runs csep-hook.sh after csep setup: {doc}",
+                file.display()
+            ));
+        }
+        Ok(scripts)
+    }
     /// The session's id, read from the host's files after the first prompt.
     fn session_id(w: &World<Self>) -> Option<String>;
     /// Both prompts as one session, each run to the end: the host's stdout after each. By
@@ -208,26 +233,7 @@ pub fn session_is_injected_recalled_and_uninstalled<H: ChatHost>() {
     c.args(["setup", "--no-codex", "--no-claude", "--no-backfill"]);
     let r = w.run("csep-setup", c, RUN_TIMEOUT);
     w.setup_summary(&r);
-    let doc: Value = match fs::read(&hooks_file) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-            w.fail(&format!(
-                "{} after setup is not JSON: {e}",
-                hooks_file.display()
-            ))
-        }),
-        Err(e) => w.fail(&format!(
-            "csep setup wrote no {} hooks ({}: {e}); h-hooks builds setup for {host}",
-            host,
-            hooks_file.display()
-        )),
-    };
-    let scripts = hook_scripts_anywhere(&doc);
-    if scripts.is_empty() {
-        w.fail(&format!(
-            "no hook in {} runs csep-hook.sh after csep setup: {doc}",
-            hooks_file.display()
-        ));
-    }
+    let scripts = H::installed(&w).unwrap_or_else(|e| w.fail(&e));
     w.check_installed(&scripts);
 
     // (d) Prompt 1, then prompt 2 in the same session.
