@@ -1,7 +1,8 @@
 #!/bin/sh
-# csep-hook.sh <agent> [<event>]: the one command every csep hook runs, for Codex and
-# Claude Code alike (agent = codex | claude; the event defaults to the payload's
-# hook_event_name). It hands stdin, read once, to `csep hook`, and never breaks the host:
+# csep-hook.sh <agent> [<event>]: the one command every csep hook runs, for every host
+# alike (agent = codex | claude | copilot | qwen | droid | gemini | cursor; the event
+# defaults to the payload's hook_event_name, and `csep setup` names it for the hosts whose
+# payload does not). It hands stdin, read once, to `csep hook`, and never breaks the host:
 # the exit status is 0 and stdout is only what the host accepts (or nothing), whatever
 # happens. Details of any trouble go to $CSEP_HOME/logs/hook.log.
 #

@@ -32,6 +32,24 @@ pub struct SetupArgs {
     /// Leave Claude Code alone
     #[arg(long, conflicts_with = "claude_dir")]
     pub no_claude: bool,
+    /// Leave GitHub Copilot CLI alone [default: set up when $COPILOT_HOME, else ~/.copilot, exists]
+    #[arg(long)]
+    pub no_copilot: bool,
+    /// Leave Qwen Code alone [default: set up when ~/.qwen exists]
+    #[arg(long)]
+    pub no_qwen: bool,
+    /// Leave Factory Droid alone [default: set up when ~/.factory exists]
+    #[arg(long)]
+    pub no_droid: bool,
+    /// Leave Gemini CLI alone [default: set up when ~/.gemini exists]
+    #[arg(long)]
+    pub no_gemini: bool,
+    /// Leave OpenCode alone [default: set up when its config dir (~/.config/opencode) exists]
+    #[arg(long)]
+    pub no_opencode: bool,
+    /// Leave Cursor CLI alone [default: set up when $CURSOR_CONFIG_DIR, else ~/.cursor, exists]
+    #[arg(long)]
+    pub no_cursor: bool,
     /// The codex binary used to trust the hooks [default: codex on PATH]
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
@@ -168,7 +186,8 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             &state_dir,
             &mut manifest,
         )?;
-        Ok(json!({"codex": codex_report, "claude": claude_report, "mcp": mcp}))
+        let more = install_more_hosts(a, &target, &state_dir, &mut manifest);
+        Ok(json!({"codex": codex_report, "claude": claude_report, "mcp": mcp, "more": more}))
     })();
     manifest.updated_at = timefmt::format_iso_ms(timefmt::now_ms());
     // Whatever got written is in the manifest, even when a later step failed.
@@ -226,6 +245,12 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
         "changes": manifest.changes.iter().map(|c| json!({"path": c.path, "action": c.action, "added": c.added})).collect::<Vec<_>>(),
     });
     summary["legacy"] = legacy;
+    let mut hosts_failed = false;
+    for name in setup::hosts::NAMES {
+        let v = hosts["more"][name].clone();
+        hosts_failed |= v.get("error").is_some();
+        summary[name] = v;
+    }
     if !trust_ok {
         crate::out::warn(
             "csep",
@@ -238,7 +263,52 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     let mut out = Out::new();
     out.json(&summary)?;
     out.flush()?;
-    Ok(if legacy_failed { Exit::Error } else { Exit::Ok })
+    Ok(if legacy_failed || hosts_failed {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Whether setup leaves `agent` (one of [`setup::hosts::NAMES`]) alone.
+fn skips(a: &SetupArgs, agent: &str) -> bool {
+    match agent {
+        "copilot" => a.no_copilot,
+        "qwen" => a.no_qwen,
+        "droid" => a.no_droid,
+        "gemini" => a.no_gemini,
+        "opencode" => a.no_opencode,
+        _ => a.no_cursor,
+    }
+}
+
+/// The hosts besides Codex and Claude Code setup installs into, each whose home exists (and
+/// is not left alone): `{agent: report | null}`. A host whose file cannot be changed (not
+/// valid JSON, say) gets `{"home", "error"}` and a line on stderr; the others go on.
+fn install_more_hosts(
+    a: &SetupArgs,
+    target: &HookTarget,
+    rec_dir: &Path,
+    manifest: &mut Manifest,
+) -> Value {
+    let mut out = json!({});
+    for name in setup::hosts::NAMES {
+        out[name] = Value::Null;
+        let Some(home) = setup::hosts::home(name).map(|h| abs(&h)) else {
+            continue;
+        };
+        if skips(a, name) || !home.is_dir() {
+            continue;
+        }
+        out[name] = match setup::hosts::install(name, &home, target, rec_dir, manifest) {
+            Ok(v) => v,
+            Err(e) => {
+                crate::out::warn("csep", format_args!("{name}: hooks not installed: {e}"));
+                json!({"home": home, "error": e.message})
+            }
+        };
+    }
+    out
 }
 
 /// The command that imports csep 1.3.10's database of `state_dir`, as a person would type it
@@ -411,6 +481,16 @@ fn dry_run(
                 compare(&real, fs::read(&copy).ok());
             }
         }
+        for name in setup::hosts::NAMES {
+            let Some(home) = setup::hosts::home(name).map(|h| abs(&h)) else {
+                continue;
+            };
+            if skips(a, name) || !home.is_dir() {
+                continue;
+            }
+            let (real, after) = setup::hosts::plan(name, &home, target, &scratch)?;
+            compare(&real, Some(after));
+        }
         Ok(plan)
     })();
     let _ = fs::remove_dir_all(&scratch);
@@ -462,6 +542,7 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
         .file_name()
         .and_then(|n| n.to_str())
     {
+        _ if setup::hosts::clean(path, &change.added)? => Ok(()),
         Some("settings.json") => claude::clean(path),
         Some(".claude.json") => mcp::clean_claude(path),
         _ => codex::clean(path, change),

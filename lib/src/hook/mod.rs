@@ -12,10 +12,11 @@ use crate::fsutil;
 use crate::redact::redact;
 use crate::text;
 use crate::wire::{Agent, ArchiveRequest};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 pub mod drain;
+pub mod host;
 pub mod log;
 pub mod run;
 
@@ -108,10 +109,9 @@ pub fn drop_invalid_fields(payload: &mut Map<String, Value>) -> Vec<String> {
     dropped
 }
 
-/// The SessionStart answer both hosts accept.
-pub fn session_start_output(context: &str) -> String {
-    let out = json!({"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": context}})
-        .to_string();
+/// The SessionStart answer `agent` accepts ([`host::session_start_value`]).
+pub fn session_start_output(agent: Agent, context: &str) -> String {
+    let out = host::session_start_value(agent, context).to_string();
     text::json_safe(&out).into_owned()
 }
 

@@ -29,7 +29,7 @@ pub fn run(call: Call) -> String {
         let named = call
             .event
             .or_else(|| super::field(&payload, "hook_event_name"));
-        let event = Event::parse(named.unwrap_or(""));
+        let event = super::host::event(call.agent, named.unwrap_or(""));
         log(
             &Ctx::new(call.state_dir),
             serde_json::json!({"agent": call.agent.as_str(), "event": event.name(), "outcome": "panic"}),
@@ -59,12 +59,13 @@ fn handle(call: Call) -> String {
     let ctx = Ctx::new(state_dir);
     let started = std::time::Instant::now();
     let (mut payload, problem) = super::parse_payload(bytes);
+    let event_name = event_arg
+        .or_else(|| super::field(&payload, "hook_event_name"))
+        .unwrap_or("")
+        .to_string();
+    super::host::normalize(agent, Some(&event_name).filter(|n| !n.is_empty()).map(String::as_str), &mut payload);
     let dropped = super::drop_invalid_fields(&mut payload);
-    let event = Event::parse(
-        event_arg
-            .or_else(|| super::field(&payload, "hook_event_name"))
-            .unwrap_or(""),
-    );
+    let event = super::host::event(agent, &event_name);
     let session = super::field(&payload, "session_id")
         .unwrap_or("")
         .to_string();
@@ -108,9 +109,11 @@ fn handle(call: Call) -> String {
                 if let Ok(exe) = std::env::current_exe() {
                     context.push_str(&crate::memory::recall_binary_note(&exe));
                 }
-                super::session_start_output(&context)
+                super::session_start_output(agent, &context)
             }
             Event::Stop | Event::SessionEnd => {
+                super::host::fill_transcript(agent, &mut payload);
+                super::host::key_session(agent, &mut payload);
                 if payload.is_empty() {
                     outcome = "nothing_to_archive".into();
                 } else {

@@ -232,12 +232,33 @@ fn attempt(
     let Some(payload) = payload else {
         return Verdict::Bad("not_an_object", "the payload is not a JSON object".into());
     };
-    let (Some(path), agent) = transcript_of(payload) else {
-        return Verdict::Done { indexed: false };
+    let (path, agent) = transcript_of(payload);
+    let indexed = match (path, agent) {
+        (Some(path), _) => {
+            settle(payload);
+            super::index_paths(conn, std::slice::from_ref(&path), agent, caps, &mut |_| {})
+                .map(|s| (s, path))
+        }
+        // OpenCode keeps every session in one store, and its hook names no file: the drain
+        // reads the store's new rows (the reader is incremental).
+        (None, Some(Agent::OpenCode)) => match crate::paths::history_root(Agent::OpenCode) {
+            Some(root) if root.is_dir() => {
+                let opts = super::BackfillOptions {
+                    agent: Agent::OpenCode,
+                    root: root.clone(),
+                    since_days: None,
+                    limit_files: None,
+                    caps,
+                    threads: 1,
+                };
+                super::backfill(conn, &opts, &mut |_| {}).map(|s| (s, root))
+            }
+            _ => return Verdict::Done { indexed: false },
+        },
+        (None, _) => return Verdict::Done { indexed: false },
     };
-    settle(payload);
-    let s = match super::index_paths(conn, std::slice::from_ref(&path), agent, caps, &mut |_| {}) {
-        Ok(s) => s,
+    let (s, path) = match indexed {
+        Ok(x) => x,
         Err(e) if e.fault().is_some() => return Verdict::Fault(e),
         Err(e) => return Verdict::Bad("index_error", e.message),
     };

@@ -15,7 +15,10 @@
 
 pub mod claude;
 pub mod codex;
+pub mod hostfile;
+pub mod hosts;
 pub mod mcp;
+pub mod opencode;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;

@@ -268,6 +268,59 @@ pub fn claude(claude_dir: &Path, expected: &Expected) -> HostHooks {
     }
 }
 
+/// csep's hooks in one of the hosts csep added after Codex and Claude Code
+/// ([`setup::hosts::NAMES`]): its JSON hook file, or OpenCode's plugin file (one pseudo-event,
+/// `plugin`, current when it is the plugin this csep would install).
+pub fn more_host(agent: &str, expected: &Expected) -> HostHooks {
+    let home = setup::hosts::home(agent).unwrap_or_default();
+    let file = setup::hosts::file(agent, &home).unwrap_or_default();
+    let mut error = None;
+    let events: Vec<HookEvent> = match setup::hostfile::spec(agent) {
+        Some(spec) => {
+            let (doc, e) = read_json(&file);
+            error = e;
+            spec.events
+                .iter()
+                .map(|(event, _)| {
+                    let handler = doc.as_ref().and_then(|d| spec.find_ours(d, event));
+                    let command = handler.and_then(|h| spec.command_of(h));
+                    HookEvent {
+                        event,
+                        installed: handler.is_some(),
+                        trust: None,
+                        current: expected.script_current
+                            && command == Some(&spec.command(&expected.target, event)),
+                        command: command.map(str::to_string),
+                    }
+                })
+                .collect()
+        }
+        None => {
+            let bytes = fs::read(&file).ok();
+            vec![HookEvent {
+                event: "plugin",
+                installed: bytes.is_some(),
+                trust: None,
+                current: bytes.as_deref()
+                    == Some(setup::opencode::render(&expected.target).as_bytes()),
+                command: None,
+            }]
+        }
+    };
+    HostHooks {
+        home: home.display().to_string(),
+        home_exists: home.is_dir(),
+        file: file.display().to_string(),
+        file_exists: file.is_file(),
+        installed: events.iter().all(|e| e.installed),
+        trusted: None,
+        features_hooks: None,
+        current: events.iter().all(|e| e.current),
+        events,
+        error,
+    }
+}
+
 /// The plugin bundle (`plugin/`: the Codex plugin manifest, hooks.json, the recall skill).
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginBundle {

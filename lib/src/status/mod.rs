@@ -47,6 +47,12 @@ pub struct Status {
 pub struct Hooks {
     pub codex: hosts::HostHooks,
     pub claude: hosts::HostHooks,
+    pub copilot: hosts::HostHooks,
+    pub qwen: hosts::HostHooks,
+    pub droid: hosts::HostHooks,
+    pub gemini: hosts::HostHooks,
+    pub opencode: hosts::HostHooks,
+    pub cursor: hosts::HostHooks,
 }
 
 /// csep 1.3.10's `plugin_hooks`, whose fields its README tells users to check after set-up:
@@ -133,6 +139,12 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
     let hooks = Hooks {
         codex: hosts::codex(codex_home, &expected),
         claude: hosts::claude(claude_dir, &expected),
+        copilot: hosts::more_host("copilot", &expected),
+        qwen: hosts::more_host("qwen", &expected),
+        droid: hosts::more_host("droid", &expected),
+        gemini: hosts::more_host("gemini", &expected),
+        opencode: hosts::more_host("opencode", &expected),
+        cursor: hosts::more_host("cursor", &expected),
     };
     let plugin_hooks = PluginHooks::new(state_dir, &hooks);
     let mut s = Status {
@@ -178,6 +190,26 @@ fn warnings(s: &Status) -> Vec<String> {
     }
     if let Some(m) = s.env_provider.mode_warning() {
         w.push(m);
+    }
+    let more = [
+        ("GitHub Copilot CLI", &s.hooks.copilot),
+        ("Qwen Code", &s.hooks.qwen),
+        ("Factory Droid", &s.hooks.droid),
+        ("Gemini CLI", &s.hooks.gemini),
+        ("OpenCode", &s.hooks.opencode),
+        ("Cursor CLI", &s.hooks.cursor),
+    ];
+    for (name, h) in more {
+        if let Some(e) = &h.error {
+            w.push(format!("{name}: {e}"));
+        }
+        // Only a setup that is there but stale is worth a word: these hosts are optional.
+        if h.events.iter().any(|e| e.installed) && !(h.installed && h.current) {
+            w.push(format!(
+                "{name}: csep's hooks in {} are not the ones this csep installs: run `csep setup` again",
+                h.file
+            ));
+        }
     }
     for (name, h) in [("Codex", &s.hooks.codex), ("Claude Code", &s.hooks.claude)] {
         if let Some(e) = &h.error {

@@ -389,6 +389,43 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     );
     let u = csep(&["uninstall"], &mut problems);
     assert_eq!(u["status"], "nothing_to_uninstall", "{u}");
+
+    // The hosts csep added later: each home there, each file broken and OpenCode's plugin
+    // path taken by a directory (their `error`, exit 2), then all fixed.
+    let broken = [
+        ".copilot/settings.json",
+        ".qwen/settings.json",
+        ".factory/hooks.json",
+        ".gemini/settings.json",
+        ".cursor/hooks.json",
+    ]
+    .map(|f| home.join(f));
+    for f in &broken {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "{ // not JSON\n}").unwrap();
+    }
+    let blocker = home.join(".config/opencode/plugins/csep.js");
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    let more = ["setup", "--no-backfill", "--no-codex", "--no-claude"];
+    let out = live
+        .cmd("csep")
+        .env("PATH", &no_codex)
+        .args(more)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    wire.check(&s, &[wire.typed_table(&s).unwrap()], "csep setup (broken hosts)", &mut problems);
+    assert!(s["gemini"]["error"].is_string() && s["opencode"]["error"].is_string(), "{s}");
+    printed.borrow_mut().push(s);
+    for f in &broken {
+        std::fs::remove_file(f).unwrap();
+    }
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let s = csep(&more, &mut problems);
+    assert!(s["opencode"]["plugin"].is_string() && s["copilot"]["events"].is_array(), "{s}");
+    let u = csep(&["uninstall"], &mut problems);
+    assert_eq!(u["status"], "uninstalled", "{u}");
     all_fields_seen(
         &wire,
         &["setup_summary", "uninstall_summary"],
