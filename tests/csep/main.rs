@@ -22,6 +22,7 @@ mod faults;
 mod forget;
 mod hooks;
 mod hooks_hosts;
+mod hosts_jsonl;
 mod import_legacy;
 mod index;
 mod logs;

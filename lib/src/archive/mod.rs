@@ -6,9 +6,16 @@
 //! Parsing is line-oriented and resumable: it starts at a byte offset, stops after the last
 //! complete line, and reports where it stopped, so a grown file costs only its new bytes.
 
+mod antigravity;
 mod claude;
 mod codex;
+mod copilot;
+mod cursor;
+mod droid;
+mod gemini;
+mod jsonl;
 pub mod legacy;
+mod qwen;
 
 use crate::error::{Error, Result};
 use crate::redact::{redact, redact_string};
@@ -136,7 +143,7 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
         Some(a) => a,
         None => sniff_agent(path, &head).ok_or_else(|| {
             Error::input(format!(
-                "{}: not a Codex or Claude Code transcript",
+                "{}: not a transcript of a known host (name it with --agent)",
                 path.display()
             ))
         })?,
@@ -155,6 +162,11 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
     match agent {
         Agent::Codex => codex::parse(&mut out, &head, &mut body, start),
         Agent::Claude => claude::parse(&mut out, &head, &mut body, start),
+        Agent::Copilot => copilot::parse(&mut out, &head, &mut body, start),
+        Agent::Qwen => qwen::parse(&mut out, &head, &mut body, start),
+        Agent::Droid => droid::parse(&mut out, &head, &mut body, start),
+        Agent::Gemini => gemini::parse(&mut out, &head, &mut body, start),
+        Agent::Cursor => cursor::parse(&mut out, &head, &mut body, start),
         other => {
             return Err(Error::input(format!(
                 "{}: reading {} history is not built yet",
@@ -196,6 +208,9 @@ fn sniff_agent(path: &Path, head: &[u8]) -> Option<Agent> {
         return Some(Agent::Codex);
     }
     let text = String::from_utf8_lossy(&head[..head.len().min(16 * 1024)]);
+    if let Some(a) = jsonl::sniff(path, &name, &text) {
+        return Some(a);
+    }
     if text.contains("\"sessionId\"")
         || text.contains("\"parentUuid\"")
         || text.contains("\"leafUuid\"")

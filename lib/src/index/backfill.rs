@@ -6,6 +6,7 @@
 //! same size and mtime → unchanged (one stat); prefix fingerprint still matches → resume at
 //! the offset; anything else → the file was rewritten and is re-indexed whole.
 
+use super::discover::discover;
 use super::forget;
 use super::ingest::{self, SourceState};
 use crate::archive::{self, Caps, Parsed, Request, Stat};
@@ -20,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use walkdir::WalkDir;
 
 #[derive(Debug, Clone)]
 pub struct BackfillOptions {
@@ -204,70 +204,6 @@ enum Outcome {
 
 /// Errors shown in the summary; the rest are counted and kept in the database.
 const MAX_LISTED_ERRORS: usize = 50;
-
-fn is_candidate(agent: Agent, name: &str) -> bool {
-    match agent {
-        Agent::Codex => {
-            name.starts_with("rollout-") && (name.ends_with(".jsonl") || name.ends_with(".json"))
-        }
-        Agent::Claude => name.ends_with(".jsonl"),
-        _ => false,
-    }
-}
-
-/// Walks `root` for transcripts of `agent`, newest first. Entries that look like transcripts
-/// but are not files (a directory named `x.jsonl`) come back as errors.
-/// Transcript files found by a walk, with their stats.
-type Found = Vec<(PathBuf, Stat)>;
-
-fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
-    if !root.is_dir() {
-        return Err(Error::usage(format!(
-            "transcript root {} does not exist or is not a directory",
-            root.display()
-        )));
-    }
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for entry in WalkDir::new(root).follow_links(false) {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = e
-                    .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| root.display().to_string());
-                errors.push(FileError {
-                    path,
-                    message: format!("cannot read: {e}"),
-                    fault: e.io_error().and_then(Fault::of_io),
-                });
-                continue;
-            }
-        };
-        let name = entry.file_name().to_string_lossy();
-        if !is_candidate(agent, &name) {
-            continue;
-        }
-        if entry.file_type().is_dir() {
-            errors.push(FileError {
-                path: entry.path().display().to_string(),
-                message: "is a directory, not a transcript".into(),
-                fault: None,
-            });
-            continue;
-        }
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        match archive::stat(entry.path()) {
-            Ok(st) => files.push((entry.into_path(), st)),
-            Err(e) => errors.push(FileError::from_error(entry.path(), &e)),
-        }
-    }
-    files.sort_by(|a, b| b.1.mtime_ms.cmp(&a.1.mtime_ms).then_with(|| a.0.cmp(&b.0)));
-    Ok((files, errors))
-}
 
 fn plan_for(stat: Stat, state: Option<&SourceState>) -> Option<Plan> {
     match state {

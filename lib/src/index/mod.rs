@@ -1,5 +1,6 @@
 //! `csep-index`: records → SQLite. `db` owns the schema, `ingest` applies one file's records
-//! in a transaction, `backfill` walks a transcript root with parallel parsers and one writer,
+//! in a transaction, `backfill` walks a transcript root (`discover` knows each host's layout) with parallel
+//! parsers and one writer,
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out
 //! (`tombstone` holds the checks each ingest makes),
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
@@ -11,6 +12,7 @@
 
 pub mod backfill;
 pub mod db;
+mod discover;
 pub mod evidence;
 pub mod forget;
 pub mod health;

@@ -1,0 +1,350 @@
+//! Pieces the JSONL host readers (Copilot, Qwen, Droid, Gemini, Cursor, Antigravity) share:
+//! lines holding more than one JSON object ("glued" writes), a replay of messages keyed by the
+//! host's own id (a later record with the same id replaces the earlier one, a rewind drops a
+//! tail) that still indexes only what is new when the prefix is unchanged, and tool
+//! arguments shown as a person would recognise them.
+
+use super::{count_bad_line, Body, Builder};
+use crate::wire::{Agent, Role, SkipCounts};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Calls `f` with each JSON object on `line`. A line is normally one object; two objects
+/// written without a newline between them (seen in Qwen transcripts) are both recovered.
+/// Returns whether any object was found; a line with none is counted in `skipped`.
+pub(crate) fn each_object(line: &[u8], skipped: &mut SkipCounts, mut f: impl FnMut(Value)) -> bool {
+    if let Ok(v) = serde_json::from_slice::<Value>(line) {
+        if v.is_object() {
+            f(v);
+            return true;
+        }
+        skipped.non_object += 1;
+        return false;
+    }
+    let mut found = false;
+    let mut stream = serde_json::Deserializer::from_slice(line).into_iter::<Value>();
+    for item in stream.by_ref() {
+        match item {
+            Ok(v) if v.is_object() => {
+                found = true;
+                f(v);
+            }
+            _ => break,
+        }
+    }
+    if !found {
+        count_bad_line(line, skipped);
+    } else if stream.byte_offset() < line.len() {
+        // What follows the recovered objects is damage: counted, not fatal.
+        skipped.bad_json += 1;
+    }
+    found
+}
+
+/// A string field of `v`, if present and non-empty.
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A tool call's arguments as a person would recognise them: the shell command, the file
+/// path, the search pattern; otherwise the arguments JSON. A string holding JSON (some hosts
+/// write `arguments` encoded) is decoded first.
+pub(crate) fn render_args(v: &Value) -> String {
+    if let Value::String(s) = v {
+        return match serde_json::from_str::<Value>(s) {
+            Ok(inner @ Value::Object(_)) => render_args(&inner),
+            _ => s.clone(),
+        };
+    }
+    let Value::Object(o) = v else {
+        return match v {
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+    };
+    let mut parts = Vec::new();
+    for key in [
+        "command",
+        "file_path",
+        "filePath",
+        "absolute_path",
+        "path",
+        "TargetFile",
+        "DirectoryPath",
+        "pattern",
+        "url",
+        "query",
+        "description",
+        "prompt",
+    ] {
+        if let Some(Value::String(s)) = o.get(key) {
+            parts.push(s.trim_matches('"'));
+        }
+    }
+    if parts.is_empty() {
+        v.to_string()
+    } else {
+        parts.join("\n")
+    }
+}
+
+/// One message waiting to be pushed to the [`Builder`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Msg {
+    pub role: Role,
+    pub tool: Option<String>,
+    pub text: String,
+    pub ts: Option<String>,
+    pub background: bool,
+}
+
+impl Msg {
+    pub fn new(role: Role, text: impl Into<String>, ts: Option<&str>) -> Self {
+        Msg {
+            role,
+            tool: None,
+            text: text.into(),
+            ts: ts.map(str::to_string),
+            background: false,
+        }
+    }
+    pub fn tool(mut self, name: &str) -> Self {
+        self.tool = Some(name.to_string());
+        self
+    }
+    pub fn background(mut self, bg: bool) -> Self {
+        self.background = bg;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    id: String,
+    offset: u64,
+    msgs: Vec<Msg>,
+}
+
+/// Messages keyed by the host's id, replayed from the start of the file. Formats where a
+/// later line can change an earlier message (Gemini re-appends a message whole on every
+/// update; Qwen repeats a uuid and rewinds) are read from offset 0 on every parse, but only
+/// the new tail is indexed when what was indexed before is unchanged: the state as of the
+/// resume offset is kept, and if the final state merely extends it, only the extension is
+/// pushed (resume stays incremental for the index); otherwise the whole file is re-indexed
+/// (`start_offset` 0, which replaces the source's messages). Correct whatever the host
+/// rewrites, at the cost of reading (not indexing) the prefix again.
+pub(crate) struct Replay {
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+    start: u64,
+    snapshot: Option<Vec<Entry>>,
+}
+
+impl Replay {
+    pub fn new(start: u64) -> Self {
+        Replay {
+            entries: Vec::new(),
+            index: HashMap::new(),
+            start,
+            snapshot: None,
+        }
+    }
+
+    /// Called before each line: the state before the first line at or past the resume
+    /// offset is what the index already holds.
+    pub fn at(&mut self, offset: u64) {
+        if self.snapshot.is_none() && offset >= self.start {
+            self.snapshot = Some(self.entries.clone());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Sets the messages of `id`: replaces them in place when `id` was seen (last wins),
+    /// appends otherwise.
+    pub fn upsert(&mut self, id: &str, offset: u64, msgs: Vec<Msg>) {
+        match self.index.get(id) {
+            Some(&i) => self.entries[i].msgs = msgs,
+            None => {
+                self.index.insert(id.to_string(), self.entries.len());
+                self.entries.push(Entry {
+                    id: id.to_string(),
+                    offset,
+                    msgs,
+                });
+            }
+        }
+    }
+
+    /// Appends messages under no host id.
+    pub fn append(&mut self, offset: u64, msgs: Vec<Msg>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let id = format!("\0@{offset}:{}", self.entries.len());
+        self.upsert(&id, offset, msgs);
+    }
+
+    /// Keeps the first `len` entries.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.entries.len() {
+            return;
+        }
+        for e in self.entries.drain(len..) {
+            self.index.remove(&e.id);
+        }
+    }
+
+    /// Drops `id` and everything after it (Gemini's `$rewindTo`); unknown ids change nothing.
+    pub fn rewind_to(&mut self, id: &str) {
+        if let Some(&i) = self.index.get(id) {
+            self.truncate(i);
+        }
+    }
+
+    /// Pushes the replayed messages. `out`'s start becomes 0 when the part already indexed
+    /// changed, so the source is re-indexed whole.
+    pub fn finish(mut self, out: &mut Builder) {
+        let snapshot = self.snapshot.take().unwrap_or_else(|| self.entries.clone());
+        let from = if self.start == 0 {
+            0
+        } else if snapshot.len() <= self.entries.len()
+            && snapshot.iter().zip(&self.entries).all(|(a, b)| a == b)
+        {
+            snapshot.len()
+        } else {
+            out.start = 0;
+            0
+        };
+        let floor = out.start;
+        for e in self.entries.drain(from..) {
+            for m in e.msgs {
+                out.push(
+                    m.role,
+                    m.tool.as_deref(),
+                    &m.text,
+                    m.ts.as_deref(),
+                    e.offset.max(floor),
+                    m.background,
+                );
+            }
+        }
+    }
+}
+
+/// Reads `body` from offset 0 whatever the resume offset (see [`Replay`]).
+pub(crate) fn from_file_start(body: &mut Body) {
+    body.start = 0;
+    body.mid_line = false;
+}
+
+/// The hosts added after Codex and Claude Code, told apart where it is unambiguous: by their
+/// layout or their first record (backfill and hooks always name the host).
+pub(crate) fn sniff(path: &Path, name: &str, text: &str) -> Option<Agent> {
+    let first = text.trim_start();
+    let under = |dir: &str| path.components().any(|c| c.as_os_str() == dir);
+    if name == "events.jsonl" && first.starts_with(r#"{"type":"session.start""#) {
+        Some(Agent::Copilot)
+    } else if first.starts_with(r#"{"type":"session_start""#) {
+        Some(Agent::Droid)
+    } else if under("agent-transcripts") {
+        Some(Agent::Cursor)
+    } else if (under("chats") && name.starts_with("session-"))
+        || (under("brain") && name == "transcript.jsonl")
+    {
+        Some(Agent::Gemini)
+    } else if under("chats") && text.contains(r#""parts":["#) && text.contains(r#""uuid""#) {
+        Some(Agent::Qwen)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glued_objects_on_one_line_are_both_read() {
+        let mut skipped = SkipCounts::default();
+        let mut seen = Vec::new();
+        let line = br#"{"a":1}{"b":"x {\"c\":2}"}"#;
+        assert!(each_object(line, &mut skipped, |v| seen.push(v)));
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1]["b"], "x {\"c\":2}");
+        assert_eq!(skipped.total(), 0);
+        // Damage after a recovered object is counted, and the object kept.
+        let mut seen = 0;
+        assert!(each_object(br#"{"a":1}{"b":"#, &mut skipped, |_| seen += 1));
+        assert_eq!((seen, skipped.bad_json), (1, 1));
+        assert!(!each_object(b"not json", &mut skipped, |_| {}));
+        assert_eq!(skipped.bad_json, 2);
+    }
+
+    #[test]
+    fn encoded_arguments_show_the_command() {
+        let v = Value::String(r#"{"command":"ls -la"}"#.into());
+        assert_eq!(render_args(&v), "ls -la");
+        let v: Value = serde_json::from_str(r#"{"TargetFile":"\"/tmp/a.md\""}"#).unwrap();
+        assert_eq!(render_args(&v), "/tmp/a.md");
+    }
+
+    #[test]
+    fn the_newer_hosts_are_told_apart_only_where_unambiguous() {
+        let sniff_at = |p: &str, text: &str| {
+            let path = Path::new(p);
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            sniff(path, &name, text)
+        };
+        let start = r#"{"type":"session.start","data":{}}"#;
+        assert_eq!(
+            sniff_at("/c/session-state/x/events.jsonl", start),
+            Some(Agent::Copilot)
+        );
+        assert_eq!(sniff_at("/x/events.jsonl", "{}"), None);
+        let droid = r#"{"type":"session_start","id":"d"}"#;
+        assert_eq!(
+            sniff_at("/f/sessions/-x/d.jsonl", droid),
+            Some(Agent::Droid)
+        );
+        assert_eq!(
+            sniff_at("/g/tmp/p/chats/session-2026-01-01T00-00-ab.jsonl", "{}"),
+            Some(Agent::Gemini)
+        );
+        let qwen = r#"{"uuid":"u","message":{"parts":[{"text":"hi"}]}}"#;
+        assert_eq!(
+            sniff_at("/q/projects/-x/chats/q.jsonl", qwen),
+            Some(Agent::Qwen)
+        );
+        assert_eq!(
+            sniff_at("/c/projects/x/agent-transcripts/a.jsonl", "{}"),
+            Some(Agent::Cursor)
+        );
+        // A Claude Code line is left to the older rules.
+        let claude = r#"{"type":"user","sessionId":"s","parentUuid":null,"uuid":"u"}"#;
+        assert_eq!(sniff_at("/c/projects/-x/s.jsonl", claude), None);
+    }
+
+    fn user(t: &str) -> Vec<Msg> {
+        vec![Msg::new(Role::User, t, None)]
+    }
+
+    #[test]
+    fn a_replay_keeps_the_last_version_in_the_first_place_and_rewinds() {
+        let mut r = Replay::new(0);
+        r.upsert("a", 0, user("one"));
+        r.upsert("b", 10, user("two"));
+        r.upsert("a", 20, user("one, edited"));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.entries[0].msgs[0].text, "one, edited");
+        assert_eq!(r.entries[0].offset, 0);
+        r.rewind_to("b");
+        assert_eq!(r.len(), 1);
+        assert!(!r.index.contains_key("b"));
+        r.upsert("b", 30, user("two again"));
+        assert_eq!(r.entries[1].offset, 30);
+    }
+}

@@ -1,0 +1,193 @@
+//! Qwen Code chats: `projects/<encoded cwd>/chats/<sessionId>.jsonl`. Every line carries
+//! `{uuid, parentUuid, sessionId, timestamp, type, cwd, …}`; messages hold Gemini-style
+//! `message.parts[]` (`text`, `functionCall`, `functionResponse`; `thought:true` parts are
+//! reasoning, skipped). `type:"system"` lines (telemetry, attribution, titles, rewinds) hold
+//! nothing to index.
+//!
+//! A UserPromptSubmit hook's context arrives as a last `<qwen:user-prompt-submit-context>`
+//! part (kept as background); `systemPayload.displayText` then holds the clean prompt. A uuid
+//! can repeat (the later record wins) and a `rewind` record drops what followed its target,
+//! so the file is replayed from its start on every parse ([`Replay`]). Two objects glued on
+//! one line are both read.
+
+use super::jsonl::{each_object, from_file_start, render_args, str_of, Msg, Replay};
+use super::{Body, Builder};
+use crate::wire::{Agent, Role};
+use serde_json::Value;
+use std::collections::HashMap;
+
+const HOOK_CONTEXT: &str = "<qwen:user-prompt-submit-context>";
+
+pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64) {
+    out.format = "qwen";
+    from_file_start(body);
+    let mut st = State {
+        replay: Replay::new(start),
+        pos: HashMap::new(),
+        calls: HashMap::new(),
+    };
+    let mut skipped = std::mem::take(&mut out.skipped);
+    let end = body.for_each_line(&mut skipped, |offset, line| {
+        st.replay.at(offset);
+        let mut local = crate::wire::SkipCounts::default();
+        each_object(line, &mut local, |v| {
+            out.valid_lines += 1;
+            record(out, &mut st, offset, &v);
+        });
+        if offset >= start {
+            out.skipped.add(&local);
+        }
+    });
+    out.skipped.add(&skipped);
+    out.end_offset = end;
+    st.replay.finish(out);
+    if out.session.session_id.is_empty() {
+        if let Some(stem) = std::path::Path::new(&out.session.source)
+            .file_stem()
+            .and_then(|s| s.to_str())
+        {
+            out.session.session_id = Agent::Qwen.session_key(stem);
+        }
+    }
+}
+
+struct State {
+    replay: Replay,
+    /// How many replayed entries stood once each uuid was read: a rewind to a uuid keeps
+    /// that many.
+    pos: HashMap<String, usize>,
+    /// Tool call id → name, for results that do not name their tool.
+    calls: HashMap<String, String>,
+}
+
+fn record(out: &mut Builder, st: &mut State, offset: u64, v: &Value) {
+    if out.session.session_id.is_empty() {
+        if let Some(id) = str_of(v, "sessionId") {
+            out.session.session_id = Agent::Qwen.session_key(id);
+        }
+    }
+    if let Some(cwd) = str_of(v, "cwd").filter(|c| c.starts_with('/')) {
+        out.set_cwd(cwd, str_of(v, "gitBranch"));
+    }
+    let ts = str_of(v, "timestamp");
+    out.see_time(ts);
+    let uuid = str_of(v, "uuid").map(str::to_string);
+    let kind = str_of(v, "type").unwrap_or("");
+    let parts = v["message"]["parts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let msgs = match kind {
+        "user" => user(v, parts, ts),
+        "assistant" => assistant(st, parts, ts),
+        "tool_result" => tool_results(st, v, parts, ts),
+        "system" => {
+            system(out, st, v);
+            Vec::new()
+        }
+        _ => {
+            out.skipped.unknown_types += 1;
+            Vec::new()
+        }
+    };
+    match &uuid {
+        Some(id) if !msgs.is_empty() => st.replay.upsert(id, offset, msgs),
+        _ => st.replay.append(offset, msgs),
+    }
+    if let Some(id) = uuid {
+        st.pos.insert(id, st.replay.len());
+    }
+}
+
+fn user(v: &Value, parts: &[Value], ts: Option<&str>) -> Vec<Msg> {
+    let payload = &v["systemPayload"];
+    let notification = str_of(v, "subtype") == Some("notification");
+    let mut said = Vec::new();
+    let mut msgs = Vec::new();
+    for p in parts {
+        let Some(text) = str_of(p, "text") else {
+            continue;
+        };
+        if text.trim_start().starts_with(HOOK_CONTEXT) {
+            let inner = text
+                .trim()
+                .trim_start_matches(HOOK_CONTEXT)
+                .trim_end_matches("</qwen:user-prompt-submit-context>");
+            msgs.push(Msg::new(Role::Developer, inner, ts).background(true));
+        } else {
+            said.push(text);
+        }
+    }
+    let prompt = match str_of(payload, "displayText") {
+        Some(clean) if !msgs.is_empty() => clean.to_string(),
+        _ => said.join("\n"),
+    };
+    msgs.insert(0, Msg::new(Role::User, prompt, ts).background(notification));
+    msgs
+}
+
+fn assistant(st: &mut State, parts: &[Value], ts: Option<&str>) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    for p in parts {
+        if p.get("thought").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        if let Some(text) = str_of(p, "text") {
+            msgs.push(Msg::new(Role::Assistant, text, ts));
+        } else if let Some(call) = p.get("functionCall") {
+            let name = str_of(call, "name").unwrap_or("tool");
+            if let Some(id) = str_of(call, "id") {
+                st.calls.insert(id.to_string(), name.to_string());
+            }
+            msgs.push(Msg::new(Role::Assistant, render_args(&call["args"]), ts).tool(name));
+        }
+    }
+    msgs
+}
+
+fn tool_results(st: &mut State, v: &Value, parts: &[Value], ts: Option<&str>) -> Vec<Msg> {
+    let mut msgs = Vec::new();
+    for p in parts {
+        let Some(resp) = p.get("functionResponse") else {
+            continue;
+        };
+        let name = str_of(resp, "name")
+            .map(str::to_string)
+            .or_else(|| str_of(resp, "id").and_then(|id| st.calls.get(id).cloned()))
+            .unwrap_or_else(|| "tool".to_string());
+        let r = &resp["response"];
+        let text = str_of(r, "output")
+            .or_else(|| str_of(r, "error"))
+            .map(str::to_string)
+            .or_else(|| display(&v["toolCallResult"]["resultDisplay"]))
+            .unwrap_or_default();
+        msgs.push(Msg::new(Role::Tool, text, ts).tool(&name));
+    }
+    msgs
+}
+
+fn display(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Object(_) => str_of(v, "output").map(str::to_string),
+        _ => None,
+    }
+}
+
+fn system(out: &mut Builder, st: &mut State, v: &Value) {
+    let payload = &v["systemPayload"];
+    match str_of(v, "subtype") {
+        Some("custom_title") => {
+            if let Some(t) = str_of(payload, "customTitle") {
+                out.set_title(t, 3);
+            }
+        }
+        Some("rewind") => {
+            // Keeps the target and what came before it.
+            if let Some(&n) = str_of(payload, "targetUuid").and_then(|t| st.pos.get(t)) {
+                st.replay.truncate(n);
+            }
+        }
+        _ => {}
+    }
+}
