@@ -23,6 +23,7 @@ mod forget;
 mod hooks;
 mod hooks_hosts;
 mod hosts_jsonl;
+mod hosts_stores;
 mod import_legacy;
 mod index;
 mod logs;

@@ -6,6 +6,7 @@
 //! Parsing is line-oriented and resumable: it starts at a byte offset, stops after the last
 //! complete line, and reports where it stopped, so a grown file costs only its new bytes.
 
+pub mod aider;
 mod antigravity;
 mod claude;
 mod codex;
@@ -15,7 +16,9 @@ mod droid;
 mod gemini;
 mod jsonl;
 pub mod legacy;
+pub mod opencode;
 mod qwen;
+pub mod stored;
 
 use crate::error::{Error, Result};
 use crate::redact::{redact, redact_string};

@@ -114,7 +114,20 @@ impl Summary {
             ..Default::default()
         }
     }
-    fn count_applied(&mut self, applied: ingest::Applied, source: &crate::wire::SourceRecord) {
+    /// Lists one more error (up to [`MAX_LISTED_ERRORS`]) and counts it.
+    pub(super) fn push_error(&mut self, e: FileError) {
+        self.processed_files += 1;
+        self.error_count += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    pub(super) fn count_applied(
+        &mut self,
+        applied: ingest::Applied,
+        source: &crate::wire::SourceRecord,
+    ) {
         self.processed_files += 1;
         self.processed_successfully += 1;
         self.messages += applied.messages;
@@ -411,7 +424,12 @@ fn backfill_unnoted(
     let started = Instant::now();
     // One spelling per file, whatever root spelling the caller used (relative, symlinked).
     let root = std::fs::canonicalize(&opts.root).unwrap_or_else(|_| opts.root.clone());
-    let (mut files, walk_errors) = discover(opts.agent, &root)?;
+    // A store host's root may be one store file (`$AIDER_CHAT_HISTORY_FILE`).
+    let (mut files, walk_errors) = if root.is_file() && super::stores::has_stores(opts.agent) {
+        (Vec::new(), Vec::new())
+    } else {
+        discover(opts.agent, &root)?
+    };
     if let Some(days) = opts.since_days {
         let cutoff = timefmt::now_ms() - days as i64 * 86_400_000;
         files.retain(|(_, st)| st.mtime_ms >= cutoff);
@@ -431,6 +449,16 @@ fn backfill_unnoted(
     let jobs = plan_jobs(files, &states, &forgotten, Some(opts.agent), &mut summary);
     summary.record_errors(conn, walk_errors)?;
     run_pipeline(conn, jobs, opts.caps, opts.threads, &mut summary, progress)?;
+    if super::stores::has_stores(opts.agent) {
+        let mut ctx = super::stores::Ctx {
+            conn,
+            states: &states,
+            forgotten: &forgotten,
+            caps: opts.caps,
+            summary: &mut summary,
+        };
+        super::stores::backfill(&mut ctx, opts.agent, &root)?;
+    }
     summary.close(conn, started)?;
     Ok(summary)
 }
@@ -486,10 +514,15 @@ fn index_paths_unnoted(
     let started = Instant::now();
     let run_id = ingest::start_run(conn, "files", None)?;
     let mut summary = Summary::new("files".into(), run_id);
-    summary.files_seen = paths.len() as u64;
     let mut files = Vec::new();
     let mut failed = Vec::new();
-    for p in paths {
+    // A host's store (or one session of it, `STORE#SESSION`) is read as a backfill reads it.
+    let (stores, paths): (Vec<_>, Vec<_>) = paths
+        .iter()
+        .map(|p| (p, super::stores::store_of(p, agent)))
+        .partition(|(_, s)| s.is_some());
+    summary.files_seen = paths.len() as u64;
+    for (p, _) in paths {
         let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
         match archive::stat(&p) {
             Ok(st) => files.push((p, st)),
@@ -507,6 +540,21 @@ fn index_paths_unnoted(
     let jobs = plan_jobs(files, &states, &forgotten, agent, &mut summary);
     summary.record_errors(conn, failed)?;
     run_pipeline(conn, jobs, caps, 1, &mut summary, progress)?;
+    if !stores.is_empty() {
+        let states = ingest::load_source_states(conn)?;
+        let mut ctx = super::stores::Ctx {
+            conn,
+            states: &states,
+            forgotten: &forgotten,
+            caps,
+            summary: &mut summary,
+        };
+        for (_, store) in stores {
+            if let Some((store, agent)) = store {
+                super::stores::backfill(&mut ctx, agent, &store)?;
+            }
+        }
+    }
     summary.close(conn, started)?;
     Ok(summary)
 }

@@ -424,7 +424,13 @@ fn moved_source(
     })?;
     for row in rows {
         let (found, p, format) = row?;
-        let imported = primary && format.as_deref() == Some(crate::archive::legacy::FORMAT);
+        // A stand-in read from a host's store (csep 1.3.10's, Copilot's session-store.db)
+        // gives way to the session's main transcript.
+        let imported = primary
+            && matches!(
+                format.as_deref(),
+                Some(crate::archive::legacy::FORMAT | crate::archive::stored::FORMAT_COPILOT_DB)
+            );
         if file_name(&p) == name || imported {
             return Ok(Some(found));
         }
@@ -475,6 +481,14 @@ fn exclude_source(tx: &Connection, source: &SourceRecord, reason: &str) -> Resul
         excluded: true,
         ..Default::default()
     })
+}
+
+/// A stored session found unchanged in a changed store: it remembers the store's new stat,
+/// so the next backfill skips the store unopened.
+pub fn touch_source(tx: &Connection, path: &str, st: crate::archive::Stat) -> Result<()> {
+    tx.prepare_cached("UPDATE sources SET size = ?2, mtime_ms = ?3 WHERE path = ?1")?
+        .execute(params![path, st.size as i64, st.mtime_ms])?;
+    Ok(())
 }
 
 /// Remembers a file that could not be indexed, so an unchanged bad file is not re-read (or

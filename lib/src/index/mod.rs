@@ -4,7 +4,8 @@
 //! `spool` drains queued hook payloads, `forget` removes a session and keeps it out
 //! (`tombstone` holds the checks each ingest makes),
 //! `health` names a damaged index and keeps writers out of it, `rebuild` replaces it,
-//! `legacy` imports csep 1.3.10's database,
+//! `legacy` imports csep 1.3.10's database, `stores` reads the hosts' many-session stores
+//! (OpenCode, Copilot's session store, Aider's history, Cursor's chat meta),
 //! `evidence` reads a session's text by author for csep-verify, `window` a session's messages
 //! in a review window for csep-reflect, `sessions` the rows the trigger, migrate-worktrees
 //! and session-archive ask for, `stats` the figures of `csep status`. Every SQL statement
@@ -22,6 +23,7 @@ pub mod rebuild;
 pub mod sessions;
 pub mod spool;
 pub mod stats;
+mod stores;
 pub mod tombstone;
 pub mod window;
 

@@ -247,7 +247,8 @@ pub fn rebuild(
         db_path: db.display().to_string(),
     };
     for (agent, root, default) in roots(&db) {
-        let exists = root.is_dir();
+        // A store host's root may be one file (`$AIDER_CHAT_HISTORY_FILE`).
+        let exists = root.is_dir() || (root.is_file() && super::stores::has_stores(agent));
         let mut run = RootRun {
             agent,
             root: root.display().to_string(),
