@@ -72,7 +72,9 @@ impl ChatHost for OpenCode {
         w.config_dir().join("opencode.json")
     }
     fn prepare(w: &World) {
+        // With "$schema" first, as OpenCode writes it into a config that lacks one.
         let config = serde_json::json!({
+            "$schema": "https://opencode.ai/config.json",
             "provider": {"mock": {
                 "npm": "@ai-sdk/openai-compatible", "name": "Mock",
                 "options": {"baseURL": format!("http://127.0.0.1:{}/v1", w.port),

@@ -27,7 +27,8 @@ const MARKER: &str = "HOSTS-MEMORY-MARKER: run the linter before committing";
 /// The recorded `(event, stdin)` pairs of `host`; `None` when ../shared is absent.
 fn payloads(host: &str) -> Option<Vec<(String, Value)>> {
     let file = if host == "cursor" {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts/cursor/hook-payloads.jsonl")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/hosts/cursor/hook-payloads.jsonl")
     } else {
         shared_fixtures()?.join(format!("hosts/{host}/generated/hook-payloads.jsonl"))
     };
@@ -45,7 +46,12 @@ fn payloads(host: &str) -> Option<Vec<(String, Value)>> {
 
 impl Env {
     /// The hook script as `csep setup` has the host run it: `csep-hook.sh HOST EVENT`.
-    fn host_hook(&self, host: &str, event: &str, stdin: impl Into<Vec<u8>>) -> std::process::Output {
+    fn host_hook(
+        &self,
+        host: &str,
+        event: &str,
+        stdin: impl Into<Vec<u8>>,
+    ) -> std::process::Output {
         self.command("sh")
             .arg(HOOK_SCRIPT)
             .args([host, event])
@@ -113,7 +119,9 @@ fn each_hosts_recorded_session_start_is_answered_in_its_own_shape_with_the_repos
     let repo = repo.canonicalize().unwrap();
     env.seed_memory(&repo, &format!("- {MARKER}\n"));
     for (host, start, _) in HOSTS {
-        let Some(recorded) = payloads(host) else { return };
+        let Some(recorded) = payloads(host) else {
+            return;
+        };
         let starts: Vec<&Value> = recorded
             .iter()
             .filter(|(e, _)| e == start)
@@ -137,8 +145,13 @@ fn each_hosts_archive_events_queue_one_request_with_its_transcript_and_session_i
     // Held as a running drainer holds it: what the hooks queue stays in new/ to be read.
     let _lock = env.lock_archive_queue();
     for (host, _, archive_events) in HOSTS {
-        let Some(recorded) = payloads(host) else { return };
-        for (event, stdin) in recorded.iter().filter(|(e, _)| archive_events.contains(&e.as_str())) {
+        let Some(recorded) = payloads(host) else {
+            return;
+        };
+        for (event, stdin) in recorded
+            .iter()
+            .filter(|(e, _)| archive_events.contains(&e.as_str()))
+        {
             env.clear_queue();
             let raw_id = stdin
                 .get("session_id")
@@ -147,7 +160,9 @@ fn each_hosts_archive_events_queue_one_request_with_its_transcript_and_session_i
                 .and_then(Value::as_str)
                 .unwrap();
             // Copilot's sessionEnd names no transcript: the hook finds it in $COPILOT_HOME.
-            let copilot_events = env.path(&format!("home/.copilot/session-state/{raw_id}/events.jsonl"));
+            let copilot_events = env.path(&format!(
+                "home/.copilot/session-state/{raw_id}/events.jsonl"
+            ));
             // Cursor's CLI sends a null path: the newest transcript of the conversation.
             let cursor_transcript = env.path(&format!(
                 "home/.cursor/projects/workspace-demo/agent-transcripts/{raw_id}.jsonl"
@@ -158,13 +173,21 @@ fn each_hosts_archive_events_queue_one_request_with_its_transcript_and_session_i
             }
             let out = env.host_hook(host, event, stdin.to_string());
             assert_eq!(out.status.code(), Some(0), "{host} {event}");
-            assert!(out.stdout.is_empty(), "{host} {event}: printed {:?}", out.stdout);
+            assert!(
+                out.stdout.is_empty(),
+                "{host} {event}: printed {:?}",
+                out.stdout
+            );
             let queued = env.queued();
             assert_eq!(queued.len(), 1, "{host} {event}: {queued:?}");
             let r = &queued[0];
             assert_eq!(r["type"], "archive_request");
             assert_eq!(r["agent"], *host);
-            let want_event = if event.eq_ignore_ascii_case("sessionEnd") { "SessionEnd" } else { "Stop" };
+            let want_event = if event.eq_ignore_ascii_case("sessionEnd") {
+                "SessionEnd"
+            } else {
+                "Stop"
+            };
             assert_eq!(r["event"], want_event, "{host} {event}");
             assert_eq!(r["payload"]["session_id"], format!("{host}:{raw_id}"));
             let given = stdin
@@ -177,7 +200,11 @@ fn each_hosts_archive_events_queue_one_request_with_its_transcript_and_session_i
                 (None, "cursor") => cursor_transcript.clone(),
                 (None, _) => panic!("{host} {event}: no transcript path recorded"),
             };
-            assert_eq!(r["payload"]["transcript_path"], want_path.to_str().unwrap(), "{host} {event}");
+            assert_eq!(
+                r["payload"]["transcript_path"],
+                want_path.to_str().unwrap(),
+                "{host} {event}"
+            );
             // The spool never holds conversation text (Gemini's prompt_response, Qwen's
             // last_assistant_message) nor Cursor's user_email.
             let bytes = serde_json::to_string(r).unwrap();
@@ -193,14 +220,24 @@ fn events_csep_does_not_hook_and_garbage_stdin_get_nothing_a_host_would_reject()
     let env = Env::new();
     let _lock = env.lock_archive_queue();
     for (host, start, archive_events) in HOSTS {
-        let Some(recorded) = payloads(host) else { return };
+        let Some(recorded) = payloads(host) else {
+            return;
+        };
         // Tool and prompt events (wired to csep by a user, say) answer nothing, queue nothing.
-        for (event, stdin) in recorded.iter().filter(|(e, _)| e != start && !archive_events.contains(&e.as_str())) {
+        for (event, stdin) in recorded
+            .iter()
+            .filter(|(e, _)| e != start && !archive_events.contains(&e.as_str()))
+        {
             let out = env.host_hook(host, event, stdin.to_string());
             assert_eq!(out.status.code(), Some(0), "{host} {event}");
             assert!(out.stdout.is_empty(), "{host} {event}");
         }
-        for garbage in [&b""[..], b"\xff\xfe{not json", b"[1,2]", b"{\"sessionId\": 7, \"transcript_path\": \"../x\"}"] {
+        for garbage in [
+            &b""[..],
+            b"\xff\xfe{not json",
+            b"[1,2]",
+            b"{\"sessionId\": 7, \"transcript_path\": \"../x\"}",
+        ] {
             let out = env.host_hook(host, start, garbage);
             assert_eq!(out.status.code(), Some(0), "{host}");
             context_of(host, &out.stdout);
@@ -220,7 +257,11 @@ fn events_csep_does_not_hook_and_garbage_stdin_get_nothing_a_host_would_reject()
 #[test]
 fn opencode_plugin_appends_csep_context_once_per_session_and_archives_on_idle() {
     let env = Env::new();
-    if std::process::Command::new("node").arg("--version").output().is_err() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("node is needed to run OpenCode's plugin");
     }
     let repo = env.path("repo");
@@ -230,10 +271,21 @@ fn opencode_plugin_appends_csep_context_once_per_session_and_archives_on_idle() 
     fs::create_dir_all(env.path("home/.config/opencode")).unwrap();
     let out = env
         .cmd("csep")
-        .args(["setup", "--no-backfill", "--no-codex", "--no-claude", "--no-mcp"])
+        .args([
+            "setup",
+            "--no-backfill",
+            "--no-codex",
+            "--no-claude",
+            "--no-mcp",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let installed = env.path("home/.config/opencode/plugins/csep.js");
     // Node 20 loads ES modules by extension; OpenCode (Bun) takes the .js as it is.
     let module = env.path("csep-plugin.mjs");
@@ -263,7 +315,12 @@ console.log(JSON.stringify(results));
         .args(["--input-type=module", "-e", &driver])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(results.len(), 3);
     for system in &results {
@@ -275,7 +332,9 @@ console.log(JSON.stringify(results));
     let log = fs::read_to_string(env.state().join("logs/hook.log")).unwrap();
     let starts = log
         .lines()
-        .filter(|l| l.contains("\"agent\":\"opencode\"") && l.contains("\"event\":\"SessionStart\""))
+        .filter(|l| {
+            l.contains("\"agent\":\"opencode\"") && l.contains("\"event\":\"SessionStart\"")
+        })
         .count();
     assert_eq!(starts, 1, "{log}");
     // The idle event's Stop runs detached: wait for its request to land (never timed).
@@ -297,9 +356,10 @@ fn opencode_plugin_never_throws_into_opencode_when_csep_is_missing() {
     let env = Env::new();
     let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugin/opencode/csep.js");
     let module = env.path("csep-plugin.mjs");
-    let text = fs::read_to_string(&plugin)
-        .unwrap()
-        .replace("const CSEP_BIN = \"csep\";", "const CSEP_BIN = \"/nonexistent/csep\";");
+    let text = fs::read_to_string(&plugin).unwrap().replace(
+        "const CSEP_BIN = \"csep\";",
+        "const CSEP_BIN = \"/nonexistent/csep\";",
+    );
     fs::write(&module, text).unwrap();
     let driver = format!(
         r#"
@@ -318,14 +378,21 @@ console.log(JSON.stringify(output.system));
         .args(["--input-type=module", "-e", &driver])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"["base"]"#);
 }
 
 #[test]
 fn an_opencode_stop_drains_without_a_transcript_path() {
     let env = Env::new();
-    let Some(fixtures) = shared_fixtures() else { return };
+    let Some(fixtures) = shared_fixtures() else {
+        return;
+    };
     // OpenCode's store where the drainer looks for it ($XDG_DATA_HOME unset: ~/.local/share).
     let data = env.path("home/.local/share/opencode");
     fs::create_dir_all(&data).unwrap();
@@ -337,13 +404,17 @@ fn an_opencode_stop_drains_without_a_transcript_path() {
     let out = env
         .cmd("csep")
         .args(["hook", "opencode", "Stop"])
-        .write_stdin(json!({"session_id": "ses_db00e4af7ffeTIabQqeCbxUCS3", "cwd": env.root()}).to_string())
+        .write_stdin(
+            json!({"session_id": "ses_db00e4af7ffeTIabQqeCbxUCS3", "cwd": env.root()}).to_string(),
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     env.wait_drained();
     let failed = env.archive_queue().join("failed");
-    let left: Vec<_> = fs::read_dir(&failed).map(|rd| rd.flatten().collect()).unwrap_or_default();
+    let left: Vec<_> = fs::read_dir(&failed)
+        .map(|rd| rd.flatten().collect())
+        .unwrap_or_default();
     assert!(left.is_empty(), "an OpenCode request failed: {left:?}");
 }

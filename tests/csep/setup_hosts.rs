@@ -41,7 +41,14 @@ fn user_files() -> Vec<(&'static str, Value, u32)> {
 /// Homes of all six hosts, four of them with the user's files; Droid's and OpenCode's
 /// files do not exist yet.
 fn seed(env: &Env) {
-    for dir in [".copilot", ".qwen", ".factory", ".gemini", ".config/opencode", ".cursor"] {
+    for dir in [
+        ".copilot",
+        ".qwen",
+        ".factory",
+        ".gemini",
+        ".config/opencode",
+        ".cursor",
+    ] {
         fs::create_dir_all(env.path(&format!("home/{dir}"))).unwrap();
     }
     for (rel, v, mode) in user_files() {
@@ -80,11 +87,21 @@ impl Env {
             .last()
             .and_then(|l| serde_json::from_str(l).ok())
             .unwrap_or(Value::Null);
-        (out.status.code(), v, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
-const SETUP: &[&str] = &["setup", "--no-backfill", "--no-codex", "--no-claude", "--no-mcp"];
+const SETUP: &[&str] = &[
+    "setup",
+    "--no-backfill",
+    "--no-codex",
+    "--no-claude",
+    "--no-mcp",
+];
 
 fn csep_bin() -> PathBuf {
     fs::canonicalize(assert_cmd::cargo::cargo_bin("csep")).unwrap()
@@ -119,7 +136,10 @@ fn setup_writes_each_hosts_own_shape_keeps_the_users_settings_and_uninstall_rest
         copilot["hooks"]["sessionStart"][1],
         json!({"type": "command", "bash": runs("copilot sessionStart"), "timeoutSec": 10})
     );
-    assert_eq!(copilot["hooks"]["agentStop"][0]["bash"], runs("copilot agentStop"));
+    assert_eq!(
+        copilot["hooks"]["agentStop"][0]["bash"],
+        runs("copilot agentStop")
+    );
     assert_eq!(copilot["hooks"]["sessionEnd"][0]["timeoutSec"], 5);
     assert!(copilot.get("version").is_none() && copilot["hooks"].get("version").is_none());
 
@@ -147,8 +167,14 @@ fn setup_writes_each_hosts_own_shape_keeps_the_users_settings_and_uninstall_rest
     let gemini = read_json(&env.path("home/.gemini/settings.json"));
     assert_eq!(gemini["theme"], "GitHub");
     assert_eq!(gemini["hooksConfig"]["enabled"], true);
-    assert_eq!(gemini["hooks"]["AfterAgent"][0]["hooks"][0]["command"], runs("gemini AfterAgent"));
-    assert_eq!(gemini["hooks"]["AfterAgent"][0]["hooks"][0]["timeout"], 10000);
+    assert_eq!(
+        gemini["hooks"]["AfterAgent"][0]["hooks"][0]["command"],
+        runs("gemini AfterAgent")
+    );
+    assert_eq!(
+        gemini["hooks"]["AfterAgent"][0]["hooks"][0]["timeout"],
+        10000
+    );
 
     // Cursor: version 1, flat handlers, s.
     let cursor = read_json(&env.path("home/.cursor/hooks.json"));
@@ -161,8 +187,14 @@ fn setup_writes_each_hosts_own_shape_keeps_the_users_settings_and_uninstall_rest
 
     // OpenCode: the plugin, naming this csep and state dir.
     let plugin = fs::read_to_string(env.path("home/.config/opencode/plugins/csep.js")).unwrap();
-    assert!(plugin.contains(&format!("const CSEP_BIN = {};", json!(csep_bin().to_str().unwrap()))));
-    assert!(plugin.contains(&format!("const CSEP_HOME = {};", json!(env.state().to_str().unwrap()))));
+    assert!(plugin.contains(&format!(
+        "const CSEP_BIN = {};",
+        json!(csep_bin().to_str().unwrap())
+    )));
+    assert!(plugin.contains(&format!(
+        "const CSEP_HOME = {};",
+        json!(env.state().to_str().unwrap())
+    )));
 
     // The user's modes stay.
     for (rel, _, mode) in user_files() {
@@ -246,7 +278,9 @@ fn a_dry_run_lists_each_hosts_file_and_changes_nothing() {
         .iter()
         .map(|p| {
             let path = p["path"].as_str().unwrap();
-            let rel = path.strip_prefix(env.root().to_str().unwrap()).unwrap_or(path);
+            let rel = path
+                .strip_prefix(env.root().to_str().unwrap())
+                .unwrap_or(path);
             (rel.to_string(), p["action"].as_str().unwrap().to_string())
         })
         .collect();
@@ -276,10 +310,20 @@ fn setup_leaves_a_host_alone_when_asked_or_when_its_home_is_missing_and_survives
     let mut args = SETUP.to_vec();
     args.push("--no-droid");
     let (code, summary, stderr) = env.run_csep(&args);
-    assert_eq!(code, Some(2), "a host left without hooks is an error: {stderr}");
+    assert_eq!(
+        code,
+        Some(2),
+        "a host left without hooks is an error: {stderr}"
+    );
     assert!(stderr.contains("gemini: hooks not installed"), "{stderr}");
-    assert!(summary["gemini"]["error"].as_str().unwrap().contains("not valid JSON"));
-    assert_eq!(fs::read_to_string(env.path("home/.gemini/settings.json")).unwrap(), "{ // my comment\n}");
+    assert!(summary["gemini"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
+    assert_eq!(
+        fs::read_to_string(env.path("home/.gemini/settings.json")).unwrap(),
+        "{ // my comment\n}"
+    );
     assert!(summary["qwen"].is_object() && summary["qwen"].get("error").is_none());
     for host in ["copilot", "droid", "opencode", "cursor"] {
         assert!(summary[host].is_null(), "{host}: {summary}");

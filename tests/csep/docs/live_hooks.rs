@@ -413,17 +413,33 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
         .args(more)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
-    wire.check(&s, &[wire.typed_table(&s).unwrap()], "csep setup (broken hosts)", &mut problems);
-    assert!(s["gemini"]["error"].is_string() && s["opencode"]["error"].is_string(), "{s}");
+    wire.check(
+        &s,
+        &[wire.typed_table(&s).unwrap()],
+        "csep setup (broken hosts)",
+        &mut problems,
+    );
+    assert!(
+        s["gemini"]["error"].is_string() && s["opencode"]["error"].is_string(),
+        "{s}"
+    );
     printed.borrow_mut().push(s);
     for f in &broken {
         std::fs::remove_file(f).unwrap();
     }
     std::fs::remove_dir_all(&blocker).unwrap();
     let s = csep(&more, &mut problems);
-    assert!(s["opencode"]["plugin"].is_string() && s["copilot"]["events"].is_array(), "{s}");
+    assert!(
+        s["opencode"]["plugin"].is_string() && s["copilot"]["events"].is_array(),
+        "{s}"
+    );
     let u = csep(&["uninstall"], &mut problems);
     assert_eq!(u["status"], "uninstalled", "{u}");
     all_fields_seen(
