@@ -1,8 +1,8 @@
 //! Issue #15's acceptance for OpenCode: the real `opencode` 1.18.33, offline, with a custom
 //! OpenAI-compatible provider at the scripted Chat Completions mock (built into OpenCode: no
-//! npm at run time; the models.dev fetch, LSP downloads, default plugins and updates off),
-//! csep installed with `csep setup` as a plugin in OpenCode's config dir; the flow and what
-//! must hold are in common/chat_hosts.rs. OpenCode's hooks are that plugin, so the file
+//! npm at run time; the models.dev fetch, LSP downloads, default plugins and updates off, and
+//! npm's registry at the mock), csep installed with `csep setup` as a plugin in OpenCode's
+//! config dir; the flow and what must hold are in common/chat_hosts.rs. OpenCode's hooks are that plugin, so the file
 //! uninstall must leave as it was is the user's opencode.json, and what it must remove is the
 //! plugin. The binary comes from `CSEP_OPENCODE_BIN` (scripts/install-host.sh opencode
 //! prints it); without it the test says so and passes. Set `CSEP_E2E_KEEP=1` to keep the
@@ -37,6 +37,13 @@ impl Host for OpenCode {
         ] {
             c.env(var, "1");
         }
+        // OpenCode installs @opencode-ai/plugin into its config dir in the background, from
+        // npm's registry: here the mock, whose 404 ends it at once, offline (OpenCode logs a
+        // warning and loads the plugins anyway; csep's imports nothing from that package).
+        c.env(
+            "npm_config_registry",
+            format!("http://127.0.0.1:{}/npm-registry/", w.port),
+        );
     }
     fn is_model_request(path: &str) -> bool {
         chat_hosts::is_model_request(path)
