@@ -7,6 +7,7 @@ pub mod args;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
+pub mod human;
 pub mod out;
 
 pub use exit::Exit;

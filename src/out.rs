@@ -165,6 +165,14 @@ impl Out {
         bytes.push(b'\n');
         self.inner.write_all(&bytes)
     }
+    /// `text`, a summary for a person, in place of the record `value`: the run log counts
+    /// `value` as printed, as [`Out::json`] would.
+    pub fn human<T: Serialize>(&mut self, value: &T, text: &str) -> io::Result<()> {
+        if let Ok(json) = serde_json::to_vec(value) {
+            note_printed(&json);
+        }
+        self.inner.write_all(text.as_bytes())
+    }
     pub fn text(&mut self, s: &str) -> io::Result<()> {
         self.inner.write_all(s.as_bytes())
     }

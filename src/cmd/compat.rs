@@ -1,6 +1,6 @@
 //! csep 1.3.10's compatibility commands, which the umbrella's dispatch calls: `csep recall`
 //! with its command words (`bootstrap`, `sync-claude`, `rebuild`, `forget`, and csep's own
-//! `import-legacy`, which reads 1.3.10's database),
+//! `import-legacy`, which reads 1.3.10's database, and `sync HOST`, which backfills any host),
 //! `csep session-archive` and `csep session-ingest`. They answer with 1.3.10's record and
 //! Markdown shapes over the same library operations the small tools run (`csep recall` is
 //! `csep-recall`, `csep recall bootstrap` is `csep-index --backfill codex`, `csep recall
@@ -11,12 +11,14 @@ use crate::cmd::shared::{
     self, backfill, forget, forget_list, import_legacy, rebuild, report, search_and_print,
 };
 use crate::exit::Exit;
+use crate::human;
 use crate::out::{warn, Failure, Out};
 use clap::Args;
 use csep_lib::index::forget::Target;
 use csep_lib::index::{db, sessions, Summary};
 use csep_lib::wire::Agent;
 use csep_lib::Error;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 const TOOL: &str = shared::CSEP;
@@ -32,7 +34,7 @@ pub struct UmbrellaRecall {
     /// Backfill Claude Code sessions (same as the query word `sync-claude`)
     #[arg(long)]
     pub sync_claude: bool,
-    /// Transcript root for a backfill [default: $CODEX_HOME/sessions or $CLAUDE_CONFIG_DIR/projects]
+    /// Transcript root for a backfill [default: $CODEX_HOME/sessions, $CLAUDE_CONFIG_DIR/projects, or the host's own]
     #[arg(long, visible_alias = "bootstrap-root", value_name = "DIR")]
     pub root: Option<PathBuf>,
     #[command(flatten)]
@@ -105,6 +107,35 @@ fn forget_request(a: &UmbrellaRecall) -> Result<Option<ForgetRequest>, Error> {
             "forget needs a SESSION_ID, --source PATH or --list; {hint}"
         ))),
         _ => Err(Error::usage(format!("forget takes one session id; {hint}"))),
+    }
+}
+
+/// `csep recall sync HOST`: `sync` is the first query word, on its own, followed by one host
+/// name (a quoted `"sync"` phrase, a query word after `--`, or `--recent` still searches).
+/// `None` when this is not a sync.
+fn sync_request(a: &UmbrellaRecall) -> Result<Option<Agent>, Error> {
+    let words = &a.recall.query;
+    if a.recall.recent || words.first().map(String::as_str) != Some("sync") {
+        return Ok(None);
+    }
+    let hosts = Agent::ALL.map(Agent::as_str).join(", ");
+    let hint = "to search for the word, quote it (csep recall '\"sync\" …') or put it after --";
+    if a.bootstrap || a.sync_claude {
+        return Err(Error::usage(
+            "sync cannot be combined with --bootstrap or --sync-claude",
+        ));
+    }
+    match &words[1..] {
+        [host] if a.after_dashdash.is_empty() => match Agent::parse(host) {
+            Some(agent) => Ok(Some(agent)),
+            None => Err(Error::usage(format!(
+                "sync: {} is not a host csep reads (one of {hosts}); {hint}",
+                csep_lib::text::clean_line(host)
+            ))),
+        },
+        _ => Err(Error::usage(format!(
+            "sync takes one HOST ({hosts}); {hint}"
+        ))),
     }
 }
 
@@ -211,7 +242,10 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
     recall_args.query.extend(a.after_dashdash.iter().cloned());
     let q = recall_args.query_text();
     let word = q.as_deref().filter(|_| !recall_args.recent);
-    let backfill_agent = if a.bootstrap || word == Some("bootstrap") {
+    let synced = sync_request(a)?;
+    let backfill_agent = if synced.is_some() {
+        synced
+    } else if a.bootstrap || word == Some("bootstrap") {
         Some(Agent::Codex)
     } else if a.sync_claude || word == Some("sync-claude") {
         Some(Agent::Claude)
@@ -267,8 +301,25 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         ),
         other => ("recall sync", "Recall sync", other.as_str()),
     };
+    // `sync HOST` names the host as csep does, Codex and Claude Code too.
+    let source = if synced.is_some() {
+        agent.as_str()
+    } else {
+        source
+    };
+    let (command, title) = match synced {
+        Some(_) => ("recall sync", "Recall sync"),
+        None => (command, title),
+    };
     let db = recall_args.state.db();
-    if recall_args.format == FormatArg::Markdown {
+    // The default format on a terminal: a summary for a person.
+    if recall_args.format == FormatArg::Markdown && std::io::stdout().is_terminal() {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["source"] = source.into();
+        let mut out = Out::new();
+        out.human(&v, &human::backfill(&v, agent, human::Style::detect()))?;
+        out.flush()?;
+    } else if recall_args.format == FormatArg::Markdown {
         let mut out = Out::new();
         out.text(&csep_lib::text::clean(&backfill_markdown(title, &s, &db)))?;
         out.flush()?;

@@ -1,11 +1,13 @@
 //! `csep setup` and `csep uninstall`: install csep's hooks into Codex (trusted through
-//! `codex app-server`) and Claude Code, run the first backfill, and record every change in
+//! `codex app-server`) and Claude Code, run the first backfill of every host found, and
+//! record every change in
 //! the install manifest; uninstall reverses exactly what the manifest lists. Setup also says
 //! when csep 1.3.10's database is in the state dir (and imports it with `--import-legacy`).
 
 use crate::args::StateArgs;
 use crate::cmd::shared;
 use crate::exit::Exit;
+use crate::human::{self, HumanFormat};
 use crate::out::{Failure, Out, ProgressLine};
 use clap::Args;
 use csep_lib::archive::Caps;
@@ -69,6 +71,9 @@ pub struct SetupArgs {
     /// How long to wait for another setup or uninstall to finish before giving up (exit 75)
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
+    /// `json` (the documented record) or `human` (a summary) [default: human on a terminal, else json]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<HumanFormat>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -84,6 +89,9 @@ pub struct UninstallArgs {
     /// How long to wait for a running setup to finish before giving up (exit 75)
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
     pub wait: u64,
+    /// `json` (the documented record) or `human` (a summary) [default: human on a terminal, else json]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<HumanFormat>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -92,6 +100,22 @@ pub struct UninstallArgs {
 /// holds it (file edits and Codex's trust round trips; the backfill runs after it is let go),
 /// short enough that a stuck one turns into "retry later".
 const DEFAULT_WAIT_SECS: u64 = 60;
+
+/// Prints `v`, the documented record, or for a person its summary drawn by `render`.
+fn print(
+    format: Option<HumanFormat>,
+    v: &Value,
+    render: fn(&Value, human::Style) -> String,
+) -> Result<(), Failure> {
+    let mut out = Out::new();
+    if human::wanted(format) {
+        out.human(v, &render(v, human::Style::detect()))?;
+    } else {
+        out.json(v)?;
+    }
+    out.flush()?;
+    Ok(())
+}
 
 /// Takes the install lock for setup or uninstall, saying on stderr when it has to wait.
 fn install_lock(state_dir: &Path, wait_secs: u64) -> Result<fs::File, Error> {
@@ -228,6 +252,22 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
                     serde_json::to_value(backfill_root(Agent::Claude, root)?).unwrap_or_default();
             }
         }
+        // Every other host whose default history root is here. One that cannot be walked is
+        // said on stderr and left out: it must not undo the set-up of the others.
+        for agent in Agent::ALL {
+            if matches!(agent, Agent::Codex | Agent::Claude) {
+                continue;
+            }
+            if let Some(root) = csep_lib::paths::history_root(agent).filter(|r| r.exists()) {
+                match backfill_root(agent, root) {
+                    Ok(s) => backfill[agent.as_str()] = serde_json::to_value(s).unwrap_or_default(),
+                    Err(e) => crate::out::warn(
+                        "csep",
+                        format_args!("{}: not backfilled: {e}", agent.display_name()),
+                    ),
+                }
+            }
+        }
     }
     let (legacy, legacy_failed) =
         legacy_step(&state_dir, a.import_legacy, a.state.state_dir.is_some());
@@ -260,9 +300,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
             ),
         );
     }
-    let mut out = Out::new();
-    out.json(&summary)?;
-    out.flush()?;
+    print(a.format, &summary, human::setup)?;
     Ok(if legacy_failed || hosts_failed {
         Exit::Error
     } else {
@@ -505,11 +543,11 @@ fn dry_run(
             json!("codex not found: the hooks would need trusting by hand in /hooks")
         }
     };
-    let mut out = Out::new();
-    out.json(
+    print(
+        a.format,
         &json!({"type": "setup_summary", "dry_run": true, "plan": plan, "codex_trust": trust}),
+        human::setup,
     )?;
-    out.flush()?;
     Ok(Exit::Ok)
 }
 
@@ -527,15 +565,17 @@ fn copy_if_present(from: &Path, to: &Path, names: &[&str]) -> Result<(), Error> 
 
 pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
     let state_dir = abs(&a.state.dir());
-    let mut out = Out::new();
     // No state dir, nothing installed: no lock file made just to say so.
     let _lock = match state_dir.is_dir() {
         true => Some(install_lock(&state_dir, a.wait)?),
         false => None,
     };
     let Some(manifest) = setup::load_manifest(&state_dir)? else {
-        out.json(&json!({"type": "uninstall_summary", "status": "nothing_to_uninstall", "manifest": setup::manifest_path(&state_dir)}))?;
-        out.flush()?;
+        print(
+            a.format,
+            &json!({"type": "uninstall_summary", "status": "nothing_to_uninstall", "manifest": setup::manifest_path(&state_dir)}),
+            human::uninstall,
+        )?;
         return Ok(Exit::Ok);
     };
     let restored = setup::uninstall(&state_dir, &manifest, &|path, change| match path
@@ -567,7 +607,10 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
             format_args!("{p} was changed after setup: only csep's entries were removed"),
         );
     }
-    out.json(&json!({"type": "uninstall_summary", "status": "uninstalled", "files": restored, "changed_since_setup": changed}))?;
-    out.flush()?;
+    print(
+        a.format,
+        &json!({"type": "uninstall_summary", "status": "uninstalled", "files": restored, "changed_since_setup": changed}),
+        human::uninstall,
+    )?;
     Ok(Exit::Ok)
 }

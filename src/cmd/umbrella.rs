@@ -15,7 +15,7 @@ pub const TOOL: &str = shared::CSEP;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Search past sessions; `recall bootstrap` / `recall sync-claude` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index; `recall import-legacy` imports csep 1.3.10's database
+    /// Search past sessions; `recall bootstrap` / `recall sync-claude` / `recall sync HOST` backfill the index; `recall forget` removes a session; `recall rebuild` replaces a damaged index; `recall import-legacy` imports csep 1.3.10's database
     Recall(UmbrellaRecall),
     /// Read an archived session back from the index: whole, from --message N, or --around it
     Show(crate::args::ShowArgs),

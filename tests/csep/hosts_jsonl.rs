@@ -355,3 +355,109 @@ fn a_gemini_message_appended_again_replaces_the_indexed_one_and_a_rewind_drops_i
     assert_eq!(message_count(&env), 1, "only the first question is left");
     assert_eq!(recall(&env, "gemini", "quokka_question")["count"], 1);
 }
+
+#[test]
+fn without_a_root_each_host_is_found_in_its_default_home_and_nothing_else_is() {
+    // (fixture, agent, folder under HOME, transcripts in it)
+    let homes = [
+        ("copilot/generated", "copilot", ".copilot", 2),
+        ("qwen/generated", "qwen", ".qwen", 2),
+        ("droid/generated", "droid", ".factory", 2),
+        ("gemini/generated", "gemini", ".gemini", 2),
+        ("cursor/peers", "cursor", ".cursor", 4),
+    ];
+    let env = Env::new();
+    for (fixture, _, dir, _) in homes {
+        let Some(src) = common::shared_fixtures() else {
+            return;
+        };
+        copy_writable(
+            &src.join("hosts").join(fixture),
+            &env.path("home").join(dir),
+        );
+    }
+    for (fixture, agent, _, files) in homes {
+        let out = env
+            .cmd("csep-index")
+            .args(["--backfill", agent, "--all-history"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let s: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(s["files_seen"], files, "{fixture}: {s}");
+        assert_eq!(s["error_count"], 0, "{fixture}: {s}");
+    }
+    // An env var moves a host's home.
+    let moved = env.path("elsewhere");
+    fs::rename(env.path("home/.copilot"), &moved).unwrap();
+    let s = env
+        .cmd("csep-index")
+        .env("COPILOT_HOME", &moved)
+        .args(["--backfill", "copilot", "--all-history"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s: Value = serde_json::from_slice(&s).unwrap();
+    assert_eq!(
+        s["root"],
+        moved.canonicalize().unwrap().to_str().unwrap(),
+        "{s}"
+    );
+    assert_eq!(s["files_seen"], 2, "{s}");
+}
+
+#[test]
+fn a_legacy_gemini_json_rewritten_whole_is_reindexed_whole() {
+    let env = Env::new();
+    let path = env.path("tmp/h/chats/session-2025-01-01T10-00-legacy.json");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let doc = |msgs: &[(&str, &str, &str)]| {
+        let messages: Vec<Value> = msgs
+            .iter()
+            .map(|(id, kind, text)| {
+                serde_json::json!({"id": id, "type": kind, "content": text,
+                    "timestamp": "2025-01-01T10:00:00Z"})
+            })
+            .collect();
+        serde_json::to_vec_pretty(&serde_json::json!({"sessionId": "legacy-1",
+            "projectHash": "x", "startTime": "2025-01-01T10:00:00Z", "messages": messages}))
+        .unwrap()
+    };
+    fs::write(
+        &path,
+        doc(&[
+            ("u1", "user", "ask about kinkajou_first"),
+            ("a1", "gemini", "draft"),
+        ]),
+    )
+    .unwrap();
+    let root = env.path("tmp");
+    let s = env.backfill("gemini", &root);
+    assert_eq!(
+        (s["error_count"].as_u64(), message_count(&env)),
+        (Some(0), 2)
+    );
+    // Gemini rewrites the file: the answer changed and a message was added.
+    fs::write(
+        &path,
+        doc(&[
+            ("u1", "user", "ask about kinkajou_first"),
+            ("a1", "gemini", "final about tapir_final"),
+            ("u2", "user", "and more"),
+        ]),
+    )
+    .unwrap();
+    let s = env.backfill("gemini", &root);
+    assert_eq!(s["error_count"], 0, "{s}");
+    assert_eq!(message_count(&env), 3, "no duplicates");
+    assert_eq!(recall(&env, "gemini", "kinkajou_first")["count"], 1);
+    assert_eq!(recall(&env, "gemini", "tapir_final")["count"], 1);
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'gemini-json'"),
+        1
+    );
+}

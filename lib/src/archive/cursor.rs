@@ -84,6 +84,10 @@ fn record(out: &mut Builder, offset: u64, v: &Value) {
                 } else {
                     let said = unwrap_query(text);
                     let bg = super::claude::is_injected(said);
+                    // Only a parse from the start sees the first prompt.
+                    if out.first_offset() == 0 && out.session.title.is_none() && !bg {
+                        out.set_title(said, 0);
+                    }
                     out.push(Role::User, None, said, None, offset, bg);
                 }
             }

@@ -73,8 +73,6 @@ pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64
 }
 
 fn parse_document(out: &mut Builder, body: &mut Body) {
-    // Rewritten whole: never resumed, always re-indexed whole.
-    out.start = 0;
     let Some(data) = body.whole(&mut out.skipped) else {
         out.end_offset = 0;
         return;
@@ -88,6 +86,9 @@ fn parse_document(out: &mut Builder, body: &mut Body) {
         }
     };
     out.valid_lines += 1;
+    // Rewritten whole: never resumed, always re-indexed whole. (Only once it parsed: a
+    // document caught mid-rewrite must not empty what the index holds.)
+    out.start = 0;
     let mut st = State {
         replay: Replay::new(0),
         results: HashSet::new(),
@@ -164,7 +165,16 @@ fn message(out: &mut Builder, st: &mut State, offset: u64, v: &Value) {
     let ts = str_of(v, "timestamp");
     out.see_time(ts);
     let msgs = match str_of(v, "type").unwrap_or("") {
-        "user" => user(st, &v["content"], ts),
+        "user" => {
+            let msgs = user(st, &v["content"], ts);
+            // Read from the start every time: the first prompt is always seen.
+            if out.session.title.is_none() {
+                if let Some(m) = msgs.iter().find(|m| m.role == Role::User && !m.background) {
+                    out.set_title(&m.text, 0);
+                }
+            }
+            msgs
+        }
         "gemini" => gemini(st, v, ts),
         "info" | "error" | "warning" => return,
         _ => {

@@ -90,7 +90,7 @@ pub(crate) fn render_args(v: &Value) -> String {
 }
 
 /// One message waiting to be pushed to the [`Builder`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub(crate) struct Msg {
     pub role: Role,
     pub tool: Option<String>,
@@ -119,7 +119,7 @@ impl Msg {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 struct Entry {
     id: String,
     offset: u64,
@@ -138,7 +138,8 @@ pub(crate) struct Replay {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
     start: u64,
-    snapshot: Option<Vec<Entry>>,
+    /// Each entry's id and a hash of its messages, as of the resume offset.
+    snapshot: Option<Vec<(String, u64)>>,
 }
 
 impl Replay {
@@ -155,8 +156,20 @@ impl Replay {
     /// offset is what the index already holds.
     pub fn at(&mut self, offset: u64) {
         if self.snapshot.is_none() && offset >= self.start {
-            self.snapshot = Some(self.entries.clone());
+            self.snapshot = Some(self.digest());
         }
+    }
+
+    fn digest(&self) -> Vec<(String, u64)> {
+        use std::hash::{Hash, Hasher};
+        self.entries
+            .iter()
+            .map(|e| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                e.msgs.hash(&mut h);
+                (e.id.clone(), h.finish())
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -208,12 +221,11 @@ impl Replay {
     /// Pushes the replayed messages. `out`'s start becomes 0 when the part already indexed
     /// changed, so the source is re-indexed whole.
     pub fn finish(mut self, out: &mut Builder) {
-        let snapshot = self.snapshot.take().unwrap_or_else(|| self.entries.clone());
+        let now = self.digest();
+        let snapshot = self.snapshot.take().unwrap_or_else(|| now.clone());
         let from = if self.start == 0 {
             0
-        } else if snapshot.len() <= self.entries.len()
-            && snapshot.iter().zip(&self.entries).all(|(a, b)| a == b)
-        {
+        } else if snapshot.len() <= now.len() && snapshot.iter().zip(&now).all(|(a, b)| a == b) {
             snapshot.len()
         } else {
             out.start = 0;
@@ -326,6 +338,45 @@ mod tests {
         // A Claude Code line is left to the older rules.
         let claude = r#"{"type":"user","sessionId":"s","parentUuid":null,"uuid":"u"}"#;
         assert_eq!(sniff_at("/c/projects/-x/s.jsonl", claude), None);
+    }
+
+    fn replayed(lines: &[(&str, u64, &str)], start: u64) -> Builder {
+        let req = super::super::Request::default();
+        let mut out = Builder::new(Path::new("/x.jsonl"), Agent::Gemini, &req, start);
+        let mut r = Replay::new(start);
+        for (id, offset, text) in lines {
+            r.at(*offset);
+            r.upsert(id, *offset, user(text));
+        }
+        r.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_resumed_replay_indexes_only_the_new_tail_unless_the_indexed_part_changed() {
+        let texts = |b: &Builder| {
+            b.messages
+                .iter()
+                .map(|m| m.text.clone())
+                .collect::<Vec<_>>()
+        };
+        // Grown: only the new message, past the resume offset.
+        let out = replayed(
+            &[("a", 0, "one"), ("b", 50, "two"), ("c", 120, "three")],
+            100,
+        );
+        assert_eq!((texts(&out), out.start), (vec!["three".to_string()], 100));
+        assert!(out.messages[0].offset >= 100);
+        // An indexed message re-appended unchanged is no change.
+        let out = replayed(
+            &[("a", 0, "one"), ("a", 120, "one"), ("c", 130, "three")],
+            100,
+        );
+        assert_eq!((texts(&out), out.start), (vec!["three".to_string()], 100));
+        // An indexed message changed: everything again, from 0.
+        let out = replayed(&[("a", 0, "one"), ("b", 50, "two"), ("a", 120, "uno")], 100);
+        assert_eq!(out.start, 0);
+        assert_eq!(texts(&out), vec!["uno".to_string(), "two".to_string()]);
     }
 
     fn user(t: &str) -> Vec<Msg> {

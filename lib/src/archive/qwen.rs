@@ -78,7 +78,14 @@ fn record(out: &mut Builder, st: &mut State, offset: u64, v: &Value) {
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     let msgs = match kind {
-        "user" => user(v, parts, ts),
+        "user" => {
+            let msgs = user(v, parts, ts);
+            // Read from the start every time: the first prompt is always seen.
+            if out.session.title.is_none() && !msgs[0].background {
+                out.set_title(&msgs[0].text, 0);
+            }
+            msgs
+        }
         "assistant" => assistant(st, parts, ts),
         "tool_result" => tool_results(st, v, parts, ts),
         "system" => {

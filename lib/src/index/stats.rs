@@ -12,6 +12,8 @@ pub struct AgentCount {
     pub agent: String,
     pub sessions: i64,
     pub messages: i64,
+    /// When its newest session was last active (ms since the epoch), if any session says.
+    pub newest_ms: Option<i64>,
 }
 
 /// A transcript file the index has read.
@@ -65,13 +67,15 @@ pub fn figures(db: &Path, f: &mut Figures) -> rusqlite::Result<()> {
     let conn = super::db::open_read_only(db)?;
     f.schema_version = Some(conn.pragma_query_value(None, "user_version", |row| row.get(0))?);
     let mut st = conn.prepare(
-        "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM sessions GROUP BY agent",
+        "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0), MAX(COALESCE(updated_ms, started_ms)) \
+         FROM sessions GROUP BY agent",
     )?;
     let rows = st.query_map([], |row| {
         Ok(AgentCount {
             agent: row.get(0)?,
             sessions: row.get(1)?,
             messages: row.get(2)?,
+            newest_ms: row.get(3)?,
         })
     })?;
     for row in rows {

@@ -23,6 +23,9 @@ pub struct SessionRecall {
     pub message_count: u64,
     pub sessions_by_agent: BTreeMap<String, u64>,
     pub messages_by_agent: BTreeMap<String, u64>,
+    /// When each host's newest session was last active (ms), for `hosts`; not printed here.
+    #[serde(skip)]
+    pub newest_ms_by_agent: BTreeMap<String, i64>,
     /// Transcript files the index has read.
     pub source_count: u64,
     /// Of those, csep's own reflection sessions (remembered, not archived).
@@ -108,6 +111,9 @@ fn fill(
         r.message_count += a.messages as u64;
         r.sessions_by_agent
             .insert(a.agent.clone(), a.sessions as u64);
+        if let Some(ms) = a.newest_ms {
+            r.newest_ms_by_agent.insert(a.agent.clone(), ms);
+        }
         r.messages_by_agent.insert(a.agent, a.messages as u64);
     }
     for s in f.sources {

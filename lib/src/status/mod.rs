@@ -4,6 +4,7 @@
 //! SQLite's `-wal`/`-shm`) and never fails: what cannot be read is reported in place.
 //! `warnings` sums up, one sentence each, what needs a person's attention.
 
+pub mod history;
 pub mod hosts;
 pub mod local;
 
@@ -36,6 +37,9 @@ pub struct Status {
     pub env_provider: ProviderKeys,
     pub stable_memory: StableMemory,
     pub session_recall: local::SessionRecall,
+    /// Every host csep reads: its default history root, whether it is there, and what the
+    /// index holds of it.
+    pub hosts: Vec<history::HostHistory>,
     pub spool: local::Spool,
     pub session_reflection: StatusReport,
     pub trigger: local::Trigger,
@@ -167,6 +171,7 @@ pub fn collect(state_dir: &Path, codex_home: &Path, claude_dir: &Path) -> Status
         plugin_hooks,
         env_provider: envfile::provider_keys(state_dir),
         stable_memory: stable_memory(state_dir, &config, session_reflection.latest.as_ref()),
+        hosts: history::histories(codex_home, claude_dir, &session_recall),
         session_recall,
         spool: local::spool(state_dir),
         session_reflection,

@@ -333,6 +333,17 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     // csep 1.3.10's database in the state dir: setup names it (`legacy`).
     let legacy_db = live.state().join("session_recall/state.db");
     common::write_legacy_db(&legacy_db, &[("019b-0001", "/w", &[("user", "hi")])]);
+    // Every other host's default history root, empty: setup backfills each one found.
+    for root in [
+        ".copilot",
+        ".qwen/projects",
+        ".factory/sessions",
+        ".gemini/tmp",
+        ".local/share/opencode",
+        ".cursor",
+    ] {
+        std::fs::create_dir_all(home.join(root)).unwrap();
+    }
     let s = csep(&["setup"], &mut problems);
     assert_eq!(s["legacy"]["sessions"], 1, "{s}");
     assert_eq!(s["codex"]["trust"], "manual", "{s}");

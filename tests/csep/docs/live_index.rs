@@ -134,7 +134,7 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
 
     let claude_root = claude_root.to_str().unwrap();
     let codex_root = codex_root.to_str().unwrap();
-    let backfills: [&[&str]; 3] = [
+    let backfills: [&[&str]; 4] = [
         &[
             "recall",
             "sync-claude",
@@ -154,6 +154,16 @@ fn what_the_umbrella_prints_now_matches_the_wire_tables() {
             codex_root,
         ],
         &["session-ingest", "--backfill", "--root", codex_root],
+        &[
+            "recall",
+            "sync",
+            "claude",
+            "--all-history",
+            "--format",
+            "json",
+            "--root",
+            claude_root,
+        ],
     ];
     for args in backfills {
         let v = answer(args, &mut problems);

@@ -11,6 +11,7 @@
 
 mod hooks_md;
 mod live_hooks;
+mod live_human;
 mod live_index;
 mod live_mcp;
 mod live_more;
