@@ -20,10 +20,11 @@ const MAX_PAYLOAD: u64 = 64 << 20;
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// The host: codex or claude
+    /// The host: codex, claude, copilot, qwen, droid, gemini, opencode or cursor
     #[arg(value_name = "AGENT")]
     pub agent: AgentArg,
-    /// SessionStart, Stop or SessionEnd [default: the payload's hook_event_name]
+    /// SessionStart, Stop or SessionEnd, or the host's own name for one (agentStop,
+    /// AfterAgent, stop, …) [default: the payload's hook_event_name]
     #[arg(value_name = "EVENT")]
     pub event: Option<String>,
     #[command(flatten)]

@@ -417,4 +417,9 @@ fn an_opencode_stop_drains_without_a_transcript_path() {
         .map(|rd| rd.flatten().collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "an OpenCode request failed: {left:?}");
+    // The drainer read OpenCode's store: the session is in the index under its key.
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM sessions WHERE session_id = 'opencode:ses_db00e4af7ffeTIabQqeCbxUCS3'"),
+        1
+    );
 }

@@ -58,7 +58,10 @@ fn seed(env: &Env) {
     }
 }
 
-fn snapshot(env: &Env) -> Vec<(String, Option<(Vec<u8>, u32)>)> {
+/// Each host file: its bytes and mode, `None` when it is not there.
+type Snapshot = Vec<(String, Option<(Vec<u8>, u32)>)>;
+
+fn snapshot(env: &Env) -> Snapshot {
     [
         "home/.copilot/settings.json",
         "home/.qwen/settings.json",

@@ -63,7 +63,13 @@ fn handle(call: Call) -> String {
         .or_else(|| super::field(&payload, "hook_event_name"))
         .unwrap_or("")
         .to_string();
-    super::host::normalize(agent, Some(&event_name).filter(|n| !n.is_empty()).map(String::as_str), &mut payload);
+    super::host::normalize(
+        agent,
+        Some(&event_name)
+            .filter(|n| !n.is_empty())
+            .map(String::as_str),
+        &mut payload,
+    );
     let dropped = super::drop_invalid_fields(&mut payload);
     let event = super::host::event(agent, &event_name);
     let session = super::field(&payload, "session_id")

@@ -291,9 +291,10 @@ pub fn spec_of_change(path: &Path, added: &[String]) -> Option<&'static Spec> {
 
 /// A handler is csep's when one of its strings runs csep's hook script.
 fn is_ours(handler: &Value) -> bool {
-    handler
-        .as_object()
-        .is_some_and(|o| o.values().any(|v| v.as_str().is_some_and(|s| s.contains(HOOK_MARK))))
+    handler.as_object().is_some_and(|o| {
+        o.values()
+            .any(|v| v.as_str().is_some_and(|s| s.contains(HOOK_MARK)))
+    })
 }
 
 fn read(path: &Path) -> Result<Option<Value>> {
@@ -341,7 +342,10 @@ mod tests {
         let h = &c["hooks"]["agentStop"][0];
         assert_eq!(h["type"], "command");
         assert_eq!(h["timeoutSec"], 10);
-        assert!(h["bash"].as_str().unwrap().ends_with("csep-hook.sh' copilot agentStop"));
+        assert!(h["bash"]
+            .as_str()
+            .unwrap()
+            .ends_with("csep-hook.sh' copilot agentStop"));
         let mut k = json!({});
         CURSOR.add(&mut k, &t).unwrap();
         assert_eq!(k["version"], 1);
@@ -354,7 +358,8 @@ mod tests {
     #[test]
     fn stripping_keeps_the_users_handlers_and_adding_twice_is_once() {
         let t = target();
-        let mut d = json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "mine"}]}]}});
+        let mut d =
+            json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "mine"}]}]}});
         GEMINI.add(&mut d, &t).unwrap();
         GEMINI.add(&mut d, &t).unwrap();
         assert_eq!(d["hooks"]["AfterAgent"].as_array().unwrap().len(), 1);
