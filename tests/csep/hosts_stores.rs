@@ -231,6 +231,21 @@ fn opencode_a_second_backfill_reads_only_the_new_part() {
         ("user", "a later question about flamingos")
     );
 
+    // A session's virtual path names a store that is there: not a missing source.
+    let out = env
+        .cmd("csep")
+        .arg("status")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let status: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        status["session_recall"]["missing_source_count"], 0,
+        "{status}"
+    );
+
     // Nothing changed since: the store is not read again.
     let third = env.backfill("opencode", &dir);
     assert_eq!(
@@ -294,20 +309,21 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     );
 }
 
-/// A second process (the host) that opens `db` in WAL mode, runs `sql` inside a write
-/// transaction it keeps open, says "ready", and commits when told.
+/// A second process (the host) that opens `db` in `journal` mode, runs `sql` inside a write
+/// transaction (`begin`: `IMMEDIATE` or `EXCLUSIVE`) it keeps open, says "ready", and commits
+/// when told.
 struct Holder {
     child: std::process::Child,
     out: BufReader<std::process::ChildStdout>,
 }
 
 impl Holder {
-    fn start(db: &Path, sql: &str) -> Holder {
+    fn start(db: &Path, journal: &str, begin: &str, sql: &str) -> Holder {
         let script = r#"
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("PRAGMA journal_mode=WAL")
-c.execute("BEGIN IMMEDIATE")
+c.execute("PRAGMA journal_mode=" + sys.argv[3])
+c.execute("BEGIN " + sys.argv[4])
 for stmt in sys.argv[2].split(";"):
     if stmt.strip():
         c.execute(stmt)
@@ -319,7 +335,7 @@ print("committed", flush=True)
         let mut child = Command::new("python3")
             .args(["-c", script])
             .arg(db)
-            .arg(sql)
+            .args([sql, journal, begin])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -379,7 +395,7 @@ fn stores_held_open_by_their_host_are_read_and_left_alone() {
         ),
     ];
     for (agent, root, db, sql, count) in cases {
-        let holder = Holder::start(db, sql);
+        let holder = Holder::start(db, "WAL", "IMMEDIATE", sql);
         let wal = PathBuf::from(format!("{}-wal", db.display()));
         let (bytes, mtime) = snapshot(db);
         let (wal_bytes, _) = snapshot(&wal);
@@ -440,4 +456,232 @@ fn a_store_or_one_of_its_sessions_can_be_named_as_a_file() {
         (0, 1),
         "{v}"
     );
+}
+
+#[test]
+fn a_store_its_host_holds_exclusively_is_left_for_the_next_run() {
+    let Some(copilot) = hosts("copilot") else {
+        return;
+    };
+    let env = Env::new();
+    let home = env.path("copilot");
+    fs::create_dir_all(&home).unwrap();
+    let db = copy(
+        &env,
+        &copilot.join("generated/session-store.db"),
+        "copilot/session-store.db",
+    );
+    // A host in rollback-journal mode in the middle of writing: no reader may look.
+    let holder = Holder::start(
+        &db,
+        "DELETE",
+        "EXCLUSIVE",
+        "INSERT INTO sessions (id, cwd) VALUES ('pending-session', '/w')",
+    );
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "copilot", "--all-history", "--root"])
+        .arg(&home)
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!((n(&v, "error_count"), n(&v, "new_sessions")), (1, 0), "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("locked") || message.contains("busy"),
+        "{v}"
+    );
+    assert!(holder.commit(), "the host still commits");
+    let v = env.backfill("copilot", &home);
+    assert_read(&v, "after the host let go");
+    assert_eq!(n(&v, "new_sessions"), 2, "{v}");
+}
+
+#[test]
+fn opencode_a_session_named_by_its_virtual_path_is_read_alone() {
+    let Some(oc) = hosts("opencode") else { return };
+    let env = Env::new();
+    let dir = copy(&env, &oc.join("generated"), "oc");
+    env.backfill("opencode", &dir);
+    let db = dir.join("opencode.db").canonicalize().unwrap();
+    let host = rusqlite::Connection::open(&db).unwrap();
+    for (n, ses) in [
+        "ses_db00f4e64ffeeNL4r1luwRloNk",
+        "ses_db00e4af7ffeTIabQqeCbxUCS3",
+    ]
+    .iter()
+    .enumerate()
+    {
+        host.execute(
+            "INSERT INTO message (id, session_id, time_created, time_updated, data)
+             VALUES (?1, ?2, 1796637600000, 1796637600000, '{\"role\":\"user\"}')",
+            [format!("msg_zz_{n}"), ses.to_string()],
+        )
+        .unwrap();
+        host.execute(
+            "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data)
+             VALUES (?1, ?2, ?3, 1796637600000, 1796637600000, ?4)",
+            [
+                format!("prt_zz_{n}"),
+                format!("msg_zz_{n}"),
+                ses.to_string(),
+                format!("{{\"type\":\"text\",\"text\":\"later words {n}\"}}"),
+            ],
+        )
+        .unwrap();
+    }
+    drop(host);
+    let named = format!("{}#ses_db00e4af7ffeTIabQqeCbxUCS3", db.display());
+    let out = env
+        .cmd("csep-index")
+        .args(["--file", &named])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (
+            n(&v, "updated_sessions"),
+            n(&v, "unchanged_sessions"),
+            n(&v, "messages")
+        ),
+        (1, 0, 1),
+        "{v}"
+    );
+    let (_, _, source) = top(&env, "opencode", "later words 1");
+    assert_eq!(source, named);
+    // The other session's new part waits for the next read of the whole store.
+    let v = env.backfill("opencode", &dir);
+    assert_eq!(
+        (
+            n(&v, "updated_sessions"),
+            n(&v, "unchanged_sessions"),
+            n(&v, "messages")
+        ),
+        (1, 1, 1),
+        "{v}"
+    );
+}
+
+#[test]
+fn cursor_a_chats_store_names_the_transcripts_session() {
+    let Some(cursor) = hosts("cursor") else {
+        return;
+    };
+    let env = Env::new();
+    let root = copy(&env, &cursor.join("peers"), "cursor");
+    let id = "0d9c3d1e-0000-4000-8000-000000000003";
+    let dir = root.join("chats/0123456789abcdef0123456789abcdef").join(id);
+    fs::create_dir_all(&dir).unwrap();
+    let meta = format!(
+        r#"{{"agentId":"{id}","name":"Pelican migration chat","mode":"default","createdAt":1775522590321}}"#
+    );
+    let hex: String = meta.bytes().map(|b| format!("{b:02x}")).collect();
+    let store = rusqlite::Connection::open(dir.join("store.db")).unwrap();
+    store
+        .execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+             CREATE TABLE blobs (id TEXT PRIMARY KEY, data BLOB);",
+        )
+        .unwrap();
+    store
+        .execute("INSERT INTO meta VALUES ('0', ?1)", [hex])
+        .unwrap();
+    drop(store);
+    let v = env.backfill("cursor", &root);
+    assert_read(&v, "cursor");
+    let out = env
+        .cmd("csep")
+        .args(["show", &format!("cursor:{id}"), "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let shown: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(shown["title"], "Pelican migration chat", "{shown}");
+    assert_eq!(shown["started_at"], "2026-04-07T00:43:10.321Z", "{shown}");
+}
+
+#[test]
+fn copilot_an_event_log_takes_its_stored_sessions_place() {
+    let Some(copilot) = hosts("copilot") else {
+        return;
+    };
+    let env = Env::new();
+    let home = copy(&env, &copilot.join("generated"), "copilot");
+    fs::rename(home.join("session-state"), env.path("logs-away")).unwrap();
+    let v = env.backfill("copilot", &home);
+    assert_read(&v, "the store alone");
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'copilot-db'"),
+        2
+    );
+    // The logs come back: they replace the stored turns, nothing is there twice.
+    fs::rename(env.path("logs-away"), home.join("session-state")).unwrap();
+    let v = env.backfill("copilot", &home);
+    assert_clean(&v, "with the logs");
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'copilot-db'"),
+        0
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 2);
+    let fresh = Env::new();
+    fresh.backfill(
+        "copilot",
+        &copy(&fresh, &copilot.join("generated"), "copilot"),
+    );
+    let count = "SELECT COUNT(*) FROM messages";
+    assert_eq!(env.sql_count(count), fresh.sql_count(count));
+    assert_eq!(
+        env.sql_count("SELECT SUM(message_count) FROM sessions"),
+        fresh.sql_count(count)
+    );
+}
+
+#[test]
+fn opencode_a_session_in_both_the_database_and_the_old_files_is_indexed_once() {
+    let Some(oc) = hosts("opencode") else { return };
+    let env = Env::new();
+    let root = copy(&env, &oc.join("peers"), "oc");
+    fs::remove_file(root.join("opencode.sql")).unwrap();
+    // Read from the pre-1.2 files first, as before OpenCode moved to its database.
+    let v = env.backfill("opencode", &root);
+    assert_read(&v, "storage/ alone");
+    // OpenCode 1.2 copied the session into opencode.db and left the files.
+    let db = rusqlite::Connection::open(root.join("opencode.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE session (id TEXT PRIMARY KEY, directory TEXT, title TEXT,
+           time_created INTEGER, time_updated INTEGER);
+         CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT, time_created INTEGER,
+           data TEXT);
+         CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT, data TEXT);
+         INSERT INTO session VALUES ('s_stage0_small', '/tmp/repo', 'OpenCode Small',
+           1730000000000, 1730000005000);
+         INSERT INTO message VALUES ('m_user_small', 's_stage0_small', 1730000001000,
+           '{\"role\":\"user\"}');
+         INSERT INTO part VALUES ('p_user_1', 'm_user_small',
+           '{\"type\":\"text\",\"text\":\"Hello from the database copy\"}');",
+    )
+    .unwrap();
+    drop(db);
+    let v = env.backfill("opencode", &root);
+    assert_clean(&v, "both");
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 1);
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'opencode-json'"),
+        0
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), 1);
+    // Both found in one run: the database's copy only.
+    let fresh = Env::new();
+    let v = fresh.backfill("opencode", &root);
+    assert_clean(&v, "both at once");
+    assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM sources"), 1);
+    assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM messages"), 1);
 }

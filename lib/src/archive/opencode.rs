@@ -172,7 +172,15 @@ pub fn records(
                 }
                 continue;
             }
-            push_part(&mut out, role, &p.data, ts.as_deref(), offset, &mut seen);
+            push_part(
+                &mut out,
+                role,
+                &p.data,
+                ts.as_deref(),
+                offset,
+                &mut seen,
+                false,
+            );
         }
     }
     for (kind, data) in v2 {
@@ -196,7 +204,7 @@ pub fn records(
             None => vec![data.clone()],
         };
         for p in &parts {
-            push_part(&mut out, role, p, ts.as_deref(), offset, &mut seen);
+            push_part(&mut out, role, p, ts.as_deref(), offset, &mut seen, true);
         }
     }
     if let Some(first) = out
@@ -210,7 +218,9 @@ pub fn records(
     out.finish(read.stat, index, read.fingerprint.clone())
 }
 
-/// One part: text, or a tool call and its output. `seen` dedupes V2 rows against V1 parts.
+/// One part: text, or a tool call and its output. `seen` holds what V1 parts said, so that a
+/// V2 row (`dedupe`) repeating one is dropped; V1 parts themselves are all kept (a user may
+/// say "continue" twice).
 fn push_part(
     out: &mut Builder,
     role: Role,
@@ -218,6 +228,7 @@ fn push_part(
     ts: Option<&str>,
     offset: u64,
     seen: &mut HashSet<(Role, String)>,
+    dedupe: bool,
 ) {
     match data.get("type").and_then(Value::as_str) {
         Some("text") => {
@@ -230,7 +241,7 @@ fn push_part(
             } else {
                 text_of(data).trim()
             };
-            if seen.insert((role, text.to_string())) {
+            if seen.insert((role, text.to_string())) || !dedupe {
                 out.push(role, None, text, ts, offset, false);
             }
         }
@@ -243,7 +254,7 @@ fn push_part(
                 None if input.is_null() => String::new(),
                 None => input.to_string(),
             };
-            if !seen.insert((Role::Assistant, format!("{name}\u{0}{call}"))) {
+            if !seen.insert((Role::Assistant, format!("{name}\u{0}{call}"))) && dedupe {
                 return;
             }
             out.push(Role::Assistant, Some(name), &call, ts, offset, false);
@@ -425,6 +436,12 @@ mod tests {
                 ..Default::default()
             },
             OcMessage {
+                id: "msg_3".into(),
+                data: json!({"role":"user"}),
+                parts: vec![part("p7", json!({"type":"text","text":"list the files"}))],
+                ..Default::default()
+            },
+            OcMessage {
                 id: "msg_t".into(),
                 data: json!({"role":"assistant","agent":"title"}),
                 parts: vec![part("p6", json!({"type":"text","text":"Title words"}))],
@@ -455,9 +472,10 @@ mod tests {
                     "Exit code: 1\ncat: nope: No such file"
                 ),
                 (Role::Assistant, None, "It failed."),
+                (Role::User, None, "list the files"),
             ]
         );
-        assert_eq!(p.source.end_offset, 6);
+        assert_eq!(p.source.end_offset, 7);
         assert_eq!(p.source.skipped.unknown_types, 2);
         assert_eq!(p.session.title.as_deref(), Some("a title"));
         assert!(p.session.started_at.is_some());
@@ -478,9 +496,12 @@ mod tests {
         ];
         let p = records(&s, &m, &v2, &read(4), Caps::DEFAULT).unwrap();
         let texts: Vec<&str> = p.messages.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["It failed.", "a v2 only question"]);
+        assert_eq!(
+            texts,
+            ["It failed.", "list the files", "a v2 only question"]
+        );
         assert_eq!(p.source.start_offset, 4);
-        assert_eq!(p.source.end_offset, 8);
+        assert_eq!(p.source.end_offset, 9);
     }
 
     #[test]

@@ -424,12 +424,15 @@ fn backfill_unnoted(
     let started = Instant::now();
     // One spelling per file, whatever root spelling the caller used (relative, symlinked).
     let root = std::fs::canonicalize(&opts.root).unwrap_or_else(|_| opts.root.clone());
-    // A store host's root may be one store file (`$AIDER_CHAT_HISTORY_FILE`).
-    let (mut files, walk_errors) = if root.is_file() && super::stores::has_stores(opts.agent) {
-        (Vec::new(), Vec::new())
-    } else {
-        discover(opts.agent, &root)?
-    };
+    // A store host's root may be one store file (`$AIDER_CHAT_HISTORY_FILE`); OpenCode and
+    // Aider keep no transcript file at all, so their root is walked for stores only.
+    let stores_only = matches!(opts.agent, Agent::OpenCode | Agent::Aider) && root.exists();
+    let (mut files, walk_errors) =
+        if stores_only || (root.is_file() && super::stores::has_stores(opts.agent)) {
+            (Vec::new(), Vec::new())
+        } else {
+            discover(opts.agent, &root)?
+        };
     if let Some(days) = opts.since_days {
         let cutoff = timefmt::now_ms() - days as i64 * 86_400_000;
         files.retain(|(_, st)| st.mtime_ms >= cutoff);
@@ -457,7 +460,7 @@ fn backfill_unnoted(
             caps: opts.caps,
             summary: &mut summary,
         };
-        super::stores::backfill(&mut ctx, opts.agent, &root)?;
+        super::stores::backfill(&mut ctx, opts.agent, &root, None)?;
     }
     summary.close(conn, started)?;
     Ok(summary)
@@ -549,10 +552,9 @@ fn index_paths_unnoted(
             caps,
             summary: &mut summary,
         };
-        for (_, store) in stores {
-            if let Some((store, agent)) = store {
-                super::stores::backfill(&mut ctx, agent, &store)?;
-            }
+        for s in stores.into_iter().filter_map(|(_, s)| s) {
+            let only = s.session.as_deref();
+            super::stores::backfill(&mut ctx, s.agent, &s.file, only)?;
         }
     }
     summary.close(conn, started)?;

@@ -323,6 +323,21 @@ pub(super) fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     open_read_only_how(path).map(|(conn, _)| conn)
 }
 
+/// Opens another program's database (a host's session store) read-only, never writing it
+/// or its side files and never holding a lock its writer would wait on for long:
+/// `immutable` (no lock at all) only when the database is in WAL mode (its header says so)
+/// and has no `-wal` beside it, so no writer is between checkpoints; otherwise a plain
+/// `mode=ro` open, whose read sees only committed transactions (a WAL reader never blocks
+/// the writer; a rollback-journal reader holds its shared lock for the read's length only).
+/// A writer holding the database past the busy wait is SQLite's BUSY: the caller's retry.
+pub(super) fn open_foreign_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let mut header = [0u8; 20];
+    let wal_mode = std::fs::File::open(path)
+        .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut header, 0))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2);
+    open_uri(path, wal_mode && !wal_path(path).exists())
+}
+
 /// [`open_read_only`], and whether the connection is `immutable`.
 fn open_read_only_how(path: &Path) -> rusqlite::Result<(Connection, bool)> {
     let immutable = !(wal_path(path).exists() && shm_path(path).exists());

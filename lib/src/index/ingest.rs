@@ -424,12 +424,16 @@ fn moved_source(
     })?;
     for row in rows {
         let (found, p, format) = row?;
-        // A stand-in read from a host's store (csep 1.3.10's, Copilot's session-store.db)
-        // gives way to the session's main transcript.
+        // A stand-in read from a host's store (csep 1.3.10's, Copilot's session-store.db,
+        // OpenCode's pre-1.2 files) gives way to the session's main transcript.
         let imported = primary
             && matches!(
                 format.as_deref(),
-                Some(crate::archive::legacy::FORMAT | crate::archive::stored::FORMAT_COPILOT_DB)
+                Some(
+                    crate::archive::legacy::FORMAT
+                        | crate::archive::stored::FORMAT_COPILOT_DB
+                        | crate::archive::opencode::FORMAT_JSON
+                )
             );
         if file_name(&p) == name || imported {
             return Ok(Some(found));

@@ -27,6 +27,8 @@ mod stores;
 pub mod tombstone;
 pub mod window;
 
+pub use stores::source_exists;
+
 pub use backfill::{
     backfill, index_paths, index_records, BackfillOptions, FileError, Progress, Summary,
 };

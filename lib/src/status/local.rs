@@ -120,7 +120,7 @@ fn fill(
         r.source_count += 1;
         r.ingest_error_count += s.failed as u64;
         r.excluded_source_count += s.excluded as u64;
-        if fs::symlink_metadata(&s.path).is_err() {
+        if !crate::index::source_exists(&s.path) {
             r.missing_source_count += 1;
             if r.missing_source_examples.len() < MISSING_EXAMPLES {
                 r.missing_source_examples.push(s.path.clone());

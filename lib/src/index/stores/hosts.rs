@@ -37,13 +37,19 @@ fn text_col(cols: &HashSet<String>, name: &str) -> String {
 }
 
 /// Every OpenCode session with its items (one per part, then one per `session_message`
-/// row), without reading the parts' data.
+/// row), without reading the parts' data; with `only`, that session and its sub-agents'.
 pub(super) fn opencode_sessions(
     conn: &Connection,
+    only: Option<&str>,
 ) -> rusqlite::Result<Vec<(OcSession, Vec<Item>)>> {
     let scols = columns(conn, "session")?;
+    let parent = text_col(&scols, "parent_id");
+    let mine = format!(
+        "(?1 IS NULL OR session_id = ?1 OR session_id IN (SELECT id FROM session WHERE {parent} = ?1))"
+    );
     let sql = format!(
-        "SELECT id, {}, {}, {}, {}, {} FROM session ORDER BY {}, id",
+        "SELECT id, {}, {}, {}, {}, {} FROM session WHERE ?1 IS NULL OR id = ?1 OR {parent} = ?1
+         ORDER BY {}, id",
         text_col(&scols, "parent_id"),
         text_col(&scols, "directory"),
         text_col(&scols, "title"),
@@ -53,7 +59,7 @@ pub(super) fn opencode_sessions(
     );
     let mut st = conn.prepare(&sql)?;
     let mut sessions: BTreeMap<String, (usize, OcSession, Vec<Item>)> = BTreeMap::new();
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map([only], |r| {
         Ok(OcSession {
             id: r.get(0)?,
             parent_id: r.get(1)?,
@@ -77,9 +83,10 @@ pub(super) fn opencode_sessions(
     let order = message_order(&mcols);
     let mut st = conn.prepare(&format!(
         "SELECT m.session_id, m.id, p.id, {version} FROM message m JOIN part p ON p.message_id = m.id
-         ORDER BY m.session_id, {order}, p.id"
+         WHERE {} ORDER BY m.session_id, {order}, p.id",
+        mine.replace("session_id", "m.session_id")
     ))?;
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map([only], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -94,10 +101,11 @@ pub(super) fn opencode_sessions(
         }
     }
     if has_table(conn, "session_message")? {
-        let mut st = conn.prepare(
-            "SELECT session_id, id, time_updated FROM session_message ORDER BY session_id, seq, id",
-        )?;
-        let rows = st.query_map([], |r| {
+        let mut st = conn.prepare(&format!(
+            "SELECT session_id, id, time_updated FROM session_message WHERE {mine}
+             ORDER BY session_id, seq, id"
+        ))?;
+        let rows = st.query_map([only], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -287,7 +295,8 @@ pub(super) fn indexed_from_elsewhere(
     Ok(n > 0)
 }
 
-/// Gives an indexed session a title and start it lacks (Cursor's chat meta).
+/// Gives an indexed session the title its host gave the chat and the chat's start, when
+/// earlier than what the transcript tells (Cursor's chat meta; its JSONL has no times).
 pub(super) fn enrich_session(
     index: &Connection,
     session_id: &str,
@@ -297,7 +306,7 @@ pub(super) fn enrich_session(
     let started = started_at.and_then(timefmt::parse_iso_ms);
     index
         .prepare_cached(
-            "UPDATE sessions SET title = COALESCE(title, ?2),
+            "UPDATE sessions SET title = COALESCE(?2, title),
                started_ms = MIN(COALESCE(started_ms, ?3), COALESCE(?3, started_ms))
              WHERE session_id = ?1",
         )?

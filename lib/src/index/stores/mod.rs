@@ -32,14 +32,25 @@ pub fn has_stores(agent: Agent) -> bool {
     )
 }
 
+/// Whether the file a source names is still there: a transcript, or the store of a
+/// virtual path `STORE#SESSION` (the session itself may be gone from it).
+pub fn source_exists(path: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+        || path
+            .rsplit_once(stored::SEP)
+            .is_some_and(|(store, _)| std::fs::symlink_metadata(store).is_ok())
+}
+
 /// The store a path names, with its host: a store file itself, or a session's virtual path
 /// `STORE#SESSION` (both as a hook or `--file` may name them). `agent` is the host the
 /// caller knows, if any; otherwise the store's file name tells.
-pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<(PathBuf, Agent)> {
+pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<StoreRef> {
     let text = path.to_string_lossy();
-    let file = match text.rsplit_once(stored::SEP) {
-        Some((store, _)) if Path::new(store).is_file() => PathBuf::from(store),
-        _ => path.to_path_buf(),
+    let (file, session) = match text.rsplit_once(stored::SEP) {
+        Some((store, session)) if Path::new(store).is_file() => {
+            (PathBuf::from(store), Some(session.to_string()))
+        }
+        _ => (path.to_path_buf(), None),
     };
     let name = file.file_name()?.to_string_lossy().into_owned();
     let by_name = if is_opencode_db(&name) {
@@ -57,7 +68,20 @@ pub fn store_of(path: &Path, agent: Option<Agent>) -> Option<(PathBuf, Agent)> {
         (Some(Agent::Cursor), None) if name == "store.db" => Agent::Cursor,
         _ => return None,
     };
-    file.is_file().then_some((file, agent))
+    file.is_file().then_some(StoreRef {
+        file,
+        agent,
+        session,
+    })
+}
+
+/// A store named by a path (see [`store_of`]).
+#[derive(Debug, Clone)]
+pub struct StoreRef {
+    pub file: PathBuf,
+    pub agent: Agent,
+    /// The one session the path named, if it named one.
+    pub session: Option<String>,
 }
 
 /// What a walk found.
@@ -133,6 +157,24 @@ pub(super) struct Ctx<'a> {
     pub summary: &'a mut Summary,
 }
 
+/// Writes of one store's sessions are batched: the caller's transaction commits every second
+/// or so, so a store of thousands of sessions costs few commits and keeps other writers
+/// waiting little. A store that fails is rolled back to the last commit: what was not
+/// committed is read again next run.
+struct Batch {
+    since: std::time::Instant,
+}
+
+impl Batch {
+    fn tick(&mut self, conn: &Connection) -> Result<()> {
+        if self.since.elapsed() > std::time::Duration::from_millis(1000) {
+            conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+            self.since = std::time::Instant::now();
+        }
+        Ok(())
+    }
+}
+
 impl Ctx<'_> {
     fn known(&self, vpath: &str) -> Option<(u64, &str, bool)> {
         self.states.get(vpath).map(|s| {
@@ -159,6 +201,7 @@ impl Ctx<'_> {
                 .all(|s| s.size == stat.size && s.mtime_ms == stat.mtime_ms && s.error.is_none());
         if same {
             self.summary.unchanged_sessions += mine.len() as u64;
+            self.summary.files_seen += mine.len() as u64;
         }
         same
     }
@@ -178,10 +221,9 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Inside the store's [`Batch`].
     fn apply(&mut self, parsed: &Parsed) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        let applied = ingest::apply(&tx, parsed)?;
-        tx.commit()?;
+        let applied = ingest::apply(self.conn, parsed)?;
         self.summary.count_applied(applied, &parsed.source);
         Ok(())
     }
@@ -202,7 +244,9 @@ impl Ctx<'_> {
 
 /// Reads every store of `agent` under `root` (a directory, or one store file) into the
 /// index, counting into `summary`.
-pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path) -> Result<()> {
+/// With `only` (a session's id), an OpenCode store reads that session (and its sub-agents')
+/// alone, as a hook names it; the other stores are read whole.
+pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path, only: Option<&str>) -> Result<()> {
     let stores = if root.is_file() {
         let name = root.file_name().unwrap_or_default().to_string_lossy();
         match agent {
@@ -216,12 +260,26 @@ pub(super) fn backfill(ctx: &mut Ctx, agent: Agent, root: &Path) -> Result<()> {
         discover(agent, root)
     };
     for store in stores {
+        ctx.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut batch = Batch {
+            since: std::time::Instant::now(),
+        };
         let r = match &store {
-            Store::OpenCodeDb(p) => opencode_db(ctx, p),
-            Store::OpenCodeJson(p) => opencode_json(ctx, p),
-            Store::CopilotDb(p) => copilot_db(ctx, p),
-            Store::Aider(p) => aider_file(ctx, p),
+            Store::OpenCodeDb(p) => opencode_db(ctx, &mut batch, p, only),
+            Store::OpenCodeJson(p) => opencode_json(ctx, &mut batch, p),
+            Store::CopilotDb(p) => copilot_db(ctx, &mut batch, p),
+            Store::Aider(p) => aider_file(ctx, &mut batch, p),
             Store::CursorDb(p) => cursor_meta(ctx, p),
+        };
+        let r = match r {
+            Ok(()) => ctx.conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = ctx.conn.execute_batch("ROLLBACK");
+                Error::from(e)
+            }),
+            Err(e) => {
+                let _ = ctx.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         };
         if let Err((path, e)) = r.map_err(|e| (store_path(&store).to_path_buf(), e)) {
             // The index's own failure stops the run; the store's is this store's error.
@@ -267,19 +325,23 @@ fn store_error(path: &Path, e: rusqlite::Error) -> Error {
 fn open_store(path: &Path) -> Result<Connection> {
     super::health::check_header(path)
         .map_err(|e| Error::input(format!("{STORE_ERROR}{}: {e}", path.display())))?;
-    super::db::open_read_only(path).map_err(|e| store_error(path, e))
+    super::db::open_foreign_read_only(path).map_err(|e| store_error(path, e))
 }
 
-fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>) -> Result<()> {
     let stat = store_stat(path)?;
-    ctx.summary.files_seen += 1;
-    if ctx.unchanged_store(path, stat) {
+    // One session's read cannot tell that the others are unchanged.
+    if only.is_none() && ctx.unchanged_store(path, stat) {
         return Ok(());
     }
     let conn = open_store(path)?;
-    let listed = hosts::opencode_sessions(&conn).map_err(|e| store_error(path, e))?;
+    let listed = hosts::opencode_sessions(&conn, only).map_err(|e| store_error(path, e))?;
     for (session, items) in listed {
         let vpath = stored::virtual_path(path, &session.id);
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
+        }
+        ctx.summary.files_seen += 1;
         if ctx.forgotten(&vpath) {
             continue;
         }
@@ -301,11 +363,12 @@ fn opencode_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = opencode::records(&session, &messages, &v2, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
+fn opencode_json(ctx: &mut Ctx, batch: &mut Batch, storage: &Path) -> Result<()> {
     for (file, session) in opencode::read_storage(storage) {
         ctx.summary.files_seen += 1;
         let session = match session {
@@ -322,6 +385,15 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
                 continue;
             }
         };
+        // OpenCode 1.2 copied these files into opencode.db and left them: the database's
+        // copy is the session's (and takes a file-read one's place, `ingest`).
+        let key = crate::wire::Agent::OpenCode
+            .session_key(session.parent_id.as_deref().unwrap_or(&session.id));
+        if session.parent_id.is_none()
+            && hosts::indexed_from_elsewhere(ctx.conn, &key, opencode::FORMAT_JSON)?
+        {
+            continue;
+        }
         let vpath = stored::virtual_path(storage, &session.id);
         if ctx.forgotten(&vpath) {
             continue;
@@ -329,6 +401,9 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
         let stat = archive::stat(&file)?;
         let messages = opencode::storage_messages(storage, &session.id);
         let items = opencode::items(&messages);
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
+        }
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
                 ctx.touch(&vpath, stat)?;
@@ -345,13 +420,13 @@ fn opencode_json(ctx: &mut Ctx, storage: &Path) -> Result<()> {
         };
         let parsed = opencode::storage_read(&session, &messages, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let stat = store_stat(path)?;
-    ctx.summary.files_seen += 1;
     if ctx.unchanged_store(path, stat) {
         return Ok(());
     }
@@ -371,11 +446,15 @@ fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
             continue;
         }
         let vpath = stored::virtual_path(path, &session.id);
+        let turns = hosts::copilot_turns(&conn, &session.id).map_err(|e| store_error(path, e))?;
+        let items: Vec<stored::Item> = turns.iter().map(stored::copilot_item).collect();
+        if items.is_empty() && ctx.known(&vpath).is_none() {
+            continue; // nothing in it yet: not a session to show
+        }
+        ctx.summary.files_seen += 1;
         if ctx.forgotten(&vpath) {
             continue;
         }
-        let turns = hosts::copilot_turns(&conn, &session.id).map_err(|e| store_error(path, e))?;
-        let items: Vec<stored::Item> = turns.iter().map(stored::copilot_item).collect();
         let start = match stored::plan(&items, ctx.known(&vpath)) {
             stored::Plan::Unchanged => {
                 ctx.touch(&vpath, stat)?;
@@ -392,14 +471,14 @@ fn copilot_db(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = stored::copilot_records(&session, &turns, &read, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
-fn aider_file(ctx: &mut Ctx, path: &Path) -> Result<()> {
+fn aider_file(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let stat = archive::stat(&path)?;
-    ctx.summary.files_seen += 1;
     if ctx.unchanged_store(&path, stat) {
         return Ok(());
     }
@@ -414,6 +493,7 @@ fn aider_file(ctx: &mut Ctx, path: &Path) -> Result<()> {
     }
     for span in &spans {
         let vpath = stored::virtual_path(&path, &span.ordinal.to_string());
+        ctx.summary.files_seen += 1;
         if ctx.forgotten(&vpath) {
             continue;
         }
@@ -423,14 +503,15 @@ fn aider_file(ctx: &mut Ctx, path: &Path) -> Result<()> {
         };
         let parsed = aider::records(&path, &file, &data, span, from, stat, ctx.caps)?;
         ctx.apply(&parsed)?;
+        batch.tick(ctx.conn)?;
     }
     Ok(())
 }
 
 /// Cursor's `store.db` names its chat (`meta`), and its `blobs` are content-addressed
 /// protobuf or JSON whose message shape no fixture shows: the chat's transcript is the
-/// JSONL the JSONL reader indexes. What the meta adds is the chat's name and start, given
-/// to that session when it is indexed and has none.
+/// JSONL the JSONL reader indexes. What the meta adds is the chat's name (the title Cursor
+/// shows) and its start, given to that session when it is indexed.
 fn cursor_meta(ctx: &mut Ctx, path: &Path) -> Result<()> {
     let conn = open_store(path)?;
     let Some(meta) = hosts::cursor_meta(&conn).map_err(|e| store_error(path, e))? else {
