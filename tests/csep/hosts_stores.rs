@@ -685,3 +685,45 @@ fn opencode_a_session_in_both_the_database_and_the_old_files_is_indexed_once() {
     assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM sources"), 1);
     assert_eq!(fresh.sql_count("SELECT COUNT(*) FROM messages"), 1);
 }
+
+#[test]
+fn without_a_root_the_stores_are_found_where_their_hosts_keep_them() {
+    let (Some(oc), Some(aider)) = (hosts("opencode"), hosts("aider")) else {
+        return;
+    };
+    let env = Env::new();
+    // OpenCode: $XDG_DATA_HOME/opencode, else ~/.local/share/opencode.
+    copy(
+        &env,
+        &oc.join("generated/opencode.db"),
+        "home/.local/share/opencode/opencode.db",
+    );
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "opencode", "--all-history"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_read(&v, "opencode's default root");
+    assert_eq!(n(&v, "new_sessions"), 2, "{v}");
+    // Aider: no default place, but $AIDER_CHAT_HISTORY_FILE names one file.
+    let file = copy(
+        &env,
+        &aider.join("generated/demo/.aider.chat.history.md"),
+        "repo/.aider.chat.history.md",
+    );
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "aider", "--all-history"])
+        .env("AIDER_CHAT_HISTORY_FILE", &file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_read(&v, "$AIDER_CHAT_HISTORY_FILE");
+}
