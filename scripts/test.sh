@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (README "Set up", and what CI runs): formatting, lints, and
 # every test, including the end-to-end tests against the real Codex CLI and Claude Code,
-# which it installs from npm unless CSEP_CODEX_BIN / CSEP_CLAUDE_BIN name them, and the import
+# which it installs from npm unless CSEP_CODEX_BIN / CSEP_CLAUDE_BIN name them, against the
+# real GitHub Copilot CLI, Qwen Code, Factory Droid, Gemini CLI and OpenCode
+# (scripts/install-host.sh, unless CSEP_COPILOT_BIN / CSEP_QWEN_BIN / CSEP_DROID_BIN /
+# CSEP_GEMINI_BIN / CSEP_OPENCODE_BIN name them), and the import
 # of a database the real csep 1.3.10 wrote, which it installs from PyPI unless CSEP_LEGACY_BIN
 # names it.
 # Needs shellcheck and groff (.ci/run installs them on Debian).
@@ -16,7 +19,24 @@ fi
 if [ -z "${CSEP_LEGACY_BIN:-}" ]; then
     CSEP_LEGACY_BIN="$(scripts/install-legacy.sh)"
 fi
+if [ -z "${CSEP_COPILOT_BIN:-}" ]; then
+    CSEP_COPILOT_BIN="$(scripts/install-host.sh copilot)"
+fi
+if [ -z "${CSEP_QWEN_BIN:-}" ]; then
+    # A launcher that runs Qwen Code with the Node 22 it needs (installed beside it).
+    CSEP_QWEN_BIN="$(scripts/install-host.sh qwen)"
+fi
+if [ -z "${CSEP_DROID_BIN:-}" ]; then
+    CSEP_DROID_BIN="$(scripts/install-host.sh droid)"
+fi
+if [ -z "${CSEP_GEMINI_BIN:-}" ]; then
+    CSEP_GEMINI_BIN="$(scripts/install-host.sh gemini)"
+fi
+if [ -z "${CSEP_OPENCODE_BIN:-}" ]; then
+    CSEP_OPENCODE_BIN="$(scripts/install-host.sh opencode)"
+fi
 export CSEP_CODEX_BIN CSEP_CLAUDE_BIN CSEP_LEGACY_BIN
+export CSEP_COPILOT_BIN CSEP_QWEN_BIN CSEP_DROID_BIN CSEP_GEMINI_BIN CSEP_OPENCODE_BIN
 # Real transcripts from other projects live beside the repository, never in it
 # (tests/csep/shared_fixtures.rs keeps it so). Without them the tests that read them are skipped,
 # each saying so on stderr; the rest run. CI always has them (.ci/run checks).

@@ -98,10 +98,13 @@ fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
 /// Claude Code writes a turn's last transcript line up to ~1.5 s after its Stop hook runs; a
 /// Stop payload younger than this waits before its transcript is read. Nothing is lost either
 /// way (the next Stop or SessionEnd reads the rest), this only makes recall current sooner.
+/// Qwen Code 0.24.4 can run Stop a few milliseconds before the turn's answer is in its
+/// transcript (tests/csep/e2e_qwen.rs lost it on a loaded machine); in a `qwen -p` run no
+/// SessionEnd follows, so without the wait the last answer would wait for the next session.
 const CLAUDE_SETTLE_MS: i64 = 500;
 
 fn settle(request: &ArchiveRequest) {
-    if request.agent() != Some(Agent::Claude) {
+    if !matches!(request.agent(), Some(Agent::Claude | Agent::Qwen)) {
         return;
     }
     if let Some(received) = request.received_ms() {

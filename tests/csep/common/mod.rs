@@ -7,6 +7,8 @@
 //! `tests/csep/main.rs` declares it once for the one test binary; each test module says
 //! `use crate::common;`.
 
+pub mod chat_hosts;
+
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;

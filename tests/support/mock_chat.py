@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""A scripted stand-in for the OpenAI Chat Completions API and the Gemini API, for end-to-end tests.
+
+Test tooling only (stdlib only, Python >= 3.11). It listens on 127.0.0.1 at a random port,
+writes that port to --port-file, and answers:
+
+    POST .../chat/completions            (Copilot CLI, Qwen Code, Factory Droid, OpenCode)
+        streaming Server-Sent Events when the body says "stream": true (chunks, a usage
+        chunk, ``data: [DONE]``), one JSON object otherwise
+    POST .../models/M:streamGenerateContent, :generateContent, :countTokens   (Gemini CLI)
+    GET  .../models                      a one-model list
+
+The script (--script FILE) is a JSON list of rules, each tied to a prompt:
+
+    {"match": "kumquat step", "command": "echo kumquat-one", "text": "It printed kumquat-one."}
+
+A request is answered statelessly from the conversation it carries, so the extra model
+calls a host makes on its own (titles, summaries, next-speaker checks) take nothing from the
+script: the rule is the first whose ``match`` occurs in the latest user message (tool results
+aside); a request whose latest user message matches no rule is one of those extra calls. If
+the conversation ends with that user message (not a tool result), the request
+offers a shell tool and the rule has a ``command``, the answer is one call of the shell tool
+(``bash``, ``run_shell_command``, ``Execute``, ``shell``) with the tool's required arguments
+filled from its JSON schema (the command in ``command``); otherwise it is the rule's
+``text``. No matching rule: a short default text (or, when the host asks for JSON, the
+next-speaker answer ``{"next_speaker": "user"}``).
+
+Every request (any method, any path) is appended as one JSON line to --log: sequence
+number, method, path, a few headers, the parsed body, which rule it got (``served``) and
+what the answer was (``reply``: ``tool_call``, ``text`` or ``json``). The last line is
+``{"type": "mock_exit", ...}``. The server exits on its own after --max-requests requests or
+--timeout seconds, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_TEXT = "[mock] nothing scripted for this request."
+NEXT_SPEAKER = '{"reasoning": "the answer is complete", "next_speaker": "user"}'
+SHELL_TOOLS = ("bash", "run_shell_command", "Execute", "shell")
+LOGGED_HEADERS = ("authorization", "content-type", "user-agent", "x-goog-api-key")
+
+
+def text_of(content) -> str:
+    """The text of an OpenAI message content or a Gemini parts list (tool results included)."""
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content or []:
+        if not isinstance(part, dict):
+            continue
+        if isinstance(part.get("text"), str):
+            out.append(part["text"])
+        fr = part.get("functionResponse")
+        if isinstance(fr, dict):
+            out.append(json.dumps(fr.get("response"), ensure_ascii=False))
+    return "\n".join(out)
+
+
+def conversation(body: dict, gemini: bool) -> list[tuple[str, str, bool]]:
+    """(role, text, is_tool_result) for each message of a request, oldest first."""
+    out = []
+    if gemini:
+        for c in body.get("contents") or []:
+            parts = c.get("parts") or []
+            tool = any(isinstance(p, dict) and "functionResponse" in p for p in parts)
+            out.append((c.get("role") or "user", text_of(parts), tool))
+    else:
+        for m in body.get("messages") or []:
+            role = m.get("role") or ""
+            out.append((role, text_of(m.get("content")), role == "tool"))
+    return out
+
+
+def pick_rule(script: list[dict], convo: list[tuple[str, str, bool]]) -> tuple[int | None, bool]:
+    """The rule for this request, and whether the conversation ends with its prompt."""
+    for i in range(len(convo) - 1, -1, -1):
+        role, text, tool = convo[i]
+        if role != "user" or tool:
+            continue
+        for n, rule in enumerate(script):
+            if rule.get("match") and rule["match"] in text:
+                return n, i == len(convo) - 1
+        return None, False
+    return None, False
+
+
+def shell_tool(body: dict, gemini: bool) -> tuple[str, dict] | None:
+    """The shell tool a request offers: its name and its parameters' JSON schema."""
+    decls = []
+    if gemini:
+        for t in body.get("tools") or []:
+            decls.extend(t.get("functionDeclarations") or [])
+        decls = [(d.get("name"), d.get("parametersJsonSchema") or d.get("parameters") or {}) for d in decls]
+    else:
+        for t in body.get("tools") or []:
+            f = t.get("function") or {}
+            decls.append((f.get("name"), f.get("parameters") or {}))
+    for want in SHELL_TOOLS:
+        for name, schema in decls:
+            if name == want:
+                return name, schema
+    return None
+
+
+def fill_args(schema: dict, command: str) -> dict:
+    """The shell call's arguments: the command, and a plain value for every other required one."""
+    props = schema.get("properties") or {}
+    args = {"command": command}
+    for key in schema.get("required") or []:
+        if key in args:
+            continue
+        p = props.get(key) or {}
+        kind = str(p.get("type", "string")).lower()
+        if p.get("enum"):
+            args[key] = p["enum"][0]
+        elif kind == "boolean":
+            args[key] = False
+        elif kind in ("integer", "number"):
+            args[key] = 30
+        else:
+            args[key] = "Run the scripted command"
+    return args
+
+
+def wants_json(body: dict, gemini: bool) -> bool:
+    if gemini:
+        cfg = body.get("generationConfig") or {}
+        return cfg.get("responseMimeType") == "application/json" or "responseSchema" in cfg or "responseJsonSchema" in cfg
+    fmt = body.get("response_format") or {}
+    return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+
+
+def answer(script: list[dict], body: dict, gemini: bool) -> tuple[dict, int | None, str]:
+    """What to answer: ``{"text": ...}`` or ``{"call": (name, args)}``, the rule, and the reply kind."""
+    n, at_prompt = pick_rule(script, conversation(body, gemini))
+    if n is None:
+        if wants_json(body, gemini):
+            return {"text": NEXT_SPEAKER}, None, "json"
+        return {"text": DEFAULT_TEXT}, None, "text"
+    rule = script[n]
+    tool = shell_tool(body, gemini)
+    if at_prompt and rule.get("command") and tool:
+        return {"call": (tool[0], fill_args(tool[1], str(rule["command"])))}, n, "tool_call"
+    if wants_json(body, gemini):
+        return {"text": NEXT_SPEAKER}, n, "json"
+    return {"text": str(rule.get("text", DEFAULT_TEXT))}, n, "text"
+
+
+USAGE = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+
+
+def openai_reply(ans: dict, body: dict, seq: int) -> tuple[str, bytes]:
+    model = body.get("model", "mock-model")
+    rid, created = f"chatcmpl-mock-{seq}", int(time.time())
+    if "call" in ans:
+        name, args = ans["call"]
+        call = {"id": f"call_mock_{seq}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+    else:
+        message, finish = {"role": "assistant", "content": ans["text"]}, "stop"
+    if not body.get("stream"):
+        obj = {"id": rid, "object": "chat.completion", "created": created, "model": model,
+               "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": USAGE}
+        return "application/json", json.dumps(obj).encode()
+
+    def chunk(delta: dict, fin=None, usage=None, choices=True) -> bytes:
+        obj = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": fin}] if choices else []}
+        if usage:
+            obj["usage"] = usage
+        return f"data: {json.dumps(obj)}\n\n".encode()
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    if "call" in ans:
+        out.append(chunk({"tool_calls": [dict(message["tool_calls"][0], index=0)]}))
+    else:
+        out.append(chunk({"content": ans["text"]}))
+    out.append(chunk({}, fin=finish))
+    out.append(chunk({}, usage=USAGE, choices=False))
+    out.append(b"data: [DONE]\n\n")
+    return "text/event-stream", b"".join(out)
+
+
+def gemini_reply(ans: dict, stream: bool) -> tuple[str, bytes]:
+    if "call" in ans:
+        name, args = ans["call"]
+        parts = [{"functionCall": {"name": name, "args": args}}]
+    else:
+        parts = [{"text": ans["text"]}]
+    obj = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+           "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 10, "totalTokenCount": 110}}
+    if stream:
+        return "text/event-stream", f"data: {json.dumps(obj)}\n\n".encode()
+    return "application/json", json.dumps(obj).encode()
+
+
+class State:
+    def __init__(self, script: list, log_path: str):
+        self.script = script
+        self.requests = 0
+        self.lock = threading.Lock()  # requests run on their own threads
+        self.log = open(log_path, "a", encoding="utf-8")
+
+    def record(self, entry: dict) -> None:
+        self.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self.log.flush()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "mock-chat/1"
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # a client that connects and never sends does not hold a thread for ever
+
+    @property
+    def state(self) -> State:
+        return self.server.state  # type: ignore[attr-defined]
+
+    def log_message(self, fmt: str, *args) -> None:  # stderr, one line per request
+        sys.stderr.write("mock_chat: " + (fmt % args) + "\n")
+
+    def _headers(self) -> dict:
+        out = {}
+        for name in LOGGED_HEADERS:
+            value = self.headers.get(name)
+            if value is not None:
+                out[name] = value[:16] + "..." if len(value) > 16 and name != "content-type" else value
+        return out
+
+    def _reply(self, status: int, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {"unparsed": raw.decode("utf-8", "replace")}
+        if not isinstance(body, dict):
+            body = {"unparsed": body}
+        path = self.path.split("?")[0].rstrip("/")
+        st = self.state
+        with st.lock:
+            st.requests += 1
+            entry = {"type": "request", "seq": st.requests, "method": self.command, "path": self.path,
+                     "headers": self._headers(), "body": body}
+            status = 200
+            if self.command == "POST" and path.endswith("/chat/completions"):
+                ans, entry["served"], entry["reply"] = answer(st.script, body, False)
+                ctype, payload = openai_reply(ans, body, st.requests)
+            elif self.command == "POST" and (path.endswith(":streamGenerateContent") or path.endswith(":generateContent")):
+                ans, entry["served"], entry["reply"] = answer(st.script, body, True)
+                ctype, payload = gemini_reply(ans, path.endswith(":streamGenerateContent"))
+            elif self.command == "POST" and path.endswith(":countTokens"):
+                entry["served"] = "count_tokens"
+                ctype, payload = "application/json", b'{"totalTokens": 100}'
+            elif self.command == "GET" and path.endswith("/models"):
+                entry["served"] = "models"
+                ctype, payload = "application/json", b'{"object":"list","data":[{"id":"mock-model","object":"model","owned_by":"mock"}]}'
+            else:
+                entry["served"] = "not_found"
+                status, ctype, payload = 404, "application/json", b'{"error":{"message":"mock_chat: no such endpoint"}}'
+            st.record(entry)
+        self._reply(status, ctype, payload)
+
+    do_POST = _handle
+    do_GET = _handle
+    do_PUT = _handle
+    do_DELETE = _handle
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--script", required=True, help="JSON list of rules {match, command?, text}")
+    ap.add_argument("--port-file", required=True, help="where to write the chosen port")
+    ap.add_argument("--log", required=True, help="JSON Lines log of every request")
+    ap.add_argument("--max-requests", type=int, default=100, help="exit after this many requests [default: 100]")
+    ap.add_argument("--timeout", type=float, default=300.0, help="exit after this many seconds [default: 300]")
+    args = ap.parse_args()
+
+    with open(args.script, encoding="utf-8") as f:
+        script = json.load(f)
+    if not isinstance(script, list) or not all(isinstance(r, dict) and isinstance(r.get("match"), str) for r in script):
+        print("mock_chat: the script must be a JSON list of {\"match\": ..., \"command\"?: ..., \"text\": ...}", file=sys.stderr)
+        return 2
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.state = State(script, args.log)  # type: ignore[attr-defined]
+    server.timeout = 0.25  # handle_request() returns this often, so the deadline is checked
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(f"{server.server_address[1]}\n")
+    os.replace(tmp, args.port_file)  # readers never see a half-written port
+
+    deadline = time.monotonic() + args.timeout
+    reason = "timeout"
+    while time.monotonic() < deadline:
+        if server.state.requests >= args.max_requests:  # type: ignore[attr-defined]
+            time.sleep(0.5)  # let the last answer finish streaming
+            reason = "max_requests"
+            break
+        server.handle_request()
+    st: State = server.state  # type: ignore[attr-defined]
+    with st.lock:
+        st.record({"type": "mock_exit", "reason": reason, "requests": st.requests})
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
