@@ -422,4 +422,10 @@ fn an_opencode_stop_drains_without_a_transcript_path() {
         env.sql_count("SELECT count(*) FROM sessions WHERE session_id = 'opencode:ses_db00e4af7ffeTIabQqeCbxUCS3'"),
         1
     );
+    // Only that session: the hook named it in the store (`opencode.db#ses_…`), so the other
+    // session of the store waits for a backfill instead of being read on every Stop.
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM sessions WHERE agent = 'opencode'"),
+        1
+    );
 }

@@ -64,7 +64,8 @@ pub fn normalize(agent: Agent, event_name: Option<&str>, payload: &mut Map<Strin
 
 /// Fills in the transcript path a host leaves out, from the (checked) session id: Copilot's
 /// `session-state/<id>/events.jsonl` (only `agentStop` carries the path), Cursor's newest
-/// transcript for the conversation under `projects/`. Nothing when there is no such file.
+/// transcript for the conversation under `projects/`, OpenCode's session in its store.
+/// Nothing when there is no such file.
 pub fn fill_transcript(agent: Agent, payload: &mut Map<String, Value>) {
     if payload.contains_key("transcript_path") {
         return;
@@ -81,6 +82,14 @@ pub fn fill_transcript(agent: Agent, payload: &mut Map<String, Value>) {
         )
         .filter(|p| p.is_file()),
         Agent::Cursor => newest_cursor_transcript(&crate::paths::cursor_config_dir(), id),
+        // One session of OpenCode's store, `STORE#SESSION`: the drain reads that session
+        // (and its sub-agents) alone instead of walking the whole store.
+        Agent::OpenCode => {
+            let db = crate::paths::opencode_data_dir().join("opencode.db");
+            let db = std::fs::canonicalize(&db).unwrap_or(db);
+            db.is_file()
+                .then(|| PathBuf::from(format!("{}#{id}", db.display())))
+        }
         _ => None,
     };
     if let Some(p) = found
