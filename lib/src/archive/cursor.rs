@@ -9,8 +9,8 @@
 //! the cwd is known only when a record names `workspace_roots` or `cwd`. The older `.txt`
 //! form is not read.
 
-use super::jsonl::{each_object, render_args, str_of};
-use super::{content_text, Body, Builder};
+use super::jsonl::{each_object, str_of, tool_block};
+use super::{Body, Builder};
 use crate::timefmt;
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -91,22 +91,7 @@ fn record(out: &mut Builder, offset: u64, v: &Value) {
                     out.push(Role::User, None, said, None, offset, bg);
                 }
             }
-            "tool_use" => {
-                let name = str_of(b, "name").unwrap_or("tool").to_string();
-                if let Some(id) = str_of(b, "id") {
-                    out.pending.insert(id.to_string(), name.clone());
-                }
-                let input = render_args(&b["input"]);
-                out.push(Role::Assistant, Some(&name), &input, None, offset, false);
-            }
-            "tool_result" => {
-                let name = str_of(b, "tool_use_id")
-                    .and_then(|id| out.pending.remove(id))
-                    .unwrap_or_else(|| "tool".to_string());
-                let text = content_text(&b["content"]);
-                out.push(Role::Tool, Some(&name), &text, None, offset, false);
-            }
-            _ => {}
+            _ => tool_block(out, b, None, offset),
         }
     }
 }

@@ -9,8 +9,8 @@
 //! message (a `<system-reminder>` tool list) and `agent_turn_outcome` lines are skipped. The
 //! `<id>.settings.json` beside the file (model, token usage) is not read.
 
-use super::jsonl::{each_object, render_args, str_of};
-use super::{content_text, for_each_line, Body, Builder};
+use super::jsonl::{each_object, id_from_file_stem, str_of, tool_block};
+use super::{for_each_line, Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
 
@@ -39,14 +39,7 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], body: &mut Body, start: u64)
     });
     out.skipped.add(&skipped);
     out.end_offset = end;
-    if out.session.session_id.is_empty() {
-        if let Some(stem) = std::path::Path::new(&out.session.source)
-            .file_stem()
-            .and_then(|s| s.to_str())
-        {
-            out.session.session_id = Agent::Droid.session_key(stem);
-        }
-    }
+    id_from_file_stem(out, Agent::Droid);
 }
 
 fn session_start(out: &mut Builder, v: &Value) {
@@ -98,22 +91,7 @@ fn message(out: &mut Builder, offset: u64, v: &Value) {
                     out.push(Role::User, None, text, ts, offset, bg);
                 }
             }
-            "tool_use" => {
-                let name = str_of(b, "name").unwrap_or("tool").to_string();
-                if let Some(id) = str_of(b, "id") {
-                    out.pending.insert(id.to_string(), name.clone());
-                }
-                let input = render_args(&b["input"]);
-                out.push(Role::Assistant, Some(&name), &input, ts, offset, false);
-            }
-            "tool_result" => {
-                let name = str_of(b, "tool_use_id")
-                    .and_then(|id| out.pending.remove(id))
-                    .unwrap_or_else(|| "tool".to_string());
-                let text = content_text(&b["content"]);
-                out.push(Role::Tool, Some(&name), &text, ts, offset, false);
-            }
-            _ => {}
+            _ => tool_block(out, b, ts, offset),
         }
     }
 }

@@ -22,7 +22,9 @@
 //! Antigravity's step logs (`brain/<id>/…/transcript.jsonl`) are read as Gemini too, by
 //! `antigravity.rs`.
 
-use super::jsonl::{each_object, from_file_start, render_args, str_of, Msg, Replay};
+use super::jsonl::{
+    from_file_start, id_from_file_stem, render_args, replay_lines, str_of, Msg, Replay,
+};
 use super::{count_bad_line, Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -44,27 +46,9 @@ pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64
             replay: Replay::new(start),
             results: HashSet::new(),
         };
-        let mut skipped = std::mem::take(&mut out.skipped);
-        let end = body.for_each_line(&mut skipped, |offset, line| {
-            st.replay.at(offset);
-            let mut local = crate::wire::SkipCounts::default();
-            each_object(line, &mut local, |v| {
-                out.valid_lines += 1;
-                record(out, &mut st, offset, &v);
-            });
-            if offset >= start {
-                out.skipped.add(&local);
-            }
-        });
-        out.skipped.add(&skipped);
-        out.end_offset = end;
-        st.replay.finish(out);
+        replay_lines(out, body, start, &mut st, record);
     }
-    if out.session.session_id.is_empty() {
-        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            out.session.session_id = Agent::Gemini.session_key(stem);
-        }
-    }
+    id_from_file_stem(out, Agent::Gemini);
     if out.session.cwd.is_none() {
         if let Some(root) = project_root(&path) {
             out.set_cwd(&root, None);
@@ -107,6 +91,12 @@ struct State {
     replay: Replay,
     /// Tool calls whose result is kept (0.61 writes each result a second time).
     results: HashSet<String>,
+}
+
+impl AsMut<Replay> for State {
+    fn as_mut(&mut self) -> &mut Replay {
+        &mut self.replay
+    }
 }
 
 fn metadata(out: &mut Builder, v: &Value) {

@@ -4,7 +4,7 @@
 //! tail) that still indexes only what is new when the prefix is unchanged, and tool
 //! arguments shown as a person would recognise them.
 
-use super::{count_bad_line, Body, Builder};
+use super::{content_text, count_bad_line, Body, Builder};
 use crate::wire::{Agent, Role, SkipCounts};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -86,6 +86,31 @@ pub(crate) fn render_args(v: &Value) -> String {
         v.to_string()
     } else {
         parts.join("\n")
+    }
+}
+
+/// An Anthropic-style `tool_use` or `tool_result` content block (Cursor and Droid write
+/// Claude's block shapes in serde `Value`s): a call is pushed as the assistant's and its name
+/// kept by id so the result that answers it is named after the tool. Other block types are
+/// ignored.
+pub(crate) fn tool_block(out: &mut Builder, b: &Value, ts: Option<&str>, offset: u64) {
+    match str_of(b, "type").unwrap_or("") {
+        "tool_use" => {
+            let name = str_of(b, "name").unwrap_or("tool").to_string();
+            if let Some(id) = str_of(b, "id") {
+                out.pending.insert(id.to_string(), name.clone());
+            }
+            let input = render_args(&b["input"]);
+            out.push(Role::Assistant, Some(&name), &input, ts, offset, false);
+        }
+        "tool_result" => {
+            let name = str_of(b, "tool_use_id")
+                .and_then(|id| out.pending.remove(id))
+                .unwrap_or_else(|| "tool".to_string());
+            let text = content_text(&b["content"]);
+            out.push(Role::Tool, Some(&name), &text, ts, offset, false);
+        }
+        _ => {}
     }
 }
 
@@ -251,6 +276,46 @@ impl Replay {
 pub(crate) fn from_file_start(body: &mut Body) {
     body.start = 0;
     body.mid_line = false;
+}
+
+/// Reads `body` line by line into `st` through `record`, for a format replayed from the
+/// start ([`Replay`]): lines before the resume offset `start` rebuild the state but add
+/// nothing to the skip counts (they were counted when first read); then pushes what changed.
+pub(crate) fn replay_lines<S: AsMut<Replay>>(
+    out: &mut Builder,
+    body: &mut Body,
+    start: u64,
+    st: &mut S,
+    mut record: impl FnMut(&mut Builder, &mut S, u64, &Value),
+) {
+    let mut skipped = std::mem::take(&mut out.skipped);
+    let end = body.for_each_line(&mut skipped, |offset, line| {
+        st.as_mut().at(offset);
+        let mut local = SkipCounts::default();
+        each_object(line, &mut local, |v| {
+            out.valid_lines += 1;
+            record(out, st, offset, &v);
+        });
+        if offset >= start {
+            out.skipped.add(&local);
+        }
+    });
+    out.skipped.add(&skipped);
+    out.end_offset = end;
+    std::mem::replace(st.as_mut(), Replay::new(start)).finish(out);
+}
+
+/// A session that never named its id is known by its file's name (`<id>.jsonl`).
+pub(crate) fn id_from_file_stem(out: &mut Builder, agent: Agent) {
+    if !out.session.session_id.is_empty() {
+        return;
+    }
+    if let Some(stem) = Path::new(&out.session.source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+    {
+        out.session.session_id = agent.session_key(stem);
+    }
 }
 
 /// The hosts added after Codex and Claude Code, told apart where it is unambiguous: by their

@@ -10,7 +10,9 @@
 //! so the file is replayed from its start on every parse ([`Replay`]). Two objects glued on
 //! one line are both read.
 
-use super::jsonl::{each_object, from_file_start, render_args, str_of, Msg, Replay};
+use super::jsonl::{
+    from_file_start, id_from_file_stem, render_args, replay_lines, str_of, Msg, Replay,
+};
 use super::{Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -26,29 +28,8 @@ pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, start: u64
         pos: HashMap::new(),
         calls: HashMap::new(),
     };
-    let mut skipped = std::mem::take(&mut out.skipped);
-    let end = body.for_each_line(&mut skipped, |offset, line| {
-        st.replay.at(offset);
-        let mut local = crate::wire::SkipCounts::default();
-        each_object(line, &mut local, |v| {
-            out.valid_lines += 1;
-            record(out, &mut st, offset, &v);
-        });
-        if offset >= start {
-            out.skipped.add(&local);
-        }
-    });
-    out.skipped.add(&skipped);
-    out.end_offset = end;
-    st.replay.finish(out);
-    if out.session.session_id.is_empty() {
-        if let Some(stem) = std::path::Path::new(&out.session.source)
-            .file_stem()
-            .and_then(|s| s.to_str())
-        {
-            out.session.session_id = Agent::Qwen.session_key(stem);
-        }
-    }
+    replay_lines(out, body, start, &mut st, record);
+    id_from_file_stem(out, Agent::Qwen);
 }
 
 struct State {
@@ -58,6 +39,12 @@ struct State {
     pos: HashMap<String, usize>,
     /// Tool call id → name, for results that do not name their tool.
     calls: HashMap<String, String>,
+}
+
+impl AsMut<Replay> for State {
+    fn as_mut(&mut self) -> &mut Replay {
+        &mut self.replay
+    }
 }
 
 fn record(out: &mut Builder, st: &mut State, offset: u64, v: &Value) {
