@@ -343,6 +343,33 @@ fn open_store(path: &Path) -> Result<Connection> {
     super::db::open_foreign_read_only(path).map_err(|e| store_error(path, e))
 }
 
+/// One session of a many-session store, by its items (turns, messages): touched when they
+/// are what the index holds, else parsed by `parse` from the first new item and applied.
+fn read_session(
+    ctx: &mut Ctx,
+    batch: &mut Batch,
+    vpath: String,
+    items: &[stored::Item],
+    stat: Stat,
+    format: &'static str,
+    parse: impl FnOnce(&stored::StoreRead, Caps) -> Result<Parsed>,
+) -> Result<()> {
+    let start = match stored::plan(items, ctx.known(&vpath)) {
+        stored::Plan::Unchanged => return ctx.touch(&vpath, stat),
+        stored::Plan::Read(start) => start,
+    };
+    let read = stored::StoreRead {
+        path: vpath,
+        format,
+        start,
+        stat,
+        fingerprint: stored::fingerprint(items, items.len()),
+    };
+    let parsed = parse(&read, ctx.caps)?;
+    ctx.apply(&parsed)?;
+    batch.tick(ctx.conn)
+}
+
 fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>) -> Result<()> {
     let stat = store_stat(path)?;
     // One session's read cannot tell that the others are unchanged.
@@ -360,25 +387,12 @@ fn opencode_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path, only: Option<&str>
         if ctx.forgotten(&vpath) {
             continue;
         }
-        let start = match stored::plan(&items, ctx.known(&vpath)) {
-            stored::Plan::Unchanged => {
-                ctx.touch(&vpath, stat)?;
-                continue;
-            }
-            stored::Plan::Read(start) => start,
-        };
-        let (messages, v2) =
-            hosts::opencode_messages(&conn, &session.id).map_err(|e| store_error(path, e))?;
-        let read = stored::StoreRead {
-            path: vpath,
-            format: opencode::FORMAT_DB,
-            start,
-            stat,
-            fingerprint: stored::fingerprint(&items, items.len()),
-        };
-        let parsed = opencode::records(&session, &messages, &v2, &read, ctx.caps)?;
-        ctx.apply(&parsed)?;
-        batch.tick(ctx.conn)?;
+        let format = opencode::FORMAT_DB;
+        read_session(ctx, batch, vpath, &items, stat, format, |read, caps| {
+            let (messages, v2) =
+                hosts::opencode_messages(&conn, &session.id).map_err(|e| store_error(path, e))?;
+            opencode::records(&session, &messages, &v2, read, caps)
+        })?;
     }
     Ok(())
 }
@@ -419,23 +433,10 @@ fn opencode_json(ctx: &mut Ctx, batch: &mut Batch, storage: &Path) -> Result<()>
         if items.is_empty() && ctx.known(&vpath).is_none() {
             continue; // nothing in it yet: not a session to show
         }
-        let start = match stored::plan(&items, ctx.known(&vpath)) {
-            stored::Plan::Unchanged => {
-                ctx.touch(&vpath, stat)?;
-                continue;
-            }
-            stored::Plan::Read(start) => start,
-        };
-        let read = stored::StoreRead {
-            path: vpath,
-            format: opencode::FORMAT_JSON,
-            start,
-            stat,
-            fingerprint: stored::fingerprint(&items, items.len()),
-        };
-        let parsed = opencode::storage_read(&session, &messages, &read, ctx.caps)?;
-        ctx.apply(&parsed)?;
-        batch.tick(ctx.conn)?;
+        let format = opencode::FORMAT_JSON;
+        read_session(ctx, batch, vpath, &items, stat, format, |read, caps| {
+            opencode::storage_read(&session, &messages, read, caps)
+        })?;
     }
     Ok(())
 }
@@ -470,23 +471,10 @@ fn copilot_db(ctx: &mut Ctx, batch: &mut Batch, path: &Path) -> Result<()> {
         if ctx.forgotten(&vpath) {
             continue;
         }
-        let start = match stored::plan(&items, ctx.known(&vpath)) {
-            stored::Plan::Unchanged => {
-                ctx.touch(&vpath, stat)?;
-                continue;
-            }
-            stored::Plan::Read(start) => start,
-        };
-        let read = stored::StoreRead {
-            path: vpath,
-            format: stored::FORMAT_COPILOT_DB,
-            start,
-            stat,
-            fingerprint: stored::fingerprint(&items, items.len()),
-        };
-        let parsed = stored::copilot_records(&session, &turns, &read, ctx.caps)?;
-        ctx.apply(&parsed)?;
-        batch.tick(ctx.conn)?;
+        let format = stored::FORMAT_COPILOT_DB;
+        read_session(ctx, batch, vpath, &items, stat, format, |read, caps| {
+            stored::copilot_records(&session, &turns, read, caps)
+        })?;
     }
     Ok(())
 }
