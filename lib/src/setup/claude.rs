@@ -22,16 +22,7 @@ pub fn install(
 ) -> Result<ClaudeReport> {
     crate::fsutil::create_dir_private(claude_dir)?;
     let path = claude_dir.join("settings.json");
-    let mut doc = match fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            Error::input(format!(
-                "{}: not valid JSON ({e}); fix it, csep will not overwrite it",
-                path.display()
-            ))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
-        Err(e) => return Err(Error::io(path.display(), e)),
-    };
+    let mut doc = super::read_json(&path)?.unwrap_or_else(|| serde_json::json!({}));
     add_ours(&mut doc, &target.command("claude"))?;
     let added: Vec<String> = super::codex::EVENTS
         .iter()

@@ -42,16 +42,7 @@ pub fn strip_ours(doc: &mut Value) {
     if let Some(events) = doc.get_mut("hooks").and_then(Value::as_object_mut) {
         for groups in events.values_mut() {
             if let Some(arr) = groups.as_array_mut() {
-                for g in arr.iter_mut() {
-                    if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
-                        hs.retain(|h| !is_ours(h));
-                    }
-                }
-                arr.retain(|g| {
-                    g.get("hooks")
-                        .and_then(Value::as_array)
-                        .is_none_or(|h| !h.is_empty())
-                });
+                strip_groups(arr, is_ours);
             }
         }
         events.retain(|_, groups| groups.as_array().is_none_or(|a| !a.is_empty()));
@@ -81,6 +72,21 @@ pub fn add_ours(doc: &mut Value, command: &str) -> Result<()> {
             .push(json!({"hooks": [{"type": "command", "command": command, "timeout": timeout}]}));
     }
     Ok(())
+}
+
+/// Drops the handlers `ours` picks from each `{"hooks": [handlers]}` group of an event's
+/// list, then every group whose `hooks` list is empty.
+pub(super) fn strip_groups(arr: &mut Vec<Value>, ours: fn(&Value) -> bool) {
+    for g in arr.iter_mut() {
+        if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
+            hs.retain(|h| !ours(h));
+        }
+    }
+    arr.retain(|g| {
+        g.get("hooks")
+            .and_then(Value::as_array)
+            .is_none_or(|h| !h.is_empty())
+    });
 }
 
 fn read_json_doc(path: &Path) -> Result<Option<Value>> {

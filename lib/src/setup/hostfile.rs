@@ -8,11 +8,10 @@
 //! group and handler that is not csep's, and the manifest ([`super::write_recorded`]) keeps
 //! the user's bytes and mode for uninstall.
 
-use super::{write_recorded, HookTarget, Manifest, HOOK_MARK};
+use super::{read_json, write_recorded, HookTarget, Manifest, HOOK_MARK};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// How one host's hook file is laid out.
@@ -182,16 +181,7 @@ impl Spec {
                     arr.retain(|h| !is_ours(h));
                     continue;
                 }
-                for g in arr.iter_mut() {
-                    if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
-                        hs.retain(|h| !is_ours(h));
-                    }
-                }
-                arr.retain(|g| {
-                    g.get("hooks")
-                        .and_then(Value::as_array)
-                        .is_none_or(|h| !h.is_empty())
-                });
+                super::codex::strip_groups(arr, is_ours);
             }
             events.retain(|_, list| list.as_array().is_none_or(|a| !a.is_empty()));
         }
@@ -244,7 +234,7 @@ impl Spec {
         manifest: &mut Manifest,
     ) -> Result<HostReport> {
         let path = self.file(home);
-        let mut doc = read(&path)?.unwrap_or_else(|| json!({}));
+        let mut doc = read_json(&path)?.unwrap_or_else(|| json!({}));
         self.add(&mut doc, target)?;
         write_recorded(rec_dir, manifest, &path, &pretty(&doc), &self.added())?;
         Ok(HostReport {
@@ -268,7 +258,7 @@ impl Spec {
 
     /// Takes csep's hooks out of a file the user changed after setup.
     pub fn clean(&self, path: &Path) -> Result<()> {
-        let Some(mut doc) = read(path)? else {
+        let Some(mut doc) = read_json(path)? else {
             return Ok(());
         };
         self.strip(&mut doc);
@@ -295,19 +285,6 @@ fn is_ours(handler: &Value) -> bool {
         o.values()
             .any(|v| v.as_str().is_some_and(|s| s.contains(HOOK_MARK)))
     })
-}
-
-fn read(path: &Path) -> Result<Option<Value>> {
-    match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            Error::input(format!(
-                "{}: not valid JSON ({e}); fix it, csep will not overwrite it",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path.display(), e)),
-    }
 }
 
 fn pretty(doc: &Value) -> Vec<u8> {

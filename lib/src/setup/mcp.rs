@@ -6,10 +6,9 @@
 //! The server gets `CSEP_HOME` explicitly: Codex starts MCP servers with a short allowlist of
 //! environment variables, and either host may run it from anywhere.
 
-use super::{write_recorded, Manifest};
+use super::{read_json, write_recorded, Manifest};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The server's name in both hosts.
@@ -99,19 +98,6 @@ pub fn unregister_codex(toml: &mut toml_edit::DocumentMut) {
         if servers.is_empty() {
             toml.remove("mcp_servers");
         }
-    }
-}
-
-fn read_json(path: &Path) -> Result<Option<Value>> {
-    match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
-            Error::input(format!(
-                "{}: not valid JSON ({e}); fix it, csep will not overwrite it",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path.display(), e)),
     }
 }
 

@@ -425,6 +425,21 @@ pub fn references(path: &Path, script: &Path) -> bool {
     }
 }
 
+/// A host's JSON settings file csep edits: `None` when there is none yet; a file that is not
+/// JSON is the user's to fix, never overwritten.
+pub(crate) fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
+    match fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            Error::input(format!(
+                "{}: not valid JSON ({e}); fix it, csep will not overwrite it",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
