@@ -204,17 +204,11 @@ pub fn codex(codex_home: &Path, expected: &Expected) -> HostHooks {
             event_of(event, handler, "codex", expected, Some(trust))
         })
         .collect();
+    let trusted = events.iter().all(|e| e.trust == Some("trusted"));
     HostHooks {
-        home: codex_home.display().to_string(),
-        home_exists: codex_home.is_dir(),
-        file: file.display().to_string(),
-        file_exists: file.is_file(),
-        installed: events.iter().all(|e| e.installed),
-        trusted: Some(events.iter().all(|e| e.trust == Some("trusted"))),
+        trusted: Some(trusted),
         features_hooks: Some(features_hooks),
-        current: events.iter().all(|e| e.current),
-        events,
-        error,
+        ..host_hooks(codex_home, &file, events, error)
     }
 }
 
@@ -254,18 +248,7 @@ pub fn claude(claude_dir: &Path, expected: &Expected) -> HostHooks {
             },
         )
         .collect();
-    HostHooks {
-        home: claude_dir.display().to_string(),
-        home_exists: claude_dir.is_dir(),
-        file: file.display().to_string(),
-        file_exists: file.is_file(),
-        installed: events.iter().all(|e| e.installed),
-        trusted: None,
-        features_hooks: None,
-        current: events.iter().all(|e| e.current),
-        events,
-        error,
-    }
+    host_hooks(claude_dir, &file, events, error)
 }
 
 /// csep's hooks in one of the hosts csep added after Codex and Claude Code
@@ -307,6 +290,16 @@ pub fn more_host(agent: &str, expected: &Expected) -> HostHooks {
             }]
         }
     };
+    host_hooks(&home, &file, events, error)
+}
+
+/// A host's hooks from its events: installed and current when every event is.
+fn host_hooks(
+    home: &Path,
+    file: &Path,
+    events: Vec<HookEvent>,
+    error: Option<String>,
+) -> HostHooks {
     HostHooks {
         home: home.display().to_string(),
         home_exists: home.is_dir(),
