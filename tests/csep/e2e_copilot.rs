@@ -6,8 +6,7 @@
 //! the temp dir.
 
 use crate::common::chat_hosts::{self, ChatHost};
-use crate::common::{self, walk, Host};
-use serde_json::Value;
+use crate::common::{self, walk};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,13 +23,11 @@ const USER_SETTINGS: &str = r#"{
 }
 "#;
 
-impl Host for Copilot {
-    const NAME: &'static str = "e2e_copilot";
-    const CONFIG_DIR: &'static str = "copilot-home";
-    const MOCK: &'static str = chat_hosts::MOCK;
-    const MAX_REQUESTS: u32 = 60;
-    fn env(w: &World, c: &mut Command) {
-        chat_hosts::xdg_env(w, c);
+chat_hosts::chat_host!(
+    Copilot,
+    name: "e2e_copilot",
+    config_dir: "copilot-home",
+    env: |w, c| {
         c.env("COPILOT_HOME", w.config_dir())
             .env("COPILOT_AUTO_UPDATE", "false")
             .env(
@@ -39,17 +36,8 @@ impl Host for Copilot {
             )
             .env("COPILOT_PROVIDER_API_KEY", "csep-e2e-not-a-real-key")
             .env("COPILOT_MODEL", "mock-model");
-    }
-    fn is_model_request(path: &str) -> bool {
-        chat_hosts::is_model_request(path)
-    }
-    fn describe_request(v: &Value) -> String {
-        chat_hosts::describe_request(v)
-    }
-    fn diagnose(w: &World, _mock_log: &str, d: &mut String) {
-        chat_hosts::describe_files(&w.config_dir(), d);
-    }
-}
+    },
+);
 
 impl ChatHost for Copilot {
     const AGENT: &'static str = "copilot";

@@ -5,8 +5,7 @@
 //! so and passes. Set `CSEP_E2E_KEEP=1` to keep the temp dir.
 
 use crate::common::chat_hosts::{self, ChatHost};
-use crate::common::{self, walk, Host};
-use serde_json::Value;
+use crate::common::{self, walk};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,25 +20,14 @@ const USER_HOOKS: &str = r#"{
 }
 "#;
 
-impl Host for Droid {
-    const NAME: &'static str = "e2e_droid";
-    const CONFIG_DIR: &'static str = "home/.factory";
-    const MOCK: &'static str = chat_hosts::MOCK;
-    const MAX_REQUESTS: u32 = 60;
-    fn env(w: &World, c: &mut Command) {
-        chat_hosts::xdg_env(w, c);
+chat_hosts::chat_host!(
+    Droid,
+    name: "e2e_droid",
+    config_dir: "home/.factory",
+    env: |w, c| {
         c.env("FACTORY_DROID_AUTO_UPDATE_ENABLED", "false");
-    }
-    fn is_model_request(path: &str) -> bool {
-        chat_hosts::is_model_request(path)
-    }
-    fn describe_request(v: &Value) -> String {
-        chat_hosts::describe_request(v)
-    }
-    fn diagnose(w: &World, _mock_log: &str, d: &mut String) {
-        chat_hosts::describe_files(&w.config_dir(), d);
-    }
-}
+    },
+);
 
 impl ChatHost for Droid {
     const AGENT: &'static str = "droid";

@@ -6,7 +6,7 @@
 //! it the test says so and passes. Set `CSEP_E2E_KEEP=1` to keep the temp dir.
 
 use crate::common::chat_hosts::{self, ChatHost};
-use crate::common::{self, walk, Host};
+use crate::common::{self, walk};
 use serde_json::Value;
 use std::fs;
 use std::path::PathBuf;
@@ -27,13 +27,11 @@ const USER_SETTINGS: &str = r#"{
 }
 "#;
 
-impl Host for Gemini {
-    const NAME: &'static str = "e2e_gemini";
-    const CONFIG_DIR: &'static str = "home/.gemini";
-    const MOCK: &'static str = chat_hosts::MOCK;
-    const MAX_REQUESTS: u32 = 60;
-    fn env(w: &World, c: &mut Command) {
-        chat_hosts::xdg_env(w, c);
+chat_hosts::chat_host!(
+    Gemini,
+    name: "e2e_gemini",
+    config_dir: "home/.gemini",
+    env: |w, c| {
         c.env("GEMINI_CLI_HOME", w.p("home"))
             .env("GEMINI_API_KEY", "csep-e2e-not-a-real-key")
             .env(
@@ -42,17 +40,8 @@ impl Host for Gemini {
             )
             .env("GEMINI_CLI_TRUST_WORKSPACE", "true")
             .env("GEMINI_TELEMETRY_ENABLED", "false");
-    }
-    fn is_model_request(path: &str) -> bool {
-        chat_hosts::is_model_request(path)
-    }
-    fn describe_request(v: &Value) -> String {
-        chat_hosts::describe_request(v)
-    }
-    fn diagnose(w: &World, _mock_log: &str, d: &mut String) {
-        chat_hosts::describe_files(&w.config_dir(), d);
-    }
-}
+    },
+);
 
 impl ChatHost for Gemini {
     const AGENT: &'static str = "gemini";

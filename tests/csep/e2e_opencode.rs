@@ -9,8 +9,7 @@
 //! temp dir.
 
 use crate::common::chat_hosts::{self, ChatHost};
-use crate::common::{self, walk, Host};
-use serde_json::Value;
+use crate::common::{self, walk};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,14 +17,12 @@ use std::process::Command;
 struct OpenCode;
 type World = common::World<OpenCode>;
 
-impl Host for OpenCode {
-    const NAME: &'static str = "e2e_opencode";
+chat_hosts::chat_host!(
+    OpenCode,
+    name: "e2e_opencode",
     // $XDG_CONFIG_HOME/opencode, with XDG_CONFIG_HOME at home/.config (chat_hosts::xdg_env).
-    const CONFIG_DIR: &'static str = "home/.config/opencode";
-    const MOCK: &'static str = chat_hosts::MOCK;
-    const MAX_REQUESTS: u32 = 60;
-    fn env(w: &World, c: &mut Command) {
-        chat_hosts::xdg_env(w, c);
+    config_dir: "home/.config/opencode",
+    env: |w, c| {
         for var in [
             "OPENCODE_DISABLE_AUTOUPDATE",
             "OPENCODE_DISABLE_MODELS_FETCH",
@@ -44,15 +41,8 @@ impl Host for OpenCode {
             "npm_config_registry",
             format!("http://127.0.0.1:{}/npm-registry/", w.port),
         );
-    }
-    fn is_model_request(path: &str) -> bool {
-        chat_hosts::is_model_request(path)
-    }
-    fn describe_request(v: &Value) -> String {
-        chat_hosts::describe_request(v)
-    }
-    fn diagnose(w: &World, _mock_log: &str, d: &mut String) {
-        chat_hosts::describe_files(&w.config_dir(), d);
+    },
+    diagnose: |w, d| {
         let log = w.p("home/.local/share/opencode/log");
         for f in walk(&log) {
             d.push_str(&format!(
@@ -61,8 +51,8 @@ impl Host for OpenCode {
                 common::tail(&common::read_lossy(&f), 4000)
             ));
         }
-    }
-}
+    },
+);
 
 impl World {
     /// OpenCode's database, where its sessions are.

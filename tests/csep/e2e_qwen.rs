@@ -6,8 +6,7 @@
 //! `CSEP_E2E_KEEP=1` to keep the temp dir.
 
 use crate::common::chat_hosts::{self, ChatHost};
-use crate::common::{self, walk, Host};
-use serde_json::Value;
+use crate::common::{self, walk};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -28,29 +27,18 @@ const USER_SETTINGS: &str = r#"{
 }
 "#;
 
-impl Host for Qwen {
-    const NAME: &'static str = "e2e_qwen";
-    const CONFIG_DIR: &'static str = "home/.qwen";
-    const MOCK: &'static str = chat_hosts::MOCK;
-    const MAX_REQUESTS: u32 = 60;
-    fn env(w: &World, c: &mut Command) {
-        chat_hosts::xdg_env(w, c);
+chat_hosts::chat_host!(
+    Qwen,
+    name: "e2e_qwen",
+    config_dir: "home/.qwen",
+    env: |w, c| {
         c.env("QWEN_HOME", w.config_dir())
             .env("OPENAI_BASE_URL", format!("http://127.0.0.1:{}/v1", w.port))
             .env("OPENAI_API_KEY", "csep-e2e-not-a-real-key")
             .env("OPENAI_MODEL", "mock-model")
             .env("QWEN_CODE_SUPPRESS_YOLO_WARNING", "1");
-    }
-    fn is_model_request(path: &str) -> bool {
-        chat_hosts::is_model_request(path)
-    }
-    fn describe_request(v: &Value) -> String {
-        chat_hosts::describe_request(v)
-    }
-    fn diagnose(w: &World, _mock_log: &str, d: &mut String) {
-        chat_hosts::describe_files(&w.config_dir(), d);
-    }
-}
+    },
+);
 
 impl ChatHost for Qwen {
     const AGENT: &'static str = "qwen";

@@ -14,6 +14,43 @@ use std::process::Command;
 
 pub const MOCK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/mock_chat.py");
 
+/// The [`Host`] side the chat hosts share: the mock at [`MOCK`] (60 model requests at most),
+/// its log read by [`is_model_request`] and [`describe_request`], the XDG dirs of
+/// [`xdg_env`] and the config dir listed in the diagnostics. `env` sets the host's own
+/// variables; an optional `diagnose` adds to the diagnostics.
+macro_rules! chat_host {
+    (
+        $host:ty, name: $name:literal, config_dir: $config_dir:literal,
+        env: |$w:ident, $c:ident| $env:block
+        $(, diagnose: |$dw:ident, $dd:ident| $more:block)? $(,)?
+    ) => {
+        impl $crate::common::Host for $host {
+            const NAME: &'static str = $name;
+            const CONFIG_DIR: &'static str = $config_dir;
+            const MOCK: &'static str = $crate::common::chat_hosts::MOCK;
+            const MAX_REQUESTS: u32 = 60;
+            fn env($w: &$crate::common::World<Self>, $c: &mut std::process::Command) {
+                $crate::common::chat_hosts::xdg_env($w, $c);
+                $env
+            }
+            fn is_model_request(path: &str) -> bool {
+                $crate::common::chat_hosts::is_model_request(path)
+            }
+            fn describe_request(v: &serde_json::Value) -> String {
+                $crate::common::chat_hosts::describe_request(v)
+            }
+            fn diagnose(w: &$crate::common::World<Self>, _mock_log: &str, d: &mut String) {
+                $crate::common::chat_hosts::describe_files(&w.config_dir(), d);
+                $(
+                    let ($dw, $dd) = (w, d);
+                    $more
+                )?
+            }
+        }
+    };
+}
+pub(crate) use chat_host;
+
 /// What a host adds to [`Host`] for the shared flow.
 pub trait ChatHost: Host {
     /// The host's name for csep (`--agent`, the session key's prefix).
