@@ -36,11 +36,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mockhttp  # beside this file: the shared HTTP plumbing
 
 DEFAULT_TEXT = "[mock] nothing scripted for this request."
 NEXT_SPEAKER = '{"reasoning": "the answer is complete", "next_speaker": "user"}'
@@ -202,29 +201,9 @@ def gemini_reply(ans: dict, stream: bool) -> tuple[str, bytes]:
     return "application/json", json.dumps(obj).encode()
 
 
-class State:
-    def __init__(self, script: list, log_path: str):
-        self.script = script
-        self.requests = 0
-        self.lock = threading.Lock()  # requests run on their own threads
-        self.log = open(log_path, "a", encoding="utf-8")
-
-    def record(self, entry: dict) -> None:
-        self.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self.log.flush()
-
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(mockhttp.Handler):
     server_version = "mock-chat/1"
-    protocol_version = "HTTP/1.1"
-    timeout = 60  # a client that connects and never sends does not hold a thread for ever
-
-    @property
-    def state(self) -> State:
-        return self.server.state  # type: ignore[attr-defined]
-
-    def log_message(self, fmt: str, *args) -> None:  # stderr, one line per request
-        sys.stderr.write("mock_chat: " + (fmt % args) + "\n")
+    log_name = "mock_chat"
 
     def _headers(self) -> dict:
         out = {}
@@ -234,19 +213,8 @@ class Handler(BaseHTTPRequestHandler):
                 out[name] = value[:16] + "..." if len(value) > 16 and name != "content-type" else value
         return out
 
-    def _reply(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(body)))
-        self.send_header("connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
-        self.close_connection = True
-
     def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = self._read_body()
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
@@ -299,27 +267,7 @@ def main() -> int:
         print("mock_chat: the script must be a JSON list of {\"match\": ..., \"command\"?: ..., \"text\": ...}", file=sys.stderr)
         return 2
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.state = State(script, args.log)  # type: ignore[attr-defined]
-    server.timeout = 0.25  # handle_request() returns this often, so the deadline is checked
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)  # readers never see a half-written port
-
-    deadline = time.monotonic() + args.timeout
-    reason = "timeout"
-    while time.monotonic() < deadline:
-        if server.state.requests >= args.max_requests:  # type: ignore[attr-defined]
-            time.sleep(0.5)  # let the last answer finish streaming
-            reason = "max_requests"
-            break
-        server.handle_request()
-    st: State = server.state  # type: ignore[attr-defined]
-    with st.lock:
-        st.record({"type": "mock_exit", "reason": reason, "requests": st.requests})
-    server.server_close()
+    mockhttp.serve(Handler, mockhttp.State(script, args.log), args.port_file, args.max_requests, args.timeout)
     return 0
 
 

@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mockhttp  # beside this file: the shared HTTP plumbing
 
 EXHAUSTED_TEXT = "[mock] script exhausted; ending turn."
 # Headers worth keeping in the log (the bearer token is shortened).
@@ -136,30 +134,18 @@ def stream(items: list[dict], resp_id: str, seq: int, model: str) -> tuple[list[
     return events, b"".join(sse(e) for e in events)
 
 
-class State:
+class State(mockhttp.State):
     def __init__(self, script: list, log_path: str):
-        self.script = script
+        super().__init__(script, log_path)
         self.next_turn = 0
-        self.requests = 0
-        self.lock = threading.Lock()  # requests run on their own threads
-        self.log = open(log_path, "a", encoding="utf-8")
 
-    def record(self, entry: dict) -> None:
-        self.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self.log.flush()
+    def exit_fields(self) -> dict:
+        return {"turns_served": self.next_turn, "turns_scripted": len(self.script)}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(mockhttp.Handler):
     server_version = "mock-responses/1"
-    protocol_version = "HTTP/1.1"
-    timeout = 60  # a client that connects and never sends does not hold a thread for ever
-
-    @property
-    def state(self) -> State:
-        return self.server.state  # type: ignore[attr-defined]
-
-    def log_message(self, fmt: str, *args) -> None:  # stderr, one line per request
-        sys.stderr.write("mock_responses: " + (fmt % args) + "\n")
+    log_name = "mock_responses"
 
     def _headers(self) -> dict:
         out = {}
@@ -171,20 +157,6 @@ class Handler(BaseHTTPRequestHandler):
                 value = value[:16] + "..."
             out[name] = value
         return out
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _reply(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(body)))
-        self.send_header("connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
-        self.close_connection = True
 
     def _handle(self) -> None:
         raw = self._read_body()
@@ -244,27 +216,7 @@ def main() -> int:
         return 2
     max_requests = args.max_requests or len(script) + 10
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.state = State(script, args.log)  # type: ignore[attr-defined]
-    server.timeout = 0.25  # handle_request() returns this often, so the deadline is checked
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.replace(tmp, args.port_file)  # readers never see a half-written port
-
-    deadline = time.monotonic() + args.timeout
-    reason = "timeout"
-    while time.monotonic() < deadline:
-        if server.state.requests >= max_requests:  # type: ignore[attr-defined]
-            time.sleep(0.5)  # let the last answer finish streaming
-            reason = "max_requests"
-            break
-        server.handle_request()
-    st: State = server.state  # type: ignore[attr-defined]
-    with st.lock:
-        st.record({"type": "mock_exit", "reason": reason, "requests": st.requests, "turns_served": st.next_turn, "turns_scripted": len(st.script)})
-    server.server_close()
+    mockhttp.serve(Handler, State(script, args.log), args.port_file, max_requests, args.timeout)
     return 0
 
 
