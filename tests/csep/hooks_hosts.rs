@@ -280,12 +280,7 @@ fn opencode_plugin_appends_csep_context_once_per_session_and_archives_on_idle() 
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let installed = env.path("home/.config/opencode/plugins/csep.js");
     // Node 20 loads ES modules by extension; OpenCode (Bun) takes the .js as it is.
     let module = env.path("csep-plugin.mjs");
@@ -315,12 +310,7 @@ console.log(JSON.stringify(results));
         .args(["--input-type=module", "-e", &driver])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let results: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(results.len(), 3);
     for system in &results {
@@ -378,12 +368,7 @@ console.log(JSON.stringify(output.system));
         .args(["--input-type=module", "-e", &driver])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"["base"]"#);
 }
 

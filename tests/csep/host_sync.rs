@@ -122,12 +122,7 @@ fn recall_sync_of_a_host_without_a_root_or_with_an_empty_one() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let v = json(&out);
     assert_eq!(v["source"], "copilot");
     assert_eq!(v["status"], "completed");
@@ -244,12 +239,7 @@ fn setup_backfills_every_host_whose_root_is_there() {
         .args(["setup", "--no-claude", "--no-mcp"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let s = json(&out);
     let keys: Vec<&String> = s["backfill"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["codex", "qwen", "droid"], "{s}");
@@ -276,12 +266,7 @@ fn a_host_whose_root_cannot_be_walked_does_not_undo_setup() {
         .args(["setup", "--no-claude", "--no-mcp"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let s = json(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

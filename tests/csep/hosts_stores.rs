@@ -59,6 +59,16 @@ fn n(v: &Value, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in {v}"))
 }
 
+/// The summary's `fields`, in order: one assertion says how a run went.
+fn counts<const N: usize>(v: &Value, fields: [&str; N]) -> [u64; N] {
+    fields.map(|f| n(v, f))
+}
+
+fn append(file: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(file).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
 #[track_caller]
 fn assert_clean(v: &Value, what: &str) {
     assert_eq!(n(v, "error_count"), 0, "{what}: {v}");
@@ -215,13 +225,16 @@ fn opencode_a_second_backfill_reads_only_the_new_part() {
     let second = env.backfill("opencode", &dir);
     assert_clean(&second, "second");
     assert_eq!(
-        (
-            n(&second, "messages"),
-            n(&second, "updated_sessions"),
-            n(&second, "unchanged_sessions"),
-            n(&second, "new_sessions")
+        counts(
+            &second,
+            [
+                "messages",
+                "updated_sessions",
+                "unchanged_sessions",
+                "new_sessions"
+            ]
         ),
-        (1, 1, 1, 0),
+        [1, 1, 1, 0],
         "{second}"
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 1);
@@ -249,12 +262,11 @@ fn opencode_a_second_backfill_reads_only_the_new_part() {
     // Nothing changed since: the store is not read again.
     let third = env.backfill("opencode", &dir);
     assert_eq!(
-        (
-            n(&third, "processed_files"),
-            n(&third, "messages"),
-            n(&third, "unchanged_sessions")
+        counts(
+            &third,
+            ["processed_files", "messages", "unchanged_sessions"]
         ),
-        (0, 0, 2),
+        [0, 0, 2],
         "{third}"
     );
 }
@@ -271,22 +283,20 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     assert_eq!(n(&first, "new_sessions"), 2, "{first}");
     let before = env.sql_count("SELECT COUNT(*) FROM messages");
 
-    let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
-    f.write_all(
-        b"\n#### what about the pelican timeout\nIt is 30 seconds.\n\n> Applied edit to src/pelican.py\n\n# aider chat started at 2026-06-10 09:00:00\n\n#### a brand new albatross session\n",
-    )
-    .unwrap();
-    drop(f);
+    append(&file, b"\n#### what about the pelican timeout\nIt is 30 seconds.\n\n> Applied edit to src/pelican.py\n\n# aider chat started at 2026-06-10 09:00:00\n\n#### a brand new albatross session\n");
     let second = env.backfill("aider", &dir);
     assert_clean(&second, "second");
     assert_eq!(
-        (
-            n(&second, "messages"),
-            n(&second, "new_sessions"),
-            n(&second, "updated_sessions"),
-            n(&second, "unchanged_sessions")
+        counts(
+            &second,
+            [
+                "messages",
+                "new_sessions",
+                "updated_sessions",
+                "unchanged_sessions"
+            ]
         ),
-        (4, 2, 0, 2),
+        [4, 2, 0, 2],
         "{second}"
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 4);
@@ -303,20 +313,23 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     assert!(source.ends_with("#4"), "{source}");
 
     // The last session grows: only its new lines are read, the rest is left alone.
-    let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
-    f.write_all(b"Albatrosses glide.\n\n> Applied edit to src/albatross.py\n")
-        .unwrap();
-    drop(f);
+    append(
+        &file,
+        b"Albatrosses glide.\n\n> Applied edit to src/albatross.py\n",
+    );
     let third = env.backfill("aider", &dir);
     assert_clean(&third, "third");
     assert_eq!(
-        (
-            n(&third, "messages"),
-            n(&third, "new_sessions"),
-            n(&third, "updated_sessions"),
-            n(&third, "unchanged_sessions")
+        counts(
+            &third,
+            [
+                "messages",
+                "new_sessions",
+                "updated_sessions",
+                "unchanged_sessions"
+            ]
         ),
-        (2, 0, 1, 3),
+        [2, 0, 1, 3],
         "{third}"
     );
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 6);
@@ -571,12 +584,8 @@ fn opencode_a_session_named_by_its_virtual_path_is_read_alone() {
         .clone();
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
-        (
-            n(&v, "updated_sessions"),
-            n(&v, "unchanged_sessions"),
-            n(&v, "messages")
-        ),
-        (1, 0, 1),
+        counts(&v, ["updated_sessions", "unchanged_sessions", "messages"]),
+        [1, 0, 1],
         "{v}"
     );
     let (_, _, source) = top(&env, "opencode", "later words 1");
@@ -584,12 +593,8 @@ fn opencode_a_session_named_by_its_virtual_path_is_read_alone() {
     // The other session's new part waits for the next read of the whole store.
     let v = env.backfill("opencode", &dir);
     assert_eq!(
-        (
-            n(&v, "updated_sessions"),
-            n(&v, "unchanged_sessions"),
-            n(&v, "messages")
-        ),
-        (1, 1, 1),
+        counts(&v, ["updated_sessions", "unchanged_sessions", "messages"]),
+        [1, 1, 1],
         "{v}"
     );
 }

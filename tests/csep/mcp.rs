@@ -357,12 +357,7 @@ fn setup(env: &Env, extra: &[&str]) -> Value {
         .args(extra)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

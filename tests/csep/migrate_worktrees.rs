@@ -239,12 +239,7 @@ fn worktree_buckets_merge_into_the_repository_bucket_without_losing_a_line() {
 
     // --apply merges and archives.
     let (out, applied) = migrate(&env, &["--apply"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     assert_eq!(applied["applied"], true);
     assert_eq!(
         names(&applied, "apply_results", "status"),
@@ -320,12 +315,7 @@ fn worktree_buckets_merge_into_the_repository_bucket_without_losing_a_line() {
             .args(["--undo", job])
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
     }
     assert_eq!(
         fs::read_to_string(main_bucket.join("memory/MEMORY.md")).unwrap(),

@@ -33,12 +33,7 @@ impl Env {
         args.push(self.path("claude").to_str().unwrap().to_string().leak());
         args.extend_from_slice(extra);
         let out = self.csep(&args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -543,12 +538,7 @@ fn a_held_install_lock_makes_setup_and_uninstall_wait_then_exit_75() {
     drop(lock);
 
     let out = setup("0");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let installed = snapshot(&env);
     let lock = common::hold_lock(&env.path("state/locks/install.lock"));
     let out = env.csep(&["uninstall", "--wait", "0"]);

@@ -24,12 +24,7 @@ fn env() -> Env {
 impl Env {
     fn status(&self) -> Value {
         let out = self.cmd("csep").arg("status").output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.starts_with("{\"type\":\"csep_status\","), "{text}");
         assert_eq!(text.lines().count(), 1);

@@ -676,6 +676,17 @@ pub trait Host: Sized {
     fn diagnose(w: &World<Self>, mock_log: &str, d: &mut String);
 }
 
+/// A finished command exited 0; its stderr is the failure's message.
+#[track_caller]
+pub fn assert_ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The host binary `var` names, which must be set, to a file: the end-to-end tests are
 /// required, never skipped. `install` is the script that installs the host and prints the
 /// path, `note` a last hint.
