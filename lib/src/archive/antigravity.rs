@@ -9,7 +9,7 @@
 //! tool output named by their type; system steps (checkpoints, system messages, history)
 //! are skipped.
 
-use super::jsonl::{each_object, render_args, str_of};
+use super::jsonl::{read_lines, render_args, str_of};
 use super::{Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -37,17 +37,7 @@ pub(super) fn parse(out: &mut Builder, body: &mut Body) {
         .unwrap_or("unknown")
         .to_string();
     out.session.session_id = Agent::Gemini.session_key(&id);
-    let mut skipped = std::mem::take(&mut out.skipped);
-    let end = body.for_each_line(&mut skipped, |offset, line| {
-        let mut local = std::mem::take(&mut out.skipped);
-        each_object(line, &mut local, |v| {
-            out.valid_lines += 1;
-            step(out, offset, &v);
-        });
-        out.skipped = local;
-    });
-    out.skipped.add(&skipped);
-    out.end_offset = end;
+    read_lines(out, body, step);
 }
 
 fn step(out: &mut Builder, offset: u64, v: &Value) {

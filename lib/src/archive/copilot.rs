@@ -12,7 +12,7 @@
 //! This file is the primary source for a Copilot session; `session-store.db` (read by the
 //! stores reader) only stands in for sessions whose `events.jsonl` is gone.
 
-use super::jsonl::{each_object, render_args, str_of};
+use super::jsonl::{each_object, read_lines, render_args, str_of};
 use super::{for_each_line, Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -28,17 +28,9 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], body: &mut Body, start: u64)
             }
         });
     }
-    let mut skipped = std::mem::take(&mut out.skipped);
-    let end = body.for_each_line(&mut skipped, |offset, line| {
-        let mut local = std::mem::take(&mut out.skipped);
-        each_object(line, &mut local, |v| {
-            out.valid_lines += 1;
-            event(out, offset, &v, start == 0);
-        });
-        out.skipped = local;
+    read_lines(out, body, |out, offset, v| {
+        event(out, offset, v, start == 0)
     });
-    out.skipped.add(&skipped);
-    out.end_offset = end;
     if out.session.session_id.is_empty() {
         // The folder is named after the session.
         let dir = std::path::Path::new(&out.session.source)

@@ -9,7 +9,7 @@
 //! the cwd is known only when a record names `workspace_roots` or `cwd`. The older `.txt`
 //! form is not read.
 
-use super::jsonl::{each_object, str_of, tool_block};
+use super::jsonl::{read_lines, str_of, tool_block};
 use super::{Body, Builder};
 use crate::timefmt;
 use crate::wire::{Agent, Role};
@@ -39,17 +39,7 @@ pub(super) fn parse(out: &mut Builder, _head: &[u8], body: &mut Body, _start: u6
         let iso = timefmt::format_iso_ms(st.mtime_ms);
         out.see_time(Some(&iso));
     }
-    let mut skipped = std::mem::take(&mut out.skipped);
-    let end = body.for_each_line(&mut skipped, |offset, line| {
-        let mut local = std::mem::take(&mut out.skipped);
-        each_object(line, &mut local, |v| {
-            out.valid_lines += 1;
-            record(out, offset, &v);
-        });
-        out.skipped = local;
-    });
-    out.skipped.add(&skipped);
-    out.end_offset = end;
+    read_lines(out, body, record);
 }
 
 fn record(out: &mut Builder, offset: u64, v: &Value) {

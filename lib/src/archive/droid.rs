@@ -9,7 +9,7 @@
 //! message (a `<system-reminder>` tool list) and `agent_turn_outcome` lines are skipped. The
 //! `<id>.settings.json` beside the file (model, token usage) is not read.
 
-use super::jsonl::{each_object, id_from_file_stem, str_of, tool_block};
+use super::jsonl::{each_object, id_from_file_stem, read_lines, str_of, tool_block};
 use super::{for_each_line, Body, Builder};
 use crate::wire::{Agent, Role};
 use serde_json::Value;
@@ -28,17 +28,7 @@ pub(super) fn parse(out: &mut Builder, head: &[u8], body: &mut Body, start: u64)
             }
         });
     }
-    let mut skipped = std::mem::take(&mut out.skipped);
-    let end = body.for_each_line(&mut skipped, |offset, line| {
-        let mut local = std::mem::take(&mut out.skipped);
-        each_object(line, &mut local, |v| {
-            out.valid_lines += 1;
-            record(out, offset, &v);
-        });
-        out.skipped = local;
-    });
-    out.skipped.add(&skipped);
-    out.end_offset = end;
+    read_lines(out, body, record);
     id_from_file_stem(out, Agent::Droid);
 }
 

@@ -278,6 +278,26 @@ pub(crate) fn from_file_start(body: &mut Body) {
     body.mid_line = false;
 }
 
+/// Reads `body` line by line through `record`, each JSON object of a line in turn (an
+/// append-only format: a resume reads only what is new).
+pub(crate) fn read_lines(
+    out: &mut Builder,
+    body: &mut Body,
+    mut record: impl FnMut(&mut Builder, u64, &Value),
+) {
+    let mut skipped = std::mem::take(&mut out.skipped);
+    let end = body.for_each_line(&mut skipped, |offset, line| {
+        let mut local = std::mem::take(&mut out.skipped);
+        each_object(line, &mut local, |v| {
+            out.valid_lines += 1;
+            record(out, offset, &v);
+        });
+        out.skipped = local;
+    });
+    out.skipped.add(&skipped);
+    out.end_offset = end;
+}
+
 /// Reads `body` line by line into `st` through `record`, for a format replayed from the
 /// start ([`Replay`]): lines before the resume offset `start` rebuild the state but add
 /// nothing to the skip counts (they were counted when first read); then pushes what changed.
