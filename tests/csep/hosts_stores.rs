@@ -59,6 +59,14 @@ fn n(v: &Value, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in {v}"))
 }
 
+/// What a run did to the sessions it read.
+const SESSIONS: [&str; 4] = [
+    "messages",
+    "new_sessions",
+    "updated_sessions",
+    "unchanged_sessions",
+];
+
 /// The summary's `fields`, in order: one assertion says how a run went.
 fn counts<const N: usize>(v: &Value, fields: [&str; N]) -> [u64; N] {
     fields.map(|f| n(v, f))
@@ -283,22 +291,16 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     assert_eq!(n(&first, "new_sessions"), 2, "{first}");
     let before = env.sql_count("SELECT COUNT(*) FROM messages");
 
-    append(&file, b"\n#### what about the pelican timeout\nIt is 30 seconds.\n\n> Applied edit to src/pelican.py\n\n# aider chat started at 2026-06-10 09:00:00\n\n#### a brand new albatross session\n");
+    append(
+        &file,
+        b"\n#### what about the pelican timeout\nIt is 30 seconds.\n\n\
+          > Applied edit to src/pelican.py\n\n\
+          # aider chat started at 2026-06-10 09:00:00\n\n\
+          #### a brand new albatross session\n",
+    );
     let second = env.backfill("aider", &dir);
     assert_clean(&second, "second");
-    assert_eq!(
-        counts(
-            &second,
-            [
-                "messages",
-                "new_sessions",
-                "updated_sessions",
-                "unchanged_sessions"
-            ]
-        ),
-        [4, 2, 0, 2],
-        "{second}"
-    );
+    assert_eq!(counts(&second, SESSIONS), [4, 2, 0, 2], "{second}");
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 4);
     let (role, text, source) = top(&env, "aider", "pelican timeout");
     assert_eq!(
@@ -319,19 +321,7 @@ fn aider_an_appended_turn_and_a_new_session_are_read_once() {
     );
     let third = env.backfill("aider", &dir);
     assert_clean(&third, "third");
-    assert_eq!(
-        counts(
-            &third,
-            [
-                "messages",
-                "new_sessions",
-                "updated_sessions",
-                "unchanged_sessions"
-            ]
-        ),
-        [2, 0, 1, 3],
-        "{third}"
-    );
+    assert_eq!(counts(&third, SESSIONS), [2, 0, 1, 3], "{third}");
     assert_eq!(env.sql_count("SELECT COUNT(*) FROM messages"), before + 6);
     let (role, text, source) = top(&env, "aider", "src/albatross.py");
     assert_eq!(
