@@ -6,6 +6,7 @@
 //! (WAL, a write transaction pending) is read without being changed or blocking it.
 
 use crate::common::{self, copy_dir, Env};
+use predicates::prelude::*;
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -747,4 +748,89 @@ fn without_a_root_the_stores_are_found_where_their_hosts_keep_them() {
         .clone();
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_read(&v, "$AIDER_CHAT_HISTORY_FILE");
+}
+
+/// `csep-archive STORE` prints one record group per stored session (OpenCode's database, a
+/// session of it as `STORE#SESSION`, Aider's history), and `csep-index` reading that stream
+/// holds what a backfill of the store holds: the stage works alone, as on Codex transcripts.
+#[test]
+fn csep_archive_prints_a_group_per_stored_session_that_csep_index_takes() {
+    let (Some(oc), Some(aider)) = (hosts("opencode"), hosts("aider")) else {
+        return;
+    };
+    let env = Env::new();
+    let db = copy(&env, &oc.join("generated/opencode.db"), "oc/opencode.db");
+    let history = copy(
+        &env,
+        &aider.join("real/health-analyzer-poc/.aider.chat.history.md"),
+        "repo/.aider.chat.history.md",
+    );
+    let records = |file: &str| -> Vec<Value> {
+        let out = env.cmd("csep-archive").arg(file).output().unwrap();
+        common::assert_ok(&out);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let kinds = |rs: &[Value], kind: &str| rs.iter().filter(|r| r["type"] == kind).count();
+    let canonical = fs::canonicalize(&db).unwrap();
+    let whole = records(db.to_str().unwrap());
+    assert_eq!(kinds(&whole, "session"), 2, "{whole:?}");
+    assert_eq!(kinds(&whole, "source"), 2);
+    for s in whole.iter().filter(|r| r["type"] == "source") {
+        let path = s["path"].as_str().unwrap();
+        assert!(
+            path.starts_with(&format!("{}#ses_", canonical.display())),
+            "a stored session's source is STORE#SESSION: {path}"
+        );
+        assert_eq!(s["format"], "opencode-db");
+    }
+    let one = records(&format!(
+        "{}#ses_db00e4af7ffeTIabQqeCbxUCS3",
+        canonical.display()
+    ));
+    assert_eq!(kinds(&one, "session"), 1, "{one:?}");
+    assert_eq!(
+        one[0]["session_id"],
+        "opencode:ses_db00e4af7ffeTIabQqeCbxUCS3"
+    );
+    let aider_records = records(history.to_str().unwrap());
+    assert!(kinds(&aider_records, "session") >= 2, "{aider_records:?}");
+
+    // The stream indexed as a pipe holds what a backfill of the same stores holds.
+    let stream: String = whole
+        .iter()
+        .chain(&aider_records)
+        .map(|r| format!("{r}\n"))
+        .collect();
+    let piped = env.cmd("csep-index").write_stdin(stream).output().unwrap();
+    common::assert_ok(&piped);
+    let piped_counts = (
+        env.sql_count("SELECT count(*) FROM sessions"),
+        env.sql_count("SELECT count(*) FROM messages"),
+    );
+    let other = Env::new();
+    let a = other.backfill("opencode", db.parent().unwrap());
+    let b = other.backfill("aider", history.parent().unwrap());
+    assert_clean(&a, "opencode");
+    assert_clean(&b, "aider");
+    assert_eq!(
+        piped_counts,
+        (
+            other.sql_count("SELECT count(*) FROM sessions"),
+            other.sql_count("SELECT count(*) FROM messages"),
+        )
+    );
+    // A file that is no store of the host named is a clear error.
+    env.cmd("csep-archive")
+        .args(["--agent", "opencode"])
+        .arg(&history)
+        .assert()
+        .code(2)
+        .stderr(
+            predicates::str::contains("csep-archive: ")
+                .and(predicates::str::contains("not one of OpenCode's stores")),
+        );
 }

@@ -171,11 +171,14 @@ pub fn parse_file(path: &Path, req: &Request) -> Result<Parsed> {
         Agent::Gemini => gemini::parse(&mut out, &head, &mut body, start),
         Agent::Cursor => cursor::parse(&mut out, &head, &mut body, start),
         other => {
+            // OpenCode and Aider keep many sessions in one store: `index::read_store` reads it.
             return Err(Error::input(format!(
-                "{}: reading {} history is not built yet",
+                "{}: not one of {}'s stores (name opencode.db, a storage/ session or \
+                 .aider.chat.history.md, or run `csep-index --backfill {}`)",
                 path.display(),
-                other.display_name()
-            )))
+                other.display_name(),
+                other.as_str()
+            )));
         }
     }
     if let Some(e) = body.error {

@@ -105,7 +105,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(mode: String, run_id: i64) -> Self {
+    pub(super) fn new(mode: String, run_id: i64) -> Self {
         Summary {
             kind: "index_summary",
             mode,
@@ -459,6 +459,7 @@ fn backfill_unnoted(
             forgotten: &forgotten,
             caps: opts.caps,
             summary: &mut summary,
+            emit: None,
         };
         super::stores::backfill(&mut ctx, opts.agent, &root, None)?;
     }
@@ -551,6 +552,7 @@ fn index_paths_unnoted(
             forgotten: &forgotten,
             caps,
             summary: &mut summary,
+            emit: None,
         };
         for s in stores.into_iter().filter_map(|(_, s)| s) {
             let only = s.session.as_deref();

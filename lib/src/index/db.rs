@@ -479,7 +479,7 @@ fn user_version(conn: &Connection) -> Result<usize> {
 /// Brings the schema up to date. Two processes may open a fresh database at once (a hook's
 /// drainer and a recall, say): the version is read again inside an IMMEDIATE transaction, so
 /// only one of them migrates and the other sees its work.
-fn migrate(conn: &Connection) -> Result<()> {
+pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if user_version(conn)? == MIGRATIONS.len() {
         return Ok(());
     }

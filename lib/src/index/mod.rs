@@ -27,7 +27,7 @@ mod stores;
 pub mod tombstone;
 pub mod window;
 
-pub use stores::source_exists;
+pub use stores::{read_store, source_exists};
 
 pub use backfill::{
     backfill, index_paths, index_records, BackfillOptions, FileError, Progress, Summary,

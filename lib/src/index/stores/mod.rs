@@ -84,6 +84,39 @@ pub struct StoreRef {
     pub session: Option<String>,
 }
 
+/// Reads the store `path` names (a store, or one session of it as `STORE#SESSION`) without
+/// an index, for `csep-archive`: every session's records go to `emit` as it is read, whole
+/// (nothing is known, so nothing is skipped as unchanged). The scratch index the reader needs
+/// for its bookkeeping is in memory and holds no message. `None` when `path` is no store.
+pub fn read_store(
+    path: &Path,
+    agent: Option<Agent>,
+    caps: Caps,
+    emit: &mut dyn FnMut(&Parsed) -> Result<()>,
+) -> Option<Result<Summary>> {
+    let mut store = store_of(path, agent)?;
+    // Records name a store by its canonical path, as the index and the hooks do.
+    if let Ok(file) = std::fs::canonicalize(&store.file) {
+        store.file = file;
+    }
+    Some((|| {
+        let mut conn = Connection::open_in_memory()?;
+        super::db::migrate(&conn)?;
+        let mut summary = Summary::new("files".into(), 0);
+        let (states, forgotten) = (HashMap::new(), HashSet::new());
+        let mut ctx = Ctx {
+            conn: &mut conn,
+            states: &states,
+            forgotten: &forgotten,
+            caps,
+            summary: &mut summary,
+            emit: Some(emit),
+        };
+        backfill(&mut ctx, store.agent, &store.file, store.session.as_deref())?;
+        Ok(summary)
+    })())
+}
+
 /// What a walk found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Store {
@@ -170,6 +203,8 @@ pub(super) struct Ctx<'a> {
     pub forgotten: &'a HashSet<String>,
     pub caps: Caps,
     pub summary: &'a mut Summary,
+    /// Set by [`read_store`]: each session read goes here instead of into the index.
+    pub emit: Option<&'a mut dyn FnMut(&Parsed) -> Result<()>>,
 }
 
 /// Writes of one store's sessions are batched: the caller's transaction commits every second
@@ -238,6 +273,10 @@ impl Ctx<'_> {
 
     /// Inside the store's [`Batch`].
     fn apply(&mut self, parsed: &Parsed) -> Result<()> {
+        if let Some(emit) = self.emit.as_mut() {
+            self.summary.messages += parsed.messages.len() as u64;
+            return emit(parsed);
+        }
         let applied = ingest::apply(self.conn, parsed)?;
         self.summary.count_applied(applied, &parsed.source);
         Ok(())
