@@ -92,7 +92,7 @@ pub fn read_store(
     path: &Path,
     agent: Option<Agent>,
     caps: Caps,
-    emit: &mut dyn FnMut(&Parsed) -> Result<()>,
+    emit: &mut Emit,
 ) -> Option<Result<Summary>> {
     let mut store = store_of(path, agent)?;
     // Records name a store by its canonical path, as the index and the hooks do.
@@ -196,6 +196,9 @@ fn store_stat(path: &Path) -> Result<Stat> {
     })
 }
 
+/// Where [`read_store`] sends each session it reads.
+pub type Emit<'a> = dyn FnMut(&Parsed) -> Result<()> + 'a;
+
 /// Shared by every store read in one backfill.
 pub(super) struct Ctx<'a> {
     pub conn: &'a mut Connection,
@@ -204,7 +207,7 @@ pub(super) struct Ctx<'a> {
     pub caps: Caps,
     pub summary: &'a mut Summary,
     /// Set by [`read_store`]: each session read goes here instead of into the index.
-    pub emit: Option<&'a mut dyn FnMut(&Parsed) -> Result<()>>,
+    pub emit: Option<&'a mut Emit<'a>>,
 }
 
 /// Writes of one store's sessions are batched: the caller's transaction commits every second
