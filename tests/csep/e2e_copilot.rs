@@ -11,7 +11,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-struct Copilot;
+pub(crate) struct Copilot;
 type World = common::World<Copilot>;
 
 /// The user's own settings.json, with a hook of their own: uninstall must give back these

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-struct Droid;
+pub(crate) struct Droid;
 type World = common::World<Droid>;
 
 /// The user's own hooks.json (0.225.2 reads the event map at the top level), with a hook of

@@ -12,7 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-struct Gemini;
+pub(crate) struct Gemini;
 type World = common::World<Gemini>;
 
 /// The user's own settings.json (API-key auth, updates and usage statistics off, a hook of

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-struct OpenCode;
+pub(crate) struct OpenCode;
 type World = common::World<OpenCode>;
 
 chat_hosts::chat_host!(

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-struct Qwen;
+pub(crate) struct Qwen;
 type World = common::World<Qwen>;
 
 /// The user's own settings.json (the model at the mock, a hook of their own, Qwen's current

@@ -15,6 +15,7 @@ mod e2e_codex;
 mod e2e_copilot;
 mod e2e_droid;
 mod e2e_gemini;
+mod e2e_mcp_hosts;
 mod e2e_opencode;
 mod e2e_qwen;
 mod e2e_reflect;

@@ -21,7 +21,10 @@ aside); a request whose latest user message matches no rule is one of those extr
 the conversation ends with that user message (not a tool result), the request
 offers a shell tool and the rule has a ``command``, the answer is one call of the shell tool
 (``bash``, ``run_shell_command``, ``Execute``, ``shell``) with the tool's required arguments
-filled from its JSON schema (the command in ``command``); otherwise it is the rule's
+filled from its JSON schema (the command in ``command``); when the rule has a ``recall``
+instead and the request offers a tool whose name contains ``recall`` (csep's MCP server),
+it is one call of that tool with ``{"query": <recall>, "global": true}`` (through the host's
+``tool_call`` tool when the host only names it in the prompt); otherwise it is the rule's
 ``text``. No matching rule: a short default text (or, when the host asks for JSON, the
 next-speaker answer ``{"next_speaker": "user"}``).
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -91,21 +95,68 @@ def pick_rule(script: list[dict], convo: list[tuple[str, str, bool]]) -> tuple[i
     return None, False
 
 
-def shell_tool(body: dict, gemini: bool) -> tuple[str, dict] | None:
-    """The shell tool a request offers: its name and its parameters' JSON schema."""
+def offered_tools(body: dict, gemini: bool) -> list[tuple[str, dict]]:
+    """Every tool a request offers: its name and its parameters' JSON schema."""
     decls = []
     if gemini:
         for t in body.get("tools") or []:
             decls.extend(t.get("functionDeclarations") or [])
-        decls = [(d.get("name"), d.get("parametersJsonSchema") or d.get("parameters") or {}) for d in decls]
-    else:
-        for t in body.get("tools") or []:
-            f = t.get("function") or {}
-            decls.append((f.get("name"), f.get("parameters") or {}))
+        return [(d.get("name") or "", d.get("parametersJsonSchema") or d.get("parameters") or {}) for d in decls]
+    for t in body.get("tools") or []:
+        f = t.get("function") or {}
+        decls.append((f.get("name") or "", f.get("parameters") or {}))
+    return decls
+
+
+def shell_tool(body: dict, gemini: bool) -> tuple[str, dict] | None:
+    """The shell tool a request offers: its name and its parameters' JSON schema."""
+    decls = offered_tools(body, gemini)
     for want in SHELL_TOOLS:
         for name, schema in decls:
             if name == want:
                 return name, schema
+    return None
+
+
+def calls_since_prompt(body: dict, gemini: bool) -> list[tuple[str, str]]:
+    """(name, arguments as JSON) of each tool call the model made since the latest user prompt."""
+    out = []
+    if gemini:
+        for c in body.get("contents") or []:
+            parts = [p for p in c.get("parts") or [] if isinstance(p, dict)]
+            if c.get("role") == "user" and any("text" in p for p in parts) and not any("functionResponse" in p for p in parts):
+                out = []
+            out += [(p["functionCall"].get("name") or "", json.dumps(p["functionCall"].get("args")))
+                    for p in parts if isinstance(p.get("functionCall"), dict)]
+        return out
+    for m in body.get("messages") or []:
+        if m.get("role") == "user":
+            out = []
+        for call in m.get("tool_calls") or []:
+            f = call.get("function") or {}
+            out.append((f.get("name") or "", str(f.get("arguments") or "")))
+    return out
+
+
+def recall_call(body: dict, gemini: bool, query: str) -> tuple[str, dict] | None:
+    """The next call toward the recall tool of an MCP server (under whatever prefix the host
+    gives it), or None once it was called: the tool itself when offered; else, for a host that
+    only names its MCP tools in the prompt, its bridge (Qwen Code's ``tool_call``) or first its
+    loader (Factory Droid's ``ToolSearch`` with ``select:NAME``)."""
+    calls = calls_since_prompt(body, gemini)
+    if any("recall" in name or (name == "tool_call" and "recall" in args) for name, args in calls):
+        return None
+    args = {"query": query, "global": True}
+    names = [name for name, _ in offered_tools(body, gemini)]
+    direct = next((n for n in names if "recall" in n), None)
+    if direct:
+        return direct, args
+    prompt_text = "\n".join(text for _, text, _ in conversation(body, gemini))
+    deferred = re.search(r"\b\w+__\w*recall\b", prompt_text)
+    if deferred and "tool_call" in names:
+        return "tool_call", {"name": deferred.group(0), "arguments": args}
+    if deferred and "ToolSearch" in names and not any(name == "ToolSearch" for name, _ in calls):
+        return "ToolSearch", {"query": f"select:{deferred.group(0)}"}
     return None
 
 
@@ -145,6 +196,9 @@ def answer(script: list[dict], body: dict, gemini: bool) -> tuple[dict, int | No
             return {"text": NEXT_SPEAKER}, None, "json"
         return {"text": DEFAULT_TEXT}, None, "text"
     rule = script[n]
+    recall = recall_call(body, gemini, str(rule.get("recall", "")))
+    if rule.get("recall") and recall:
+        return {"call": recall}, n, "tool_call"
     tool = shell_tool(body, gemini)
     if at_prompt and rule.get("command") and tool:
         return {"call": (tool[0], fill_args(tool[1], str(rule["command"])))}, n, "tool_call"

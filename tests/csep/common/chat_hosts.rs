@@ -186,7 +186,7 @@ pub fn hook_scripts_anywhere(doc: &Value) -> Vec<PathBuf> {
 
 /// Whether a model request carries the output of a tool call holding `token` (a Chat
 /// Completions `tool` message, or a Gemini `functionResponse` part).
-fn tool_output_seen(request: &Value, token: &str) -> bool {
+pub fn tool_output_seen(request: &Value, token: &str) -> bool {
     let body = &request["body"];
     let chat = body["messages"]
         .as_array()
