@@ -92,8 +92,8 @@ struct McpCase {
 fn host_bin<H: ChatHost>() -> Option<PathBuf> {
     let Some(bin) = std::env::var_os(H::BIN_VAR).filter(|b| !b.is_empty()) else {
         eprintln!(
-            "{}: skipped: {} is not set (run `export {}=\"$({})\"`; scripts/test.sh does)",
-            H::NAME,
+            "e2e_mcp_hosts ({}): skipped: {} is not set (run `export {}=\"$({})\"`; scripts/test.sh does)",
+            H::AGENT,
             H::BIN_VAR,
             H::BIN_VAR,
             H::INSTALL

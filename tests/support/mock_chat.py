@@ -23,8 +23,9 @@ offers a shell tool and the rule has a ``command``, the answer is one call of th
 (``bash``, ``run_shell_command``, ``Execute``, ``shell``) with the tool's required arguments
 filled from its JSON schema (the command in ``command``); when the rule has a ``recall``
 instead and the request offers a tool whose name contains ``recall`` (csep's MCP server),
-it is one call of that tool with ``{"query": <recall>, "global": true}`` (through the host's
-``tool_call`` tool when the host only names it in the prompt); otherwise it is the rule's
+it is one call of that tool with ``{"query": <recall>, "global": true}`` until the model has
+called it since the prompt (for a host that only names its MCP tools in the prompt: through
+Qwen Code's ``tool_call`` bridge, or after loading it with Droid's ``ToolSearch``); otherwise it is the rule's
 ``text``. No matching rule: a short default text (or, when the host asks for JSON, the
 next-speaker answer ``{"next_speaker": "user"}``).
 
@@ -308,7 +309,7 @@ class Handler(mockhttp.Handler):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--script", required=True, help="JSON list of rules {match, command?, text}")
+    ap.add_argument("--script", required=True, help="JSON list of rules {match, command?, recall?, text}")
     ap.add_argument("--port-file", required=True, help="where to write the chosen port")
     ap.add_argument("--log", required=True, help="JSON Lines log of every request")
     ap.add_argument("--max-requests", type=int, default=100, help="exit after this many requests [default: 100]")
@@ -318,7 +319,7 @@ def main() -> int:
     with open(args.script, encoding="utf-8") as f:
         script = json.load(f)
     if not isinstance(script, list) or not all(isinstance(r, dict) and isinstance(r.get("match"), str) for r in script):
-        print("mock_chat: the script must be a JSON list of {\"match\": ..., \"command\"?: ..., \"text\": ...}", file=sys.stderr)
+        print("mock_chat: the script must be a JSON list of {\"match\": ..., \"command\"?: ..., \"recall\"?: ..., \"text\": ...}", file=sys.stderr)
         return 2
 
     mockhttp.serve(Handler, mockhttp.State(script, args.log), args.port_file, args.max_requests, args.timeout)
