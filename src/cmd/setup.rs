@@ -255,9 +255,7 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
         // Every other host whose default history root is here. One that cannot be walked is
         // said on stderr and left out: it must not undo the set-up of the others.
         for agent in Agent::ALL {
-            let left_alone =
-                setup::hosts::NAMES.contains(&agent.as_str()) && skips(a, agent.as_str());
-            if matches!(agent, Agent::Codex | Agent::Claude) || left_alone {
+            if matches!(agent, Agent::Codex | Agent::Claude) || skips(a, agent.as_str()) {
                 continue;
             }
             if let Some(root) = csep_lib::paths::history_root(agent).filter(|r| r.exists()) {
@@ -310,7 +308,8 @@ pub fn run_setup(a: &SetupArgs) -> Result<Exit, Failure> {
     })
 }
 
-/// Whether setup leaves `agent` (one of [`setup::hosts::NAMES`]) alone.
+/// Whether setup was asked to leave `agent` (one of [`setup::hosts::NAMES`]) alone with its
+/// `--no-HOST` flag; no other host has one.
 fn skips(a: &SetupArgs, agent: &str) -> bool {
     match agent {
         "copilot" => a.no_copilot,
@@ -318,7 +317,8 @@ fn skips(a: &SetupArgs, agent: &str) -> bool {
         "droid" => a.no_droid,
         "gemini" => a.no_gemini,
         "opencode" => a.no_opencode,
-        _ => a.no_cursor,
+        "cursor" => a.no_cursor,
+        _ => false,
     }
 }
 

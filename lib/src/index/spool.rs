@@ -101,18 +101,16 @@ fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
 /// Qwen Code 0.24.4 can run Stop a few milliseconds before the turn's answer is in its
 /// transcript (tests/csep/e2e_qwen.rs lost it on a loaded machine); in a `qwen -p` run no
 /// SessionEnd follows, so without the wait the last answer would wait for the next session.
-const CLAUDE_SETTLE_MS: i64 = 500;
+const SETTLE_MS: i64 = 500;
 
 fn settle(request: &ArchiveRequest) {
     if !matches!(request.agent(), Some(Agent::Claude | Agent::Qwen)) {
         return;
     }
     if let Some(received) = request.received_ms() {
-        let wait = received + CLAUDE_SETTLE_MS - crate::timefmt::now_ms();
+        let wait = received + SETTLE_MS - crate::timefmt::now_ms();
         if wait > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(
-                wait.min(CLAUDE_SETTLE_MS) as u64
-            ));
+            std::thread::sleep(std::time::Duration::from_millis(wait.min(SETTLE_MS) as u64));
         }
     }
 }
