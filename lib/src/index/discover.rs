@@ -58,11 +58,11 @@ fn is_pruned(agent: Agent, e: &DirEntry) -> bool {
     name == "node_modules" || (agent == Agent::Cursor && name == "extensions")
 }
 
-/// Walks `root` for transcripts of `agent`, newest first. Entries that look like transcripts
-/// but are not files (a directory named `x.jsonl`) come back as errors.
 /// Transcript files found by a walk, with their stats.
 type Found = Vec<(PathBuf, Stat)>;
 
+/// Walks `root` for transcripts of `agent`, newest first. Entries that look like transcripts
+/// but are not files (a directory named `x.jsonl`) come back as errors.
 pub(super) fn discover(agent: Agent, root: &Path) -> Result<(Found, Vec<FileError>)> {
     if !root.is_dir() {
         return Err(Error::usage(format!(
