@@ -3,8 +3,9 @@
 //! hook-payloads.jsonl`; Cursor's, which no CLI here could send, are hand-written in
 //! tests/fixtures/hosts/cursor/): SessionStart answers in exactly the host's shape with the
 //! repo's memory, the archive events queue one request naming the transcript and the session,
-//! other events and garbage get nothing a host would reject. OpenCode's plugin is run with
-//! `node` against a fake OpenCode.
+//! other events and garbage get nothing a host would reject; the drainer waits for a Copilot
+//! run's events that arrive after its hook. OpenCode's plugin is run with `node` against a
+//! fake OpenCode.
 
 use crate::common;
 
@@ -412,5 +413,79 @@ fn an_opencode_stop_drains_without_a_transcript_path() {
     assert_eq!(
         env.sql_count("SELECT count(*) FROM sessions WHERE agent = 'opencode'"),
         1
+    );
+}
+
+/// Copilot CLI 1.0.102 writes a resumed run's events to `events.jsonl` only as it shuts down,
+/// after its `sessionEnd` hook has returned (the real CLI's e2e test lost the second prompt's
+/// answer whenever the drainer was quicker). The drainer waits for that run's
+/// `session.shutdown` before it reads, so the run's turn is indexed on this SessionEnd.
+#[test]
+fn a_copilot_session_end_waits_for_the_runs_events_to_be_written() {
+    let env = Env::new();
+    let id = "0f3c1a52-6a39-4c61-9d1e-3b0c2b7e8a11";
+    let events = env.path(&format!("home/.copilot/session-state/{id}/events.jsonl"));
+    fs::create_dir_all(events.parent().unwrap()).unwrap();
+    use csep_lib::timefmt::{format_iso_ms as at, now_ms};
+    let now = now_ms();
+    let cwd = env.root().display().to_string();
+    let line = |kind: &str, data: Value, ms: i64| {
+        json!({"type": kind, "data": data, "timestamp": at(ms)}).to_string() + "\n"
+    };
+    // The first run, shut down ten seconds ago.
+    let first = [
+        line(
+            "session.start",
+            json!({"sessionId": id, "context": {"cwd": cwd}}),
+            now - 12_000,
+        ),
+        line(
+            "user.message",
+            json!({"content": "What does the kiwano check do?"}),
+            now - 11_500,
+        ),
+        line(
+            "assistant.message",
+            json!({"content": "The kiwano check lints."}),
+            now - 11_000,
+        ),
+        line("session.shutdown", json!({}), now - 10_000),
+    ];
+    fs::write(&events, first.concat()).unwrap();
+    let out = env
+        .cmd("csep")
+        .args(["hook", "copilot", "sessionEnd"])
+        .write_stdin(
+            json!({"sessionId": id, "timestamp": now, "cwd": cwd, "reason": "complete"})
+                .to_string(),
+        )
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    // The resumed run's events arrive after the hook has returned, as Copilot writes them.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = now_ms();
+    let resumed = [
+        line("session.resume", json!({}), t - 200),
+        line(
+            "user.message",
+            json!({"content": "And the persimmon verdict?"}),
+            t - 150,
+        ),
+        line(
+            "assistant.message",
+            json!({"content": "The persimmon verdict stands."}),
+            t - 100,
+        ),
+        line("session.shutdown", json!({}), t),
+    ];
+    let mut f = fs::OpenOptions::new().append(true).open(&events).unwrap();
+    std::io::Write::write_all(&mut f, resumed.concat().as_bytes()).unwrap();
+    drop(f);
+    env.wait_drained();
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM messages WHERE text LIKE '%persimmon verdict stands%'"),
+        1,
+        "the resumed run's answer was not indexed on its SessionEnd"
     );
 }

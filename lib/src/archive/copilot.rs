@@ -184,6 +184,37 @@ fn tool_output(data: &Value) -> String {
     }
 }
 
+/// Whether the events log at `path` ends a run that stopped at or after `since_ms`: a
+/// `session.shutdown` event stamped then or later is in its last 256 KiB. Copilot CLI 1.0.102
+/// writes a resumed run's events to the log only as it shuts down, after its `sessionEnd`
+/// hook has returned, so until this holds the log may not have the run's turns yet.
+pub fn shut_down_since(path: &std::path::Path, since_ms: i64) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 256 * 1024;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err()
+        || f.take(TAIL).read_to_end(&mut tail).is_err()
+    {
+        return false;
+    }
+    const MARK: &[u8] = b"session.shutdown";
+    tail.split(|b| *b == b'\n')
+        .rev()
+        .filter(|line| line.windows(MARK.len()).any(|w| w == MARK))
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .filter(|v| v["type"] == "session.shutdown")
+        .filter_map(|v| {
+            v["timestamp"]
+                .as_str()
+                .and_then(crate::timefmt::parse_iso_ms)
+        })
+        .any(|t| t >= since_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +277,36 @@ mod tests {
         assert_eq!(tool_output(&d), "Exit code: 1\ncat: x: No such file");
         let d: Value = serde_json::from_str(r#"{"result":{"content":"hi\n"}}"#).unwrap();
         assert_eq!(tool_output(&d), "hi\n");
+    }
+
+    #[test]
+    fn only_a_shutdown_stamped_since_the_hook_ends_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        assert!(!shut_down_since(&path, 0), "no file, no shutdown");
+        let shutdown = |ts: &str| {
+            format!(
+                r#"{{"type":"session.shutdown","data":{{"reason":"session.shutdown"}},"timestamp":"{ts}"}}"#
+            )
+        };
+        // A resumed session: the last line is the previous run's shutdown.
+        let old = shutdown("2026-12-07T20:11:27.705Z");
+        let resume =
+            r#"{"type":"session.resume","data":{},"timestamp":"2026-12-07T20:11:30.061Z"}"#;
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        let hook = crate::timefmt::parse_iso_ms("2026-12-07T20:11:30.700Z").unwrap();
+        assert!(!shut_down_since(&path, hook));
+        std::fs::write(&path, format!("{old}\n{resume}\n")).unwrap();
+        assert!(!shut_down_since(&path, hook));
+        // A torn last line is not a shutdown yet.
+        let new = shutdown("2026-12-07T20:11:30.815Z");
+        std::fs::write(&path, format!("{old}\n{resume}\n{}", &new[..40])).unwrap();
+        assert!(!shut_down_since(&path, hook));
+        std::fs::write(&path, format!("{old}\n{resume}\n{new}\n")).unwrap();
+        assert!(shut_down_since(&path, hook));
+        // Text that merely mentions the event is not one.
+        let said = r#"{"type":"user.message","data":{"content":"session.shutdown"},"timestamp":"2026-12-07T20:11:31.000Z"}"#;
+        std::fs::write(&path, format!("{old}\n{said}\n")).unwrap();
+        assert!(!shut_down_since(&path, hook));
     }
 }

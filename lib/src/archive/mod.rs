@@ -10,7 +10,7 @@ pub mod aider;
 mod antigravity;
 mod claude;
 mod codex;
-mod copilot;
+pub mod copilot;
 mod cursor;
 mod droid;
 mod gemini;

@@ -12,7 +12,7 @@ use crate::archive::Caps;
 use crate::error::{Error, Result};
 use crate::fsutil::Patience;
 use crate::spool::{is_hidden, Maildir};
-use crate::wire::{Agent, ArchiveRequest};
+use crate::wire::{Agent, ArchiveRequest, Event};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -103,15 +103,36 @@ fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
 /// SessionEnd follows, so without the wait the last answer would wait for the next session.
 const SETTLE_MS: i64 = 500;
 
-fn settle(request: &ArchiveRequest) {
-    if !matches!(request.agent(), Some(Agent::Claude | Agent::Qwen)) {
+/// Copilot CLI 1.0.102 writes a resumed run's events only as it shuts down, after its
+/// `sessionEnd` hook (tests/csep/e2e_copilot.rs lost the second prompt's answer whenever the
+/// drainer was quicker). No hook follows, so a SessionEnd waits for the run's
+/// `session.shutdown` event, this long at most: a killed Copilot never writes one.
+const COPILOT_SHUTDOWN_MS: i64 = 5_000;
+
+fn settle(request: &ArchiveRequest, transcript: &Path) {
+    let Some(received) = request.received_ms() else {
         return;
-    }
-    if let Some(received) = request.received_ms() {
-        let wait = received + SETTLE_MS - crate::timefmt::now_ms();
+    };
+    let sleep_until = |deadline: i64, cap: i64| {
+        let wait = deadline - crate::timefmt::now_ms();
         if wait > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(wait.min(SETTLE_MS) as u64));
+            std::thread::sleep(std::time::Duration::from_millis(wait.min(cap) as u64));
         }
+    };
+    match request.agent() {
+        Some(Agent::Claude | Agent::Qwen) => sleep_until(received + SETTLE_MS, SETTLE_MS),
+        Some(Agent::Copilot)
+            if request.top_str("event").map(Event::parse) == Some(Event::SessionEnd) =>
+        {
+            let deadline = received + COPILOT_SHUTDOWN_MS;
+            while transcript.is_file()
+                && !crate::archive::copilot::shut_down_since(transcript, received)
+                && crate::timefmt::now_ms() < deadline
+            {
+                sleep_until(deadline, 50);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -236,7 +257,7 @@ fn attempt(
     let (path, agent) = transcript_of(payload);
     let indexed = match (path, agent) {
         (Some(path), _) => {
-            settle(payload);
+            settle(payload, &path);
             super::index_paths(conn, std::slice::from_ref(&path), agent, caps, &mut |_| {})
                 .map(|s| (s, path))
         }
