@@ -306,6 +306,9 @@ pub fn uninstall(v: &Value, st: Style) -> String {
         };
         let _ = writeln!(out, "  {mark} {how:<9} {}", s(&f["path"]));
     }
+    for d in v["removed_dirs"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {} {:<9} {}/", st.ok("✓"), "removed", s(d));
+    }
     if kept {
         let _ = writeln!(
             out,

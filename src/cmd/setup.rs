@@ -580,7 +580,7 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
         )?;
         return Ok(Exit::Ok);
     };
-    let restored = setup::uninstall(&state_dir, &manifest, &|path, change| match path
+    let undone = setup::uninstall(&state_dir, &manifest, &|path, change| match path
         .file_name()
         .and_then(|n| n.to_str())
     {
@@ -589,6 +589,7 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
         Some(".claude.json") => mcp::clean_claude(path),
         _ => codex::clean(path, change),
     })?;
+    let restored = &undone.files;
     for r in restored.iter().filter(|r| r.how == "kept") {
         crate::out::warn(
             "csep",
@@ -611,7 +612,7 @@ pub fn run_uninstall(a: &UninstallArgs) -> Result<Exit, Failure> {
     }
     print(
         a.format,
-        &json!({"type": "uninstall_summary", "status": "uninstalled", "files": restored, "changed_since_setup": changed}),
+        &json!({"type": "uninstall_summary", "status": "uninstalled", "files": restored, "changed_since_setup": changed, "removed_dirs": undone.removed_dirs}),
         human::uninstall,
     )?;
     Ok(Exit::Ok)

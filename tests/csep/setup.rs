@@ -698,3 +698,57 @@ fn uninstall_keeps_the_script_while_a_host_file_still_runs_it() {
     );
     assert!(!env.path("state/install/manifest.json").exists());
 }
+
+/// On a machine without Codex, setup makes its home to put the hooks in; uninstall takes the
+/// folder away again, but never once Codex (or the user) has put a file of its own there.
+#[test]
+fn uninstall_removes_a_folder_setup_made_unless_something_else_is_in_it() {
+    let env = setup_env();
+    let codex = env.path("codex/nested");
+    let setup = || {
+        let out = env.csep(&[
+            "setup",
+            "--no-backfill",
+            "--no-claude",
+            "--no-mcp",
+            "--codex-home",
+            codex.to_str().unwrap(),
+        ]);
+        common::assert_ok(&out);
+    };
+    let uninstall = || -> Value {
+        let out = env.csep(&["uninstall"]);
+        common::assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert!(!env.path("codex").exists());
+    setup();
+    assert!(codex.join("hooks.json").is_file());
+    let manifest = read_json(&env.path("state/install/manifest.json"));
+    let made = json!([env.path("codex").to_str().unwrap(), codex.to_str().unwrap()]);
+    assert_eq!(manifest["created_dirs"], made, "outermost first");
+    // A second setup records nothing new: the folders are there now, but csep made them.
+    setup();
+    let manifest = read_json(&env.path("state/install/manifest.json"));
+    assert_eq!(manifest["created_dirs"], made);
+    let v = uninstall();
+    assert_eq!(
+        v["removed_dirs"],
+        json!([codex.to_str().unwrap(), env.path("codex").to_str().unwrap()]),
+        "deepest first: {v}"
+    );
+    assert!(!env.path("codex").exists());
+
+    // Codex arrives after setup and writes its own file: the folder is Codex's now.
+    setup();
+    fs::write(codex.join("auth.json"), b"{}").unwrap();
+    let v = uninstall();
+    assert_eq!(
+        v["removed_dirs"],
+        json!([]),
+        "a folder with a file in it stays: {v}"
+    );
+    assert_eq!(fs::read(codex.join("auth.json")).unwrap(), b"{}");
+    assert!(!codex.join("hooks.json").exists());
+    assert!(!env.path("state/install/manifest.json").exists());
+}

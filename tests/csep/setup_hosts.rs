@@ -220,10 +220,15 @@ fn setup_writes_each_hosts_own_shape_keeps_the_users_settings_and_uninstall_rest
         assert_eq!(h["current"], true, "{host}: {h}");
     }
 
-    // Uninstall: the user's bytes and modes back, csep's own files gone.
-    let (code, _, stderr) = env.run_csep(&["uninstall"]);
+    // Uninstall: the user's bytes and modes back, csep's own files gone, and with them the
+    // plugin folder setup had to make; the homes it found stay.
+    let (code, undone, stderr) = env.run_csep(&["uninstall"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(snapshot(&env), before);
+    let plugins = env.path("home/.config/opencode/plugins");
+    assert!(!plugins.exists(), "setup's empty plugins/ was left behind");
+    assert_eq!(undone["removed_dirs"], json!([plugins.to_str().unwrap()]));
+    assert!(env.path("home/.config/opencode").is_dir());
     let (_, status, _) = env.run_csep(&["status"]);
     for host in ["copilot", "qwen", "droid", "gemini", "opencode", "cursor"] {
         assert_eq!(status["hooks"][host]["installed"], false, "{host}");

@@ -20,7 +20,7 @@ pub fn install(
     rec_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<ClaudeReport> {
-    crate::fsutil::create_dir_private(claude_dir)?;
+    super::create_dir_recorded(manifest, claude_dir)?;
     let path = claude_dir.join("settings.json");
     let mut doc = super::read_json(&path)?.unwrap_or_else(|| serde_json::json!({}));
     add_ours(&mut doc, &target.command("claude"))?;

@@ -131,7 +131,7 @@ pub fn install(
     rec_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<CodexReport> {
-    crate::fsutil::create_dir_private(codex_home)?;
+    super::create_dir_recorded(manifest, codex_home)?;
     let hooks_path = codex_home.join("hooks.json");
     let config_path = codex_home.join("config.toml");
     let command = target.command("codex");

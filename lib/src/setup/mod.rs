@@ -65,6 +65,10 @@ pub struct Manifest {
     pub created_at: String,
     pub updated_at: String,
     pub changes: Vec<FileChange>,
+    /// Folders setup made to hold a file it wrote (a host's home or plugin folder that was
+    /// not there), outermost first: uninstall takes each away once it is empty again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
 }
 
 pub fn manifest_path(state_dir: &Path) -> PathBuf {
@@ -137,6 +141,11 @@ fn merge(disk: Manifest, ours: &Manifest) -> Manifest {
         out.created_at = ours.created_at.clone();
     }
     out.updated_at = out.updated_at.clone().max(ours.updated_at.clone());
+    for d in &ours.created_dirs {
+        if !out.created_dirs.contains(d) {
+            out.created_dirs.push(d.clone());
+        }
+    }
     for c in &ours.changes {
         match out.changes.iter_mut().find(|d| d.path == c.path) {
             Some(d) => {
@@ -155,6 +164,20 @@ fn merge(disk: Manifest, ours: &Manifest) -> Manifest {
         }
     }
     out
+}
+
+/// Makes `dir` (private, with any missing parents) and records each folder it made in
+/// `manifest`, so that uninstall can take away what setup alone put there.
+pub fn create_dir_recorded(manifest: &mut Manifest, dir: &Path) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    fsutil::create_dir_private(dir)?;
+    for d in missing.into_iter().rev() {
+        let d = d.to_string_lossy().into_owned();
+        if !manifest.created_dirs.contains(&d) {
+            manifest.created_dirs.push(d);
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` and records the change in `manifest`. The first recorded state of
@@ -302,6 +325,14 @@ pub struct Restored {
     pub how: String,
 }
 
+/// What uninstall undid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Uninstalled {
+    pub files: Vec<Restored>,
+    /// The folders setup had made that were empty again and are gone.
+    pub removed_dirs: Vec<String>,
+}
+
 /// Reverses a manifest, newest change first. `clean` removes csep's parts from a file the user
 /// changed since. The hook script goes last, and only when no file the manifest records still
 /// names it: a host must never be left with a hook that runs a missing script.
@@ -309,7 +340,7 @@ pub fn uninstall(
     state_dir: &Path,
     manifest: &Manifest,
     clean: &dyn Fn(&Path, &FileChange) -> Result<()>,
-) -> Result<Vec<Restored>> {
+) -> Result<Uninstalled> {
     let script = hook_script_path(state_dir);
     let mut out = Vec::new();
     let mut script_change = None;
@@ -379,6 +410,13 @@ pub fn uninstall(
             how: how.into(),
         });
     }
+    // Deepest first, and only when empty: the host or the user may have put files there since.
+    let mut dirs = manifest.created_dirs.clone();
+    dirs.sort_by_key(|d| std::cmp::Reverse(Path::new(d).components().count()));
+    let removed_dirs: Vec<String> = dirs
+        .into_iter()
+        .filter(|d| fs::remove_dir(d).is_ok())
+        .collect();
     let _ = fs::remove_dir_all(state_dir.join("install").join("backup"));
     let _ = fs::remove_file(manifest_path(state_dir));
     if !still_named.is_empty() {
@@ -394,11 +432,20 @@ pub fn uninstall(
                     ..c.clone()
                 })
                 .collect(),
+            created_dirs: manifest
+                .created_dirs
+                .iter()
+                .filter(|d| !removed_dirs.contains(d))
+                .cloned()
+                .collect(),
             ..manifest.clone()
         };
         save_manifest(state_dir, &rest)?;
     }
-    Ok(out)
+    Ok(Uninstalled {
+        files: out,
+        removed_dirs,
+    })
 }
 
 /// Whether the file at `path` still names `script`, as a hook command that runs it does (the

@@ -53,7 +53,7 @@ pub fn install(
     manifest: &mut Manifest,
 ) -> Result<OpenCodeReport> {
     let path = plugin_path(config_dir);
-    crate::fsutil::create_dir_private(&config_dir.join("plugins"))?;
+    super::create_dir_recorded(manifest, &config_dir.join("plugins"))?;
     write_recorded(
         rec_dir,
         manifest,

@@ -344,6 +344,9 @@ fn what_setup_and_uninstall_print_now_match_the_wire_tables() {
     ] {
         std::fs::create_dir_all(home.join(root)).unwrap();
     }
+    // OpenCode's config folder without `plugins/`: setup makes it (the manifest's
+    // `created_dirs`) and uninstall takes it away (`removed_dirs`).
+    std::fs::create_dir_all(home.join(".config/opencode")).unwrap();
     let s = csep(&["setup"], &mut problems);
     assert_eq!(s["legacy"]["sessions"], 1, "{s}");
     assert_eq!(s["codex"]["trust"], "manual", "{s}");
