@@ -254,6 +254,28 @@ impl Env {
             "the drainer did not finish"
         );
     }
+    /// Waits until the archive queue is drained and the reflection worker the drainer may
+    /// have started is done: nothing csep started has the index open any more (a test that
+    /// damages the index must not have a late writer checkpoint over the damage).
+    #[track_caller]
+    pub fn wait_idle(&self) {
+        self.wait_drained();
+        let reflect = self.state().join("spool/reflect");
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        loop {
+            let empty =
+                |d: &str| fs::read_dir(reflect.join(d)).map_or(true, |mut r| r.next().is_none());
+            let unlocked = !csep_lib::fsutil::is_locked(&reflect.join(".lock"));
+            if empty("new") && empty("cur") && unlocked {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the reflection worker did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// The session id of a recall answer's first result, or "" when it has none.
