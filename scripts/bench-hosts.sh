@@ -23,7 +23,8 @@ while [ $# -gt 0 ]; do
     --sample) sample="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    *) echo "bench-hosts: unknown argument: $1" >&2; exit 2 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-hosts: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 fixtures="$(cd .. && pwd)/shared/fixtures"

@@ -17,6 +17,17 @@
 # Exit status: 0 installed or already there; 1 npm missing or the install failed (the e2e
 # test needs the host, so CI must stop here rather than skip it).
 set -euo pipefail
+case "${1:-}" in
+"") ;;
+-h | --help)
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+    exit 0
+    ;;
+*)
+    echo "install-claude: unknown argument: $1 (see --help)" >&2
+    exit 2
+    ;;
+esac
 
 readonly CLAUDE_PACKAGE="@anthropic-ai/claude-code"
 readonly CLAUDE_VERSION="2.1.332"

@@ -40,6 +40,12 @@ die() {
     say "usage: scripts/install-host.sh copilot|qwen|droid|gemini|opencode"
     exit 2
 }
+case "$1" in
+-h | --help)
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
 host="$1"
 hosts_dir="${CSEP_HOSTS_DIR:-${HOME:?HOME is not set; set CSEP_HOSTS_DIR}/.cache/csep-hosts}"
 prefix="$hosts_dir/$host"

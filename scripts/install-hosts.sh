@@ -10,6 +10,17 @@
 # Exit status: 0 installed or already there; 1 npm missing or the install failed (the e2e
 # tests need the host, so CI must stop here rather than skip them).
 set -euo pipefail
+case "${1:-}" in
+"") ;;
+-h | --help)
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+    exit 0
+    ;;
+*)
+    echo "install-hosts: unknown argument: $1 (see --help)" >&2
+    exit 2
+    ;;
+esac
 
 readonly CODEX_PACKAGE="@openai/codex"
 readonly CODEX_VERSION="0.171.0"

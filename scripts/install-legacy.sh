@@ -11,6 +11,17 @@
 # Exit status: 0 installed or already there; 1 python3 (with venv) missing or the install
 # failed (the test needs it, so CI must stop here rather than skip it).
 set -euo pipefail
+case "${1:-}" in
+"") ;;
+-h | --help)
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+    exit 0
+    ;;
+*)
+    echo "install-legacy: unknown argument: $1 (see --help)" >&2
+    exit 2
+    ;;
+esac
 
 readonly LEGACY_PACKAGE="csep"
 readonly LEGACY_VERSION="1.3.10"

@@ -9,6 +9,17 @@
 # names it.
 # Needs shellcheck and groff (.ci/run installs them on Debian).
 set -euo pipefail
+case "${1:-}" in
+"") ;;
+-h | --help)
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+    exit 0
+    ;;
+*)
+    echo "scripts/test.sh: unknown argument: $1 (see --help)" >&2
+    exit 2
+    ;;
+esac
 cd "$(dirname "$0")/.."
 if [ -z "${CSEP_CODEX_BIN:-}" ]; then
     CSEP_CODEX_BIN="$(scripts/install-hosts.sh)"

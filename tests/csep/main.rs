@@ -40,6 +40,7 @@ mod recall;
 mod recall_reach;
 mod reflect;
 mod reflection_cmd;
+mod scripts_help;
 mod secrets;
 mod setup;
 mod setup_hosts;
