@@ -326,7 +326,7 @@ pub struct Restored {
 }
 
 /// What uninstall undid.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Uninstalled {
     pub files: Vec<Restored>,
     /// The folders setup had made that were empty again and are gone.

@@ -256,7 +256,8 @@ impl Env {
     }
     /// Waits until the archive queue is drained and the reflection worker the drainer may
     /// have started is done: nothing csep started has the index open any more (a test that
-    /// damages the index must not have a late writer checkpoint over the damage).
+    /// damages the index must not leave a csep process using it, which can write over the
+    /// damage).
     #[track_caller]
     pub fn wait_idle(&self) {
         self.wait_drained();
