@@ -236,14 +236,21 @@ pub struct RecallArgs {
     /// Only sessions started until DATE
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// Output format
-    #[arg(long, value_name = "FORMAT", default_value = "markdown")]
-    pub format: FormatArg,
+    /// Output format [default: markdown]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
     #[command(flatten)]
     pub state: StateArgs,
 }
 
 impl RecallArgs {
+    /// The output format, Markdown unless `--format` names another. (Unset rather than
+    /// defaulted, so a backfill on a terminal can tell an explicit `--format markdown` from
+    /// none, which gets the summary for a person.)
+    pub fn format(&self) -> FormatArg {
+        self.format.unwrap_or(FormatArg::Markdown)
+    }
+
     /// Every flag at its default, as `csep-recall` run with none has them: where a caller
     /// other than the command line (`csep mcp`) starts, so the defaults are clap's alone.
     pub fn defaults() -> RecallArgs {

@@ -268,7 +268,7 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         return Err(Error::usage("--db goes with `csep recall import-legacy`").into());
     }
     if importing {
-        let markdown = recall_args.format == FormatArg::Markdown;
+        let markdown = recall_args.format() == FormatArg::Markdown;
         return import_legacy(
             TOOL,
             &recall_args.state,
@@ -312,14 +312,14 @@ pub fn recall_cmd(a: &UmbrellaRecall) -> Result<Exit, Failure> {
         None => (command, title),
     };
     let db = recall_args.state.db();
-    // The default format on a terminal: a summary for a person.
-    if recall_args.format == FormatArg::Markdown && std::io::stdout().is_terminal() {
+    // No --format on a terminal: a summary for a person.
+    if recall_args.format.is_none() && std::io::stdout().is_terminal() {
         let mut v = serde_json::to_value(&s).unwrap_or_default();
         v["source"] = source.into();
         let mut out = Out::new();
         out.human(&v, &human::backfill(&v, agent, human::Style::detect()))?;
         out.flush()?;
-    } else if recall_args.format == FormatArg::Markdown {
+    } else if recall_args.format() == FormatArg::Markdown {
         let mut out = Out::new();
         out.text(&csep_lib::text::clean(&backfill_markdown(title, &s, &db)))?;
         out.flush()?;

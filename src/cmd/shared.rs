@@ -337,7 +337,7 @@ pub fn search_and_print(args: &RecallArgs) -> Result<&'static str, Failure> {
     crate::out::log_count("results", result.results.len());
     crate::out::log_count("status", result.status);
     let mut out = Out::new();
-    out.text(&render::render(&result, args.format.into()))?;
+    out.text(&render::render(&result, args.format().into()))?;
     out.flush()?;
     Ok(result.status)
 }

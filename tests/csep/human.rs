@@ -189,6 +189,13 @@ fn a_backfill_on_a_terminal_is_a_summary_and_piped_keeps_its_markdown() {
         &[],
     );
     assert!(json.starts_with("{\"type\":\"index_summary\","), "{json}");
+    // An explicit `--format markdown` on a terminal: the Markdown, not the summary.
+    let md = on_a_terminal(
+        &env,
+        "recall bootstrap --all-history --format markdown",
+        &[],
+    );
+    assert!(md.starts_with("## Recall bootstrap"), "{md}");
 }
 
 #[test]
