@@ -172,7 +172,7 @@ pub fn setup(v: &Value, st: Style) -> String {
                 "hooks_json",
                 "settings_json",
                 "hooks_file",
-                "plugin_file",
+                "plugin",
                 "file",
             ]
             .iter()

@@ -28,6 +28,7 @@ fn env() -> Env {
     );
     std::fs::create_dir_all(env.path("copilot")).unwrap();
     std::fs::create_dir_all(env.path("home/.claude")).unwrap();
+    std::fs::create_dir_all(env.path("home/.config/opencode")).unwrap();
     env
 }
 
@@ -140,6 +141,22 @@ fn setup_and_uninstall_on_a_terminal_say_what_was_done_and_what_needs_a_person()
         assert!(shown.contains(line), "{line:?} not in:\n{shown}");
     }
     assert!(!shown.contains("\"type\""), "{shown}");
+    // Every host's line names the file its hooks are in.
+    for (host, file) in [
+        ("Codex CLI", "hooks.json"),
+        ("Claude Code", "settings.json"),
+        ("GitHub Copilot CLI", "settings.json"),
+        ("OpenCode", "plugins/csep.js"),
+    ] {
+        let line = shown
+            .lines()
+            .find(|l| l.contains(host) && (l.contains('✓') || l.contains('!')))
+            .unwrap_or_else(|| panic!("no line for {host} in:\n{shown}"));
+        assert!(
+            line.trim_end().ends_with(file) || line.contains(&format!("{file},")),
+            "{line}"
+        );
+    }
 
     let shown = strip_colour(&on_a_terminal(&env, "uninstall", &[("NO_COLOR", "1")]));
     assert!(shown.contains("csep uninstall: done."), "{shown}");

@@ -249,10 +249,21 @@ impl Env {
     /// Waits until the archive queue is drained (see [`archive_drained`]).
     #[track_caller]
     pub fn wait_drained(&self) {
-        assert!(
-            wait_drained(&self.archive_queue(), DRAIN_TIMEOUT),
-            "the drainer did not finish"
-        );
+        let queue = self.archive_queue();
+        if wait_drained(&queue, DRAIN_TIMEOUT) {
+            return;
+        }
+        // What is left, and what the hooks and the drainers said, so a failure explains itself.
+        let mut report = String::new();
+        for f in walk(&queue) {
+            report.push_str(&format!("--- {}\n{}\n", f.display(), read_lossy(&f)));
+        }
+        for log in ["logs/hook.log", "logs/runs.jsonl"] {
+            let p = self.state().join(log);
+            report.push_str(&format!("--- {}\n{}\n", p.display(), read_lossy(&p)));
+        }
+        let locked = csep_lib::fsutil::is_locked(&queue.join(".lock"));
+        panic!("the drainer did not finish (queue lock held: {locked})\n{report}");
     }
     /// Waits until the archive queue is drained and the reflection worker the drainer may
     /// have started is done: nothing csep started has the index open any more (a test that
