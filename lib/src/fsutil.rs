@@ -133,6 +133,16 @@ impl Patience {
         poll: std::time::Duration::ZERO,
     };
 
+    /// A queue's consumer starting (the archive drainer, the reflection worker): `is_locked`
+    /// (`csep status`, the drainer looking for a worker) holds a shared lock for an instant
+    /// to look, and a consumer that gave up on that would strand what is queued until the
+    /// next hook. So a few short tries; one that really runs is waited for a quarter second.
+    pub const PAST_A_LOOK: Patience = Patience {
+        wait: std::time::Duration::from_millis(250),
+        tries: 10,
+        poll: std::time::Duration::from_millis(10),
+    };
+
     /// Tries every `poll` for up to `wait` (a zero `wait` tries once).
     pub fn wait(wait: std::time::Duration, poll: std::time::Duration) -> Patience {
         Patience {

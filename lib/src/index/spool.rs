@@ -1,6 +1,7 @@
 //! The archive spool: hook payloads queued maildir-style under `spool/archive/`
 //! (`tmp/` → `new/` → `cur/` → deleted once indexed, or `failed/`). One drainer at a time holds
-//! `spool/archive/.lock` (try-lock: a second drainer is told "busy" and consumes nothing).
+//! `spool/archive/.lock` (tried for a quarter second, past a `csep status` look: a second
+//! drainer is then told "busy" and consumes nothing).
 //! Anything left in `cur/` belongs to a drainer that died, and is retried first.
 //!
 //! Faults lose nothing: a payload that cannot be indexed because of the environment (a full
@@ -36,8 +37,8 @@ pub struct QueueLock {
 }
 
 pub fn try_lock(queue: &Path) -> Result<QueueLock> {
-    let file =
-        Maildir::at(queue.to_path_buf(), QUEUE_DIRS).lock(Patience::ONCE, "another drainer")?;
+    let file = Maildir::at(queue.to_path_buf(), QUEUE_DIRS)
+        .lock(Patience::PAST_A_LOOK, "another drainer")?;
     Ok(QueueLock { _file: file })
 }
 
@@ -418,7 +419,7 @@ pub fn drain_archive(
     on_indexed: &mut dyn FnMut(&ArchiveRequest) -> Result<()>,
 ) -> Result<DrainSummary> {
     let mq = maildir(state_dir, "archive");
-    let _lock = mq.lock(Patience::ONCE, "another drainer")?;
+    let _lock = mq.lock(Patience::PAST_A_LOOK, "another drainer")?;
     let queue = mq.dir().to_path_buf();
     let mut summary = DrainSummary {
         kind: "drain_summary",
@@ -593,6 +594,37 @@ mod tests {
         let v = serde_json::json!({"type": "archive_request", "retry": r(3, 5)});
         assert_eq!(Retry::of(&v), Some(r(3, 5)));
         assert_eq!(Retry::of(&serde_json::json!({})), None);
+    }
+
+    /// A drainer a hook has just started finds `csep status` (or a test) looking at the
+    /// queue's lock: it waits that instant out instead of leaving the Stop queued until the
+    /// next hook (a full run of the suite beside two others lost one this way).
+    #[test]
+    fn a_look_at_the_lock_does_not_turn_a_new_drainer_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        let queue = queue_dir(state, "archive");
+        drop(try_lock(&queue).unwrap());
+        let looker = crate::fsutil::open_lock_file(&maildir(state, "archive").lock_path()).unwrap();
+        fs2::FileExt::try_lock_shared(&looker).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            fs2::FileExt::unlock(&looker).unwrap();
+        });
+        let s = drain_archive(
+            &state.join("index/recall.sqlite3"),
+            state,
+            Caps::default(),
+            DrainOptions::default(),
+            &mut |_| Ok(()),
+        );
+        assert!(s.is_ok(), "{:?}", s.err());
+        release.join().unwrap();
+        // One that keeps it is still told "busy".
+        let held = try_lock(&queue).unwrap();
+        let e = try_lock(&queue).err().unwrap();
+        assert_eq!(e.kind, crate::error::ErrorKind::Busy);
+        drop(held);
     }
 
     #[test]

@@ -12,7 +12,6 @@ use crate::fsutil::Patience;
 use crate::spool::Maildir;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub const DIRS: &[&str] = &["tmp", "new", "cur", "done", "failed"];
 
@@ -37,17 +36,7 @@ pub struct WorkerLock {
 
 /// Takes the worker lock without waiting: `Busy` when another worker has it.
 pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
-    // `is_locked` (status, the drainer) holds a shared lock for an instant to look: a worker
-    // the drainer just started must not give up on that and strand the job, so a few short
-    // retries before the answer is "busy".
-    let file = maildir(state_dir).lock(
-        Patience {
-            wait: Duration::ZERO,
-            tries: 10,
-            poll: Duration::from_millis(10),
-        },
-        "another reflection worker",
-    )?;
+    let file = maildir(state_dir).lock(Patience::PAST_A_LOOK, "another reflection worker")?;
     Ok(WorkerLock { _file: file })
 }
 
