@@ -66,7 +66,10 @@ impl ChatHost for Gemini {
     }
     fn session_id(w: &World) -> Option<String> {
         // tmp/<project slug>/chats/session-<time>-<id prefix>.jsonl; line 1 holds sessionId.
-        let ids: Vec<String> = walk(&w.config_dir().join("tmp"))
+        // A `--resume` in a later minute than the session's start also writes a second file,
+        // named after that minute, with the same sessionId and only the session context
+        // (Gemini CLI 0.61.0; the turn itself goes on in the first file): one session still.
+        let ids: std::collections::BTreeSet<String> = walk(&w.config_dir().join("tmp"))
             .into_iter()
             .filter(|f| {
                 f.extension().is_some_and(|e| e == "jsonl")
@@ -79,7 +82,7 @@ impl ChatHost for Gemini {
                 first["sessionId"].as_str().map(str::to_string)
             })
             .collect();
-        (ids.len() == 1).then(|| ids[0].clone())
+        (ids.len() == 1).then(|| ids.into_iter().next()).flatten()
     }
 }
 

@@ -1,8 +1,9 @@
 //! The JSONL hosts (Copilot CLI, Qwen Code, Factory Droid, Gemini CLI, Cursor): every
 //! transcript in the shared host fixtures indexes without an error, what a person said and
 //! what a tool printed come back first from recall, a torn last line waits for its end, an
-//! appended tail is indexed once, and Gemini's re-appended messages replace what they
-//! update. Fixtures are read from ../shared/fixtures and copied to a temp dir.
+//! appended tail is indexed once, Gemini's re-appended messages replace what they update,
+//! and a Gemini session resumed in a later minute (two files) stays one session. Fixtures are
+//! read from ../shared/fixtures and copied to a temp dir, or from tests/fixtures/hosts.
 
 use crate::common::{self, Env};
 use serde_json::Value;
@@ -460,4 +461,35 @@ fn a_legacy_gemini_json_rewritten_whole_is_reindexed_whole() {
         env.sql_count("SELECT COUNT(*) FROM sources WHERE format = 'gemini-json'"),
         1
     );
+}
+
+/// Gemini CLI 0.61.0 resumed in a later minute than the session began writes a second file
+/// named after that minute, with the same `sessionId` and only the session context, while the
+/// turn goes on in the first file (tests/fixtures/hosts/gemini/SOURCES.md). It is one session:
+/// both answers are recalled from it, and the stray file adds no second session.
+#[test]
+fn a_gemini_session_resumed_in_a_later_minute_stays_one_session() {
+    let env = Env::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hosts/gemini/resumed-in-a-later-minute/tmp");
+    let out = env
+        .cmd("csep-index")
+        .args(["--backfill", "gemini", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["processed_files"].as_u64(), s["error_count"].as_u64()),
+        (Some(2), Some(0)),
+        "{s}"
+    );
+    assert_eq!(env.sql_count("SELECT COUNT(*) FROM sessions"), 1);
+    let id = "gemini:8e5d4ada-72ba-48fc-9f65-a0f545f7b615";
+    for words in ["kiwano", "persimmon"] {
+        let v = recall(&env, "gemini", words);
+        assert_eq!(common::top_session(&v), id, "{words}: {v}");
+        assert_eq!(v["count"], 1, "{words}: {v}");
+    }
 }

@@ -15,6 +15,10 @@
 //!
 //! The legacy `.json` is rewritten whole: it is always re-read and re-indexed whole.
 //!
+//! A `--resume` in a later minute than the session began (0.61.0) goes on in the first file
+//! and also writes a second `session-<that minute>-<id8>.jsonl` with the same `sessionId`
+//! and only the session context: both are sources of the one session.
+//!
 //! Records name no cwd: the project root comes from `tmp/<slug>/.project_root`, else from
 //! `projects.json` (`{"projects":{"<path>":"<slug>"}}`) in the Gemini home, else from the
 //! metadata's `directories`.
