@@ -1059,7 +1059,10 @@ fn a_killed_workers_provider_is_stopped_before_the_job_runs_again() {
     let env = Env::new();
     env.seed();
     env.config(
-        &format!("{RECORD}echo $$ > \"$REFLECT_TEST_OUT/provider.pid\"\nsleep 60\n"),
+        &format!(
+            "{RECORD}echo $$ > \"$REFLECT_TEST_OUT/provider.pid.tmp\"\n\
+             mv \"$REFLECT_TEST_OUT/provider.pid.tmp\" \"$REFLECT_TEST_OUT/provider.pid\"\nsleep 60\n"
+        ),
         120.0,
     );
     let job = env.queue_job(ID);
@@ -1723,11 +1726,13 @@ fn csep_status_on_an_empty_home_creates_nothing() {
 fn a_job_left_by_a_killed_worker_is_resumed_at_the_next_stop_and_frees_its_session() {
     let env = Env::new();
     env.seed();
-    // The first run sleeps until killed (after saying who its worker is); later runs propose.
+    // The first run sleeps until killed (after saying who its worker is, in a file renamed
+    // into place so the test never reads it half written); later runs propose.
     env.config(
         &format!(
             "{RECORD}if [ ! -e \"$REFLECT_TEST_OUT/first\" ]; then\n  touch \"$REFLECT_TEST_OUT/first\"\n  \
-             echo $PPID > \"$REFLECT_TEST_OUT/worker.pid\"\n  sleep 60\nfi\n{}",
+             echo $PPID > \"$REFLECT_TEST_OUT/worker.pid.tmp\"\n  \
+             mv \"$REFLECT_TEST_OUT/worker.pid.tmp\" \"$REFLECT_TEST_OUT/worker.pid\"\n  sleep 60\nfi\n{}",
             good_proposal()
         ),
         120.0,
