@@ -34,7 +34,8 @@ pub struct WorkerLock {
     _file: File,
 }
 
-/// Takes the worker lock without waiting: `Busy` when another worker has it.
+/// Takes the worker lock, waiting out a look at it ([`Patience::PAST_A_LOOK`]): `Busy` when
+/// another worker has it.
 pub fn try_lock(state_dir: &Path) -> Result<WorkerLock> {
     let file = maildir(state_dir).lock(Patience::PAST_A_LOOK, "another reflection worker")?;
     Ok(WorkerLock { _file: file })
