@@ -489,3 +489,54 @@ fn a_copilot_session_end_waits_for_the_runs_events_to_be_written() {
         "the resumed run's answer was not indexed on its SessionEnd"
     );
 }
+
+/// Qwen Code 0.24.4 can run Stop before the turn's answer is in its chat, and a `qwen -p`
+/// run fires no SessionEnd to read it later (the real CLI's e2e test lost the answer under
+/// load, once even after a fixed half-second wait). The drainer waits until the newest
+/// record is the answer, so the turn is indexed on this Stop even when it comes a second late.
+#[test]
+fn a_qwen_stop_waits_for_the_turns_answer_to_be_written() {
+    let env = Env::new();
+    let id = "5a0c2f8e-1b7d-4c3e-9a64-2d8e0f1b3c55";
+    let chat = env.path(&format!("home/.qwen/projects/-work/chats/{id}.jsonl"));
+    fs::create_dir_all(chat.parent().unwrap()).unwrap();
+    let cwd = env.root().display().to_string();
+    let rec = |uuid: &str, kind: &str, role: &str, text: &str| {
+        json!({"uuid": uuid, "parentUuid": null, "sessionId": id,
+               "timestamp": "2026-12-07T10:00:00.000Z", "type": kind, "cwd": cwd,
+               "message": {"role": role, "parts": [{"text": text}]}})
+        .to_string()
+            + "\n"
+    };
+    fs::write(
+        &chat,
+        rec("u1", "user", "user", "What did the kiwano check say?"),
+    )
+    .unwrap();
+    let out = env
+        .cmd("csep")
+        .args(["hook", "qwen", "Stop"])
+        .write_stdin(
+            json!({"session_id": id, "transcript_path": chat, "cwd": cwd,
+                   "hook_event_name": "Stop", "stop_hook_active": false})
+            .to_string(),
+        )
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    // The answer lands later than the old fixed wait of half a second.
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let mut f = fs::OpenOptions::new().append(true).open(&chat).unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        rec("a1", "assistant", "model", "The persimmon verdict stands.").as_bytes(),
+    )
+    .unwrap();
+    drop(f);
+    env.wait_drained();
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM messages WHERE text LIKE '%persimmon verdict stands%'"),
+        1,
+        "the turn's answer was not indexed on its Stop"
+    );
+}

@@ -189,23 +189,8 @@ fn tool_output(data: &Value) -> String {
 /// writes a resumed run's events to the log only as it shuts down, after its `sessionEnd`
 /// hook has returned, so until this holds the log may not have the run's turns yet.
 pub fn shut_down_since(path: &std::path::Path, since_ms: i64) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    const TAIL: u64 = 256 * 1024;
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut tail = Vec::new();
-    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err()
-        || f.take(TAIL).read_to_end(&mut tail).is_err()
-    {
-        return false;
-    }
-    const MARK: &[u8] = b"session.shutdown";
-    tail.split(|b| *b == b'\n')
-        .rev()
-        .filter(|line| line.windows(MARK.len()).any(|w| w == MARK))
-        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+    super::jsonl::last_objects(path, 256 * 1024)
+        .iter()
         .filter(|v| v["type"] == "session.shutdown")
         .filter_map(|v| {
             v["timestamp"]

@@ -42,6 +42,31 @@ pub(crate) fn each_object(line: &[u8], skipped: &mut SkipCounts, mut f: impl FnM
     found
 }
 
+/// The complete lines among the last `max` bytes of the file at `path`, newest first, parsed
+/// as JSON objects (others skipped): what a drainer looks at to tell whether a host has
+/// finished writing a turn. Empty when the file cannot be read.
+pub(crate) fn last_objects(path: &std::path::Path, max: u64) -> Vec<Value> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(max))).is_err()
+        || f.take(max).read_to_end(&mut tail).is_err()
+    {
+        return Vec::new();
+    }
+    // A torn last line has no newline yet: it is not a record.
+    let complete = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    tail[..complete]
+        .split(|b| *b == b'\n')
+        .rev()
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .filter(Value::is_object)
+        .collect()
+}
+
 /// A string field of `v`, if present and non-empty.
 pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())

@@ -17,7 +17,7 @@ mod gemini;
 mod jsonl;
 pub mod legacy;
 pub mod opencode;
-mod qwen;
+pub mod qwen;
 pub mod stored;
 
 use crate::error::{Error, Result};

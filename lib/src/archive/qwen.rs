@@ -185,3 +185,67 @@ fn system(out: &mut Builder, st: &mut State, v: &Value) {
         _ => {}
     }
 }
+
+/// Whether the chat at `path` holds the answer that ends a turn: its newest conversation
+/// record (`user`, `tool_result` or `assistant`, among the last 64 KiB) is the assistant's,
+/// with no call in it. Qwen Code 0.24.4 can run Stop before that record is written, and a
+/// `qwen -p` run fires no SessionEnd after it. When the tail holds no conversation record
+/// at all (one long tool output), there is nothing to wait for: true.
+pub fn turn_answered(path: &std::path::Path) -> bool {
+    let objects = super::jsonl::last_objects(path, 64 * 1024);
+    let Some(last) = objects.iter().find(|v| {
+        matches!(
+            v["type"].as_str(),
+            Some("user" | "assistant" | "tool_result")
+        )
+    }) else {
+        return true;
+    };
+    last["type"] == "assistant"
+        && !last["message"]["parts"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|p| p.get("functionCall").is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_is_answered_once_the_newest_conversation_record_is_the_assistants_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let rec = |kind: &str, parts: &str| {
+            format!(r#"{{"type":"{kind}","message":{{"role":"x","parts":{parts}}}}}"#)
+        };
+        let user = rec("user", r#"[{"text":"run the tests"}]"#);
+        let call = rec(
+            "assistant",
+            r#"[{"text":"I will"},{"functionCall":{"name":"run_shell_command","args":{}}}]"#,
+        );
+        let result = rec(
+            "tool_result",
+            r#"[{"functionResponse":{"name":"run_shell_command"}}]"#,
+        );
+        let answer = rec("assistant", r#"[{"text":"All green."}]"#);
+        let telemetry = r#"{"type":"system","subtype":"ui_telemetry","systemPayload":{}}"#;
+        let write = |lines: &[&str]| std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        write(&[&user]);
+        assert!(!turn_answered(&path), "only the prompt");
+        write(&[&user, &call, telemetry]);
+        assert!(!turn_answered(&path), "a call is not an answer");
+        write(&[&user, &call, &result, telemetry]);
+        assert!(!turn_answered(&path), "the call's result is not one either");
+        write(&[&user, &call, &result, &answer, telemetry]);
+        assert!(
+            turn_answered(&path),
+            "telemetry after the answer does not matter"
+        );
+        // A torn answer is not there yet.
+        std::fs::write(&path, format!("{user}\n{}", &answer[..20])).unwrap();
+        assert!(!turn_answered(&path));
+        // Nothing to tell from: no conversation record in the tail.
+        write(&[telemetry]);
+        assert!(turn_answered(&path));
+    }
+}

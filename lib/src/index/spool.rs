@@ -99,39 +99,45 @@ fn sorted_entries(queue: &Maildir, sub: &str) -> Vec<PathBuf> {
 /// Claude Code writes a turn's last transcript line up to ~1.5 s after its Stop hook runs; a
 /// Stop payload younger than this waits before its transcript is read. Nothing is lost either
 /// way (the next Stop or SessionEnd reads the rest), this only makes recall current sooner.
-/// Qwen Code 0.24.4 can run Stop a few milliseconds before the turn's answer is in its
-/// transcript (tests/csep/e2e_qwen.rs lost it on a loaded machine); in a `qwen -p` run no
-/// SessionEnd follows, so without the wait the last answer would wait for the next session.
 const SETTLE_MS: i64 = 500;
 
-/// Copilot CLI 1.0.102 writes a resumed run's events only as it shuts down, after its
-/// `sessionEnd` hook (tests/csep/e2e_copilot.rs lost the second prompt's answer whenever the
-/// drainer was quicker). No hook follows, so a SessionEnd waits for the run's
-/// `session.shutdown` event, this long at most: a killed Copilot never writes one.
-const COPILOT_SHUTDOWN_MS: i64 = 5_000;
+/// How long a payload waits at most for a host to finish writing what its hook announced:
+/// a host killed meanwhile never does, and what is there is read then.
+const FINISH_MS: i64 = 5_000;
 
+/// Waits, for the hosts that write after their hook, until the transcript holds what the
+/// hook announced (read as soon as it does):
+/// - Qwen Code 0.24.4 can run Stop before the turn's answer is in its chat, and a `qwen -p`
+///   run fires no SessionEnd after it (tests/csep/e2e_qwen.rs lost the answer under load, once
+///   even after a fixed 0.5 s): until the newest record is that answer.
+/// - Copilot CLI 1.0.102 writes a resumed run's events only as it shuts down, after its
+///   `sessionEnd` hook (tests/csep/e2e_copilot.rs lost the second prompt's answer): a
+///   SessionEnd waits for the run's `session.shutdown` event.
 fn settle(request: &ArchiveRequest, transcript: &Path) {
     let Some(received) = request.received_ms() else {
         return;
     };
-    let sleep_until = |deadline: i64, cap: i64| {
-        let wait = deadline - crate::timefmt::now_ms();
-        if wait > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(wait.min(cap) as u64));
+    let now = crate::timefmt::now_ms;
+    let wait_for = |done: &dyn Fn() -> bool| {
+        let deadline = received + FINISH_MS;
+        while transcript.is_file() && !done() && now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(
+                (deadline - now()).clamp(1, 50) as u64,
+            ));
         }
     };
     match request.agent() {
-        Some(Agent::Claude | Agent::Qwen) => sleep_until(received + SETTLE_MS, SETTLE_MS),
+        Some(Agent::Claude) => {
+            let wait = received + SETTLE_MS - now();
+            if wait > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(wait.min(SETTLE_MS) as u64));
+            }
+        }
+        Some(Agent::Qwen) => wait_for(&|| crate::archive::qwen::turn_answered(transcript)),
         Some(Agent::Copilot)
             if request.top_str("event").map(Event::parse) == Some(Event::SessionEnd) =>
         {
-            let deadline = received + COPILOT_SHUTDOWN_MS;
-            while transcript.is_file()
-                && !crate::archive::copilot::shut_down_since(transcript, received)
-                && crate::timefmt::now_ms() < deadline
-            {
-                sleep_until(deadline, 50);
-            }
+            wait_for(&|| crate::archive::copilot::shut_down_since(transcript, received))
         }
         _ => {}
     }
