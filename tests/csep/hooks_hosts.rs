@@ -490,27 +490,42 @@ fn a_copilot_session_end_waits_for_the_runs_events_to_be_written() {
     );
 }
 
-/// Qwen Code 0.24.4 can run Stop before the turn's answer is in its chat, and a `qwen -p`
-/// run fires no SessionEnd to read it later (the real CLI's e2e test lost the answer under
-/// load, once even after a fixed half-second wait). The drainer waits until the newest
-/// record is the answer, so the turn is indexed on this Stop even when it comes a second late.
+/// Qwen Code 0.24.4 can run Stop before the turn's records are in its chat, and a `qwen -p`
+/// run fires no SessionEnd to read them later (the real CLI's e2e test lost the answer under
+/// load, even after a fixed half-second wait). The drainer waits until the newest record is
+/// this turn's answer (the last turn's answer, already there, is not), so the turn is
+/// indexed on this Stop even when it comes a second late.
 #[test]
 fn a_qwen_stop_waits_for_the_turns_answer_to_be_written() {
+    use csep_lib::timefmt::{format_iso_ms as at, now_ms};
     let env = Env::new();
     let id = "5a0c2f8e-1b7d-4c3e-9a64-2d8e0f1b3c55";
     let chat = env.path(&format!("home/.qwen/projects/-work/chats/{id}.jsonl"));
     fs::create_dir_all(chat.parent().unwrap()).unwrap();
     let cwd = env.root().display().to_string();
-    let rec = |uuid: &str, kind: &str, role: &str, text: &str| {
-        json!({"uuid": uuid, "parentUuid": null, "sessionId": id,
-               "timestamp": "2026-12-07T10:00:00.000Z", "type": kind, "cwd": cwd,
-               "message": {"role": role, "parts": [{"text": text}]}})
+    let rec = |uuid: &str, kind: &str, role: &str, text: &str, ms: i64| {
+        json!({"uuid": uuid, "parentUuid": null, "sessionId": id, "timestamp": at(ms),
+               "type": kind, "cwd": cwd, "message": {"role": role, "parts": [{"text": text}]}})
         .to_string()
             + "\n"
     };
+    // The first turn, answered ten seconds ago; the second turn's records come after its Stop.
+    let t = now_ms();
     fs::write(
         &chat,
-        rec("u1", "user", "user", "What did the kiwano check say?"),
+        rec(
+            "u1",
+            "user",
+            "user",
+            "What did the kiwano check say?",
+            t - 11_000,
+        ) + &rec(
+            "a1",
+            "assistant",
+            "model",
+            "The kiwano check lints.",
+            t - 10_000,
+        ),
     )
     .unwrap();
     let out = env
@@ -524,14 +539,18 @@ fn a_qwen_stop_waits_for_the_turns_answer_to_be_written() {
         .output()
         .unwrap();
     common::assert_ok(&out);
-    // The answer lands later than the old fixed wait of half a second.
+    // Later than the old fixed wait of half a second.
     std::thread::sleep(std::time::Duration::from_millis(900));
     let mut f = fs::OpenOptions::new().append(true).open(&chat).unwrap();
-    std::io::Write::write_all(
-        &mut f,
-        rec("a1", "assistant", "model", "The persimmon verdict stands.").as_bytes(),
-    )
-    .unwrap();
+    let turn = rec("u2", "user", "user", "And the persimmon verdict?", t - 300)
+        + &rec(
+            "a2",
+            "assistant",
+            "model",
+            "The persimmon verdict stands.",
+            t - 100,
+        );
+    std::io::Write::write_all(&mut f, turn.as_bytes()).unwrap();
     drop(f);
     env.wait_drained();
     assert_eq!(

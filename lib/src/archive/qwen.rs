@@ -186,12 +186,14 @@ fn system(out: &mut Builder, st: &mut State, v: &Value) {
     }
 }
 
-/// Whether the chat at `path` holds the answer that ends a turn: its newest conversation
-/// record (`user`, `tool_result` or `assistant`, among the last 64 KiB) is the assistant's,
-/// with no call in it. Qwen Code 0.24.4 can run Stop before that record is written, and a
-/// `qwen -p` run fires no SessionEnd after it. When the tail holds no conversation record
-/// at all (one long tool output), there is nothing to wait for: true.
-pub fn turn_answered(path: &std::path::Path) -> bool {
+/// Whether the chat at `path` holds the answer that ends the turn a hook announced at
+/// `since_ms` or later: its newest conversation record (`user`, `tool_result` or `assistant`,
+/// among the last 64 KiB) is the assistant's, with no call in it, stamped then or later.
+/// Qwen Code 0.24.4 can run Stop before the turn's records are written (all of them, when
+/// run again with `-p` on a session), and a `qwen -p` run fires no SessionEnd after it. When
+/// the tail holds no conversation record at all (one long tool output), or the answer no
+/// time, there is nothing to wait for: true.
+pub fn turn_answered(path: &std::path::Path, since_ms: i64) -> bool {
     let objects = super::jsonl::last_objects(path, 64 * 1024);
     let Some(last) = objects.iter().find(|v| {
         matches!(
@@ -201,10 +203,14 @@ pub fn turn_answered(path: &std::path::Path) -> bool {
     }) else {
         return true;
     };
-    last["type"] == "assistant"
-        && !last["message"]["parts"]
-            .as_array()
-            .is_some_and(|parts| parts.iter().any(|p| p.get("functionCall").is_some()))
+    let calls = last["message"]["parts"]
+        .as_array()
+        .is_some_and(|parts| parts.iter().any(|p| p.get("functionCall").is_some()));
+    let recent = last["timestamp"]
+        .as_str()
+        .and_then(crate::timefmt::parse_iso_ms)
+        .is_none_or(|t| t >= since_ms);
+    last["type"] == "assistant" && !calls && recent
 }
 
 #[cfg(test)]
@@ -212,40 +218,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_turn_is_answered_once_the_newest_conversation_record_is_the_assistants_text() {
+    fn a_turn_is_answered_once_the_newest_conversation_record_is_its_answer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        let rec = |kind: &str, parts: &str| {
-            format!(r#"{{"type":"{kind}","message":{{"role":"x","parts":{parts}}}}}"#)
+        let rec = |kind: &str, ts: &str, parts: &str| {
+            format!(
+                r#"{{"type":"{kind}","timestamp":"2026-12-07T10:00:{ts}Z","message":{{"role":"x","parts":{parts}}}}}"#
+            )
         };
-        let user = rec("user", r#"[{"text":"run the tests"}]"#);
+        let hook = crate::timefmt::parse_iso_ms("2026-12-07T10:00:30.000Z").unwrap();
+        let earlier = rec(
+            "assistant",
+            "05.000",
+            r#"[{"text":"The last turn's answer."}]"#,
+        );
+        let user = rec("user", "20.000", r#"[{"text":"run the tests"}]"#);
         let call = rec(
             "assistant",
+            "21.000",
             r#"[{"text":"I will"},{"functionCall":{"name":"run_shell_command","args":{}}}]"#,
         );
         let result = rec(
             "tool_result",
+            "22.000",
             r#"[{"functionResponse":{"name":"run_shell_command"}}]"#,
         );
-        let answer = rec("assistant", r#"[{"text":"All green."}]"#);
+        let answer = rec("assistant", "29.900", r#"[{"text":"All green."}]"#);
         let telemetry = r#"{"type":"system","subtype":"ui_telemetry","systemPayload":{}}"#;
         let write = |lines: &[&str]| std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        write(&[&user]);
-        assert!(!turn_answered(&path), "only the prompt");
-        write(&[&user, &call, telemetry]);
-        assert!(!turn_answered(&path), "a call is not an answer");
-        write(&[&user, &call, &result, telemetry]);
-        assert!(!turn_answered(&path), "the call's result is not one either");
-        write(&[&user, &call, &result, &answer, telemetry]);
+        write(&[&earlier]);
         assert!(
-            turn_answered(&path),
+            !turn_answered(&path, hook - 2000),
+            "the last turn's answer is not this one's"
+        );
+        write(&[&earlier, &user]);
+        assert!(!turn_answered(&path, hook - 2000), "only the prompt");
+        write(&[&earlier, &user, &call, telemetry]);
+        assert!(
+            !turn_answered(&path, hook - 2000),
+            "a call is not an answer"
+        );
+        write(&[&earlier, &user, &call, &result, telemetry]);
+        assert!(
+            !turn_answered(&path, hook - 2000),
+            "nor is the call's result"
+        );
+        write(&[&earlier, &user, &call, &result, &answer, telemetry]);
+        assert!(
+            turn_answered(&path, hook - 2000),
             "telemetry after the answer does not matter"
         );
         // A torn answer is not there yet.
         std::fs::write(&path, format!("{user}\n{}", &answer[..20])).unwrap();
-        assert!(!turn_answered(&path));
+        assert!(!turn_answered(&path, hook - 2000));
         // Nothing to tell from: no conversation record in the tail.
         write(&[telemetry]);
-        assert!(turn_answered(&path));
+        assert!(turn_answered(&path, hook - 2000));
     }
 }

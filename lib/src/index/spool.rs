@@ -105,11 +105,15 @@ const SETTLE_MS: i64 = 500;
 /// a host killed meanwhile never does, and what is there is read then.
 const FINISH_MS: i64 = 5_000;
 
+/// How much earlier than its Stop hook reached csep a turn's answer may be stamped (the
+/// host stamps it, then runs the hook, which starts csep): older is an earlier turn's.
+const ANSWER_BEFORE_HOOK_MS: i64 = 2_000;
+
 /// Waits, for the hosts that write after their hook, until the transcript holds what the
 /// hook announced (read as soon as it does):
-/// - Qwen Code 0.24.4 can run Stop before the turn's answer is in its chat, and a `qwen -p`
-///   run fires no SessionEnd after it (tests/csep/e2e_qwen.rs lost the answer under load, once
-///   even after a fixed 0.5 s): until the newest record is that answer.
+/// - Qwen Code 0.24.4 can run Stop before the turn's records are in its chat, and a `qwen -p`
+///   run fires no SessionEnd after it (tests/csep/e2e_qwen.rs lost the answer under load, even
+///   after a fixed 0.5 s): until the newest record is this turn's answer.
 /// - Copilot CLI 1.0.102 writes a resumed run's events only as it shuts down, after its
 ///   `sessionEnd` hook (tests/csep/e2e_copilot.rs lost the second prompt's answer): a
 ///   SessionEnd waits for the run's `session.shutdown` event.
@@ -133,7 +137,9 @@ fn settle(request: &ArchiveRequest, transcript: &Path) {
                 std::thread::sleep(std::time::Duration::from_millis(wait.min(SETTLE_MS) as u64));
             }
         }
-        Some(Agent::Qwen) => wait_for(&|| crate::archive::qwen::turn_answered(transcript)),
+        Some(Agent::Qwen) => wait_for(&|| {
+            crate::archive::qwen::turn_answered(transcript, received - ANSWER_BEFORE_HOOK_MS)
+        }),
         Some(Agent::Copilot)
             if request.top_str("event").map(Event::parse) == Some(Event::SessionEnd) =>
         {
