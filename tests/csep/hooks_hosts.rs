@@ -416,76 +416,98 @@ fn an_opencode_stop_drains_without_a_transcript_path() {
     );
 }
 
+/// A host that writes after its hook: runs `csep hook HOST EVENT` with `stdin`, and `after`
+/// the hook has returned appends `later()` to `transcript`; then, once the queue is drained,
+/// how many indexed messages hold `needle`.
+fn count_after_late_write(
+    env: &Env,
+    hook: [&str; 2],
+    stdin: Value,
+    transcript: &Path,
+    after: std::time::Duration,
+    later: impl FnOnce() -> Vec<Value>,
+    needle: &str,
+) -> i64 {
+    let out = env
+        .cmd("csep")
+        .arg("hook")
+        .args(hook)
+        .write_stdin(stdin.to_string())
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    std::thread::sleep(after);
+    common::append_lines(transcript, &later());
+    env.wait_drained();
+    env.sql_count(&format!(
+        "SELECT count(*) FROM messages WHERE text LIKE '%{needle}%'"
+    ))
+}
+
 /// Copilot CLI 1.0.102 writes a resumed run's events to `events.jsonl` only as it shuts down,
 /// after its `sessionEnd` hook has returned (the real CLI's e2e test lost the second prompt's
 /// answer whenever the drainer was quicker). The drainer waits for that run's
 /// `session.shutdown` before it reads, so the run's turn is indexed on this SessionEnd.
 #[test]
 fn a_copilot_session_end_waits_for_the_runs_events_to_be_written() {
+    use csep_lib::timefmt::{format_iso_ms as at, now_ms};
     let env = Env::new();
     let id = "0f3c1a52-6a39-4c61-9d1e-3b0c2b7e8a11";
     let events = env.path(&format!("home/.copilot/session-state/{id}/events.jsonl"));
-    fs::create_dir_all(events.parent().unwrap()).unwrap();
-    use csep_lib::timefmt::{format_iso_ms as at, now_ms};
-    let now = now_ms();
     let cwd = env.root().display().to_string();
-    let line = |kind: &str, data: Value, ms: i64| {
-        json!({"type": kind, "data": data, "timestamp": at(ms)}).to_string() + "\n"
-    };
+    let line =
+        |kind: &str, data: Value, ms: i64| json!({"type": kind, "data": data, "timestamp": at(ms)});
     // The first run, shut down ten seconds ago.
-    let first = [
-        line(
-            "session.start",
-            json!({"sessionId": id, "context": {"cwd": cwd}}),
-            now - 12_000,
-        ),
-        line(
-            "user.message",
-            json!({"content": "What does the kiwano check do?"}),
-            now - 11_500,
-        ),
-        line(
-            "assistant.message",
-            json!({"content": "The kiwano check lints."}),
-            now - 11_000,
-        ),
-        line("session.shutdown", json!({}), now - 10_000),
-    ];
-    fs::write(&events, first.concat()).unwrap();
-    let out = env
-        .cmd("csep")
-        .args(["hook", "copilot", "sessionEnd"])
-        .write_stdin(
-            json!({"sessionId": id, "timestamp": now, "cwd": cwd, "reason": "complete"})
-                .to_string(),
-        )
-        .output()
-        .unwrap();
-    common::assert_ok(&out);
+    let now = now_ms();
+    common::write_lines(
+        &events,
+        &[
+            line(
+                "session.start",
+                json!({"sessionId": id, "context": {"cwd": cwd}}),
+                now - 12_000,
+            ),
+            line(
+                "user.message",
+                json!({"content": "What does the kiwano check do?"}),
+                now - 11_500,
+            ),
+            line(
+                "assistant.message",
+                json!({"content": "The kiwano check lints."}),
+                now - 11_000,
+            ),
+            line("session.shutdown", json!({}), now - 10_000),
+        ],
+    );
     // The resumed run's events arrive after the hook has returned, as Copilot writes them.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let t = now_ms();
-    let resumed = [
-        line("session.resume", json!({}), t - 200),
-        line(
-            "user.message",
-            json!({"content": "And the persimmon verdict?"}),
-            t - 150,
-        ),
-        line(
-            "assistant.message",
-            json!({"content": "The persimmon verdict stands."}),
-            t - 100,
-        ),
-        line("session.shutdown", json!({}), t),
-    ];
-    let mut f = fs::OpenOptions::new().append(true).open(&events).unwrap();
-    std::io::Write::write_all(&mut f, resumed.concat().as_bytes()).unwrap();
-    drop(f);
-    env.wait_drained();
+    let found = count_after_late_write(
+        &env,
+        ["copilot", "sessionEnd"],
+        json!({"sessionId": id, "timestamp": now, "cwd": cwd, "reason": "complete"}),
+        &events,
+        std::time::Duration::from_millis(300),
+        || {
+            let t = now_ms();
+            vec![
+                line("session.resume", json!({}), t - 200),
+                line(
+                    "user.message",
+                    json!({"content": "And the persimmon verdict?"}),
+                    t - 150,
+                ),
+                line(
+                    "assistant.message",
+                    json!({"content": "The persimmon verdict stands."}),
+                    t - 100,
+                ),
+                line("session.shutdown", json!({}), t),
+            ]
+        },
+        "persimmon verdict stands",
+    );
     assert_eq!(
-        env.sql_count("SELECT count(*) FROM messages WHERE text LIKE '%persimmon verdict stands%'"),
-        1,
+        found, 1,
         "the resumed run's answer was not indexed on its SessionEnd"
     );
 }
@@ -501,61 +523,53 @@ fn a_qwen_stop_waits_for_the_turns_answer_to_be_written() {
     let env = Env::new();
     let id = "5a0c2f8e-1b7d-4c3e-9a64-2d8e0f1b3c55";
     let chat = env.path(&format!("home/.qwen/projects/-work/chats/{id}.jsonl"));
-    fs::create_dir_all(chat.parent().unwrap()).unwrap();
     let cwd = env.root().display().to_string();
     let rec = |uuid: &str, kind: &str, role: &str, text: &str, ms: i64| {
         json!({"uuid": uuid, "parentUuid": null, "sessionId": id, "timestamp": at(ms),
                "type": kind, "cwd": cwd, "message": {"role": role, "parts": [{"text": text}]}})
-        .to_string()
-            + "\n"
     };
     // The first turn, answered ten seconds ago; the second turn's records come after its Stop.
     let t = now_ms();
-    fs::write(
+    common::write_lines(
         &chat,
-        rec(
-            "u1",
-            "user",
-            "user",
-            "What did the kiwano check say?",
-            t - 11_000,
-        ) + &rec(
-            "a1",
-            "assistant",
-            "model",
-            "The kiwano check lints.",
-            t - 10_000,
-        ),
-    )
-    .unwrap();
-    let out = env
-        .cmd("csep")
-        .args(["hook", "qwen", "Stop"])
-        .write_stdin(
-            json!({"session_id": id, "transcript_path": chat, "cwd": cwd,
-                   "hook_event_name": "Stop", "stop_hook_active": false})
-            .to_string(),
-        )
-        .output()
-        .unwrap();
-    common::assert_ok(&out);
-    // Later than the old fixed wait of half a second.
-    std::thread::sleep(std::time::Duration::from_millis(900));
-    let mut f = fs::OpenOptions::new().append(true).open(&chat).unwrap();
-    let turn = rec("u2", "user", "user", "And the persimmon verdict?", t - 300)
-        + &rec(
-            "a2",
-            "assistant",
-            "model",
-            "The persimmon verdict stands.",
-            t - 100,
-        );
-    std::io::Write::write_all(&mut f, turn.as_bytes()).unwrap();
-    drop(f);
-    env.wait_drained();
-    assert_eq!(
-        env.sql_count("SELECT count(*) FROM messages WHERE text LIKE '%persimmon verdict stands%'"),
-        1,
-        "the turn's answer was not indexed on its Stop"
+        &[
+            rec(
+                "u1",
+                "user",
+                "user",
+                "What did the kiwano check say?",
+                t - 11_000,
+            ),
+            rec(
+                "a1",
+                "assistant",
+                "model",
+                "The kiwano check lints.",
+                t - 10_000,
+            ),
+        ],
     );
+    // Later than the old fixed wait of half a second.
+    let found = count_after_late_write(
+        &env,
+        ["qwen", "Stop"],
+        json!({"session_id": id, "transcript_path": chat, "cwd": cwd,
+               "hook_event_name": "Stop", "stop_hook_active": false}),
+        &chat,
+        std::time::Duration::from_millis(900),
+        || {
+            vec![
+                rec("u2", "user", "user", "And the persimmon verdict?", t - 300),
+                rec(
+                    "a2",
+                    "assistant",
+                    "model",
+                    "The persimmon verdict stands.",
+                    t - 100,
+                ),
+            ]
+        },
+        "persimmon verdict stands",
+    );
+    assert_eq!(found, 1, "the turn's answer was not indexed on its Stop");
 }
