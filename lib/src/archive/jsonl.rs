@@ -42,29 +42,41 @@ pub(crate) fn each_object(line: &[u8], skipped: &mut SkipCounts, mut f: impl FnM
     found
 }
 
-/// The complete lines among the last `max` bytes of the file at `path`, newest first, parsed
-/// as JSON objects (others skipped): what a drainer looks at to tell whether a host has
-/// finished writing a turn. Empty when the file cannot be read.
+/// The objects on the complete lines among the last `max` bytes of the file at `path`, newest
+/// first (read as [`each_object`] reads them; anything else skipped): what a drainer looks at
+/// to tell whether a host has finished writing a turn. Empty when the file cannot be read.
 pub(crate) fn last_objects(path: &std::path::Path, max: u64) -> Vec<Value> {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut f) = std::fs::File::open(path) else {
         return Vec::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(max);
     let mut tail = Vec::new();
-    if f.seek(SeekFrom::Start(len.saturating_sub(max))).is_err()
-        || f.take(max).read_to_end(&mut tail).is_err()
-    {
+    if f.seek(SeekFrom::Start(start)).is_err() || f.take(max).read_to_end(&mut tail).is_err() {
         return Vec::new();
     }
     // A torn last line has no newline yet: it is not a record.
     let complete = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    tail[..complete]
+    // Cut mid-line at the front, the first line is a fragment: not a record either.
+    let first = match start {
+        0 => 0,
+        _ => tail
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(complete, |i| i + 1),
+    };
+    let mut objects = Vec::new();
+    let mut skipped = SkipCounts::default();
+    for line in tail[first.min(complete)..complete]
         .split(|b| *b == b'\n')
         .rev()
-        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-        .filter(Value::is_object)
-        .collect()
+    {
+        let newest = objects.len();
+        each_object(line, &mut skipped, |v| objects.push(v));
+        objects[newest..].reverse();
+    }
+    objects
 }
 
 /// A string field of `v`, if present and non-empty.
@@ -507,5 +519,21 @@ mod tests {
         assert!(!r.index.contains_key("b"));
         r.upsert("b", 30, user("two again"));
         assert_eq!(r.entries[1].offset, 30);
+    }
+
+    #[test]
+    fn the_last_objects_are_newest_first_and_only_whole_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let n = |v: &Value| v["n"].as_i64().unwrap();
+        // Two objects glued on one line, and a torn last line.
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":2}{\"n\":3}\n{\"n\":4").unwrap();
+        let all = last_objects(&path, 1024);
+        assert_eq!(all.iter().map(n).collect::<Vec<_>>(), [3, 2, 1]);
+        // Cut inside the first line: its fragment (`{"n":1}` from a longer record) is skipped.
+        std::fs::write(&path, "{\"a\":{\"n\":9}}\n{\"n\":2}\n").unwrap();
+        let cut = last_objects(&path, 17);
+        assert_eq!(cut.iter().map(n).collect::<Vec<_>>(), [2]);
+        assert!(last_objects(&dir.path().join("none"), 1024).is_empty());
     }
 }
